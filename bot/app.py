@@ -1,0 +1,207 @@
+"""The composition root: builds every part from the settings and runs them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.channels.webchat import WebChat
+from bot.config import ChannelMode, Settings
+from bot.dispatcher import Dispatcher
+from bot.effects import EffectApplier
+from bot.web import build_web_app, telegram_webhook
+from handlers.engine import Engine
+from handlers.forms import Catalog, load_catalog
+from handlers.i18n import Translations
+from scheduler.delivery import DeliveryWorker, Sender
+from storage import admin
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import OrgUnit
+from storage.orgimport import import_units
+
+log = logging.getLogger(__name__)
+DEMO_UNITS = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo" / "units.csv"
+UNIT_REFRESH_SECONDS = 30
+
+
+@dataclass
+class Core:
+    """Everything channel-independent, shared by the server, the CLI and the tests."""
+
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    translations: Translations
+    engine: Engine
+    dispatcher: Dispatcher
+    senders: dict[str, Sender] = field(default_factory=dict)
+    delivery: DeliveryWorker | None = None
+
+    async def refresh_units(self) -> None:
+        async with self.sessions() as session:
+            self.engine.units = await admin.units(session)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+async def build_core(settings: Settings, migrate: bool = True) -> Core:
+    """Load and validate data first, so a broken form file stops start-up before anything runs."""
+    catalog = load_catalog(settings.org_dir)
+    translations = Translations(settings.default_locale)
+    if migrate:
+        await upgrade(settings.database_url)
+    db = create_engine(settings.database_url)
+    sessions = session_factory(db)
+    engine = Engine(catalog, translations, [], settings.tz, settings.max_text_length)
+    effects = EffectApplier(catalog, translations, settings.tz)
+    dispatcher = Dispatcher(sessions, engine, translations, effects)
+    core = Core(settings, db, sessions, catalog, translations, engine, dispatcher)
+    core.delivery = DeliveryWorker(sessions, core.senders)
+    dispatcher.on_commit = core.delivery.wake
+    await core.refresh_units()
+    return core
+
+
+async def seed_demo(core: Core) -> str | None:
+    """Load the demo organisation into an empty database; returns a printable summary."""
+    async with core.sessions() as session, session.begin():
+        count = (await session.execute(select(func.count()).select_from(OrgUnit))).scalar_one()
+        if count:
+            return None
+        result = await import_units(session, DEMO_UNITS.read_bytes())
+        if not result.ok:
+            raise RuntimeError("demo units are invalid: " + "; ".join(result.errors))
+        staff = await admin.create_invite(session, "staff", None, 5)
+        member = await admin.create_invite(session, "member", "U007", 50)
+    await core.refresh_units()
+    return (
+        f"Demo organisation loaded: {result.created} units. "
+        f"Invite codes: member of U007 {member.code}, staff {staff.code}."
+    )
+
+
+class Runner:
+    """Starts the web server, the channels and the delivery worker; stops them in reverse."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.settings = core.settings
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._site_runner: web.AppRunner | None = None
+        self.telegram: Any = None
+        self.web_port: int | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        core = self.core
+        settings.attachments_dir.mkdir(parents=True, exist_ok=True)
+        routes: list[web.AbstractRouteDef] = []
+        webchat = WebChat(
+            core.dispatcher,
+            core.sessions,
+            core.translations,
+            settings.attachments_dir,
+            settings.max_attachment_bytes,
+            settings.max_text_length,
+            secure_cookies=settings.public_url.startswith("https://"),
+        )
+        core.senders["web"] = webchat
+        if settings.web_chat_enabled:
+            routes += webchat.routes()
+        if settings.telegram_enabled:
+            from bot.channels.telegram import TelegramChannel, build_application
+
+            webhook = settings.telegram_mode == ChannelMode.WEBHOOK
+            app = build_application(
+                settings.telegram_bot_token,
+                settings.telegram_api_url,
+                settings.telegram_concurrency,
+                with_updater=not webhook,
+            )
+            self.telegram = TelegramChannel(
+                app, core.dispatcher, settings.attachments_dir, settings.max_attachment_bytes
+            )
+            core.senders["telegram"] = self.telegram
+            if webhook:
+                routes.append(
+                    telegram_webhook(settings.telegram_webhook_secret, self.telegram.feed_webhook)
+                )
+        web_app = build_web_app(routes, settings.max_attachment_bytes)
+        self._site_runner = web.AppRunner(web_app, access_log=None)
+        await self._site_runner.setup()
+        site = web.TCPSite(self._site_runner, settings.web_host, settings.web_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.web_port = sockets[0].getsockname()[1] if sockets else settings.web_port
+        if self.telegram is not None:
+            if settings.telegram_mode == ChannelMode.WEBHOOK:
+                await self.telegram.start_webhook(
+                    f"{settings.public_url}/telegram/webhook", settings.telegram_webhook_secret
+                )
+            else:
+                await self.telegram.start_polling()
+        assert core.delivery is not None
+        self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
+        self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
+
+    async def _refresh_units(self) -> None:
+        """Units imported from the CLI while we run show up within half a minute."""
+        while True:
+            await asyncio.sleep(UNIT_REFRESH_SECONDS)
+            with contextlib.suppress(Exception):
+                await self.core.refresh_units()
+
+    async def stop(self) -> None:
+        if self.core.delivery is not None:
+            self.core.delivery.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._site_runner is not None:
+            await self._site_runner.cleanup()
+
+
+async def serve(settings: Settings, demo: bool) -> None:
+    core = await build_core(settings)
+    try:
+        if demo:
+            summary = await seed_demo(core)
+            if summary:
+                print(summary, flush=True)
+        runner = Runner(core)
+        await runner.start()
+        channels = ["web chat"] if settings.web_chat_enabled else []
+        if settings.telegram_enabled:
+            channels.append(f"telegram ({settings.telegram_mode.value})")
+        print(
+            f"Grassroots is running: {', '.join(channels) or 'no channel'}; "
+            f"open http://{settings.web_host}:{runner.web_port}/ — press Ctrl+C to stop.",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("Stopping…", flush=True)
+        await runner.stop()
+    finally:
+        await core.close()

@@ -1,0 +1,297 @@
+"""Telegram adapter (python-telegram-bot 22): native updates -> Inbound; Reply -> Bot API calls.
+
+No business rules live here: the adapter maps, downloads attachments at the edge, and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.dispatcher import Dispatcher
+from bot.render import numbered_text
+from handlers.text import split_text
+from handlers.types import ChatKind, Inbound, Media, MediaKind, Outbound, Reply
+from scheduler.delivery import DeliveryError
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+BUTTON_LABEL_LIMIT = 60
+SEND_ATTEMPTS = 4
+
+
+def build_application(
+    token: str, api_url: str, concurrency: int, with_updater: bool = True
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .concurrent_updates(concurrency)
+        .connection_pool_size(max(8, concurrency))
+        .get_updates_connection_pool_size(2)
+    )
+    if not with_updater:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+class TelegramChannel:
+    """Owns the PTB application; `start`/`stop` run it in polling or webhook mode."""
+
+    def __init__(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        dispatcher: Dispatcher,
+        attachments_dir: Path,
+        max_attachment_bytes: int,
+    ) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+        self.attachments_dir = attachments_dir
+        self.max_attachment_bytes = max_attachment_bytes
+        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        return self.app.bot
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start_polling(self) -> None:
+        await self.app.initialize()
+        await self.app.bot.delete_webhook()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0.0, timeout=25, allowed_updates=["message", "callback_query"]
+        )
+
+    async def start_webhook(self, url: str, secret: str) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        await self.app.bot.set_webhook(
+            url, secret_token=secret or None, allowed_updates=["message", "callback_query"]
+        )
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def feed_webhook(self, data: dict[str, Any]) -> None:
+        """Queue a webhook body; PTB's processor runs it like a polled update."""
+        update = Update.de_json(data, self.app.bot)
+        await self.app.update_queue.put(update)
+
+    # -- inbound ---------------------------------------------------------------------------------
+    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not isinstance(update, Update):
+            return
+        user = update.effective_user
+        if user is None or user.is_bot:
+            return
+        if update.message is None and update.callback_query is None:
+            return  # edits, channel posts, membership changes: nothing to do
+        async with self.dispatcher.serialised(CHANNEL, str(user.id)):
+            inbound = await self.to_inbound(update)
+            if inbound is None:
+                return
+            reply = await self.dispatcher.handle(inbound)
+            if reply is None:
+                if update.callback_query is not None:
+                    await self._safe(update.callback_query.answer())
+                return
+            await self.render(reply, update.callback_query)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler error: %r", context.error)
+
+    async def to_inbound(self, update: Update) -> Inbound | None:
+        user = update.effective_user
+        chat = update.effective_chat
+        if user is None or chat is None:
+            return None
+        common: dict[str, Any] = {
+            "channel": CHANNEL,
+            "update_key": str(update.update_id),
+            "user_id": str(user.id),
+            "chat_id": str(chat.id),
+            "chat_kind": ChatKind.PRIVATE if chat.type == "private" else ChatKind.GROUP,
+            "display_name": user.full_name or "",
+            "username": user.username or "",
+            "language_code": user.language_code or "",
+        }
+        query = update.callback_query
+        if query is not None:
+            return Inbound(
+                **common,
+                callback=query.data or "",
+                callback_message_id=str(query.message.message_id) if query.message else None,
+            )
+        message = update.message
+        assert message is not None
+        media = await self._media(message, common["chat_kind"] == ChatKind.PRIVATE)
+        return Inbound(**common, text=message.text or message.caption or "", media=media)
+
+    async def _media(self, message: Message, download: bool) -> tuple[Media, ...]:
+        if message.location is not None:
+            loc = message.location
+            return (Media(MediaKind.LOCATION, latitude=loc.latitude, longitude=loc.longitude),)
+        if message.sticker is not None:
+            return (Media(MediaKind.STICKER),)
+        found: tuple[MediaKind, Any, str, str] | None = None
+        if message.photo:
+            found = (MediaKind.PHOTO, message.photo[-1], "image/jpeg", "")
+        elif message.document is not None:
+            doc = message.document
+            found = (MediaKind.DOCUMENT, doc, doc.mime_type or "", doc.file_name or "")
+        elif message.voice is not None:
+            found = (MediaKind.VOICE, message.voice, message.voice.mime_type or "audio/ogg", "")
+        elif message.video or message.animation or message.video_note or message.audio:
+            return (Media(MediaKind.VIDEO if message.video else MediaKind.OTHER),)
+        elif message.contact or message.poll or message.dice or message.venue or message.game:
+            return (Media(MediaKind.OTHER),)
+        if found is None:
+            return ()
+        kind, item, mime, name = found
+        size = int(getattr(item, "file_size", 0) or 0)
+        if size > self.max_attachment_bytes:
+            return (Media(kind, mime=mime, size=size, name=name, too_large=True),)
+        ref = await self._download(item.file_id, kind, name) if download else ""
+        return (Media(kind, ref=ref, mime=mime, size=size, name=name),)
+
+    async def _download(self, file_id: str, kind: MediaKind, name: str) -> str:
+        """Store the file under ATTACHMENTS_DIR with an unguessable name; returns the relative path."""
+        tg_file = await self.bot.get_file(file_id)
+        suffix = Path(name or tg_file.file_path or "").suffix.lower()[:10]
+        if not suffix:
+            suffix = {MediaKind.PHOTO: ".jpg", MediaKind.VOICE: ".ogg"}.get(kind, ".bin")
+        now = datetime.now(UTC)
+        rel = Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+        target = self.attachments_dir / rel
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        await tg_file.download_to_drive(target)
+        return rel.as_posix()
+
+    # -- outbound --------------------------------------------------------------------------------
+    async def render(self, reply: Reply, query: CallbackQuery | None) -> None:
+        if query is not None:
+            answer = reply.callback_answer
+            await self._safe(
+                query.answer(answer.text or None, show_alert=answer.alert)
+                if answer
+                else query.answer()
+            )
+            await self._retire_keyboard(query, reply.selected_label)
+        for message in reply.messages:
+            await self.send(message)
+
+    async def _retire_keyboard(self, query: CallbackQuery, selected: str | None) -> None:
+        """Take the buttons off a tapped prompt so they cannot be tapped twice."""
+        msg = query.message
+        if not isinstance(msg, Message):
+            return
+        if selected and msg.text:
+            text = f"{msg.text}\n\n✓ {selected}"
+            if len(text) <= TEXT_LIMIT:
+                await self._safe(msg.edit_text(text, reply_markup=None))
+                return
+        await self._safe(msg.edit_reply_markup(reply_markup=None))
+
+    async def send(self, message: Outbound) -> None:
+        chunks = split_text(numbered_text(message), TEXT_LIMIT)
+        markup = keyboard(message)
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            await self._with_retry(
+                lambda c=chunk, m=(markup if last else None): self.bot.send_message(
+                    message.chat_id, c, reply_markup=m
+                )
+            )
+
+    async def _with_retry(self, call: Any) -> Any:
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return await call()
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except BadRequest:
+                raise  # a subclass of NetworkError, but retrying cannot help
+            except (TimedOut, NetworkError):
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+        return await call()
+
+    async def _safe(self, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except TelegramError as exc:  # "message is not modified", an expired query, …
+            log.debug("ignored telegram error: %s", exc)
+
+    # -- outbox delivery -------------------------------------------------------------------------
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
+        try:
+            kind = payload.get("kind", "text")
+            if kind == "text":
+                await self.send(Outbound(chat_id, payload["text"]))
+                return
+            path = self.attachments_dir / payload["path"]
+            caption = payload.get("caption") or None
+            data = await asyncio.to_thread(path.read_bytes)
+            filename = f"{caption or 'file'}{path.suffix}"
+            if kind == "photo":
+                await self.bot.send_photo(chat_id, data, caption=caption, filename=filename)
+            elif kind == "voice":
+                await self.bot.send_voice(chat_id, data, caption=caption, filename=filename)
+            else:
+                await self.bot.send_document(chat_id, data, caption=caption, filename=filename)
+        except RetryAfter as exc:
+            raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
+        except Forbidden as exc:
+            raise DeliveryError(str(exc), permanent=True) from exc
+        except BadRequest as exc:
+            raise DeliveryError(str(exc), permanent="not found" in str(exc).lower()) from exc
+        except FileNotFoundError as exc:
+            raise DeliveryError(f"attachment file missing: {exc.filename}", permanent=True) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise DeliveryError(str(exc)) from exc
+
+
+def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
+    if not message.choices:
+        return None
+    rows = [
+        [InlineKeyboardButton(_button_label(i, c.label), callback_data=c.data)]
+        for i, c in enumerate(message.choices, 1)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def _button_label(number: int, label: str) -> str:
+    text = f"{number}. {label}"
+    return text if len(text) <= BUTTON_LABEL_LIMIT else text[: BUTTON_LABEL_LIMIT - 1] + "…"
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

@@ -1,0 +1,234 @@
+"""The `grassroots` command line. Failures exit non-zero with one line saying why."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+from handlers.forms import FormError
+from handlers.org import BINDING_ROLES, ROLES
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+class CliError(Exception):
+    """A one-line reason for the operator."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grassroots", description="Grassroots chatbot")
+    sub = p.add_subparsers(dest="group", required=True)
+
+    run = sub.add_parser("run", help="migrate, then start the channels, web server and scheduler")
+    run.add_argument(
+        "--demo", action="store_true", help="seed a demo organisation into an empty database"
+    )
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply migrations")
+
+    org = sub.add_parser("org", help="organisation units").add_subparsers(
+        dest="action", required=True
+    )
+    imp = org.add_parser("import", help="load units from CSV: code,name,kind,host_kind,parent_code")
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check the file and show what would change"
+    )
+    org.add_parser("list", help="list units")
+
+    inv = sub.add_parser("invite", help="invites").add_subparsers(dest="action", required=True)
+    create = inv.add_parser("create", help="create an invite code")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--org", dest="unit", help="unit code the invitee joins")
+    create.add_argument("--uses", type=int, default=1)
+
+    chat = sub.add_parser("chat", help="group chats").add_subparsers(dest="action", required=True)
+    bind = chat.add_parser("bind", help="bind a group chat as leaders, staff or department:CODE")
+    bind.add_argument("role")
+    bind.add_argument("--channel", required=True, choices=["telegram", "zalo", "web"])
+    bind.add_argument("--chat", required=True, dest="chat_id")
+
+    rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
+    lst = rep.add_parser("list", help="list reports, newest first")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--limit", type=int, default=50)
+    return p
+
+
+async def _with_core(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from bot.app import build_core
+
+    core = await build_core(settings)
+    try:
+        return await work(core)
+    finally:
+        await core.close()
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import serve
+
+    await serve(settings, args.demo)
+    return 0
+
+
+async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    print("Database is up to date.")
+    return 0
+
+
+async def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import admin
+    from storage.orgimport import import_units
+
+    async def work(core: Any) -> int:
+        if args.action == "list":
+            async with core.sessions() as session:
+                for u in await admin.units(session):
+                    print(f"{u.code}\t{u.kind}\t{u.host_kind}\t{u.name}")
+            return 0
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+        async with core.sessions() as session, session.begin():
+            result = await import_units(session, data, dry_run=args.dry_run)
+            if not result.ok:
+                await session.rollback()
+                for error in result.errors:
+                    print(f"{args.file}: {error}", file=sys.stderr)
+                raise CliError(f"{len(result.errors)} bad row(s); nothing was imported")
+        verb = "Would import" if args.dry_run else "Imported"
+        print(
+            f"{verb}: {result.created} new, {result.updated} updated, {result.unchanged} unchanged."
+        )
+        return 0
+
+    return await _with_core(settings, work)
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if not settings.telegram_enabled:
+        return None
+    from telegram import Bot
+
+    try:
+        bot = Bot(settings.telegram_bot_token, base_url=f"{settings.telegram_api_url}/bot")
+        async with bot:
+            return (await asyncio.wait_for(bot.get_me(), 10)).username
+    except Exception:
+        return None
+
+
+async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import admin
+
+    async def work(core: Any) -> int:
+        async with core.sessions() as session, session.begin():
+            try:
+                invite = await admin.create_invite(session, args.role, args.unit, args.uses)
+            except admin.AdminError as exc:
+                raise CliError(str(exc)) from None
+        print(invite.code)
+        username = await _bot_username(settings)
+        if username:
+            print(f"https://t.me/{username}?start={invite.code}")
+        else:
+            print(f"Members send: /start {invite.code}")
+        return 0
+
+    return await _with_core(settings, work)
+
+
+async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import admin
+
+    role = args.role
+    if role not in BINDING_ROLES and not (role.startswith("department:") and len(role) > 11):
+        raise CliError(
+            f"role must be one of {', '.join(BINDING_ROLES)} or department:CODE, not {role!r}"
+        )
+
+    async def work(core: Any) -> int:
+        async with core.sessions() as session, session.begin():
+            created = await admin.bind_chat(session, role, args.channel, args.chat_id.strip())
+        state = "bound" if created else "was already bound"
+        print(f"Chat {args.chat_id} on {args.channel} {state} as {role}.")
+        return 0
+
+    return await _with_core(settings, work)
+
+
+async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import admin
+
+    async def work(core: Any) -> int:
+        async with core.sessions() as session:
+            rows = await admin.list_reports(session, args.limit)
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return 0
+        if not rows:
+            print("No reports yet.")
+        for r in rows:
+            hot = "HOT " if r["urgency"] == "hot" else ""
+            print(
+                f"{r['code']}\t{r['created_at'][:16]}\t{r['status']}\t{hot}{r['category']}\t{r['unit'] or '-'}"
+            )
+        return 0
+
+    return await _with_core(settings, work)
+
+
+COMMANDS: dict[str, Command] = {
+    "run": cmd_run,
+    "db": cmd_db,
+    "org": cmd_org,
+    "invite": cmd_invite,
+    "chat": cmd_chat,
+    "reports": cmd_reports,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"grassroots: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper()
+        if settings.log_level.upper() in logging._nameToLevel
+        else "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(COMMANDS[args.group](args, settings))
+    except (CliError, FormError, ConfigError) as exc:
+        print(f"grassroots: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"grassroots: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""One typed settings object, loaded from the environment or `.env`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChannelMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class ConfigError(Exception):
+    """A setting is invalid; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./var/grassroots.db"
+    data_dir: Path = Path("./var")
+    attachments_dir: Path = Path("./var/attachments")
+    org_dir: Path | None = None  # categories.yaml and forms; None = the built-in defaults
+
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: ChannelMode = ChannelMode.POLLING
+    telegram_webhook_secret: str = ""
+    telegram_concurrency: int = Field(default=16, ge=1, le=256)
+
+    zalo_bot_token: str = ""
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_mode: ChannelMode = ChannelMode.POLLING
+    zalo_webhook_secret: str = ""
+    zalo_oa_app_id: str = ""
+    zalo_oa_secret_key: str = ""
+    zalo_oa_access_token: str = ""
+    zalo_oa_refresh_token: str = ""
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_chat: bool | None = None  # None = on when no messenger token is set
+    public_url: str = ""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    default_locale: str = "vi"
+    max_text_length: int = Field(default=4000, ge=100)
+    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _supported_locale(cls, value: str) -> str:
+        if value not in ("vi", "en"):
+            raise ValueError("must be 'vi' or 'en'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
+            raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://…")
+        return value
+
+    @field_validator("telegram_api_url", "zalo_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token.strip())
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_bot_token.strip())
+
+    @property
+    def web_chat_enabled(self) -> bool:
+        if self.web_chat is not None:
+            return self.web_chat
+        return not (self.telegram_enabled or self.zalo_enabled)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, turning a validation error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None

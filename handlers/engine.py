@@ -1,0 +1,547 @@
+"""The conversation engine: (state, inbound) -> (new state, replies, effects).
+
+The host owns the transaction and all I/O: it loads the state, calls `step`, applies the effects
+(outbox rows) and saves the state, all in one commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
+from handlers.forms import Catalog, Form
+from handlers.i18n import Translations, Translator
+from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
+from handlers.state import State
+from handlers.status import status_label
+from handlers.text import fold
+from handlers.types import CallbackAnswer, ChatKind, Choice, Inbound, Outbound, Reply
+
+COMMANDS = ("start", "report", "my", "cancel", "back", "skip", "help", "lang")
+MY_LIST_SIZE = 10
+
+
+@dataclass(frozen=True)
+class ReportSubmitted:
+    """Effect: staff must hear of this report (outbox rows, same transaction)."""
+
+    report_id: int
+
+
+Effect = ReportSubmitted
+
+
+@dataclass
+class StepResult:
+    state: dict[str, Any]
+    reply: Reply
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass
+class _Turn:
+    """Everything one call of `step` needs, so helpers do not pass six arguments around."""
+
+    inbound: Inbound
+    state: State
+    person: PersonView | None
+    t: Translator
+    runner: FormRunner
+    store: Store
+    reply: Reply = field(default_factory=Reply)
+    effects: list[Effect] = field(default_factory=list)
+
+    def say(self, text: str, choices: list[tuple[str, str]] | None = None) -> None:
+        nonce = self.state.nonce
+        self.reply.messages.append(
+            Outbound(
+                chat_id=self.inbound.chat_id,
+                text=text,
+                choices=tuple(Choice(label, f"{nonce}:{key}") for key, label in choices or []),
+            )
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        catalog: Catalog,
+        translations: Translations,
+        units: list[UnitView],
+        tz: ZoneInfo,
+        max_text_length: int = 4000,
+    ) -> None:
+        self.catalog = catalog
+        self.translations = translations
+        self.units = units
+        self.tz = tz
+        self.max_text_length = max_text_length
+
+    # -- entry point -----------------------------------------------------------------------------
+    async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
+        state = State(state_data)
+        person = await store.person_for(inbound.channel, inbound.user_id)
+        locale = self._locale(state, person, inbound)
+        t = self.translations(locale)
+        runner = FormRunner(
+            self.catalog, t, self.units, person, inbound.display_name, self.max_text_length
+        )
+        turn = _Turn(inbound, state, person, t, runner, store)
+        if inbound.chat_kind == ChatKind.GROUP:
+            self._group(turn)
+        elif inbound.callback is not None:
+            await self._callback(turn)
+        elif inbound.command is not None:
+            await self._command(turn)
+        else:
+            await self._message(turn)
+        return StepResult(state.data, turn.reply, turn.effects)
+
+    def _locale(self, state: State, person: PersonView | None, inbound: Inbound) -> str:
+        if person is not None:
+            return person.locale
+        if state.locale:
+            return state.locale
+        # Members' phones are often set to English; Vietnamese stays the default until /lang.
+        return self.translations.default_locale
+
+    # -- group chats: never run flows there, never crash -----------------------------------------
+    def _group(self, turn: _Turn) -> None:
+        if turn.inbound.callback is not None:
+            turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not for you."), True)
+            return
+        if turn.inbound.command in COMMANDS:
+            turn.reply.messages.append(
+                Outbound(
+                    turn.inbound.chat_id,
+                    turn.t("Please write to me in a private chat to use this command."),
+                )
+            )
+
+    # -- buttons ---------------------------------------------------------------------------------
+    async def _callback(self, turn: _Turn) -> None:
+        raw = turn.inbound.callback or ""
+        nonce, _, key = raw.partition(":")
+        if not nonce.isdigit() or not key:
+            turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not valid."), True)
+            return
+        if int(nonce) != turn.state.nonce:
+            turn.reply.callback_answer = CallbackAnswer(
+                turn.t("This button is out of date. Please answer the latest question."), True
+            )
+            return
+        turn.reply.callback_answer = CallbackAnswer()
+        await self._answer(turn, Answer(key=key))
+
+    # -- commands --------------------------------------------------------------------------------
+    async def _command(self, turn: _Turn) -> None:
+        cmd = turn.inbound.command
+        t = turn.t
+        if cmd == "help":
+            turn.say(self._help(turn))
+            self._reprompt(turn)
+            return
+        if cmd == "lang":
+            turn.state.scratch["lang_return"] = turn.state.flow
+            turn.state.flow = "lang"
+            self._ask_lang(turn)
+            return
+        if cmd == "start":
+            await self._start(turn)
+            return
+        if turn.person is None:
+            await self._begin_onboarding(turn, None)
+            return
+        if cmd == "cancel":
+            self._cancel(turn)
+        elif cmd == "back":
+            self._back(turn)
+        elif cmd == "skip":
+            await self._skip(turn)
+        elif cmd == "report":
+            self._begin_report(turn)
+        elif cmd == "my":
+            await self._my_list(turn)
+        else:
+            turn.say(t("Sorry, I do not know the command /{command}.", command=cmd or ""))
+            if not self._reprompt(turn):
+                turn.say(self._help(turn))
+
+    def _help(self, turn: _Turn) -> str:
+        t = turn.t
+        return "\n".join(
+            [
+                t("Here is what I can do:"),
+                t("/report: report a pressing issue"),
+                t("/my: your reports and what happened to them"),
+                t("/cancel: stop what you are doing"),
+                t("/back: go back to the previous question"),
+                t("/skip: leave out an optional question"),
+                t("/lang: change the language"),
+                t("/help: this help"),
+            ]
+        )
+
+    async def _start(self, turn: _Turn) -> None:
+        t = turn.t
+        code = turn.inbound.command_args.strip()
+        if turn.person is not None:
+            turn.say(
+                t("Welcome back, {name}!", name=turn.person.display_name) + "\n" + self._help(turn)
+            )
+            self._reprompt(turn)
+            return
+        await self._begin_onboarding(turn, code or None)
+
+    # -- onboarding ------------------------------------------------------------------------------
+    @property
+    def onboarding(self) -> Form:
+        return self.catalog.forms["onboarding"]
+
+    @property
+    def report(self) -> Form:
+        return self.catalog.forms["report"]
+
+    async def _begin_onboarding(self, turn: _Turn, code: str | None) -> None:
+        t = turn.t
+        state = turn.state
+        if state.flow == "onboarding" and not code:
+            turn.say(t("Let us finish your registration first."))
+            self._reprompt(turn)
+            return
+        state.drop_form("onboarding")
+        fs = state.form("onboarding")
+        if code:
+            invite = await turn.store.find_invite(code)
+            if invite is None or invite.uses_left <= 0:
+                turn.say(
+                    t(
+                        "This invite code is not valid or has been used up. You can still register yourself."
+                    )
+                )
+            else:
+                fs["invite"] = invite.code
+                fs["role"] = invite.role
+                if invite.unit_code and turn.runner.unit(invite.unit_code):
+                    fs["answers"]["unit"] = invite.unit_code
+                    fs["preset"] = ["unit"]
+        state.flow = "onboarding"
+        turn.runner.start(self.onboarding, fs)
+        turn.say(
+            t(
+                "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes three short questions."
+            )
+        )
+        self._ask(turn)
+
+    async def _complete_onboarding(self, turn: _Turn, fs: dict[str, Any]) -> None:
+        t = turn.t
+        inbound = turn.inbound
+        registration = Registration(
+            channel=inbound.channel,
+            external_id=inbound.user_id,
+            username=inbound.username,
+            display_name=fs["answers"]["name"],
+            unit_code=fs["answers"].get("unit"),
+            role=fs.get("role", "member"),
+            locale=turn.t.locale,
+            invite_code=fs.get("invite"),
+        )
+        try:
+            person = await turn.store.register(registration)
+        except InviteUnavailable:
+            fs.pop("invite", None)
+            fs.pop("role", None)
+            registration = Registration(
+                **{**registration.__dict__, "invite_code": None, "role": "member"}
+            )
+            person = await turn.store.register(registration)
+            turn.say(
+                t("The invite code was used up in the meantime, so you are registered as a member.")
+            )
+        turn.person = person
+        turn.state.drop_form("onboarding")
+        turn.state.flow = None
+        unit = turn.runner.unit(person.unit_code)
+        turn.say(
+            t(
+                "Thank you, {name}. You are registered with {unit}.",
+                name=person.display_name,
+                unit=unit.name if unit else "—",
+            )
+            + "\n\n"
+            + self._help(turn)
+        )
+
+    # -- the report form -------------------------------------------------------------------------
+    def _begin_report(self, turn: _Turn) -> None:
+        t = turn.t
+        state = turn.state
+        if state.has_form("report") and state.form("report").get("step"):
+            turn.say(
+                t(
+                    "You have an unfinished report. Let us continue where you left off (send /cancel to discard it)."
+                )
+            )
+        else:
+            turn.say(t("New report. You can go back with /back or stop with /cancel at any time."))
+        state.flow = "report"
+        turn.runner.start(self.report, state.form("report"))
+        self._ask(turn)
+
+    async def _complete_report(self, turn: _Turn, fs: dict[str, Any]) -> None:
+        assert turn.person is not None
+        t = turn.t
+        report: ReportView = await turn.store.submit_report(
+            turn.person, fs["answers"], turn.inbound.channel, t.locale
+        )
+        turn.effects.append(ReportSubmitted(report.id))
+        turn.state.drop_form("report")
+        turn.state.flow = None
+        turn.say(
+            t(
+                "Thank you. Your report has been received. Its code is {code}: quote it if you ask about it. You will be told of every step in its handling; /my shows its status.",
+                code=report.code,
+            )
+        )
+
+    # -- form plumbing shared by both forms ------------------------------------------------------
+    def _active_form(self, turn: _Turn) -> tuple[Form, dict[str, Any]] | None:
+        flow = turn.state.flow
+        if flow in ("onboarding", "report") and turn.state.has_form(flow):
+            return self.catalog.forms[flow], turn.state.form(flow)
+        return None
+
+    def _ask(self, turn: _Turn) -> None:
+        active = self._active_form(turn)
+        if active is None:
+            return
+        form, fs = active
+        turn.state.next_nonce()
+        prompt = turn.runner.prompt(form, fs)
+        turn.say(prompt.text, prompt.choices)
+
+    def _reprompt(self, turn: _Turn) -> bool:
+        """Repeat whatever question is open; False when nothing is."""
+        if self._active_form(turn) is not None:
+            self._ask(turn)
+            return True
+        if turn.state.flow == "lang":
+            self._ask_lang(turn)
+            return True
+        return False
+
+    async def _answer(self, turn: _Turn, answer: Answer) -> None:
+        flow = turn.state.flow
+        if flow == "lang":
+            await self._lang_answer(turn, answer)
+            return
+        if flow == "my":
+            await self._my_answer(turn, answer)
+            return
+        active = self._active_form(turn)
+        if active is None:
+            self._idle(turn, answer)
+            return
+        form, fs = active
+        await self._apply(turn, form, fs, turn.runner.handle(form, fs, answer))
+
+    async def _apply(self, turn: _Turn, form: Form, fs: dict[str, Any], result: Turn) -> None:
+        self._after_turn(turn, result)
+        if result.cancelled:
+            self._end_form(turn, form.id)
+            return
+        if result.completed:
+            if form.on_complete == "register":
+                await self._complete_onboarding(turn, fs)
+            else:
+                await self._complete_report(turn, fs)
+            return
+        # Without ask_again the follow-up (e.g. "received, send more") carries its own buttons.
+        if result.ask_again:
+            self._ask(turn)
+
+    def _after_turn(self, turn: _Turn, result: Turn) -> None:
+        if result.selected_label is not None:
+            turn.reply.selected_label = result.selected_label
+        if not result.ask_again and any(p.choices for p in result.messages):
+            turn.state.next_nonce()
+        for prompt in result.messages:
+            self._say_prompt(turn, prompt)
+
+    def _say_prompt(self, turn: _Turn, prompt: Prompt) -> None:
+        turn.say(prompt.text, prompt.choices)
+
+    def _end_form(self, turn: _Turn, form_id: str) -> None:
+        turn.state.drop_form(form_id)
+        turn.state.flow = None
+        turn.state.next_nonce()
+
+    def _cancel(self, turn: _Turn) -> None:
+        t = turn.t
+        flow = turn.state.flow
+        if flow in ("onboarding", "report") and turn.state.has_form(flow):
+            self._end_form(turn, flow)
+            turn.say(t("Cancelled. Nothing was sent. Send /report to start a new report."))
+            return
+        turn.state.flow = None
+        turn.state.clear_scratch()
+        turn.state.next_nonce()
+        turn.say(t("There is nothing to cancel. Send /help to see what I can do."))
+
+    def _back(self, turn: _Turn) -> None:
+        active = self._active_form(turn)
+        if active is None:
+            turn.say(turn.t("There is no question to go back to."))
+            return
+        form, fs = active
+        if not turn.runner.back(form, fs):
+            turn.say(turn.t("This is the first question. Send /cancel if you want to stop."))
+        self._ask(turn)
+
+    async def _skip(self, turn: _Turn) -> None:
+        active = self._active_form(turn)
+        if active is None:
+            turn.say(turn.t("There is no question to skip."))
+            return
+        form, fs = active
+        result = turn.runner.skip(form, fs)
+        if result is None:
+            turn.say(turn.t("This question cannot be skipped: it is needed to handle your report."))
+            self._ask(turn)
+            return
+        await self._apply(turn, form, fs, result)
+
+    # -- plain messages --------------------------------------------------------------------------
+    async def _message(self, turn: _Turn) -> None:
+        inbound = turn.inbound
+        if turn.person is None and turn.state.flow not in ("onboarding", "lang"):
+            await self._begin_onboarding(turn, None)
+            return
+        if inbound.media:
+            answer = Answer(media=inbound.media, text=inbound.text or None)
+        else:
+            active = self._active_form(turn)
+            if active is not None:
+                answer = turn.runner.resolve(active[0], active[1], inbound.text)
+            else:
+                answer = self._resolve_scratch(turn, inbound.text)
+        await self._answer(turn, answer)
+
+    def _resolve_scratch(self, turn: _Turn, text: str) -> Answer:
+        """Typed numbers for the /my and /lang lists, which are not forms."""
+        choices: list[tuple[str, str]] = turn.state.scratch.get("choices", [])
+        stripped = text.strip().rstrip(".")
+        if stripped.isdigit() and 1 <= int(stripped) <= len(choices):
+            return Answer(key=choices[int(stripped) - 1][0])
+        for key, label in choices:
+            if fold(label) == fold(stripped) or fold(key) == fold(stripped):
+                return Answer(key=key)
+        return Answer(text=text)
+
+    def _idle(self, turn: _Turn, answer: Answer) -> None:
+        t = turn.t
+        if answer.media:
+            turn.say(t("To send a photo or a file with a report, start one with /report."))
+            return
+        turn.say(t("To report an issue, send /report. Send /help to see everything I can do."))
+
+    # -- /lang -----------------------------------------------------------------------------------
+    def _ask_lang(self, turn: _Turn) -> None:
+        choices = [("vi", "Tiếng Việt"), ("en", "English")]
+        turn.state.scratch["choices"] = choices
+        turn.state.next_nonce()
+        turn.say(turn.t("Choose your language:"), choices)
+
+    async def _lang_answer(self, turn: _Turn, answer: Answer) -> None:
+        if answer.key not in ("vi", "en"):
+            turn.say(turn.t("Please pick 1 or 2."))
+            self._ask_lang(turn)
+            return
+        locale = answer.key
+        back_to = turn.state.scratch.get("lang_return")
+        turn.state.clear_scratch()
+        turn.state.flow = back_to if back_to in ("onboarding", "report") else None
+        turn.state.locale = locale
+        if turn.person is not None:
+            await turn.store.set_locale(turn.person.id, locale)
+        turn.t = self.translations(locale)
+        turn.runner.t = turn.t
+        turn.reply.selected_label = "Tiếng Việt" if locale == "vi" else "English"
+        turn.say(turn.t("Language set to English."))
+        self._reprompt(turn)
+
+    # -- /my -------------------------------------------------------------------------------------
+    async def _my_list(self, turn: _Turn) -> None:
+        assert turn.person is not None
+        t = turn.t
+        reports = await turn.store.reports_of(turn.person.id, MY_LIST_SIZE)
+        if not reports:
+            turn.say(t("You have not sent any reports yet. Send /report to start one."))
+            return
+        draft_flow = turn.state.flow if turn.state.flow in ("onboarding", "report") else None
+        turn.state.scratch["my_return"] = draft_flow
+        turn.state.flow = "my"
+        choices = [
+            (r.code, f"{r.code} · {self._date(r.created_at)} · {status_label(t, r.status)}")
+            for r in reports
+        ]
+        turn.state.scratch["choices"] = choices
+        turn.state.next_nonce()
+        turn.say(t("Your reports, newest first. Pick one to see its history:"), choices)
+
+    async def _my_answer(self, turn: _Turn, answer: Answer) -> None:
+        assert turn.person is not None
+        t = turn.t
+        code = answer.key or (answer.text or "").strip().upper()
+        report = await turn.store.report_of(turn.person.id, code) if code else None
+        if report is None:
+            # Not a report of theirs: leave the list and treat it as an answer to the draft.
+            self._leave_my(turn)
+            if answer.text is not None and (active := self._active_form(turn)) is not None:
+                answer = turn.runner.resolve(active[0], active[1], answer.text)
+            await self._answer(turn, answer)
+            return
+        turn.reply.selected_label = report.code
+        cat = self.catalog.category(report.category)
+        lines = [
+            t("Report {code}", code=report.code),
+            f"{t('Category')}: {cat.label(t.locale) if cat else report.category}",
+            f"{t('Urgency')}: {t('🔥 Hot') if report.urgency == 'hot' else t('Normal')}",
+            f"{t('Unit')}: {report.unit_name}",
+            f"{t('Status')}: {status_label(t, report.status)}",
+            "",
+            report.description
+            if len(report.description) <= 500
+            else report.description[:500] + "…",
+            "",
+            t("History:"),
+        ]
+        for ev in report.events:
+            line = f"• {self._datetime(ev.at)}: {status_label(t, ev.to_status)}"
+            if ev.note:
+                line += f" ({ev.note})"
+            lines.append(line)
+        turn.say("\n".join(lines))
+        if turn.state.scratch.get("my_return"):
+            # A draft is open: go back to it rather than leave it hidden behind the list.
+            self._leave_my(turn)
+            turn.say(t("Your unfinished report is still here:"))
+            self._reprompt(turn)
+
+    def _leave_my(self, turn: _Turn) -> None:
+        back_to = turn.state.scratch.get("my_return")
+        turn.state.clear_scratch()
+        turn.state.flow = back_to
+
+    def _date(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%d/%m/%Y")
+
+    def _datetime(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+
+
+__all__ = ["REVIEW", "Effect", "Engine", "ReportSubmitted", "StepResult"]

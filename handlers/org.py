@@ -1,0 +1,21 @@
+"""The vocabulary of the organisation tree: unit kinds and host kinds, with their display names."""
+
+from __future__ import annotations
+
+from handlers.i18n import N_
+
+UNIT_KINDS = {
+    "party_committee": N_("Grassroots party committee"),
+    "cell": N_("Grassroots party cell"),
+}
+
+HOST_KINDS = {
+    "agency": N_("Agency"),
+    "public_service_unit": N_("Public service unit"),
+    "state_enterprise_majority": N_("State enterprise (over 50% state capital)"),
+    "state_enterprise_minority": N_("State enterprise (50% state capital or less)"),
+    "private_enterprise": N_("Private enterprise"),
+}
+
+ROLES = ("member", "collaborator", "contact", "staff", "leader", "admin")
+BINDING_ROLES = ("leaders", "staff")  # plus department:CODE

@@ -1,0 +1,98 @@
+"""The delivery worker: sends outbox rows through the channels, with retries and backoff.
+
+A row is marked sent only after the channel accepted it; one failing message never blocks the
+others, and permanent failures are recorded on the row for digests and cards to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import outbox
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+BATCH = 50
+MAX_ATTEMPTS = 12
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None: ...
+
+
+def backoff(attempts: int) -> float:
+    """Exponential with jitter, capped at five minutes."""
+    return min(300.0, 2.0 ** min(attempts, 8)) * random.uniform(0.5, 1.0)
+
+
+class DeliveryWorker:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], senders: Mapping[str, Sender]
+    ) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self, idle_seconds: float = 2.0) -> None:
+        while not self._stopping:
+            sent = await self.run_once()
+            if sent == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many rows were handled."""
+        async with self.sessions() as session:
+            rows = await outbox.due(session, utcnow(), BATCH)
+        handled = 0
+        for row in rows:
+            assert row.id is not None
+            sender = self.senders.get(row.channel)
+            async with self.sessions() as session, session.begin():
+                if sender is None:
+                    await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
+                    continue
+                try:
+                    await sender.deliver(row.chat_id, row.payload)
+                except DeliveryError as exc:
+                    if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+                        log.warning("outbox %s failed permanently: %s", row.id, exc)
+                        await outbox.mark_failed(session, row.id, str(exc))
+                    else:
+                        delay = (
+                            exc.retry_after
+                            if exc.retry_after is not None
+                            else backoff(row.attempts)
+                        )
+                        await outbox.mark_retry(session, row.id, str(exc), delay)
+                    continue
+                except Exception as exc:  # a bug in a sender must not stall the queue
+                    log.exception("outbox %s: unexpected error", row.id)
+                    await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
+                    continue
+                await outbox.mark_sent(session, row.id)
+                handled += 1
+        return handled

@@ -1,0 +1,64 @@
+"""Conversation state rows and the inbound deduplication log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import Conversation, InboundUpdate, utcnow
+
+
+class ConcurrentUpdate(Exception):
+    """Another process changed this conversation first; the event must be retried."""
+
+
+async def claim_update(session: AsyncSession, channel: str, update_key: str) -> bool:
+    """Record the update; False when it was seen before (a replay or a webhook retry)."""
+    try:
+        async with session.begin_nested():
+            session.add(InboundUpdate(channel=channel, update_key=update_key))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def load_conversation(
+    session: AsyncSession, channel: str, user_id: str
+) -> tuple[Conversation | None, dict[str, Any]]:
+    stmt = select(Conversation).where(
+        Conversation.channel == channel, Conversation.user_id == user_id
+    )
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    return row, dict(row.state) if row else {}
+
+
+async def save_conversation(
+    session: AsyncSession,
+    row: Conversation | None,
+    channel: str,
+    user_id: str,
+    chat_id: str,
+    state: dict[str, Any],
+) -> None:
+    if row is None:
+        session.add(
+            Conversation(channel=channel, user_id=user_id, chat_id=chat_id, state=state, version=1)
+        )
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise ConcurrentUpdate(user_id) from exc
+        return
+    result = await session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == row.id, col(Conversation.version) == row.version)
+        .values(state=state, version=row.version + 1, updated_at=utcnow(), chat_id=chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentUpdate(user_id)

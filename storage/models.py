@@ -1,0 +1,171 @@
+"""SQLModel tables. Every change here needs an Alembic migration in storage/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(index: bool = False) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), index=index))
+
+
+class OrgUnit(SQLModel, table=True):
+    __tablename__ = "org_unit"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=32)  # party_committee | cell
+    host_kind: str = Field(max_length=32)
+    parent_id: int | None = Field(default=None, foreign_key="org_unit.id")
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(default="", max_length=200)
+    role: str = Field(default="member", max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    locale: str = Field(default="vi", max_length=8)
+    privacy_accepted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    created_at: datetime = _ts()
+
+
+class Identity(SQLModel, table=True):
+    """One person may talk to us on several channels."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    username: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invite"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=32)
+    role: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    uses_left: int = 1
+    created_at: datetime = _ts()
+
+
+class ChatBinding(SQLModel, table=True):
+    """A group chat bound to a role: leaders, staff or department:CODE."""
+
+    __tablename__ = "chat_binding"
+    __table_args__ = (UniqueConstraint("role", "channel", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    created_at: datetime = _ts()
+
+
+class Conversation(SQLModel, table=True):
+    """A person's place in a flow, as JSON; `version` guards against lost updates."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 0
+    updated_at: datetime = _ts(index=True)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """Seen updates, so a replay or a webhook retry is processed once."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_key: str = Field(max_length=128)
+    received_at: datetime = _ts(index=True)
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(default="", index=True, max_length=32)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    category: str = Field(max_length=64)
+    urgency: str = Field(max_length=16)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    anonymity: str = Field(max_length=16)
+    status: str = Field(default="new", max_length=32, index=True)
+    channel: str = Field(max_length=16)
+    locale: str = Field(default="vi", max_length=8)
+    created_at: datetime = _ts(index=True)
+
+
+class ReportEvent(SQLModel, table=True):
+    __tablename__ = "report_event"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    actor_person_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _ts()
+    from_status: str = Field(default="", max_length=32)
+    to_status: str = Field(max_length=32)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    kind: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    channel_ref: str = Field(default="", max_length=256)
+    path: str = Field(default="", max_length=512)  # relative to ATTACHMENTS_DIR
+    mime: str = Field(default="", max_length=128)
+    size: int = 0
+    name: str = Field(default="", max_length=256)
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A proactive message, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=128)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|sent|failed
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts(index=True)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebChatMessage(SQLModel, table=True):
+    """The web chat's transcript, so a reload on a flaky phone shows the conversation again."""
+
+    __tablename__ = "web_chat_message"
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=64, index=True)
+    sender: str = Field(max_length=8)  # user | bot
+    proactive: bool = False  # came through the outbox rather than as a direct reply
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()

@@ -1,0 +1,82 @@
+"""The outbox: proactive messages as rows, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import OutboxMessage, utcnow
+
+
+async def enqueue(
+    session: AsyncSession, key: str, channel: str, chat_id: str, payload: dict[str, Any]
+) -> None:
+    """Add a message once: a second call with the same key is a no-op, so reruns are safe."""
+    values = {
+        "idempotency_key": key,
+        "channel": channel,
+        "chat_id": chat_id,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "last_error": "",
+        "created_at": utcnow(),
+        "next_attempt_at": utcnow(),
+    }
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+    await session.execute(stmt)
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "pending", col(OutboxMessage.next_attempt_at) <= now)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def mark_sent(session: AsyncSession, message_id: int) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(status="sent", sent_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+    )
+
+
+async def mark_retry(session: AsyncSession, message_id: int, error: str, delay: float) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(
+            attempts=OutboxMessage.attempts + 1,
+            last_error=error[:500],
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(status="failed", last_error=error[:500], attempts=OutboxMessage.attempts + 1)
+    )
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    return {status: n for status, n in (await session.execute(stmt)).all()}
