@@ -92,6 +92,7 @@ API_METHODS = (
     "sendMessage",
     "sendPhoto",
     "sendDocument",
+    "sendVoice",
     "editMessageText",
     "editMessageCaption",
     "editMessageReplyMarkup",
@@ -1231,6 +1232,19 @@ class FakeTelegram:
             document["mime_type"] = stored.mime_type
         return self._store_bot_message(
             "sendDocument", params, {"document": document, **self._caption_body(params)}
+        )
+
+    async def _api_sendVoice(self, params: JSONDict) -> JSONDict:
+        self._require_chat(params)
+        stored = self._resolve_input_file(params, "voice", "voice")
+        voice: JSONDict = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+            "duration": 1,
+        }
+        return self._store_bot_message(
+            "sendVoice", params, {"voice": voice, **self._caption_body(params)}
         )
 
     def _find_for_edit(self, params: JSONDict) -> _BotMessage:
