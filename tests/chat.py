@@ -68,7 +68,7 @@ class Chat:
         if isinstance(label_or_number, int):
             label, data = self.last_choices[label_or_number - 1]
         else:
-            matches = [(l, d) for l, d in self.last_choices if label_or_number in l]
+            matches = [(lab, d) for lab, d in self.last_choices if label_or_number in lab]
             assert matches, f"no button like {label_or_number!r} in {self.last_choices}"
             label, data = matches[0]
         return await self.send(self._inbound(callback=data, callback_message_id="1"), f"[{label}]")
