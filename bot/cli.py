@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
 from handlers.forms import FormError
 from handlers.org import BINDING_ROLES, ROLES
 
@@ -208,16 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"grassroots: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper()
-        if settings.log_level.upper() in logging._nameToLevel
-        else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
     except (CliError, FormError, ConfigError) as exc:

@@ -125,10 +125,10 @@ class Engine:
     async def _callback(self, turn: _Turn) -> None:
         raw = turn.inbound.callback or ""
         nonce, _, key = raw.partition(":")
-        if not nonce.isdigit() or not key:
+        if not nonce or not key or len(raw) > 64:
             turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not valid."), True)
             return
-        if int(nonce) != turn.state.nonce:
+        if nonce != turn.state.nonce:
             turn.reply.callback_answer = CallbackAnswer(
                 turn.t("This button is out of date. Please answer the latest question."), True
             )

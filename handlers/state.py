@@ -6,6 +6,7 @@ restarts and upgrades; unknown keys are preserved.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 
@@ -15,11 +16,13 @@ class State:
 
     # -- prompt token, so buttons from an older prompt are recognised as stale ----------------
     @property
-    def nonce(self) -> int:
-        return int(self.data.get("nonce", 0))
+    def nonce(self) -> str:
+        return str(self.data.get("nonce", "0"))
 
-    def next_nonce(self) -> int:
-        self.data["nonce"] = self.nonce + 1
+    def next_nonce(self) -> str:
+        """A fresh random token: a button from an older prompt, or from another person's
+        message, cannot carry the current one."""
+        self.data["nonce"] = secrets.token_hex(3)
         return self.nonce
 
     # -- which flow and step the person is on ---------------------------------------------------

@@ -32,7 +32,7 @@
 
   function $(id) { return document.getElementById(id); }
   var list = $('messages'), input = $('input'), sendBtn = $('send'), attachBtn = $('attach'),
-    fileIn = $('file'), locBtn = $('location'), status = $('status'), statusText = $('status-text'),
+    fileIn = $('file'), locBtn = $('location'), status = $('status'), statusBar = $('statusbar'),
     retryBtn = $('retry'), count = $('count'), form = $('composer');
   var chips = document.querySelectorAll('.chip');
 
@@ -110,8 +110,8 @@
   }
 
   function say(text, kind, onRetry) {
-    statusText.textContent = text || '';
-    status.className = text ? (kind || 'info') : '';
+    status.textContent = text || '';
+    statusBar.className = text ? (kind || 'info') : '';
     retryFn = onRetry || null;
     retryBtn.hidden = !onRetry;
   }
