@@ -165,6 +165,7 @@ class WebChatMessage(SQLModel, table=True):
     __tablename__ = "web_chat_message"
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(max_length=64, index=True)
+    client_id: str | None = Field(default=None, max_length=64, index=True)  # the page's message id
     sender: str = Field(max_length=8)  # user | bot
     proactive: bool = False  # came through the outbox rather than as a direct reply
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

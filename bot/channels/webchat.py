@@ -33,6 +33,7 @@ COOKIE = "gr_chat"
 STATIC = Path(__file__).resolve().parent.parent / "web_static"
 ID_RE = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 MAX_JSON_BYTES = 64 * 1024
+NEW_COOKIE = web.RequestKey("new_cookie", str)
 
 
 def session_key(token: str) -> str:
@@ -87,9 +88,9 @@ class WebChat:
         token = request.cookies.get(COOKIE, "")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{20,64}", token):
             token = secrets.token_urlsafe(32)
-            request["new_cookie"] = token
-        if response is not None and "new_cookie" in request:
-            self._set_cookie(response, request["new_cookie"])
+            request[NEW_COOKIE] = token
+        if response is not None and NEW_COOKIE in request:
+            self._set_cookie(response, request[NEW_COOKIE])
         return session_key(token)
 
     def _set_cookie(self, response: web.StreamResponse, token: str) -> None:
@@ -105,8 +106,8 @@ class WebChat:
 
     def _json(self, request: web.Request, body: dict[str, Any], status: int = 200) -> web.Response:
         response = web.json_response(body, status=status)
-        if "new_cookie" in request:
-            self._set_cookie(response, request["new_cookie"])
+        if NEW_COOKIE in request:
+            self._set_cookie(response, request[NEW_COOKIE])
         return response
 
     async def _locale(self, key: str) -> str:
@@ -264,10 +265,19 @@ class WebChat:
         async with self.dispatcher.serialised(CHANNEL, key):
             reply = await self.dispatcher.handle(inbound)
             if reply is None:
-                return self._json(request, {"messages": [], "duplicate": True})
+                # A retry after a dropped connection: answer what we answered the first time.
+                earlier = await self._replies_to(key, inbound.update_key)
+                return self._json(
+                    request,
+                    {"messages": earlier, "duplicate": True, "lang": await self._locale(key)},
+                )
             messages = [self._message(m) for m in reply.messages]
-            await self._record(key, shown, messages)
-        payload: dict[str, Any] = {"messages": messages, "duplicate": False}
+            await self._record(key, inbound.update_key, shown, messages)
+        payload: dict[str, Any] = {
+            "messages": messages,
+            "duplicate": False,
+            "lang": await self._locale(key),
+        }
         if reply.callback_answer and reply.callback_answer.text:
             payload["notice"] = reply.callback_answer.text
             if not messages:
@@ -281,16 +291,38 @@ class WebChat:
             "choices": [{"label": c.label, "data": c.data} for c in message.choices],
         }
 
-    async def _record(self, key: str, shown: str, messages: list[dict[str, Any]]) -> None:
+    async def _record(
+        self, key: str, client_id: str, shown: str, messages: list[dict[str, Any]]
+    ) -> None:
         async with self.sessions() as session, session.begin():
             if shown:
                 session.add(
                     WebChatMessage(
-                        session_id=key, sender="user", payload={"text": shown, "choices": []}
+                        session_id=key,
+                        client_id=client_id,
+                        sender="user",
+                        payload={"text": shown, "choices": []},
                     )
                 )
             for m in messages:
-                session.add(WebChatMessage(session_id=key, sender="bot", payload=m))
+                session.add(
+                    WebChatMessage(session_id=key, client_id=client_id, sender="bot", payload=m)
+                )
+
+    async def _replies_to(self, key: str, client_id: str) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(WebChatMessage)
+                    .where(
+                        WebChatMessage.session_id == key,
+                        WebChatMessage.client_id == client_id,
+                        WebChatMessage.sender == "bot",
+                    )
+                    .order_by(col(WebChatMessage.id))
+                )
+            ).scalars()
+            return [dict(r.payload) for r in rows]
 
     async def history(self, request: web.Request) -> web.Response:
         key = self._session(request)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 17:25:19.605527
+Create Date: 2026-11-29 17:30:07.496232
 """
 
 from collections.abc import Sequence
@@ -92,6 +92,7 @@ def upgrade() -> None:
     op.create_table('web_chat_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('client_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('sender', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('proactive', sa.Boolean(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
@@ -99,6 +100,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('web_chat_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_chat_message_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_web_chat_message_session_id'), ['session_id'], unique=False)
 
     op.create_table('invite',
@@ -226,6 +228,7 @@ def downgrade() -> None:
     op.drop_table('invite')
     with op.batch_alter_table('web_chat_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_chat_message_session_id'))
+        batch_op.drop_index(batch_op.f('ix_web_chat_message_client_id'))
 
     op.drop_table('web_chat_message')
     with op.batch_alter_table('outbox', schema=None) as batch_op:

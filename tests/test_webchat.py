@@ -1,0 +1,148 @@
+"""The built-in web chat, through aiohttp's test client against the real core."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import Core
+from bot.channels.webchat import WebChat
+from bot.web import build_web_app
+from storage.models import Attachment, Report
+from tests.fake_telegram import tiny_png
+
+
+@pytest.fixture
+async def client(core: Core, tmp_path: Path) -> AsyncIterator[TestClient]:
+    web = WebChat(
+        core.dispatcher,
+        core.sessions,
+        core.translations,
+        tmp_path / "attachments",
+        max_attachment_bytes=200_000,
+        max_text_length=4000,
+        secure_cookies=False,
+    )
+    core.senders["web"] = web
+    app = build_web_app(web.routes(), 200_000)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def send(client: TestClient, text: str | None = None, **body: object) -> dict:
+    payload = {"id": str(uuid.uuid4()), **body}
+    if text is not None:
+        payload["text"] = text
+    resp = await client.post("/api/chat/send", json=payload)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+def data_of(reply: dict, number: int) -> str:
+    return reply["messages"][-1]["choices"][number - 1]["data"]
+
+
+async def test_page_and_static_files_are_served(client):
+    resp = await client.get("/")
+    assert resp.status == 200
+    assert "text/html" in resp.headers["Content-Type"]
+    assert "gr_chat" in resp.cookies
+    cookie = resp.cookies["gr_chat"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert (await client.get("/static/chat.js")).status == 200
+    assert (await client.get("/static/..%2Fchannels%2Fwebchat.py")).status == 404
+
+
+async def test_a_newcomer_completes_a_report_with_a_photo_and_a_location(client, core):
+    await client.get("/")
+    reply = await send(client, "/start")
+    assert "Grassroots" in reply["messages"][0]["text"] and reply["lang"] == "vi"
+    reply = await send(client, "Đỗ Minh Châu")
+    reply = await send(client, "dien luc")  # accent-free search
+    assert "Điện lực" in reply["messages"][-1]["text"]
+    reply = await send(client, callback=data_of(reply, 1))
+    reply = await send(client, "1")  # consent by number
+    reply = await send(client, "/report")
+    for n in (6, 2, 1):  # security, hot, my unit
+        reply = await send(client, callback=data_of(reply, n))
+    reply = await send(client, "Cháy kho vật tư lúc 14h, chưa rõ thiệt hại, đã báo PCCC.")
+    form = FormData()
+    form.add_field("id", str(uuid.uuid4()))
+    form.add_field("file", tiny_png(), filename="hien-truong.png", content_type="image/png")
+    resp = await client.post("/api/chat/upload", data=form)
+    assert resp.status == 200
+    reply = await resp.json()
+    assert "1" in reply["messages"][0]["text"]
+    reply = await send(client, location={"latitude": 10.95, "longitude": 106.82})
+    reply = await send(client, callback=data_of(reply, 1))  # done
+    reply = await send(client, callback=data_of(reply, 1))  # named
+    reply = await send(client, callback=data_of(reply, 1))  # send
+    assert "PA-0001" in reply["messages"][-1]["text"]
+    async with core.sessions() as session:
+        kinds = sorted(a.kind for a in (await session.execute(select(Attachment))).scalars())
+        report = (await session.execute(select(Report))).scalar_one()
+    assert kinds == ["location", "photo"]
+    assert report.urgency == "hot" and report.channel == "web"
+
+    history = await (await client.get("/api/chat/history")).json()
+    assert {m["from"] for m in history["messages"]} == {"bot", "user"}
+    assert any(m["from"] == "user" and m["text"] == "/report" for m in history["messages"])
+
+
+async def test_a_retried_message_is_answered_once_with_the_same_reply(client):
+    await client.get("/")
+    payload = {"id": "retry-0001-abcd", "text": "/start"}
+    first = await (await client.post("/api/chat/send", json=payload)).json()
+    second = await (await client.post("/api/chat/send", json=payload)).json()
+    assert second["duplicate"] is True
+    assert second["messages"] == first["messages"]
+    history = await (await client.get("/api/chat/history")).json()
+    assert sum(1 for m in history["messages"] if m["from"] == "user") == 1
+
+
+async def test_bad_requests_get_a_message_in_the_users_language(client):
+    await client.get("/")
+    resp = await client.post(
+        "/api/chat/send", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    assert "thử lại" in (await resp.json())["error"].lower()
+    resp = await client.post("/api/chat/send", json={"id": "x" * 10, "location": {"latitude": 999}})
+    assert resp.status == 400
+    resp = await client.post("/api/chat/send", json=["a list"])
+    assert resp.status == 400
+    form = FormData()
+    form.add_field("file", b"x" * 300_000, filename="big.pdf", content_type="application/pdf")
+    resp = await client.post("/api/chat/upload", data=form)
+    assert resp.status == 413
+    assert (await resp.json())["error"]
+
+
+async def test_proactive_messages_reach_the_page_through_the_outbox(client, core):
+    from storage.outbox import enqueue
+
+    await client.get("/")
+    await send(client, "/start")
+    history = await (await client.get("/api/chat/history")).json()
+    assert history["messages"]
+    key = next(iter(client.session.cookie_jar)).value
+    from bot.channels.webchat import session_key
+
+    async with core.sessions() as session, session.begin():
+        await enqueue(
+            session, "test:1", "web", session_key(key), {"text": "PA-0001 đã được tiếp nhận."}
+        )
+    assert core.delivery is not None
+    await core.delivery.run_once()
+    updates = await (await client.get("/api/chat/updates?after=0")).json()
+    assert [m["text"] for m in updates["messages"]] == ["PA-0001 đã được tiếp nhận."]
+    later = await (
+        await client.get(f"/api/chat/updates?after={updates['messages'][0]['seq']}")
+    ).json()
+    assert later["messages"] == []
