@@ -9,6 +9,7 @@ from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import ReportView
 from handlers.status import status_label
+from handlers.text import labelled
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,17 @@ def staff_card(
         lines.append(t("🔥🔥 HOT REPORT 🔥🔥"))
     lines += [
         t("New report {code}", code=report.code),
-        f"{t('Received')}: {report.created_at.astimezone(tz).strftime('%d/%m/%Y %H:%M')}",
-        f"{t('Category')}: {cat.label(t.locale) if cat else report.category}",
-        f"{t('Urgency')}: {t('🔥 Hot') if hot else t('Normal')}",
-        f"{t('Unit')}: {report.unit_name}",
-        f"{t('Reporter')}: {reporter_line(t, report.anonymity, reporter)}",
-        f"{t('Status')}: {status_label(t, report.status)}",
+        labelled(t("Received"), report.created_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")),
+        labelled(t("Category"), cat.label(t.locale) if cat else report.category),
+        labelled(t("Urgency"), t("🔥 Hot") if hot else t("Normal")),
+        labelled(t("Unit"), report.unit_name),
+        labelled(t("Reporter"), reporter_line(t, report.anonymity, reporter)),
+        labelled(t("Status"), status_label(t, report.status)),
         "",
         report.description,
     ]
     if attachment_summary:
-        lines += ["", f"{t('Attachments')}: {attachment_summary}"]
+        lines += ["", labelled(t("Attachments"), attachment_summary)]
     for lat, lon in locations:
         lines.append(f"📍 {lat:.6f}, {lon:.6f} https://maps.google.com/?q={lat:.6f},{lon:.6f}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from handlers.i18n import Translations, Translator
 from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
 from handlers.state import State
 from handlers.status import status_label
-from handlers.text import fold
+from handlers.text import fold, labelled
 from handlers.types import CallbackAnswer, ChatKind, Choice, Inbound, Outbound, Reply
 
 COMMANDS = ("start", "report", "my", "cancel", "back", "skip", "help", "lang")
@@ -260,7 +260,9 @@ class Engine:
             )
             person = await turn.store.register(registration)
             turn.say(
-                t("The invite code was used up in the meantime, so you are registered as a member.")
+                t(
+                    "The invite code was used up in the meantime, so you are registered with ordinary access."
+                )
             )
         turn.person = person
         turn.state.drop_form("onboarding")
@@ -410,7 +412,7 @@ class Engine:
         form, fs = active
         result = turn.runner.skip(form, fs)
         if result is None:
-            turn.say(turn.t("This question cannot be skipped: it is needed to handle your report."))
+            turn.say(turn.t("This question cannot be skipped: please answer it."))
             self._ask(turn)
             return
         await self._apply(turn, form, fs, result)
@@ -509,10 +511,10 @@ class Engine:
         cat = self.catalog.category(report.category)
         lines = [
             t("Report {code}", code=report.code),
-            f"{t('Category')}: {cat.label(t.locale) if cat else report.category}",
-            f"{t('Urgency')}: {t('🔥 Hot') if report.urgency == 'hot' else t('Normal')}",
-            f"{t('Unit')}: {report.unit_name}",
-            f"{t('Status')}: {status_label(t, report.status)}",
+            labelled(t("Category"), cat.label(t.locale) if cat else report.category),
+            labelled(t("Urgency"), t("🔥 Hot") if report.urgency == "hot" else t("Normal")),
+            labelled(t("Unit"), report.unit_name),
+            labelled(t("Status"), status_label(t, report.status)),
             "",
             report.description
             if len(report.description) <= 500

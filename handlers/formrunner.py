@@ -12,7 +12,7 @@ from typing import Any
 from handlers.forms import Catalog, Form, Step, StepType
 from handlers.i18n import Translator
 from handlers.ports import PersonView, UnitView
-from handlers.text import fold, matches_all_words
+from handlers.text import fold, labelled, matches_all_words
 from handlers.types import ACCEPTED_MEDIA, Media, MediaKind
 
 UNIT_PAGE_SIZE = 8
@@ -96,7 +96,7 @@ class FormRunner:
         if step.type == StepType.MEDIA:
             count = len(fs["answers"].get(step.id) or [])
             if count:
-                lines.append(t("Received so far: {count}.", count=count))
+                lines.append(t("Attachments received so far: {count}.", count=count))
         if choices:
             lines.append(t("Reply with a number, or tap a button."))
         if step.optional:
@@ -130,7 +130,7 @@ class FormRunner:
         query = fs.get("unit_query") or ""
         if not query:
             return self.units
-        return [u for u in self.units if matches_all_words(query, u.name, u.code)]
+        return search_units(self.units, query)
 
     def _unit_header(self, form: Form, fs: dict[str, Any]) -> list[str]:
         t = self.t
@@ -310,7 +310,7 @@ class FormRunner:
                 return self._finish_unit(form, fs, unit.name)
         if answer.text and not answer.text.strip().isdigit() and len(answer.text) <= 100:
             query = " ".join(answer.text.split())
-            found = [u for u in self.units if matches_all_words(query, u.name, u.code)]
+            found = search_units(self.units, query)
             if not found:
                 fs.pop("unit_query", None)
                 fs["unit_page"] = 0
@@ -384,7 +384,7 @@ class FormRunner:
         messages.append(
             Prompt(
                 t(
-                    "Received ({count} of at most {max}). Send more, or press Done.",
+                    "Attachment received ({count} of at most {max}). Send more, or press Done.",
                     count=len(items),
                     max=step.max_items,
                 ),
@@ -485,7 +485,7 @@ class FormRunner:
         lines = [t("Please check your report before sending it:"), ""]
         for step in form.steps:
             value = self.describe_answer(step, fs["answers"].get(step.id))
-            lines.append(f"{t(step.label or step.id)}: {value or t('(none)')}")
+            lines.append(labelled(t(step.label or step.id), value or t("(none)")))
         lines += ["", t("Send it, change something, or cancel?")]
         return "\n".join(lines)
 
@@ -502,3 +502,10 @@ def describe_media(t: Translator, items: list[dict[str, Any]]) -> str:
         "location": lambda n: t.n("{count} location", "{count} locations", n),
     }
     return ", ".join(names[k](n) for k, n in counts.items() if k in names)
+
+
+def search_units(units: list[UnitView], query: str) -> list[UnitView]:
+    """Units whose name or code has every word; the whole phrase in order ranks first."""
+    phrase = fold(query)
+    found = [u for u in units if matches_all_words(query, u.name, u.code)]
+    return sorted(found, key=lambda u: (phrase not in fold(u.name) and phrase != fold(u.code),))

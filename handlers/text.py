@@ -40,3 +40,8 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest:
         parts.append(rest)
     return parts
+
+
+def labelled(label: str, value: str) -> str:
+    """'Category: Jobs'. A function rather than an f-string so gettext extraction sees t("...")."""
+    return f"{label}: {value}"

@@ -61,7 +61,8 @@ class Chat:
         return text
 
     async def say(self, text: str) -> list[str]:
-        return await self.send(self._inbound(text=text), text)
+        shown = text if len(text) <= 200 else f"{text[:40]}… ({len(text)} characters)"
+        return await self.send(self._inbound(text=text), shown)
 
     async def press(self, label_or_number: str | int) -> list[str]:
         """Tap a button of the latest prompt, by its number or (part of) its label."""
@@ -75,7 +76,8 @@ class Chat:
 
     async def press_data(self, data: str) -> list[str]:
         return await self.send(
-            self._inbound(callback=data, callback_message_id="1"), f"[button {data}]"
+            self._inbound(callback=data, callback_message_id="1"),
+            "[an old or forged button]",  # payloads carry a random token
         )
 
     async def media(self, *media: Media, caption: str = "") -> list[str]:
