@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
-from handlers.i18n import Translations
+from handlers.i18n import N_, Translations
 from handlers.types import Inbound, Media, MediaKind, Outbound
 from storage.models import Conversation, WebChatMessage
 from storage.store import SqlStore
@@ -136,16 +136,16 @@ class WebChat:
     async def send(self, request: web.Request) -> web.Response:
         key = self._session(request)
         if request.content_length and request.content_length > MAX_JSON_BYTES:
-            return await self._error(request, key, "Your message is too long to send.", 413)
+            return await self._error(request, key, N_("Your message is too long to send."), 413)
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
             return await self._error(
-                request, key, "The message could not be read. Please try again.", 400
+                request, key, N_("The message could not be read. Please try again."), 400
             )
         if not isinstance(body, dict):
             return await self._error(
-                request, key, "The message could not be read. Please try again.", 400
+                request, key, N_("The message could not be read. Please try again."), 400
             )
         client_id = str(body.get("id") or "")
         if not ID_RE.match(client_id):
@@ -159,9 +159,9 @@ class WebChat:
             try:
                 lat, lon = float(location["latitude"]), float(location["longitude"])
             except (KeyError, TypeError, ValueError):
-                return await self._error(request, key, "The location could not be read.", 400)
+                return await self._error(request, key, N_("The location could not be read."), 400)
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                return await self._error(request, key, "The location could not be read.", 400)
+                return await self._error(request, key, N_("The location could not be read."), 400)
             media = (Media(MediaKind.LOCATION, latitude=lat, longitude=lon),)
             shown = f"📍 {lat:.5f}, {lon:.5f}"
             text = ""
@@ -172,7 +172,7 @@ class WebChat:
             shown = text
         else:
             return await self._error(
-                request, key, "The message could not be read. Please try again.", 400
+                request, key, N_("The message could not be read. Please try again."), 400
             )
         inbound = Inbound(
             channel=CHANNEL,
@@ -194,14 +194,14 @@ class WebChat:
             return await self._error(
                 request,
                 key,
-                "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example).",
+                N_("This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."),
                 413,
             )
         try:
             reader = await request.multipart()
         except (AssertionError, ValueError, KeyError):
             return await self._error(
-                request, key, "The file could not be read. Please try again.", 400
+                request, key, N_("The file could not be read. Please try again."), 400
             )
         client_id = uuid.uuid4().hex
         stored: Media | None = None
@@ -217,12 +217,12 @@ class WebChat:
                     return await self._error(
                         request,
                         key,
-                        "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example).",
+                        N_("This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."),
                         413,
                     )
         if stored is None:
             return await self._error(
-                request, key, "The file could not be read. Please try again.", 400
+                request, key, N_("The file could not be read. Please try again."), 400
             )
         inbound = Inbound(
             channel=CHANNEL, update_key=client_id, user_id=key, chat_id=key, media=(stored,)
