@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,22 +67,20 @@ log = logging.getLogger("bench.intake")
 # ------------------------------------------------------------------------------------------------
 def rss_mb() -> float:
     """Resident set size of this process in MB (Linux /proc, psutil elsewhere)."""
-    with contextlib.suppress(OSError):
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     import psutil
 
     return float(psutil.Process().memory_info().rss) / (1024 * 1024)
 
 
 def peak_rss_mb() -> float | None:
-    with contextlib.suppress(OSError):
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return None
 
 

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
+    @field_validator("web_chat", "org_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`WEB_CHAT=` in .env means "not set", as .env.example shows it."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

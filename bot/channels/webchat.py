@@ -194,7 +194,9 @@ class WebChat:
             return await self._error(
                 request,
                 key,
-                N_("This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."),
+                N_(
+                    "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
+                ),
                 413,
             )
         try:
@@ -217,7 +219,9 @@ class WebChat:
                     return await self._error(
                         request,
                         key,
-                        N_("This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."),
+                        N_(
+                            "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
+                        ),
                         413,
                     )
         if stored is None:
