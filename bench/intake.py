@@ -266,6 +266,7 @@ class EchoResult:
     updates: int
     users: int
     seconds: float
+    loop_cpu: float  # CPU seconds of the event-loop thread during the timed part
 
     @property
     def rate(self) -> float:
@@ -302,19 +303,20 @@ async def run_echo(users: int, per_user: int) -> EchoResult:
     try:
         ids = [FIRST_MEMBER_ID + i for i in range(users)]
 
-        async def burst(rounds: int) -> float:
+        async def burst(rounds: int) -> tuple[float, float]:
             target = fake.sent_count + rounds * len(ids)
             gc.collect()
+            cpu = time.thread_time()
             started = time.perf_counter()
             for r in range(rounds):
                 for uid in ids:
                     fake.user_text(uid, f"tin nhắn {r} của {uid}")
             await fake.wait_total(target, timeout=STEP_TIMEOUT * 5)
-            return time.perf_counter() - started
+            return time.perf_counter() - started, time.thread_time() - cpu
 
-        await burst(1)  # warm-up: connections, caches, JIT-free but allocator-warm
-        seconds = await burst(per_user)
-        return EchoResult(users * per_user, users, seconds)
+        await burst(1)  # warm-up: connections, PTB and aiohttp code paths, allocator
+        seconds, cpu = await burst(per_user)
+        return EchoResult(users * per_user, users, seconds, cpu)
     finally:
         await app.updater.stop()
         await app.stop()
@@ -334,6 +336,7 @@ class FlowResult:
     members: int
     steps: int
     seconds: float
+    loop_cpu: float
     latencies: list[float]
     reports_in_db: int
     expected_reports: int
@@ -407,7 +410,9 @@ async def member_flow(fake: Any, uid: int, n: int, latencies: list[float]) -> st
     return code
 
 
-async def run_flow(members: int, warmup: int, staff: bool, errors: ErrorCounter) -> FlowResult:
+async def run_flow(
+    members: int, warmup: int, staff: bool, errors: ErrorCounter, profile: str | None = None
+) -> FlowResult:
     from sqlalchemy import func, select
 
     from bot.app import Runner, build_core, seed_demo
@@ -445,12 +450,23 @@ async def run_flow(members: int, warmup: int, staff: bool, errors: ErrorCounter)
             latencies: list[float] = []
             calls_before = dict(fake.calls)
             gc.collect()
+            profiler = None
+            if profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            cpu = time.thread_time()
             started = time.perf_counter()
             outcomes = await asyncio.gather(
                 *(member_flow(fake, uid, i, latencies) for i, uid in enumerate(ids)),
                 return_exceptions=True,
             )
             seconds = time.perf_counter() - started
+            cpu = time.thread_time() - cpu
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
             calls = {k: v - calls_before.get(k, 0) for k, v in fake.calls.items()}
             calls = {k: v for k, v in calls.items() if v}
 
@@ -473,6 +489,7 @@ async def run_flow(members: int, warmup: int, staff: bool, errors: ErrorCounter)
                 members=members,
                 steps=len(latencies),
                 seconds=seconds,
+                loop_cpu=cpu,
                 latencies=latencies,
                 reports_in_db=int(in_db),
                 expected_reports=members + warmup,
@@ -639,6 +656,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=(1, 2, 3),
         help="answers given after /report for each memory-test draft (default 1)",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write a cProfile of the timed report flow to FILE (slows the flow down)",
+    )
     parser.add_argument("--draft-workers", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -673,17 +695,19 @@ def main(argv: list[str] | None = None) -> int:
     echo = asyncio.run(run_echo(args.members, ECHO_MESSAGES_PER_USER))
     print(
         f"  echo baseline: {echo.updates} updates from {echo.users} users in "
-        f"{echo.seconds:.2f} s -> {echo.rate:.1f} upd/s",
+        f"{echo.seconds:.2f} s -> {echo.rate:.1f} upd/s "
+        f"(event loop busy {100 * echo.loop_cpu / echo.seconds:.0f}%)",
         flush=True,
     )
     warmup = max(5, args.members // 20)
-    flow = asyncio.run(run_flow(args.members, warmup, not args.no_staff, errors))
+    flow = asyncio.run(run_flow(args.members, warmup, not args.no_staff, errors, args.profile))
     lat = [x * 1000 for x in flow.latencies]
     print(
         f"  report flow: {flow.members} members x {FLOW_STEPS} steps = {flow.steps} steps in "
         f"{flow.seconds:.2f} s -> {flow.rate:.1f} steps/s; step latency ms "
         f"p50 {percentile(lat, 0.5):.0f}, p95 {percentile(lat, 0.95):.0f}, "
-        f"max {max(lat, default=float('nan')):.0f}",
+        f"max {max(lat, default=float('nan')):.0f} "
+        f"(event loop busy {100 * flow.loop_cpu / flow.seconds:.0f}%)",
         flush=True,
     )
     print(
