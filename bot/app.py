@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,16 @@ from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
 from scheduler.delivery import DeliveryWorker, Sender
 from storage import admin
+from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import OrgUnit
+from storage.models import OrgUnit, utcnow
 from storage.orgimport import import_units
 
 log = logging.getLogger(__name__)
 DEMO_UNITS = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo" / "units.csv"
 UNIT_REFRESH_SECONDS = 30
+DEDUP_DAYS = 14
 
 
 @dataclass
@@ -158,11 +161,19 @@ class Runner:
         self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
 
     async def _refresh_units(self) -> None:
-        """Units imported from the CLI while we run show up within half a minute."""
+        """Units imported from the CLI while we run show up within half a minute; old
+        deduplication keys are dropped once an hour."""
+        ticks = 0
         while True:
             await asyncio.sleep(UNIT_REFRESH_SECONDS)
-            with contextlib.suppress(Exception):
+            ticks += 1
+            try:
                 await self.core.refresh_units()
+                if ticks % 120 == 1:
+                    async with self.core.sessions() as session, session.begin():
+                        await prune_updates(session, utcnow() - timedelta(days=DEDUP_DAYS))
+            except Exception:
+                log.exception("periodic housekeeping failed; will try again")
 
     async def stop(self) -> None:
         if self.core.delivery is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -62,3 +63,11 @@ async def save_conversation(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentUpdate(user_id)
+
+
+async def prune_updates(session: AsyncSession, older_than: datetime) -> int:
+    """Forget old deduplication keys: messengers stop retrying within hours, not weeks."""
+    result = await session.execute(
+        delete(InboundUpdate).where(col(InboundUpdate.received_at) < older_than)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -75,6 +75,20 @@ async def test_a_replayed_update_is_claimed_once(sessions):
         assert await claim_update(s, "zalo", "42")  # keys are per channel
 
 
+async def test_old_deduplication_keys_are_pruned(sessions):
+    from datetime import timedelta
+
+    from storage.conversations import prune_updates
+
+    async with sessions() as s, s.begin():
+        assert await claim_update(s, "telegram", "1")
+    async with sessions() as s, s.begin():
+        assert await prune_updates(s, utcnow() - timedelta(days=1)) == 0
+        assert await prune_updates(s, utcnow() + timedelta(seconds=1)) == 1
+    async with sessions() as s, s.begin():
+        assert await claim_update(s, "telegram", "1")
+
+
 async def test_conversation_versions_refuse_a_lost_update(sessions):
     async with sessions() as s, s.begin():
         row, state = await load_conversation(s, "web", "u1")

@@ -62,7 +62,7 @@ async def test_429_on_a_reply_is_waited_out_and_nothing_is_sent_twice(tmp_path, 
         assert out
 
 
-async def test_outbox_delivery_survives_429_and_records_a_blocked_chat(tmp_path, sqlite_url):
+async def test_outbox_delivery_waits_out_a_429(tmp_path, sqlite_url):
     async with running_bot(tmp_path, sqlite_url) as h:
         async with h.core.sessions() as session, session.begin():
             await admin.bind_chat(session, "staff", "telegram", "-100777")
@@ -111,3 +111,26 @@ async def test_a_tapped_keyboard_is_retired_and_a_second_tap_is_refused(tmp_path
                 await session.execute(select(func.count()).select_from(OutboxMessage))
             ).scalar_one()
         assert pending == 0
+
+
+async def test_a_blocked_chat_is_a_permanent_failure_and_the_queue_moves_on(tmp_path, sqlite_url):
+    from storage.outbox import enqueue
+
+    async with running_bot(tmp_path, sqlite_url) as h:
+        assert h.core.delivery is not None
+        h.core.delivery.stop()  # drive the worker by hand
+        async with h.core.sessions() as session, session.begin():
+            await enqueue(session, "t:blocked", "telegram", "8001", {"text": "một"})
+            await enqueue(session, "t:ok", "telegram", "8002", {"text": "hai"})
+        h.fake.fail_next(
+            "sendMessage", status=403, description="Forbidden: bot was blocked by the user"
+        )
+        await h.core.delivery.run_once()
+        async with h.core.sessions() as session:
+            rows = {
+                r.idempotency_key: r
+                for r in (await session.execute(select(OutboxMessage))).scalars()
+            }
+        assert rows["t:blocked"].status == "failed" and "blocked" in rows["t:blocked"].last_error
+        assert rows["t:ok"].status == "sent"
+        assert h.fake.texts_to(8002) == ["hai"]

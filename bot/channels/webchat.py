@@ -176,7 +176,7 @@ class WebChat:
             )
         inbound = Inbound(
             channel=CHANNEL,
-            update_key=client_id,
+            update_key=f"{key}:{client_id}",  # ids are the page's: scope them
             user_id=key,
             chat_id=key,
             text=text or "",
@@ -229,7 +229,11 @@ class WebChat:
                 request, key, N_("The file could not be read. Please try again."), 400
             )
         inbound = Inbound(
-            channel=CHANNEL, update_key=client_id, user_id=key, chat_id=key, media=(stored,)
+            channel=CHANNEL,
+            update_key=f"{key}:{client_id}",
+            user_id=key,
+            chat_id=key,
+            media=(stored,),
         )
         return await self._run(request, key, inbound, f"📎 {stored.name or stored.kind.value}")
 
@@ -270,13 +274,13 @@ class WebChat:
             reply = await self.dispatcher.handle(inbound)
             if reply is None:
                 # A retry after a dropped connection: answer what we answered the first time.
-                earlier = await self._replies_to(key, inbound.update_key)
+                earlier = await self._replies_to(key, client_id_of(inbound))
                 return self._json(
                     request,
                     {"messages": earlier, "duplicate": True, "lang": await self._locale(key)},
                 )
             messages = [self._message(m) for m in reply.messages]
-            await self._record(key, inbound.update_key, shown, messages)
+            await self._record(key, client_id_of(inbound), shown, messages)
         payload: dict[str, Any] = {
             "messages": messages,
             "duplicate": False,
@@ -383,3 +387,7 @@ class WebChat:
                     payload={"text": text, "choices": []},
                 )
             )
+
+
+def client_id_of(inbound: Inbound) -> str:
+    return inbound.update_key.rsplit(":", 1)[-1]
