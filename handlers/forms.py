@@ -29,14 +29,15 @@ class StepType(StrEnum):
 
 class Option(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: str
+    value: str = Field(min_length=1, max_length=32)
     label: str  # a gettext msgid
     summary: str = ""  # msgid shown in the review; defaults to the label
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # Ids and codes travel in button payloads, which Telegram caps at 64 bytes.
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
     type: StepType
     prompt: str  # a gettext msgid; may use {min} and {max}
     label: str = ""  # short msgid for the review and the edit menu
@@ -93,7 +94,7 @@ class Form(BaseModel):
 
 class Category(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
     name: dict[str, str]
 
     def label(self, locale: str) -> str:

@@ -257,14 +257,18 @@ class WebChat:
         target = self.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         size = 0
-        with target.open("wb") as fh:  # small chunks; the write is quick next to the network
+        fh = await asyncio.to_thread(target.open, "wb")
+        try:
             while chunk := await part.read_chunk(64 * 1024):
                 size += len(chunk)
                 if size > self.max_attachment_bytes:
-                    fh.close()
-                    target.unlink(missing_ok=True)
-                    return None
-                fh.write(chunk)
+                    break
+                await asyncio.to_thread(fh.write, chunk)
+        finally:
+            await asyncio.to_thread(fh.close)
+        if size > self.max_attachment_bytes:
+            await asyncio.to_thread(target.unlink, True)
+            return None
         return Media(kind, ref=rel.as_posix(), mime=mime, size=size, name=name)
 
     async def _run(
