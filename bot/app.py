@@ -71,7 +71,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     effects = EffectApplier(catalog, translations, settings.tz)
     dispatcher = Dispatcher(sessions, engine, translations, effects)
     core = Core(settings, db, sessions, catalog, translations, engine, dispatcher)
-    core.delivery = DeliveryWorker(sessions, core.senders)
+    core.delivery = DeliveryWorker(sessions, core.senders, effects.delivery_failed)
     dispatcher.on_commit = core.delivery.wake
     await core.refresh_units()
     return core

@@ -49,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--org", dest="unit", help="unit code the invitee joins")
     create.add_argument("--uses", type=int, default=1)
+    create.add_argument("--dept", help="department code, for handlers")
+    create.add_argument(
+        "--can-reveal",
+        action="store_true",
+        help="may see confidential reporters (every look is logged)",
+    )
+
+    dept = sub.add_parser("dept", help="departments").add_subparsers(dest="action", required=True)
+    dimp = dept.add_parser("import", help="load departments from CSV: code,name,kind")
+    dimp.add_argument("file", type=Path)
+    dimp.add_argument("--dry-run", action="store_true")
+    dept.add_parser("list", help="list departments")
 
     chat = sub.add_parser("chat", help="group chats").add_subparsers(dest="action", required=True)
     bind = chat.add_parser("bind", help="bind a group chat as leaders, staff or department:CODE")
@@ -88,6 +100,24 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _import_csv(args: argparse.Namespace, core: Any, importer: Any) -> int:
+    """Shared by `org import` and `dept import`: all rows or none, errors by line."""
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    async with core.sessions() as session, session.begin():
+        result = await importer(session, data, dry_run=args.dry_run)
+        if not result.ok:
+            await session.rollback()
+            for error in result.errors:
+                print(f"{args.file}: {error}", file=sys.stderr)
+            raise CliError(f"{len(result.errors)} bad row(s); nothing was imported")
+    verb = "Would import" if args.dry_run else "Imported"
+    print(f"{verb}: {result.created} new, {result.updated} updated, {result.unchanged} unchanged.")
+    return 0
+
+
 async def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
     from storage import admin
     from storage.orgimport import import_units
@@ -98,22 +128,25 @@ async def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
                 for u in await admin.units(session):
                     print(f"{u.code}\t{u.kind}\t{u.host_kind}\t{u.name}")
             return 0
-        try:
-            data = args.file.read_bytes()
-        except OSError as exc:
-            raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-        async with core.sessions() as session, session.begin():
-            result = await import_units(session, data, dry_run=args.dry_run)
-            if not result.ok:
-                await session.rollback()
-                for error in result.errors:
-                    print(f"{args.file}: {error}", file=sys.stderr)
-                raise CliError(f"{len(result.errors)} bad row(s); nothing was imported")
-        verb = "Would import" if args.dry_run else "Imported"
-        print(
-            f"{verb}: {result.created} new, {result.updated} updated, {result.unchanged} unchanged."
-        )
-        return 0
+        return await _import_csv(args, core, import_units)
+
+    return await _with_core(settings, work)
+
+
+async def cmd_dept(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.deptimport import import_departments
+    from storage.store import SqlStore
+
+    async def work(core: Any) -> int:
+        if args.action == "list":
+            async with core.sessions() as session:
+                departments = await SqlStore(session).departments()
+            if not departments:
+                print("No departments yet: grassroots dept import FILE.csv (code,name,kind).")
+            for d in departments:
+                print(f"{d.code}\t{d.kind}\t{d.name}")
+            return 0
+        return await _import_csv(args, core, import_departments)
 
     return await _with_core(settings, work)
 
@@ -137,7 +170,9 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
     async def work(core: Any) -> int:
         async with core.sessions() as session, session.begin():
             try:
-                invite = await admin.create_invite(session, args.role, args.unit, args.uses)
+                invite = await admin.create_invite(
+                    session, args.role, args.unit, args.uses, args.dept, args.can_reveal
+                )
             except admin.AdminError as exc:
                 raise CliError(str(exc)) from None
         print(invite.code)
@@ -195,6 +230,7 @@ COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
     "org": cmd_org,
+    "dept": cmd_dept,
     "invite": cmd_invite,
     "chat": cmd_chat,
     "reports": cmd_reports,

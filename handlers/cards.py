@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.casework import OPEN, Action, CaseFacts, Status, buttons_for
 from handlers.forms import Catalog
-from handlers.i18n import Translator
+from handlers.i18n import N_, Translator
 from handlers.ports import ReportView
 from handlers.status import status_label
 from handlers.text import labelled
@@ -33,6 +35,37 @@ def reporter_line(t: Translator, anonymity: str, reporter: ReporterInfo | None) 
     return t("Anonymous")
 
 
+ACTION_LABELS = {
+    Action.ACKNOWLEDGE: N_("✔ Acknowledge"),
+    Action.ASSIGN: N_("➡ Assign"),
+    Action.ASK: N_("❓ Ask reporter"),
+    Action.SET_DUE: N_("⏰ Set due date"),
+    Action.RESOLVE: N_("✅ Resolve"),
+    Action.REJECT: N_("⛔ Reject"),
+    Action.DUPLICATE: N_("🔁 Duplicate of…"),
+    Action.REOPEN: N_("↩ Reopen"),
+    Action.HAND_BACK: N_("↩ Hand back"),
+    Action.REVEAL: N_("👁 Reveal identity"),
+}
+
+
+def case_facts(case: ReportView) -> CaseFacts:
+    return CaseFacts(Status(case.status), case.department_code, case.anonymity)
+
+
+def button_data(case: ReportView, action: Action, arg: str = "") -> str:
+    """Payload of a case button: it names the case, the action and the card's version only."""
+    data = f"c:{case.id}:{action.value}:{case.version}"
+    return f"{data}:{arg}" if arg else data
+
+
+def card_buttons(t: Translator, case: ReportView, audience: str) -> list[tuple[str, str]]:
+    return [
+        (button_data(case, action), t(ACTION_LABELS[action]))
+        for action in buttons_for(case_facts(case), audience)
+    ]
+
+
 def staff_card(
     t: Translator,
     catalog: Catalog,
@@ -41,25 +74,45 @@ def staff_card(
     attachment_summary: str,
     locations: list[tuple[float, float]],
     tz: ZoneInfo,
+    now: datetime | None = None,
 ) -> str:
+    """The case card: edited in place, so it always shows the current state."""
     cat = catalog.category(report.category)
     hot = report.urgency == "hot"
     lines = []
     if hot:
         lines.append(t("🔥🔥 HOT REPORT 🔥🔥"))
     lines += [
-        t("New report {code}", code=report.code),
+        t("Report {code}", code=report.code) + f" · {status_label(t, report.status)}",
         labelled(t("Received"), report.created_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")),
         labelled(t("Category"), cat.label(t.locale) if cat else report.category),
         labelled(t("Urgency"), t("🔥 Hot") if hot else t("Normal")),
         labelled(t("Unit"), report.unit_name),
         labelled(t("Reporter"), reporter_line(t, report.anonymity, reporter)),
-        labelled(t("Status"), status_label(t, report.status)),
-        "",
-        report.description,
+        labelled(t("Handled by"), report.department_name or t("not assigned yet")),
     ]
+    if report.due_at is not None:
+        due = report.due_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+        if now is not None and report.due_at < now and report.status in OPEN:
+            due += " " + t("(overdue)")
+        lines.append(labelled(t("Due"), due))
+    if report.delivery_problem:
+        lines.append(
+            "⚠ " + t("The reporter cannot be reached: {problem}", problem=report.delivery_problem)
+        )
+    lines += ["", report.description]
     if attachment_summary:
         lines += ["", labelled(t("Attachments"), attachment_summary)]
     for lat, lon in locations:
         lines.append(f"📍 {lat:.6f}, {lon:.6f} https://maps.google.com/?q={lat:.6f},{lon:.6f}")
+    history = [e for e in report.events if e.to_status != "new" or e.note]
+    if history:
+        lines += ["", t("History:")]
+        for ev in history[-5:]:
+            line = (
+                f"• {ev.at.astimezone(tz).strftime('%d/%m %H:%M')} {status_label(t, ev.to_status)}"
+            )
+            if ev.note:
+                line += f": {ev.note}"
+            lines.append(line)
     return "\n".join(lines)

@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.cards import card_buttons, staff_card
+from handlers.casedesk import CaseDesk, resolution_question
+from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
 from handlers.forms import Catalog, Form
 from handlers.i18n import Translations, Translator
@@ -18,20 +21,10 @@ from handlers.ports import InviteUnavailable, PersonView, Registration, ReportVi
 from handlers.state import State
 from handlers.status import status_label
 from handlers.text import fold, labelled
-from handlers.types import CallbackAnswer, ChatKind, Choice, Inbound, Outbound, Reply
+from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
 
-COMMANDS = ("start", "report", "my", "cancel", "back", "skip", "help", "lang")
+COMMANDS = ("start", "report", "my", "cancel", "back", "skip", "help", "lang", "cases", "case")
 MY_LIST_SIZE = 10
-
-
-@dataclass(frozen=True)
-class ReportSubmitted:
-    """Effect: staff must hear of this report (outbox rows, same transaction)."""
-
-    report_id: int
-
-
-Effect = ReportSubmitted
 
 
 @dataclass
@@ -39,30 +32,6 @@ class StepResult:
     state: dict[str, Any]
     reply: Reply
     effects: list[Effect] = field(default_factory=list)
-
-
-@dataclass
-class _Turn:
-    """Everything one call of `step` needs, so helpers do not pass six arguments around."""
-
-    inbound: Inbound
-    state: State
-    person: PersonView | None
-    t: Translator
-    runner: FormRunner
-    store: Store
-    reply: Reply = field(default_factory=Reply)
-    effects: list[Effect] = field(default_factory=list)
-
-    def say(self, text: str, choices: list[tuple[str, str]] | None = None) -> None:
-        nonce = self.state.nonce
-        self.reply.messages.append(
-            Outbound(
-                chat_id=self.inbound.chat_id,
-                text=text,
-                choices=tuple(Choice(label, f"{nonce}:{key}") for key, label in choices or []),
-            )
-        )
 
 
 class Engine:
@@ -79,6 +48,7 @@ class Engine:
         self.units = units
         self.tz = tz
         self.max_text_length = max_text_length
+        self.desk = CaseDesk(catalog, tz)
 
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
@@ -89,16 +59,48 @@ class Engine:
         runner = FormRunner(
             self.catalog, t, self.units, person, inbound.display_name, self.max_text_length
         )
-        turn = _Turn(inbound, state, person, t, runner, store)
-        if inbound.chat_kind == ChatKind.GROUP:
+        turn = Context(inbound, state, person, t, runner, store)
+        callback = inbound.callback
+        if callback is not None and callback.startswith("c:"):
+            await self.desk.on_button(turn, callback)
+        elif (
+            callback is not None
+            and callback.startswith("r:")
+            and inbound.chat_kind == ChatKind.PRIVATE
+        ):
+            await self.desk.on_reporter_button(turn, callback)
+        elif self.desk.has_pending_input(turn) and (inbound.command in (None, "cancel", "skip")):
+            await self.desk.on_text(turn)
+        elif inbound.command in ("cases", "case"):
+            await self._case_commands(turn)
+        elif inbound.chat_kind == ChatKind.GROUP:
             self._group(turn)
-        elif inbound.callback is not None:
+        elif callback is not None:
             await self._callback(turn)
         elif inbound.command is not None:
             await self._command(turn)
         else:
             await self._message(turn)
         return StepResult(state.data, turn.reply, turn.effects)
+
+    async def _case_commands(self, turn: Context) -> None:
+        if turn.inbound.command == "cases":
+            await self.desk.cases_command(turn)
+        else:
+            await self.desk.case_command(turn, self.render_case)
+
+    async def render_case(
+        self, turn: Context, case: ReportView, audience: str
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The card as a staffer sees it in /case, with the buttons their role may press."""
+        t = turn.t
+        summary = (
+            t.n("{count} attachment", "{count} attachments", case.attachment_count)
+            if case.attachment_count
+            else ""
+        )
+        text = staff_card(t, self.catalog, case, None, summary, [], self.tz, turn.now)
+        return text, card_buttons(t, case, audience)
 
     def _locale(self, state: State, person: PersonView | None, inbound: Inbound) -> str:
         if person is not None:
@@ -109,7 +111,7 @@ class Engine:
         return self.translations.default_locale
 
     # -- group chats: never run flows there, never crash -----------------------------------------
-    def _group(self, turn: _Turn) -> None:
+    def _group(self, turn: Context) -> None:
         if turn.inbound.callback is not None:
             turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not for you."), True)
             return
@@ -122,7 +124,7 @@ class Engine:
             )
 
     # -- buttons ---------------------------------------------------------------------------------
-    async def _callback(self, turn: _Turn) -> None:
+    async def _callback(self, turn: Context) -> None:
         raw = turn.inbound.callback or ""
         nonce, _, key = raw.partition(":")
         if not nonce or not key or len(raw) > 64:
@@ -137,7 +139,7 @@ class Engine:
         await self._answer(turn, Answer(key=key))
 
     # -- commands --------------------------------------------------------------------------------
-    async def _command(self, turn: _Turn) -> None:
+    async def _command(self, turn: Context) -> None:
         cmd = turn.inbound.command
         t = turn.t
         if cmd == "help":
@@ -170,7 +172,7 @@ class Engine:
             if not self._reprompt(turn):
                 turn.say(self._help(turn))
 
-    def _help(self, turn: _Turn) -> str:
+    def _help(self, turn: Context) -> str:
         t = turn.t
         return "\n".join(
             [
@@ -185,7 +187,7 @@ class Engine:
             ]
         )
 
-    async def _start(self, turn: _Turn) -> None:
+    async def _start(self, turn: Context) -> None:
         t = turn.t
         code = turn.inbound.command_args.strip()
         if turn.person is not None:
@@ -205,7 +207,7 @@ class Engine:
     def report(self) -> Form:
         return self.catalog.forms["report"]
 
-    async def _begin_onboarding(self, turn: _Turn, code: str | None) -> None:
+    async def _begin_onboarding(self, turn: Context, code: str | None) -> None:
         t = turn.t
         state = turn.state
         if state.flow == "onboarding" and not code:
@@ -237,7 +239,7 @@ class Engine:
         )
         self._ask(turn)
 
-    async def _complete_onboarding(self, turn: _Turn, fs: dict[str, Any]) -> None:
+    async def _complete_onboarding(self, turn: Context, fs: dict[str, Any]) -> None:
         t = turn.t
         inbound = turn.inbound
         registration = Registration(
@@ -279,7 +281,7 @@ class Engine:
         )
 
     # -- the report form -------------------------------------------------------------------------
-    def _begin_report(self, turn: _Turn) -> None:
+    def _begin_report(self, turn: Context) -> None:
         t = turn.t
         state = turn.state
         if state.has_form("report") and state.form("report").get("step"):
@@ -294,7 +296,7 @@ class Engine:
         turn.runner.start(self.report, state.form("report"))
         self._ask(turn)
 
-    async def _complete_report(self, turn: _Turn, fs: dict[str, Any]) -> None:
+    async def _complete_report(self, turn: Context, fs: dict[str, Any]) -> None:
         assert turn.person is not None
         t = turn.t
         report: ReportView = await turn.store.submit_report(
@@ -311,13 +313,13 @@ class Engine:
         )
 
     # -- form plumbing shared by both forms ------------------------------------------------------
-    def _active_form(self, turn: _Turn) -> tuple[Form, dict[str, Any]] | None:
+    def _active_form(self, turn: Context) -> tuple[Form, dict[str, Any]] | None:
         flow = turn.state.flow
         if flow in ("onboarding", "report") and turn.state.has_form(flow):
             return self.catalog.forms[flow], turn.state.form(flow)
         return None
 
-    def _ask(self, turn: _Turn) -> None:
+    def _ask(self, turn: Context) -> None:
         active = self._active_form(turn)
         if active is None:
             return
@@ -326,7 +328,7 @@ class Engine:
         prompt = turn.runner.prompt(form, fs)
         turn.say(prompt.text, prompt.choices)
 
-    def _reprompt(self, turn: _Turn) -> bool:
+    def _reprompt(self, turn: Context) -> bool:
         """Repeat whatever question is open; False when nothing is."""
         if self._active_form(turn) is not None:
             self._ask(turn)
@@ -336,7 +338,7 @@ class Engine:
             return True
         return False
 
-    async def _answer(self, turn: _Turn, answer: Answer) -> None:
+    async def _answer(self, turn: Context, answer: Answer) -> None:
         flow = turn.state.flow
         if flow == "lang":
             await self._lang_answer(turn, answer)
@@ -351,7 +353,7 @@ class Engine:
         form, fs = active
         await self._apply(turn, form, fs, turn.runner.handle(form, fs, answer))
 
-    async def _apply(self, turn: _Turn, form: Form, fs: dict[str, Any], result: Turn) -> None:
+    async def _apply(self, turn: Context, form: Form, fs: dict[str, Any], result: Turn) -> None:
         self._after_turn(turn, result)
         if result.cancelled:
             self._end_form(turn, form.id)
@@ -366,7 +368,7 @@ class Engine:
         if result.ask_again:
             self._ask(turn)
 
-    def _after_turn(self, turn: _Turn, result: Turn) -> None:
+    def _after_turn(self, turn: Context, result: Turn) -> None:
         if result.selected_label is not None:
             turn.reply.selected_label = result.selected_label
         if not result.ask_again and any(p.choices for p in result.messages):
@@ -374,15 +376,15 @@ class Engine:
         for prompt in result.messages:
             self._say_prompt(turn, prompt)
 
-    def _say_prompt(self, turn: _Turn, prompt: Prompt) -> None:
+    def _say_prompt(self, turn: Context, prompt: Prompt) -> None:
         turn.say(prompt.text, prompt.choices)
 
-    def _end_form(self, turn: _Turn, form_id: str) -> None:
+    def _end_form(self, turn: Context, form_id: str) -> None:
         turn.state.drop_form(form_id)
         turn.state.flow = None
         turn.state.next_nonce()
 
-    def _cancel(self, turn: _Turn) -> None:
+    def _cancel(self, turn: Context) -> None:
         t = turn.t
         flow = turn.state.flow
         if flow in ("onboarding", "report") and turn.state.has_form(flow):
@@ -394,7 +396,7 @@ class Engine:
         turn.state.next_nonce()
         turn.say(t("There is nothing to cancel. Send /help to see what I can do."))
 
-    def _back(self, turn: _Turn) -> None:
+    def _back(self, turn: Context) -> None:
         active = self._active_form(turn)
         if active is None:
             turn.say(turn.t("There is no question to go back to."))
@@ -404,7 +406,7 @@ class Engine:
             turn.say(turn.t("This is the first question. Send /cancel if you want to stop."))
         self._ask(turn)
 
-    async def _skip(self, turn: _Turn) -> None:
+    async def _skip(self, turn: Context) -> None:
         active = self._active_form(turn)
         if active is None:
             turn.say(turn.t("There is no question to skip."))
@@ -418,10 +420,14 @@ class Engine:
         await self._apply(turn, form, fs, result)
 
     # -- plain messages --------------------------------------------------------------------------
-    async def _message(self, turn: _Turn) -> None:
+    async def _message(self, turn: Context) -> None:
         inbound = turn.inbound
         if turn.person is None and turn.state.flow not in ("onboarding", "lang"):
             await self._begin_onboarding(turn, None)
+            return
+        explicit = "reporter_input" in turn.state.data
+        idle = turn.state.flow is None
+        if (explicit or idle) and await self.desk.reporter_text(turn):
             return
         if inbound.media:
             answer = Answer(media=inbound.media, text=inbound.text or None)
@@ -433,7 +439,7 @@ class Engine:
                 answer = self._resolve_scratch(turn, inbound.text)
         await self._answer(turn, answer)
 
-    def _resolve_scratch(self, turn: _Turn, text: str) -> Answer:
+    def _resolve_scratch(self, turn: Context, text: str) -> Answer:
         """Typed numbers for the /my and /lang lists, which are not forms."""
         choices: list[tuple[str, str]] = turn.state.scratch.get("choices", [])
         stripped = text.strip().rstrip(".")
@@ -444,7 +450,7 @@ class Engine:
                 return Answer(key=key)
         return Answer(text=text)
 
-    def _idle(self, turn: _Turn, answer: Answer) -> None:
+    def _idle(self, turn: Context, answer: Answer) -> None:
         t = turn.t
         if answer.media:
             turn.say(t("To send a photo or a file with a report, start one with /report."))
@@ -452,13 +458,13 @@ class Engine:
         turn.say(t("To report an issue, send /report. Send /help to see everything I can do."))
 
     # -- /lang -----------------------------------------------------------------------------------
-    def _ask_lang(self, turn: _Turn) -> None:
+    def _ask_lang(self, turn: Context) -> None:
         choices = [("vi", "Tiếng Việt"), ("en", "English")]
         turn.state.scratch["choices"] = choices
         turn.state.next_nonce()
         turn.say(turn.t("Choose your language:"), choices)
 
-    async def _lang_answer(self, turn: _Turn, answer: Answer) -> None:
+    async def _lang_answer(self, turn: Context, answer: Answer) -> None:
         if answer.key not in ("vi", "en"):
             turn.say(turn.t("Please pick 1 or 2."))
             self._ask_lang(turn)
@@ -477,7 +483,7 @@ class Engine:
         self._reprompt(turn)
 
     # -- /my -------------------------------------------------------------------------------------
-    async def _my_list(self, turn: _Turn) -> None:
+    async def _my_list(self, turn: Context) -> None:
         assert turn.person is not None
         t = turn.t
         reports = await turn.store.reports_of(turn.person.id, MY_LIST_SIZE)
@@ -495,7 +501,7 @@ class Engine:
         turn.state.next_nonce()
         turn.say(t("Your reports, newest first. Pick one to see its history:"), choices)
 
-    async def _my_answer(self, turn: _Turn, answer: Answer) -> None:
+    async def _my_answer(self, turn: Context, answer: Answer) -> None:
         assert turn.person is not None
         t = turn.t
         code = answer.key or (answer.text or "").strip().upper()
@@ -515,6 +521,7 @@ class Engine:
             labelled(t("Urgency"), t("🔥 Hot") if report.urgency == "hot" else t("Normal")),
             labelled(t("Unit"), report.unit_name),
             labelled(t("Status"), status_label(t, report.status)),
+            labelled(t("Handled by"), report.department_name or t("not assigned yet")),
             "",
             report.description
             if len(report.description) <= 500
@@ -527,14 +534,27 @@ class Engine:
             if ev.note:
                 line += f" ({ev.note})"
             lines.append(line)
-        turn.say("\n".join(lines))
+        turn.say_raw("\n".join(lines), self._reporter_buttons(t, report))
         if turn.state.scratch.get("my_return"):
             # A draft is open: go back to it rather than leave it hidden behind the list.
             self._leave_my(turn)
             turn.say(t("Your unfinished report is still here:"))
             self._reprompt(turn)
 
-    def _leave_my(self, turn: _Turn) -> None:
+    @staticmethod
+    def _reporter_buttons(t: Translator, report: ReportView) -> list[tuple[str, str]]:
+        """What the reporter can do with their case from /my."""
+        base = f"r:{report.id}"
+        if report.status == "resolved":
+            return resolution_question(t, report)[1]
+        buttons = []
+        if report.status == "needs_info":
+            buttons.append((f"{base}:answer:{report.version}", t("Answer the question")))
+        if report.status in ("new", "acknowledged", "assigned", "needs_info", "reopened"):
+            buttons.append((f"{base}:addinfo:{report.version}", t("Add information")))
+        return buttons
+
+    def _leave_my(self, turn: Context) -> None:
         back_to = turn.state.scratch.get("my_return")
         turn.state.clear_scratch()
         turn.state.flow = back_to

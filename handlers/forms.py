@@ -96,6 +96,7 @@ class Category(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
     name: dict[str, str]
+    due_hours: dict[str, int] = {}  # per urgency; overrides the file's `deadlines`
 
     def label(self, locale: str) -> str:
         return self.name.get(locale) or self.name.get("vi") or next(iter(self.name.values()))
@@ -106,6 +107,14 @@ class Catalog(BaseModel):
 
     forms: dict[str, Form]
     categories: list[Category]
+    deadlines: dict[str, int] = {"normal": 168, "hot": 24}  # hours, per urgency
+
+    def due_hours(self, category: str, urgency: str) -> int:
+        """The default deadline: the category's own for this urgency, else the global one."""
+        cat = self.category(category)
+        if cat is not None and urgency in cat.due_hours:
+            return cat.due_hours[urgency]
+        return self.deadlines.get(urgency, self.deadlines.get("normal", 168))
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -152,4 +161,9 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
         except ValidationError as exc:
             raise _explain(path, exc) from None
         forms[form.id] = form
-    return Catalog(forms=forms, categories=categories)
+    deadlines = (raw or {}).get("deadlines") or {"normal": 168, "hot": 24}
+    if not isinstance(deadlines, dict) or not all(
+        isinstance(v, int) and v > 0 for v in deadlines.values()
+    ):
+        raise FormError(f"{cat_path}: deadlines must map urgency to a positive number of hours")
+    return Catalog(forms=forms, categories=categories, deadlines=deadlines)

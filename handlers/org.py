@@ -17,5 +17,5 @@ HOST_KINDS = {
     "private_enterprise": N_("Private enterprise"),
 }
 
-ROLES = ("member", "collaborator", "contact", "staff", "leader", "admin")
+ROLES = ("member", "collaborator", "contact", "staff", "leader", "admin", "handler")
 BINDING_ROLES = ("leaders", "staff")  # plus department:CODE

@@ -58,6 +58,43 @@ class ReportView:
     created_at: datetime
     attachment_count: int = 0
     events: tuple[EventView, ...] = field(default_factory=tuple)
+    version: int = 0
+    department_code: str | None = None
+    department_name: str = ""
+    due_at: datetime | None = None
+    reporter_person_id: int | None = None  # for permission checks only; never rendered
+    delivery_problem: str = ""
+    rating: int | None = None
+
+
+@dataclass(frozen=True)
+class DepartmentView:
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One transition, as the core decided it; the store applies it only at `expected_version`."""
+
+    report_id: int
+    expected_version: int
+    actor_person_id: int | None
+    action: str
+    from_status: str
+    to_status: str
+    note: str = ""
+    department_code: str | None = None  # for assign / hand back (None clears)
+    set_department: bool = False
+    due_at: datetime | None = None
+    set_due: bool = False
+    duplicate_of_code: str | None = None
+    rating: int | None = None
+
+
+class StaleCase(Exception):
+    """The case changed since the card was drawn; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -92,3 +129,32 @@ class Store(Protocol):
     async def reports_of(self, person_id: int, limit: int) -> list[ReportView]: ...
 
     async def report_of(self, person_id: int, code: str) -> ReportView | None: ...
+
+    # -- casework --------------------------------------------------------------------------------
+    async def case(self, report_id: int) -> ReportView | None: ...
+
+    async def case_by_code(self, code: str) -> ReportView | None: ...
+
+    async def actor_profile(self, person_id: int) -> tuple[str | None, bool]:
+        """(department code, may reveal) of a person."""
+        ...
+
+    async def departments(self) -> list[DepartmentView]: ...
+
+    async def change_case(self, change: CaseChange) -> ReportView:
+        """Apply one transition and record its event; raises StaleCase on a version mismatch."""
+        ...
+
+    async def open_cases(self, department_code: str | None, limit: int) -> list[ReportView]: ...
+
+    async def waiting_on_reporter(self, person_id: int) -> list[ReportView]:
+        """The reporter's cases that wait for them: a question, or "was it resolved?"."""
+        ...
+
+    async def log_reveal(self, report_id: int, person_id: int) -> None: ...
+
+    async def reporter_identity(self, report_id: int) -> str | None:
+        """Name, username and unit of a reporter: only for an explicit, logged reveal."""
+        ...
+
+    async def rate_case(self, report_id: int, rating: int) -> None: ...

@@ -93,8 +93,9 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     columns: int = 1
     photo_path: str | None = None
-    # When set, the adapter replaces the keyboard of this message instead of leaving it tappable.
-    retire_message_id: str | None = None
+    # Ask the messenger to open a reply to this message (Telegram's ForceReply): in groups
+    # with privacy mode on, the bot only sees replies to its own messages.
+    force_reply: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import select
 
 from storage import outbox
-from storage.models import utcnow
+from storage.models import CaseCard, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -31,7 +32,12 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
-    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None: ...
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
+        """Send one outbox payload; returns the message id where the channel has one."""
+        ...
+
+
+FailureHook = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
 
 
 def backoff(attempts: int) -> float:
@@ -41,10 +47,14 @@ def backoff(attempts: int) -> float:
 
 class DeliveryWorker:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], senders: Mapping[str, Sender]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender],
+        on_failure: FailureHook | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = senders
+        self.on_failure = on_failure
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -76,11 +86,17 @@ class DeliveryWorker:
                     await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
                     continue
                 try:
-                    await sender.deliver(row.chat_id, row.payload)
+                    payload = await self._with_card_message(session, row)
+                    message_id = await sender.deliver(row.chat_id, payload)
+                    if payload.get("kind") in ("card", "card_edit") and message_id:
+                        await self._remember_card(session, row, message_id)
                 except DeliveryError as exc:
                     if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
                         log.warning("outbox %s failed permanently: %s", row.id, exc)
                         await outbox.mark_failed(session, row.id, str(exc))
+                        if self.on_failure is not None:
+                            row.last_error = str(exc)
+                            await self.on_failure(session, row)
                     else:
                         delay = (
                             exc.retry_after
@@ -96,3 +112,30 @@ class DeliveryWorker:
                 await outbox.mark_sent(session, row.id)
                 handled += 1
         return handled
+
+    async def _card(self, session: AsyncSession, row: OutboxMessage) -> CaseCard | None:
+        stmt = select(CaseCard).where(
+            CaseCard.report_id == row.payload.get("report_id"),
+            CaseCard.channel == row.channel,
+            CaseCard.chat_id == row.chat_id,
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def _with_card_message(self, session: AsyncSession, row: OutboxMessage) -> dict[str, Any]:
+        """An edit needs the id of the message it edits; without one it is posted afresh."""
+        payload = dict(row.payload)
+        if payload.get("kind") == "card_edit":
+            card = await self._card(session, row)
+            if card is None or not card.message_id:
+                payload["kind"] = "card"
+            else:
+                payload["message_id"] = card.message_id
+        return payload
+
+    async def _remember_card(
+        self, session: AsyncSession, row: OutboxMessage, message_id: str
+    ) -> None:
+        card = await self._card(session, row)
+        if card is not None and card.message_id != message_id:
+            card.message_id = message_id
+            session.add(card)

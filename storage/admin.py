@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from handlers.ports import UnitView
-from storage.models import Attachment, ChatBinding, Identity, Invite, OrgUnit, Person, Report
+from storage.models import (
+    Attachment,
+    ChatBinding,
+    Department,
+    Identity,
+    Invite,
+    OrgUnit,
+    Person,
+    Report,
+)
 
 # Unambiguous on a phone keypad and when read aloud: no 0/O, 1/I/L.
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -31,8 +40,25 @@ async def units(session: AsyncSession) -> list[UnitView]:
 
 
 async def create_invite(
-    session: AsyncSession, role: str, unit_code: str | None, uses: int
+    session: AsyncSession,
+    role: str,
+    unit_code: str | None,
+    uses: int,
+    department_code: str | None = None,
+    can_reveal: bool = False,
 ) -> Invite:
+    department_id = None
+    if department_code:
+        dept = (
+            await session.execute(select(Department).where(Department.code == department_code))
+        ).scalar_one_or_none()
+        if dept is None:
+            raise AdminError(
+                f"no department with code {department_code!r}; see `grassroots dept list`"
+            )
+        department_id = dept.id
+    if role == "handler" and department_id is None:
+        raise AdminError("a handler invite needs --dept CODE")
     unit_id = None
     if unit_code:
         unit = (
@@ -43,7 +69,14 @@ async def create_invite(
         unit_id = unit.id
     if uses < 1:
         raise AdminError("--uses must be at least 1")
-    invite = Invite(code=new_invite_code(), role=role, unit_id=unit_id, uses_left=uses)
+    invite = Invite(
+        code=new_invite_code(),
+        role=role,
+        unit_id=unit_id,
+        uses_left=uses,
+        department_id=department_id,
+        can_reveal=can_reveal,
+    )
     session.add(invite)
     await session.flush()
     return invite

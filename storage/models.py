@@ -27,12 +27,24 @@ class OrgUnit(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="org_unit.id")
 
 
+class Department(SQLModel, table=True):
+    """A body that handles cases: one of the committee's boards or a provincial department."""
+
+    __tablename__ = "department"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=32)
+    name: str = Field(max_length=300)
+    kind: str = Field(default="internal", max_length=16)  # internal | external
+
+
 class Person(SQLModel, table=True):
     __tablename__ = "person"
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(default="", max_length=200)
     role: str = Field(default="member", max_length=32)
     unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id")  # handlers
+    can_reveal: bool = False  # may see confidential reporters; every look is logged
     locale: str = Field(default="vi", max_length=8)
     privacy_accepted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
@@ -59,6 +71,8 @@ class Invite(SQLModel, table=True):
     code: str = Field(unique=True, index=True, max_length=32)
     role: str = Field(max_length=32)
     unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    can_reveal: bool = False
     uses_left: int = 1
     created_at: datetime = _ts()
 
@@ -114,6 +128,19 @@ class Report(SQLModel, table=True):
     channel: str = Field(max_length=16)
     locale: str = Field(default="vi", max_length=8)
     created_at: datetime = _ts(index=True)
+    # Casework. `version` rises with every change, so a button pressed on an older card, or two
+    # staffers pressing at once, is detected instead of overwriting.
+    version: int = 0
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    acknowledged_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
+    rating: int | None = None
+    delivery_problem: str = Field(default="", max_length=300)
 
 
 class ReportEvent(SQLModel, table=True):
@@ -170,3 +197,26 @@ class WebChatMessage(SQLModel, table=True):
     proactive: bool = False  # came through the outbox rather than as a direct reply
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts()
+
+
+class CaseCard(SQLModel, table=True):
+    """Where a case's card was posted, so it can be edited in place as the case moves."""
+
+    __tablename__ = "case_card"
+    __table_args__ = (UniqueConstraint("report_id", "channel", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    audience: str = Field(max_length=16)  # staff | department
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(default="", max_length=64)
+
+
+class RevealLog(SQLModel, table=True):
+    """Every look at a confidential reporter's identity."""
+
+    __tablename__ = "reveal_log"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    at: datetime = _ts()

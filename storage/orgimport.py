@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from handlers.org import HOST_KINDS, UNIT_KINDS
+from storage.csvrows import ImportResult, read_rows
 from storage.models import OrgUnit
 
+__all__ = ["ImportResult", "import_units", "parse_units_csv"]
+
 COLUMNS = ("code", "name", "kind", "host_kind", "parent_code")
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
-MAX_ROWS = 10_000
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True)
@@ -40,75 +26,23 @@ class UnitRow:
     parent_code: str
 
 
+def _unit_problems(cell: dict[str, str]) -> list[str]:
+    problems = []
+    if not cell["name"] or len(cell["name"]) > 300:
+        problems.append("name must be 1-300 characters")
+    if cell["kind"] not in UNIT_KINDS:
+        problems.append(f"kind {cell['kind']!r} must be one of {', '.join(UNIT_KINDS)}")
+    if cell["host_kind"] not in HOST_KINDS:
+        problems.append(f"host_kind {cell['host_kind']!r} must be one of {', '.join(HOST_KINDS)}")
+    if cell["parent_code"] and cell["parent_code"] == cell["code"]:
+        problems.append("a unit cannot be its own parent")
+    return problems
+
+
 def parse_units_csv(data: bytes) -> tuple[list[UnitRow], list[str]]:
     """Parse and check every row; errors name the line so an operator can fix the file."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"]
-    if "\x00" in text:
-        return [], ["the file contains NUL bytes: it is not a CSV text file"]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        return [], [f"line 1: {exc}"]
-    if header is None:
-        return [], ["the file is empty"]
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        return [], [f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"]
-    index = {c: names.index(c) for c in COLUMNS}
-    rows: list[UnitRow] = []
-    errors: list[str] = []
-    seen: dict[str, int] = {}
-    try:
-        for raw in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in raw):
-                continue
-            if len(rows) + len(errors) >= MAX_ROWS:
-                errors.append(f"line {line}: more than {MAX_ROWS} rows")
-                break
-            if len(raw) < len(names):
-                errors.append(f"line {line}: expected {len(names)} columns, found {len(raw)}")
-                continue
-            cell = {c: raw[i].strip() for c, i in index.items()}
-            problems = []
-            if not CODE_RE.match(cell["code"]):
-                problems.append(
-                    f"code {cell['code']!r} must be 1-32 letters, digits, '.', '_' or '-'"
-                )
-            if not cell["name"] or len(cell["name"]) > 300:
-                problems.append("name must be 1-300 characters")
-            if cell["kind"] not in UNIT_KINDS:
-                problems.append(f"kind {cell['kind']!r} must be one of {', '.join(UNIT_KINDS)}")
-            if cell["host_kind"] not in HOST_KINDS:
-                problems.append(
-                    f"host_kind {cell['host_kind']!r} must be one of {', '.join(HOST_KINDS)}"
-                )
-            if cell["code"] in seen:
-                problems.append(f"code {cell['code']!r} already on line {seen[cell['code']]}")
-            if cell["parent_code"] and cell["parent_code"] == cell["code"]:
-                problems.append("a unit cannot be its own parent")
-            if problems:
-                errors.append(f"line {line}: " + "; ".join(problems))
-                continue
-            seen[cell["code"]] = line
-            rows.append(
-                UnitRow(
-                    line,
-                    cell["code"],
-                    cell["name"],
-                    cell["kind"],
-                    cell["host_kind"],
-                    cell["parent_code"],
-                )
-            )
-    except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: {exc}")
-    return rows, errors
+    rows, errors = read_rows(data, COLUMNS, _unit_problems)
+    return [UnitRow(line, *(c[k] for k in COLUMNS)) for line, c in rows], errors
 
 
 async def import_units(session: AsyncSession, data: bytes, dry_run: bool = False) -> ImportResult:

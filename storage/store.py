@@ -10,21 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from handlers.ports import (
+    CaseChange,
+    DepartmentView,
     EventView,
     InviteUnavailable,
     InviteView,
     PersonView,
     Registration,
     ReportView,
+    StaleCase,
 )
 from storage.models import (
     Attachment,
+    Department,
     Identity,
     Invite,
     OrgUnit,
     Person,
     Report,
     ReportEvent,
+    RevealLog,
 )
 
 REPORT_PREFIX = "PA"
@@ -100,6 +105,10 @@ class SqlStore:
             locale=registration.locale,
             privacy_accepted_at=datetime.now(UTC),
         )
+        if registration.invite_code:
+            stmt = select(Invite).where(Invite.code == registration.invite_code)
+            invite = (await self.session.execute(stmt)).scalar_one()
+            person.department_id, person.can_reveal = invite.department_id, invite.can_reveal
         self.session.add(person)
         await self.session.flush()
         assert person.id is not None
@@ -164,6 +173,11 @@ class SqlStore:
     async def report_view(self, report: Report, with_events: bool = False) -> ReportView:
         assert report.id is not None
         unit = await self.session.get(OrgUnit, report.unit_id) if report.unit_id else None
+        dept = (
+            await self.session.get(Department, report.department_id)
+            if report.department_id
+            else None
+        )
         count = (
             await self.session.execute(
                 select(func.count())
@@ -180,7 +194,9 @@ class SqlStore:
                     .order_by(col(ReportEvent.at), col(ReportEvent.id))
                 )
             ).scalars()
-            events = tuple(EventView(e.at, e.from_status, e.to_status, e.note) for e in rows)
+            events = tuple(
+                EventView(_aware(e.at), e.from_status, e.to_status, e.note) for e in rows
+            )
         return ReportView(
             id=report.id,
             code=report.code,
@@ -194,6 +210,13 @@ class SqlStore:
             created_at=_aware(report.created_at),
             attachment_count=int(count),
             events=events,
+            version=report.version,
+            department_code=dept.code if dept else None,
+            department_name=dept.name if dept else "",
+            due_at=_aware(report.due_at) if report.due_at else None,
+            reporter_person_id=report.person_id,
+            delivery_problem=report.delivery_problem,
+            rating=report.rating,
         )
 
     async def reports_of(self, person_id: int, limit: int) -> list[ReportView]:
@@ -210,6 +233,134 @@ class SqlStore:
         stmt = select(Report).where(Report.person_id == person_id, Report.code == code)
         report = (await self.session.execute(stmt)).scalar_one_or_none()
         return await self.report_view(report, with_events=True) if report else None
+
+    # -- casework --------------------------------------------------------------------------------
+    async def case(self, report_id: int) -> ReportView | None:
+        report = await self.session.get(Report, report_id, populate_existing=True)
+        return await self.report_view(report, with_events=True) if report else None
+
+    async def case_by_code(self, code: str) -> ReportView | None:
+        stmt = select(Report).where(Report.code == code.strip().upper())
+        report = (await self.session.execute(stmt)).scalar_one_or_none()
+        return await self.report_view(report, with_events=True) if report else None
+
+    async def actor_profile(self, person_id: int) -> tuple[str | None, bool]:
+        person = await self.session.get(Person, person_id)
+        if person is None:
+            return None, False
+        dept = (
+            await self.session.get(Department, person.department_id)
+            if person.department_id
+            else None
+        )
+        return (dept.code if dept else None), person.can_reveal
+
+    async def departments(self) -> list[DepartmentView]:
+        rows = (
+            await self.session.execute(select(Department).order_by(col(Department.name)))
+        ).scalars()
+        return [DepartmentView(d.code, d.name, d.kind) for d in rows]
+
+    async def _department_id(self, code: str | None) -> int | None:
+        if not code:
+            return None
+        stmt = select(Department.id).where(Department.code == code)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def change_case(self, change: CaseChange) -> ReportView:
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"version": Report.version + 1, "status": change.to_status}
+        if change.set_department:
+            values["department_id"] = await self._department_id(change.department_code)
+        if change.set_due:
+            values["due_at"] = change.due_at
+        if change.to_status in ("acknowledged", "assigned"):
+            values["acknowledged_at"] = func.coalesce(Report.acknowledged_at, now)
+        if change.to_status == "resolved":
+            values["resolved_at"] = now
+        if change.to_status == "closed":
+            values["closed_at"] = now
+        if change.to_status == "reopened":
+            values["closed_at"] = None
+        if change.duplicate_of_code:
+            stmt = select(Report.id).where(Report.code == change.duplicate_of_code)
+            values["duplicate_of_id"] = (await self.session.execute(stmt)).scalar_one_or_none()
+        if change.rating is not None:
+            values["rating"] = change.rating
+        result = await self.session.execute(
+            update(Report)
+            .where(
+                col(Report.id) == change.report_id, col(Report.version) == change.expected_version
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleCase(change.report_id)
+        self.session.add(
+            ReportEvent(
+                report_id=change.report_id,
+                actor_person_id=change.actor_person_id,
+                from_status=change.from_status,
+                to_status=change.to_status,
+                note=change.note,
+            )
+        )
+        await self.session.flush()
+        view = await self.case(change.report_id)
+        assert view is not None
+        return view
+
+    async def open_cases(self, department_code: str | None, limit: int) -> list[ReportView]:
+        stmt = select(Report).where(col(Report.status).in_(OPEN_STATUSES))
+        if department_code is not None:
+            stmt = stmt.where(Report.department_id == await self._department_id(department_code))
+        stmt = stmt.order_by(col(Report.id).desc()).limit(limit)
+        rows = (await self.session.execute(stmt)).scalars().all()
+        return [await self.report_view(r) for r in rows]
+
+    async def waiting_on_reporter(self, person_id: int) -> list[ReportView]:
+        stmt = (
+            select(Report)
+            .where(
+                Report.person_id == person_id, col(Report.status).in_(("needs_info", "resolved"))
+            )
+            .order_by(col(Report.id).desc())
+        )
+        rows = (await self.session.execute(stmt)).scalars().all()
+        return [await self.report_view(r, with_events=True) for r in rows]
+
+    async def reporter_identity(self, report_id: int) -> str | None:
+        report = await self.session.get(Report, report_id)
+        if report is None or report.person_id is None or report.anonymity == "anonymous":
+            return None
+        person = await self.session.get(Person, report.person_id)
+        if person is None:
+            return None
+        ident = (
+            (await self.session.execute(select(Identity).where(Identity.person_id == person.id)))
+            .scalars()
+            .first()
+        )
+        unit = await self.session.get(OrgUnit, person.unit_id) if person.unit_id else None
+        who = person.display_name
+        if ident is not None and ident.username:
+            who += f" (@{ident.username})"
+        if unit is not None:
+            who += f", {unit.name}"
+        return who
+
+    async def rate_case(self, report_id: int, rating: int) -> None:
+        await self.session.execute(
+            update(Report).where(col(Report.id) == report_id).values(rating=rating)
+        )
+
+    async def log_reveal(self, report_id: int, person_id: int) -> None:
+        self.session.add(RevealLog(report_id=report_id, person_id=person_id))
+        await self.session.flush()
+
+
+OPEN_STATUSES = ("new", "acknowledged", "assigned", "needs_info", "reopened")
 
 
 def _aware(at: datetime) -> datetime:

@@ -15,6 +15,7 @@ from typing import Any
 from telegram import (
     Bot,
     CallbackQuery,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -26,7 +27,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.text import split_text
-from handlers.types import ChatKind, Inbound, Media, MediaKind, Outbound, Reply
+from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
 from scheduler.delivery import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -218,16 +219,43 @@ class TelegramChannel:
                 return
         await self._safe(msg.edit_reply_markup(reply_markup=None))
 
-    async def send(self, message: Outbound) -> None:
+    async def send(self, message: Outbound) -> str | None:
+        """Send, split at the limit with the buttons on the last part; returns its message id."""
         chunks = split_text(numbered_text(message), TEXT_LIMIT)
-        markup = keyboard(message)
+        markup: InlineKeyboardMarkup | ForceReply | None = keyboard(message)
+        if markup is None and message.force_reply:
+            markup = ForceReply(selective=False)
+        sent = None
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
-            await self._with_retry(
+            sent = await self._with_retry(
                 lambda c=chunk, m=(markup if last else None): self.bot.send_message(
                     message.chat_id, c, reply_markup=m
                 )
             )
+        return str(sent.message_id) if sent is not None else None
+
+    async def edit(self, message_id: str, message: Outbound) -> str | None:
+        """Edit a card in place; if it is gone, post it again and return the new id."""
+        text = numbered_text(message)
+        if len(text) > TEXT_LIMIT:
+            text = text[: TEXT_LIMIT - 1] + "…"
+        try:
+            await self._with_retry(
+                lambda: self.bot.edit_message_text(
+                    text,
+                    chat_id=message.chat_id,
+                    message_id=int(message_id),
+                    reply_markup=keyboard(message),
+                )
+            )
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return message_id
+            if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
+                return await self.send(message)
+            raise
+        return message_id
 
     async def _with_retry(self, call: Any) -> Any:
         for attempt in range(SEND_ATTEMPTS):
@@ -250,22 +278,33 @@ class TelegramChannel:
             log.debug("ignored telegram error: %s", exc)
 
     # -- outbox delivery -------------------------------------------------------------------------
-    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
         try:
             kind = payload.get("kind", "text")
-            if kind == "text":
-                await self.send(Outbound(chat_id, payload["text"]))
-                return
+            if kind in ("text", "card", "card_edit"):
+                message = Outbound(
+                    chat_id,
+                    payload["text"],
+                    choices=tuple(
+                        Choice(label, data) for data, label in payload.get("choices") or []
+                    ),
+                )
+                if kind == "card_edit" and payload.get("message_id"):
+                    return await self.edit(str(payload["message_id"]), message)
+                return await self.send(message)
             path = self.attachments_dir / payload["path"]
             caption = payload.get("caption") or None
             data = await asyncio.to_thread(path.read_bytes)
             filename = f"{caption or 'file'}{path.suffix}"
             if kind == "photo":
-                await self.bot.send_photo(chat_id, data, caption=caption, filename=filename)
+                sent = await self.bot.send_photo(chat_id, data, caption=caption, filename=filename)
             elif kind == "voice":
-                await self.bot.send_voice(chat_id, data, caption=caption, filename=filename)
+                sent = await self.bot.send_voice(chat_id, data, caption=caption, filename=filename)
             else:
-                await self.bot.send_document(chat_id, data, caption=caption, filename=filename)
+                sent = await self.bot.send_document(
+                    chat_id, data, caption=caption, filename=filename
+                )
+            return str(sent.message_id)
         except RetryAfter as exc:
             raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
         except Forbidden as exc:

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.i18n import N_, Translations
-from handlers.types import Inbound, Media, MediaKind, Outbound
+from handlers.types import Choice, Inbound, Media, MediaKind, Outbound
 from storage.models import Conversation, WebChatMessage
 from storage.store import SqlStore
 
@@ -380,17 +380,19 @@ class WebChat:
         return self._json(request, {"messages": [{"seq": r.id, **r.payload} for r in rows]})
 
     # -- outbox delivery: a proactive message lands in the transcript, fetched by polling --------
-    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
-        text = payload.get("text") or payload.get("caption") or ""
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
+        message = Outbound(
+            chat_id,
+            payload.get("text") or payload.get("caption") or "",
+            choices=tuple(Choice(label, data) for data, label in payload.get("choices") or []),
+        )
         async with self.sessions() as session, session.begin():
             session.add(
                 WebChatMessage(
-                    session_id=chat_id,
-                    sender="bot",
-                    proactive=True,
-                    payload={"text": text, "choices": []},
+                    session_id=chat_id, sender="bot", proactive=True, payload=self._message(message)
                 )
             )
+        return None
 
 
 def client_id_of(inbound: Inbound) -> str:

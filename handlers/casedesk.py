@@ -1,0 +1,574 @@
+"""Casework in the chats: staff and department buttons, their follow-up questions, and the
+reporter's side (answers, added information, "has this been resolved?").
+
+Button payloads are never trusted: each press is checked against the actor's role and
+department and the case's current status and version, all read from the database.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.cards import ACTION_LABELS, case_facts
+from handlers.casework import (
+    NEEDS_TEXT,
+    Action,
+    Actor,
+    Refusal,
+    Status,
+    check,
+    may_view,
+    target,
+)
+from handlers.context import CaseChanged, Context
+from handlers.forms import Catalog
+from handlers.ports import CaseChange, ReportView, StaleCase
+from handlers.status import status_label
+from handlers.types import CallbackAnswer
+
+MAX_NOTE = 2000
+DUE_PRESETS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
+YES = {"1", "yes", "y", "có", "co", "rồi", "roi", "đã", "da"}
+NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
+DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
+
+
+class CaseDesk:
+    def __init__(self, catalog: Catalog, tz: ZoneInfo) -> None:
+        self.catalog = catalog
+        self.tz = tz
+
+    # -- who is acting ---------------------------------------------------------------------------
+    async def actor(self, ctx: Context, case: ReportView | None = None) -> Actor | None:
+        person = ctx.person
+        if person is None:
+            return None
+        department, can_reveal = await ctx.store.actor_profile(person.id)
+        is_reporter = case is not None and case.reporter_person_id == person.id
+        return Actor(person.id, person.role, department, can_reveal, is_reporter)
+
+    # -- staff and department buttons: c:<id>:<action>:<version>[:<arg>] ------------------------
+    async def on_button(self, ctx: Context, data: str) -> None:
+        t = ctx.t
+        parts = data.split(":")
+        if len(parts) < 4 or not parts[1].isdigit() or not parts[3].isdigit():
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            return
+        try:
+            action = Action(parts[2])
+        except ValueError:
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            return
+        report_id, version, arg = int(parts[1]), int(parts[3]), ":".join(parts[4:])
+        case = await ctx.store.case(report_id)
+        actor = await self.actor(ctx, case)
+        if case is None or actor is None:
+            ctx.reply.callback_answer = CallbackAnswer(
+                t(
+                    "Only registered staff can act on cases. Ask an administrator for a staff invite."
+                ),
+                True,
+            )
+            return
+        if case.version != version:
+            ctx.reply.callback_answer = CallbackAnswer(
+                t(
+                    "This card is out of date: {code} is now {status}.",
+                    code=case.code,
+                    status=status_label(t, case.status),
+                ),
+                True,
+            )
+            return
+        try:
+            check(actor, action, case_facts(case))
+        except Refusal as refusal:
+            ctx.reply.callback_answer = CallbackAnswer(
+                t(refusal.reason).format(status=status_label(t, case.status)), True
+            )
+            return
+        ctx.reply.callback_answer = CallbackAnswer()
+        if action == Action.REVEAL:
+            await self._reveal(ctx, actor, case)
+        elif action == Action.ASSIGN and not arg:
+            await self._ask_department(ctx, case)
+        elif action == Action.SET_DUE and not arg:
+            self._ask_due(ctx, case)
+        elif (action == Action.SET_DUE and arg == "type") or action in NEEDS_TEXT:
+            self._ask_text(ctx, case, action)
+        else:
+            await self._apply(ctx, actor, case, action, arg=arg)
+
+    async def _ask_department(self, ctx: Context, case: ReportView) -> None:
+        t = ctx.t
+        departments = await ctx.store.departments()
+        if not departments:
+            ctx.say_raw(
+                t(
+                    "No departments are set up yet: an administrator adds them with `grassroots dept import`."
+                )
+            )
+            return
+        choices = [
+            (f"c:{case.id}:{Action.ASSIGN.value}:{case.version}:{d.code}", d.name)
+            for d in departments
+        ]
+        ctx.say_raw(t("Assign {code} to which department?", code=case.code), choices)
+
+    def _ask_due(self, ctx: Context, case: ReportView) -> None:
+        t = ctx.t
+        base = f"c:{case.id}:{Action.SET_DUE.value}:{case.version}"
+        choices = [
+            (f"{base}:24h", t("In 24 hours")),
+            (f"{base}:3d", t("In 3 days")),
+            (f"{base}:7d", t("In 7 days")),
+            (f"{base}:type", t("Type a date")),
+        ]
+        ctx.say_raw(t("When is {code} due?", code=case.code), choices)
+
+    def _ask_text(self, ctx: Context, case: ReportView, action: Action, stage: int = 0) -> None:
+        """Ask the actor for a line of text; their next message in this chat is the answer."""
+        t = ctx.t
+        ctx.state.data["case_input"] = {
+            "report_id": case.id,
+            "action": action.value,
+            "version": case.version,
+            "chat_id": ctx.inbound.chat_id,
+            "stage": stage,
+            "notes": ctx.state.data.get("case_input", {}).get("notes", []) if stage else [],
+        }
+        prompts = {
+            Action.ASK: t(
+                "{code}: what should we ask the reporter? Reply to this message (or /cancel)."
+            ),
+            Action.RESOLVE: t(
+                "{code}: how was it resolved? The reporter will read this note. Reply to this message (or /cancel)."
+            ),
+            Action.REJECT: t(
+                "{code}: why is it rejected? The reporter will read this reason. Reply to this message (or /cancel)."
+            ),
+            Action.DUPLICATE: t(
+                "{code}: duplicate of which case? Reply with its code, e.g. PA-0012 (or /cancel)."
+            ),
+            Action.HAND_BACK: t(
+                "{code}: why are you handing it back? Reply to this message (or /cancel)."
+            ),
+            Action.SET_DUE: t(
+                "{code}: type the due date as dd/mm/yyyy, optionally with a time (dd/mm/yyyy hh:mm). Or /cancel."
+            ),
+        }
+        text = prompts[action].format(code=case.code)
+        if action == Action.REJECT and stage == 1:
+            text = t(
+                "{code}: where should the reporter turn instead? Reply to this message, or send /skip."
+            ).format(code=case.code)
+        ctx.say_raw(text, force_reply=True)
+
+    def has_pending_input(self, ctx: Context) -> bool:
+        pending = ctx.state.data.get("case_input")
+        return isinstance(pending, dict) and pending.get("chat_id") == ctx.inbound.chat_id
+
+    async def on_text(self, ctx: Context) -> None:
+        """The follow-up text for a button that needed one."""
+        t = ctx.t
+        pending: dict[str, Any] = ctx.state.data["case_input"]
+        text = ctx.inbound.text.strip()
+        command = ctx.inbound.command
+        if command == "cancel":
+            ctx.state.data.pop("case_input", None)
+            ctx.say_raw(t("Cancelled: nothing was changed."))
+            return
+        action = Action(pending["action"])
+        case = await ctx.store.case(pending["report_id"])
+        actor = await self.actor(ctx, case)
+        if case is None or actor is None:
+            ctx.state.data.pop("case_input", None)
+            return
+        if case.version != pending["version"]:
+            ctx.state.data.pop("case_input", None)
+            ctx.say_raw(
+                t(
+                    "{code} changed in the meantime and is now {status}; nothing was saved.",
+                    code=case.code,
+                    status=status_label(t, case.status),
+                )
+            )
+            return
+        if command == "skip" and action == Action.REJECT and pending["stage"] == 1:
+            text = ""
+        elif ctx.inbound.media or not text or command:
+            ctx.say_raw(t("Please reply with text, or /cancel."), force_reply=True)
+            return
+        if len(text) > MAX_NOTE:
+            ctx.say_raw(
+                t(
+                    "That is {length} characters; please keep it under {limit}.",
+                    length=len(text),
+                    limit=MAX_NOTE,
+                ),
+                force_reply=True,
+            )
+            return
+        if action == Action.REJECT and pending["stage"] == 0:
+            pending["notes"] = [text]
+            self._ask_text(ctx, case, action, stage=1)
+            return
+        ctx.state.data.pop("case_input", None)
+        if action == Action.REJECT:
+            reason = pending["notes"][0]
+            note = (
+                reason
+                if not text
+                else t("{reason} — please turn to: {redirect}", reason=reason, redirect=text)
+            )
+            await self._apply(ctx, actor, case, action, note=note)
+        elif action == Action.DUPLICATE:
+            other = await ctx.store.case_by_code(text)
+            if other is None or other.id == case.id:
+                ctx.say_raw(
+                    t(
+                        "There is no other case {code}. Press the button again to retry.",
+                        code=text.upper(),
+                    )
+                )
+                return
+            await self._apply(ctx, actor, case, action, note=other.code, duplicate_of=other.code)
+        elif action == Action.SET_DUE:
+            due = self.parse_date(text)
+            if due is None:
+                ctx.state.data["case_input"] = pending
+                ctx.say_raw(
+                    t("Please type the date as dd/mm/yyyy, for example 05/12/2026."),
+                    force_reply=True,
+                )
+                return
+            await self._apply(ctx, actor, case, action, due=due)
+        else:
+            await self._apply(ctx, actor, case, action, note=text)
+
+    def parse_date(self, text: str) -> datetime | None:
+        match = DATE_RE.match(text.strip())
+        if not match:
+            return None
+        day, month, year, hour, minute = match.groups()
+        try:
+            return datetime(
+                int(year), int(month), int(day), int(hour or 17), int(minute or 0), tzinfo=self.tz
+            )
+        except ValueError:
+            return None
+
+    # -- applying a change -----------------------------------------------------------------------
+    def default_due(self, case: ReportView, now: datetime) -> datetime:
+        return now + timedelta(hours=self.catalog.due_hours(case.category, case.urgency))
+
+    async def _apply(
+        self,
+        ctx: Context,
+        actor: Actor,
+        case: ReportView,
+        action: Action,
+        arg: str = "",
+        note: str = "",
+        due: datetime | None = None,
+        duplicate_of: str | None = None,
+        rating: int | None = None,
+    ) -> ReportView | None:
+        t = ctx.t
+        now = ctx.now
+        change: dict[str, Any] = {}
+        if action == Action.ASSIGN:
+            departments = {d.code: d for d in await ctx.store.departments()}
+            if arg not in departments:
+                ctx.say_raw(t("That department no longer exists."))
+                return None
+            change.update(department_code=arg, set_department=True)
+            note = departments[arg].name
+            if case.due_at is None:
+                change.update(due_at=self.default_due(case, now), set_due=True)
+        elif action == Action.ACKNOWLEDGE and case.due_at is None:
+            change.update(due_at=self.default_due(case, now), set_due=True)
+        elif action == Action.HAND_BACK:
+            change.update(department_code=None, set_department=True)
+        elif action == Action.SET_DUE:
+            if due is None:
+                preset = DUE_PRESETS.get(arg)
+                if preset is None:
+                    return None
+                due = now + preset
+            change.update(due_at=due, set_due=True)
+            note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+        new_status = target(action, case_facts(case))
+        try:
+            updated = await ctx.store.change_case(
+                CaseChange(
+                    report_id=case.id,
+                    expected_version=case.version,
+                    actor_person_id=actor.person_id,
+                    action=action.value,
+                    from_status=case.status,
+                    to_status=new_status.value,
+                    note=note,
+                    duplicate_of_code=duplicate_of,
+                    rating=rating,
+                    **change,
+                )
+            )
+        except StaleCase:
+            fresh = await ctx.store.case(case.id)
+            status = status_label(t, fresh.status) if fresh else "?"
+            message = t(
+                "Someone else changed {code} a moment ago; it is now {status}. Nothing was changed.",
+                code=case.code,
+                status=status,
+            )
+            if ctx.inbound.callback is not None:
+                ctx.reply.callback_answer = CallbackAnswer(message, True)
+            else:
+                ctx.say_raw(message)
+            return None
+        ctx.effects.append(CaseChanged(case.id, action.value, note, case.department_code))
+        if action in (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE):
+            return updated
+        label = t(ACTION_LABELS.get(action, action.value))
+        if ctx.inbound.callback is not None:
+            ctx.reply.callback_answer = CallbackAnswer(f"{updated.code}: {label}")
+        else:
+            ctx.say_raw(
+                t(
+                    "Done: {code} is now {status}.",
+                    code=updated.code,
+                    status=status_label(t, updated.status),
+                )
+            )
+        return updated
+
+    async def _reveal(self, ctx: Context, actor: Actor, case: ReportView) -> None:
+        t = ctx.t
+        assert actor.person_id is not None
+        who = await ctx.store.reporter_identity(case.id)
+        await ctx.store.log_reveal(case.id, actor.person_id)
+        text = t(
+            "Reporter of {code}: {who}. This look has been logged.", code=case.code, who=who or "—"
+        )
+        # Never in the group: only in the private chat of the person who asked.
+        ctx.say_raw(text, chat_id=ctx.inbound.user_id)
+        ctx.reply.callback_answer = CallbackAnswer(t("Sent to you privately."))
+
+    # -- /cases and /case CODE -------------------------------------------------------------------
+    async def cases_command(self, ctx: Context) -> None:
+        t = ctx.t
+        actor = await self.actor(ctx)
+        if actor is None or actor.role not in ("staff", "admin", "leader", "handler"):
+            ctx.say_raw(t("This command is for staff and departments."))
+            return
+        department = actor.department_code if actor.role == "handler" else None
+        cases = await ctx.store.open_cases(department, 200)
+        flt = ctx.inbound.command_args.strip().lower()
+        now = ctx.now
+        if flt == "overdue":
+            cases = [c for c in cases if c.due_at is not None and c.due_at < now]
+        elif flt == "hot":
+            cases = [c for c in cases if c.urgency == "hot"]
+        elif flt == "unassigned":
+            cases = [c for c in cases if not c.department_code]
+        if not cases:
+            ctx.say_raw(t("No open cases here."))
+            return
+        lines = [t("Open cases ({count}); send /case CODE for one:", count=len(cases))]
+        for c in cases[:30]:
+            hot = "🔥 " if c.urgency == "hot" else ""
+            overdue = " ⏰" if c.due_at is not None and c.due_at < now else ""
+            lines.append(f"{hot}{c.code} · {status_label(t, c.status)} · {c.unit_name}{overdue}")
+        if len(cases) > 30:
+            lines.append(
+                t(
+                    "…and {count} more. Filter with /cases overdue, /cases hot or /cases unassigned.",
+                    count=len(cases) - 30,
+                )
+            )
+        ctx.say_raw("\n".join(lines))
+
+    async def case_command(self, ctx: Context, render_card: Any) -> None:
+        t = ctx.t
+        code = ctx.inbound.command_args.strip()
+        case = await ctx.store.case_by_code(code) if code else None
+        actor = await self.actor(ctx, case)
+        if (
+            case is None
+            or actor is None
+            or not may_view(actor, case_facts(case))
+            or (actor.is_reporter and actor.role not in ("staff", "admin", "leader", "handler"))
+        ):
+            ctx.say_raw(
+                t("No case {code} that you may see. Usage: /case PA-0042", code=code.upper() or "?")
+            )
+            return
+        audience = "department" if actor.role == "handler" else "staff"
+        text, buttons = await render_card(ctx, case, audience)
+        ctx.say_raw(text, buttons if actor.role != "leader" else None)
+
+    # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
+    async def on_reporter_button(self, ctx: Context, data: str) -> None:
+        t = ctx.t
+        parts = data.split(":")
+        if len(parts) < 4 or not parts[1].isdigit() or not parts[3].isdigit():
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            return
+        case = await ctx.store.case(int(parts[1]))
+        actor = await self.actor(ctx, case)
+        if case is None or actor is None or not actor.is_reporter:
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            return
+        if case.version != int(parts[3]):
+            ctx.reply.callback_answer = CallbackAnswer(
+                t(
+                    "This button is out of date: {code} is now {status}.",
+                    code=case.code,
+                    status=status_label(t, case.status),
+                ),
+                True,
+            )
+            return
+        ctx.reply.callback_answer = CallbackAnswer()
+        await self.reporter_choice(ctx, actor, case, parts[2], ":".join(parts[4:]))
+
+    async def reporter_choice(
+        self, ctx: Context, actor: Actor, case: ReportView, what: str, arg: str
+    ) -> None:
+        t = ctx.t
+        if what == "yes":
+            updated = await self._reporter_apply(ctx, actor, case, Action.CONFIRM)
+            if updated is not None:
+                base = f"r:{updated.id}:rate:{updated.version}"
+                ctx.say_raw(
+                    t(
+                        "Thank you for confirming. How satisfied are you with how {code} was handled? 1 = not at all, 5 = very.",
+                        code=case.code,
+                    ),
+                    [(f"{base}:{n}", "⭐" * n) for n in range(1, 6)],
+                )
+                ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "rate"}
+        elif what == "no":
+            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "dispute"}
+            ctx.say_raw(
+                t(
+                    "What is still not resolved about {code}? Your answer goes to the people handling it.",
+                    code=case.code,
+                )
+            )
+        elif what == "rate" and arg.isdigit() and 1 <= int(arg) <= 5:
+            ctx.state.data.pop("reporter_input", None)
+            await ctx.store.rate_case(case.id, int(arg))
+            ctx.say_raw(t("Thank you: your rating helps the committee improve."))
+        elif what == "answer":
+            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "answer"}
+            ctx.say_raw(t("Type your answer for {code}:", code=case.code))
+        elif what == "addinfo":
+            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "addinfo"}
+            ctx.say_raw(t("Type what you want to add to {code}:", code=case.code))
+
+    async def _reporter_apply(
+        self, ctx: Context, actor: Actor, case: ReportView, action: Action, note: str = ""
+    ) -> ReportView | None:
+        t = ctx.t
+        try:
+            check(actor, action, case_facts(case))
+        except Refusal:
+            ctx.say_raw(
+                t(
+                    "{code} is now {status}; there is nothing to answer.",
+                    code=case.code,
+                    status=status_label(t, case.status),
+                )
+            )
+            return None
+        return await self._apply(ctx, actor, case, action, note=note)
+
+    async def reporter_text(self, ctx: Context) -> bool:
+        """Free text from an idle reporter: an answer they were asked for. True when consumed."""
+        t = ctx.t
+        person = ctx.person
+        if person is None:
+            return False
+        text = ctx.inbound.text.strip()
+        pending = ctx.state.data.get("reporter_input")
+        if pending:
+            case = await ctx.store.case(pending["report_id"])
+            actor = await self.actor(ctx, case)
+            if case is None or actor is None:
+                ctx.state.data.pop("reporter_input", None)
+                return False
+            what = pending["what"]
+            if what == "rate":
+                if text.isdigit() and 1 <= int(text) <= 5:
+                    await self.reporter_choice(ctx, actor, case, "rate", text)
+                    return True
+                ctx.state.data.pop("reporter_input", None)
+                return False
+            if not text or ctx.inbound.media:
+                ctx.say_raw(t("Please type your answer as text."))
+                return True
+            if len(text) > MAX_NOTE:
+                ctx.say_raw(
+                    t(
+                        "That is {length} characters; please keep it under {limit}.",
+                        length=len(text),
+                        limit=MAX_NOTE,
+                    )
+                )
+                return True
+            ctx.state.data.pop("reporter_input", None)
+            action = {
+                "dispute": Action.DISPUTE,
+                "answer": Action.ANSWER,
+                "addinfo": Action.ADD_INFO,
+            }[what]
+            if await self._reporter_apply(ctx, actor, case, action, note=text) is not None:
+                ctx.say_raw(self._reporter_thanks(ctx, action, case))
+            return True
+        waiting = await ctx.store.waiting_on_reporter(person.id)
+        if not waiting or not text:
+            return False
+        case = waiting[0]
+        actor = await self.actor(ctx, case)
+        assert actor is not None
+        if case.status == Status.NEEDS_INFO:
+            if (
+                await self._reporter_apply(ctx, actor, case, Action.ANSWER, note=text[:MAX_NOTE])
+                is not None
+            ):
+                ctx.say_raw(self._reporter_thanks(ctx, Action.ANSWER, case))
+            return True
+        folded = text.lower().rstrip(".!")
+        if folded in YES:
+            await self.reporter_choice(ctx, actor, case, "yes", "")
+            return True
+        if folded in NO:
+            await self.reporter_choice(ctx, actor, case, "no", "")
+            return True
+        return False
+
+    def _reporter_thanks(self, ctx: Context, action: Action, case: ReportView) -> str:
+        t = ctx.t
+        if action == Action.DISPUTE:
+            return t(
+                "Thank you. {code} has been reopened and sent back to the people handling it.",
+                code=case.code,
+            )
+        return t("Thank you: your message has been added to {code}.", code=case.code)
+
+
+def resolution_question(t: Any, case: ReportView) -> tuple[str, list[tuple[str, str]]]:
+    """The "has this been resolved?" message and its buttons, for the reporter."""
+    base = f"r:{case.id}"
+    return (
+        t("Has the issue in {code} been resolved?", code=case.code),
+        [
+            (f"{base}:yes:{case.version}", t("Yes, it is resolved")),
+            (f"{base}:no:{case.version}", t("No, it is not")),
+        ],
+    )
