@@ -27,12 +27,15 @@ from scheduler.delivery import DeliveryWorker, Sender
 from storage import admin
 from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
+from storage.deptimport import import_departments
 from storage.migrate import upgrade
 from storage.models import OrgUnit, utcnow
 from storage.orgimport import import_units
 
 log = logging.getLogger(__name__)
-DEMO_UNITS = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo" / "units.csv"
+DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
+DEMO_UNITS = DEMO_DIR / "units.csv"
+DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 UNIT_REFRESH_SECONDS = 30
 DEDUP_DAYS = 14
 
@@ -86,6 +89,9 @@ async def seed_demo(core: Core) -> str | None:
         result = await import_units(session, DEMO_UNITS.read_bytes())
         if not result.ok:
             raise RuntimeError("demo units are invalid: " + "; ".join(result.errors))
+        departments = await import_departments(session, DEMO_DEPARTMENTS.read_bytes())
+        if not departments.ok:
+            raise RuntimeError("demo departments are invalid: " + "; ".join(departments.errors))
         staff = await admin.create_invite(session, "staff", None, 5)
         member = await admin.create_invite(session, "member", "U007", 50)
     await core.refresh_units()

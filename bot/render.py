@@ -7,7 +7,7 @@ from handlers.types import Outbound
 
 
 def numbered_text(message: Outbound) -> str:
-    if not message.choices:
+    if not message.choices or not message.numbered:
         return message.text
     lines = [f"{i}. {c.label}" for i, c in enumerate(message.choices, 1)]
     return message.text + "\n\n" + "\n".join(lines)

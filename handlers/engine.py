@@ -62,6 +62,7 @@ class Engine:
         turn = Context(inbound, state, person, t, runner, store)
         callback = inbound.callback
         if callback is not None and callback.startswith("c:"):
+            turn.reply.retire_keyboard = False
             await self.desk.on_button(turn, callback)
         elif (
             callback is not None

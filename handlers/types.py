@@ -96,6 +96,8 @@ class Outbound:
     # Ask the messenger to open a reply to this message (Telegram's ForceReply): in groups
     # with privacy mode on, the bot only sees replies to its own messages.
     force_reply: bool = False
+    # Cards carry their actions as buttons only; everywhere else choices are numbered in text.
+    numbered: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,6 @@ class Reply:
     callback_answer: CallbackAnswer | None = None
     # The label of the button or typed choice taken; adapters may show it on the old prompt.
     selected_label: str | None = None
+    # Take the buttons off the pressed message. False for case cards, which are edited through
+    # the outbox and must keep their buttons when a press is refused.
+    retire_keyboard: bool = True

@@ -203,7 +203,8 @@ class TelegramChannel:
                 if answer
                 else query.answer()
             )
-            await self._retire_keyboard(query, reply.selected_label)
+            if reply.retire_keyboard:
+                await self._retire_keyboard(query, reply.selected_label)
         for message in reply.messages:
             await self.send(message)
 
@@ -288,6 +289,7 @@ class TelegramChannel:
                     choices=tuple(
                         Choice(label, data) for data, label in payload.get("choices") or []
                     ),
+                    numbered=kind == "text",
                 )
                 if kind == "card_edit" and payload.get("message_id"):
                     return await self.edit(str(payload["message_id"]), message)
