@@ -214,6 +214,10 @@ async def register_members(core: Any, user_ids: list[int], unit_code: str = "U00
             )
 
 
+class FlowError(Exception):
+    """The bot did not answer as a person would expect: the run measured a failure."""
+
+
 # ------------------------------------------------------------------------------------------------
 # the fake server, with cheap per-chat waiting
 # ------------------------------------------------------------------------------------------------
@@ -283,13 +287,16 @@ class EchoResult:
     users: int
     seconds: float
     loop_cpu: float  # CPU seconds of the event-loop thread during the timed part
+    get_updates: int  # getUpdates calls during the timed part
 
     @property
     def rate(self) -> float:
         return self.updates / self.seconds
 
 
-async def run_echo(users: int, per_user: int) -> EchoResult:
+async def run_echo(users: int, per_user: int, interactive_per_user: int) -> tuple[EchoResult, ...]:
+    """The baseline (a burst of ``users x per_user`` updates), then, for reference only, the same
+    bot with each user waiting for the echo before sending the next message."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -316,23 +323,57 @@ async def run_echo(users: int, per_user: int) -> EchoResult:
     await app.updater.start_polling(
         poll_interval=0.0, timeout=25, allowed_updates=["message", "callback_query"]
     )
-    try:
-        ids = [FIRST_MEMBER_ID + i for i in range(users)]
+    ids = [FIRST_MEMBER_ID + i for i in range(users)]
 
-        async def burst(rounds: int) -> tuple[float, float]:
-            target = fake.sent_count + rounds * len(ids)
-            gc.collect()
-            cpu = time.thread_time()
-            started = time.perf_counter()
+    async def timed(send: Callable[[], Any], updates: int) -> EchoResult:
+        target = fake.sent_count + updates
+        polls = fake.calls["getUpdates"]
+        gc.collect()
+        cpu = time.thread_time()
+        started = time.perf_counter()
+        await send()
+        try:
+            await fake.wait_total(target, timeout=STEP_TIMEOUT * 5)
+        except TimeoutError as exc:
+            raise FlowError(
+                f"echo: only {updates - (target - fake.sent_count)} of {updates} replies arrived"
+            ) from exc
+        return EchoResult(
+            updates,
+            users,
+            time.perf_counter() - started,
+            time.thread_time() - cpu,
+            fake.calls["getUpdates"] - polls,
+        )
+
+    def burst(rounds: int) -> Callable[[], Any]:
+        async def send() -> None:
             for r in range(rounds):
                 for uid in ids:
                     fake.user_text(uid, f"tin nhắn {r} của {uid}")
-            await fake.wait_total(target, timeout=STEP_TIMEOUT * 5)
-            return time.perf_counter() - started, time.thread_time() - cpu
 
-        await burst(1)  # warm-up: connections, PTB and aiohttp code paths, allocator
-        seconds, cpu = await burst(per_user)
-        return EchoResult(users * per_user, users, seconds, cpu)
+        return send
+
+    def conversation(rounds: int) -> Callable[[], Any]:
+        async def one(uid: int) -> None:
+            for r in range(rounds):
+                before = fake.count(uid)
+                fake.user_text(uid, f"câu {r} của {uid}")
+                await fake.wait_count(uid, before + 1, STEP_TIMEOUT)
+
+        async def send() -> None:
+            await asyncio.gather(*(one(uid) for uid in ids))
+
+        return send
+
+    try:
+        await timed(burst(1), users)  # warm-up: connections, PTB and aiohttp code paths
+        results = [await timed(burst(per_user), users * per_user)]
+        if interactive_per_user:
+            results.append(
+                await timed(conversation(interactive_per_user), users * interactive_per_user)
+            )
+        return tuple(results)
     finally:
         await app.updater.stop()
         await app.stop()
@@ -343,10 +384,6 @@ async def run_echo(users: int, per_user: int) -> EchoResult:
 # ------------------------------------------------------------------------------------------------
 # 2. the real report flow through the Telegram adapter
 # ------------------------------------------------------------------------------------------------
-class FlowError(Exception):
-    pass
-
-
 @dataclass
 class FlowResult:
     members: int

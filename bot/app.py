@@ -24,6 +24,7 @@ from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
 from scheduler.delivery import DeliveryWorker, Sender
+from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, load_schedules
 from storage import admin
 from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
@@ -51,6 +52,7 @@ class Core:
     translations: Translations
     engine: Engine
     dispatcher: Dispatcher
+    effects: EffectApplier
     senders: dict[str, Sender] = field(default_factory=dict)
     delivery: DeliveryWorker | None = None
 
@@ -65,6 +67,7 @@ class Core:
 async def build_core(settings: Settings, migrate: bool = True) -> Core:
     """Load and validate data first, so a broken form file stops start-up before anything runs."""
     catalog = load_catalog(settings.org_dir)
+    load_schedules(DEFAULT_SCHEDULES, settings.tz)
     translations = Translations(settings.default_locale)
     if migrate:
         await upgrade(settings.database_url)
@@ -73,7 +76,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     engine = Engine(catalog, translations, [], settings.tz, settings.max_text_length)
     effects = EffectApplier(catalog, translations, settings.tz)
     dispatcher = Dispatcher(sessions, engine, translations, effects)
-    core = Core(settings, db, sessions, catalog, translations, engine, dispatcher)
+    core = Core(settings, db, sessions, catalog, translations, engine, dispatcher, effects)
     core.delivery = DeliveryWorker(sessions, core.senders, effects.delivery_failed)
     dispatcher.on_commit = core.delivery.wake
     await core.refresh_units()
@@ -110,6 +113,7 @@ class Runner:
         self._tasks: list[asyncio.Task[Any]] = []
         self._site_runner: web.AppRunner | None = None
         self.telegram: Any = None
+        self.scheduler: Any = None
         self.web_port: int | None = None
 
     async def start(self) -> None:
@@ -164,6 +168,8 @@ class Runner:
                 await self.telegram.start_polling()
         assert core.delivery is not None
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
+        self.scheduler = build_scheduler(core)
+        self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
 
     async def _refresh_units(self) -> None:
@@ -182,6 +188,8 @@ class Runner:
                 log.exception("periodic housekeeping failed; will try again")
 
     async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self.core.delivery is not None:
             self.core.delivery.stop()
         if self.telegram is not None:

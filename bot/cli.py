@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from handlers.forms import FormError
 from handlers.org import BINDING_ROLES, ROLES
+from scheduler.schedule import ScheduleError
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     bind.add_argument("role")
     bind.add_argument("--channel", required=True, choices=["telegram", "zalo", "web"])
     bind.add_argument("--chat", required=True, dest="chat_id")
+
+    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
+        dest="action", required=True
+    )
+    jobs.add_parser("list", help="show each schedule with its next run")
+    jrun = jobs.add_parser("run", help="run one job now")
+    jrun.add_argument("name")
 
     rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
     lst = rep.add_parser("list", help="list reports, newest first")
@@ -226,6 +234,30 @@ async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
+async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from scheduler.jobs import JOBS
+    from scheduler.schedule import DEFAULT_SCHEDULES, load_schedules
+
+    if args.action == "list":
+        from datetime import datetime
+
+        now = datetime.now(settings.tz)
+        for name, trigger in load_schedules(DEFAULT_SCHEDULES, settings.tz).items():
+            upcoming = trigger.get_next_fire_time(None, now)
+            print(f"{name}\t{trigger}\tnext: {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else name)
+        return 0
+    if args.name not in JOBS:
+        raise CliError(f"unknown job {args.name!r}; known jobs: {', '.join(JOBS)}")
+
+    async def work(core: Any) -> int:
+        count = await JOBS[args.name](core)
+        # What the job queued goes out through the running server's delivery worker.
+        print(f"{args.name}: {count}")
+        return 0
+
+    return await _with_core(settings, work)
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -234,6 +266,7 @@ COMMANDS: dict[str, Command] = {
     "invite": cmd_invite,
     "chat": cmd_chat,
     "reports": cmd_reports,
+    "jobs": cmd_jobs,
 }
 
 
@@ -247,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
-    except (CliError, FormError, ConfigError) as exc:
+    except (CliError, FormError, ConfigError, ScheduleError) as exc:
         print(f"grassroots: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

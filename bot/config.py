@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     default_locale: str = "vi"
     max_text_length: int = Field(default=4000, ge=100)
+    case_autoclose_days: int = Field(default=7, ge=1, le=365)
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
 

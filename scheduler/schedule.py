@@ -1,0 +1,75 @@
+"""APScheduler 3 (AsyncIOScheduler) driven by handlers/data/schedules.yaml."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from scheduler.jobs import JOBS
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+log = logging.getLogger(__name__)
+DEFAULT_SCHEDULES = Path(__file__).resolve().parent.parent / "handlers" / "data" / "schedules.yaml"
+
+
+class ScheduleError(Exception):
+    """The schedule file is invalid; start-up stops rather than silently skip a job."""
+
+
+def load_schedules(path: Path, tz: ZoneInfo) -> dict[str, CronTrigger]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScheduleError(f"{path}: cannot read schedules ({exc})") from None
+    jobs = raw.get("jobs") if isinstance(raw, dict) else None
+    if not isinstance(jobs, dict):
+        raise ScheduleError(f"{path}: expected a `jobs:` mapping of job name to cron expression")
+    triggers = {}
+    for name, cron in jobs.items():
+        if name not in JOBS:
+            raise ScheduleError(f"{path}: unknown job {name!r}; known jobs: {', '.join(JOBS)}")
+        try:
+            triggers[name] = CronTrigger.from_crontab(str(cron), timezone=tz)
+        except ValueError as exc:
+            raise ScheduleError(f"{path}: job {name!r}: invalid cron {cron!r} ({exc})") from None
+    return triggers
+
+
+async def _run(core: Core, name: str) -> None:
+    try:
+        count = await JOBS[name](core)
+        log.info("job %s done: %s", name, count)
+    except Exception:
+        log.exception("job %s failed", name)
+
+
+def build_scheduler(core: Core, path: Path = DEFAULT_SCHEDULES) -> AsyncIOScheduler:
+    tz = core.settings.tz
+    scheduler = AsyncIOScheduler(timezone=tz)
+    for name, trigger in load_schedules(path, tz).items():
+        scheduler.add_job(
+            _run,
+            trigger,
+            args=[core, name],
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+    return scheduler
+
+
+def describe(scheduler: AsyncIOScheduler) -> list[dict[str, Any]]:
+    return [
+        {"name": job.id, "trigger": str(job.trigger), "next_run": job.next_run_time}
+        for job in scheduler.get_jobs()
+    ]
