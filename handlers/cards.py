@@ -10,7 +10,7 @@ from handlers.casework import OPEN, Action, CaseFacts, Status, buttons_for
 from handlers.forms import Catalog
 from handlers.i18n import N_, Translator
 from handlers.ports import ReportView
-from handlers.status import status_label
+from handlers.status import event_line, status_label
 from handlers.text import labelled
 
 
@@ -105,14 +105,10 @@ def staff_card(
         lines += ["", labelled(t("Attachments"), attachment_summary)]
     for lat, lon in locations:
         lines.append(f"📍 {lat:.6f}, {lon:.6f} https://maps.google.com/?q={lat:.6f},{lon:.6f}")
-    history = [e for e in report.events if e.to_status != "new" or e.note]
+    history = [e for e in report.events if e.action]
     if history:
         lines += ["", t("History:")]
         for ev in history[-5:]:
-            line = (
-                f"• {ev.at.astimezone(tz).strftime('%d/%m %H:%M')} {status_label(t, ev.to_status)}"
-            )
-            if ev.note:
-                line += f": {ev.note}"
-            lines.append(line)
+            when = ev.at.astimezone(tz).strftime("%d/%m %H:%M")
+            lines.append(f"• {when} {event_line(t, ev.action, ev.note)}")
     return "\n".join(lines)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handlers.i18n import N_
+
 
 class Status(StrEnum):
     NEW = "new"
@@ -138,32 +140,34 @@ def may_view(actor: Actor, case: CaseFacts) -> bool:
 def check(actor: Actor, action: Action, case: CaseFacts) -> None:
     """Raise Refusal unless this actor may do this action on this case now."""
     if case.status not in ALLOWED_FROM[action]:
-        raise Refusal("This action is not possible while the case is {status}.")
+        raise Refusal(N_("This action is not possible while the case is {status}."))
     if action == Action.REVEAL:
         if case.anonymity == "anonymous":
-            raise Refusal("Nobody can see who sent an anonymous report.")
+            raise Refusal(N_("Nobody can see who sent an anonymous report."))
         if case.anonymity == "confidential" and not actor.can_reveal:
-            raise Refusal("You are not allowed to see who sent confidential reports.")
+            raise Refusal(N_("You are not allowed to see who sent confidential reports."))
         if not (actor.role in STAFF_ROLES or actor.role == LEADER_ROLE or actor.can_reveal):
-            raise Refusal("Only staff may do this.")
+            raise Refusal(N_("Only staff may do this."))
         return
     if action in (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE):
         if not actor.is_reporter:
-            raise Refusal("Only the person who sent the report may do this.")
+            raise Refusal(N_("Only the person who sent the report may do this."))
         return
     if action == Action.AUTO_CLOSE:
         return
     if actor.role in STAFF_ROLES:
         if action == Action.HAND_BACK:
-            raise Refusal("Only the department handling the case may hand it back.")
+            raise Refusal(N_("Only the department handling the case may hand it back."))
         return
     if actor.role == HANDLER_ROLE:
         if action not in HANDLER_ACTIONS:
-            raise Refusal("Departments may acknowledge, ask the reporter, resolve or hand back.")
+            raise Refusal(
+                N_("Departments may acknowledge, ask the reporter, resolve or hand back.")
+            )
         if not case.department_code or case.department_code != actor.department_code:
-            raise Refusal("This case is not assigned to your department.")
+            raise Refusal(N_("This case is not assigned to your department."))
         return
-    raise Refusal("Only staff may do this.")
+    raise Refusal(N_("Only staff may do this."))
 
 
 def target(action: Action, case: CaseFacts, department_after: str | None = None) -> Status:

@@ -42,6 +42,7 @@ class EventView:
     from_status: str
     to_status: str
     note: str
+    action: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,3 +19,30 @@ STATUS_NAMES = {
 
 def status_label(t: Translator, status: str) -> str:
     return t(STATUS_NAMES.get(status, status))
+
+
+# How each kind of event reads in a history; "" is the report's arrival.
+EVENT_NAMES = {
+    "": N_("Received"),
+    "ack": N_("Acknowledged"),
+    "assign": N_("Assigned to"),
+    "ask": N_("Question to the reporter"),
+    "answer": N_("The reporter answered"),
+    "addinfo": N_("The reporter added"),
+    "due": N_("Due date set"),
+    "resolve": N_("Resolved"),
+    "reject": N_("Rejected"),
+    "dup": N_("Duplicate of"),
+    "reopen": N_("Reopened"),
+    "handback": N_("Handed back"),
+    "confirm": N_("The reporter confirmed it is resolved"),
+    "dispute": N_("The reporter says it is not resolved"),
+    "autoclose": N_("Closed: no answer from the reporter"),
+}
+# What the reporter sees of their case's history: internal steps stay with staff.
+PUBLIC_EVENTS = frozenset(EVENT_NAMES) - {"due", "handback"}
+
+
+def event_line(t: Translator, action: str, note: str) -> str:
+    name = t(EVENT_NAMES.get(action, action))
+    return f"{name}: {note}" if note and action != "autoclose" else name

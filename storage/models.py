@@ -151,6 +151,7 @@ class ReportEvent(SQLModel, table=True):
     at: datetime = _ts()
     from_status: str = Field(default="", max_length=32)
     to_status: str = Field(max_length=32)
+    action: str = Field(default="", max_length=16)  # what happened; "" for the first event
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 

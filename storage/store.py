@@ -195,7 +195,7 @@ class SqlStore:
                 )
             ).scalars()
             events = tuple(
-                EventView(_aware(e.at), e.from_status, e.to_status, e.note) for e in rows
+                EventView(_aware(e.at), e.from_status, e.to_status, e.note, e.action) for e in rows
             )
         return ReportView(
             id=report.id,
@@ -303,6 +303,7 @@ class SqlStore:
                 actor_person_id=change.actor_person_id,
                 from_status=change.from_status,
                 to_status=change.to_status,
+                action=change.action,
                 note=change.note,
             )
         )

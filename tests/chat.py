@@ -37,8 +37,9 @@ class Chat:
             **kw,  # type: ignore[arg-type]
         )
 
-    async def send(self, inbound: Inbound, shown: str) -> list[str]:
-        self.transcript.append(f"> {shown}")
+    async def send(self, inbound: Inbound, shown: str | None) -> list[str]:
+        if shown is not None:
+            self.transcript.append(f"> {shown}")
         async with self.core.dispatcher.serialised(inbound.channel, inbound.user_id):
             reply = await self.core.dispatcher.handle(inbound)
         self.last_reply = reply

@@ -260,7 +260,7 @@ async def test_no_hidden_identity_reaches_staff_departments_leaders_logs_or_list
             at = text.find(secret)
             assert at < 0, f"{secret!r} leaked into {where}: …{text[max(0, at - 150) : at + 50]}…"
     assert "PA-0001" in staff_side and "Sáng thứ Hai" in staff_side  # relayed, without the name
-    assert any("reopened" in json.dumps(p, ensure_ascii=False) for _, p in staff_facing)
+    assert any("Chưa khắc phục hết" in json.dumps(p, ensure_ascii=False) for _, p in staff_facing)
 
 
 async def _listing(core) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Fill Vietnamese translations from a JSON object {msgid: msgstr}: `uv run python tools/translate.py FILE.json`."""
+"""Fill Vietnamese translations from a JSON object {msgid: msgstr}; a plural takes a list of
+forms, keyed by its singular msgid: `uv run python tools/translate.py FILE.json`."""
 
 import json
 import sys
@@ -14,7 +15,7 @@ for msgid, msgstr in pairs.items():
     message = catalog[msgid]
     if message is None:
         sys.exit(f"not in the catalog: {msgid!r}")
-    message.string = msgstr
+    message.string = tuple(msgstr) if isinstance(msgstr, list) else msgstr
     message.flags.discard("fuzzy")
     message.flags.discard("python-format")
 with PO.open("wb") as fh:

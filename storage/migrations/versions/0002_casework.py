@@ -60,6 +60,12 @@ def upgrade() -> None:
                 sa.Column("can_reveal", sa.Boolean(), nullable=False, server_default=sa.false())
             )
             batch.create_foreign_key(f"fk_{table}_department", "department", ["department_id"], ["id"])
+    with op.batch_alter_table("report_event") as batch:
+        batch.add_column(
+            sa.Column(
+                "action", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default=""
+            )
+        )
     with op.batch_alter_table("report") as batch:
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("department_id", sa.Integer(), nullable=True))
@@ -83,6 +89,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_event") as batch:
+        batch.drop_column("action")
     with op.batch_alter_table("report") as batch:
         batch.drop_constraint("fk_report_department", type_="foreignkey")
         batch.drop_constraint("fk_report_duplicate_of", type_="foreignkey")
