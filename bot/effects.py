@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from handlers.cards import ReporterInfo, card_buttons, staff_card
+from handlers.cards import ReporterInfo, card_buttons, reporter_line, staff_card
 from handlers.casedesk import resolution_question
 from handlers.casework import Action
 from handlers.context import CaseChanged, Effect, ReportSubmitted
@@ -21,6 +21,7 @@ from handlers.formrunner import describe_media
 from handlers.forms import Catalog
 from handlers.i18n import Translations, Translator
 from handlers.ports import ReportView
+from handlers.text import labelled
 from storage.admin import attachments_of, bindings_for, reporter_of
 from storage.models import CaseCard, Department, Identity, OutboxMessage, Person, Report
 from storage.outbox import enqueue
@@ -67,6 +68,8 @@ class EffectApplier:
     async def _new_report(self, session: AsyncSession, report_id: int) -> None:
         report = await session.get(Report, report_id)
         assert report is not None
+        if report.urgency == "hot":
+            await self._hot_alert(session, report)
         bindings = await bindings_for(session, "staff")
         if not bindings:
             return
@@ -86,6 +89,30 @@ class EffectApplier:
                         binding.chat_id,
                         {"kind": a.kind, "path": a.path, "caption": report.code},
                     )
+
+    async def _hot_alert(self, session: AsyncSession, report: Report) -> None:
+        """Leaders hear of a hot report at once: code, category, unit and a short summary."""
+        t = self.translations(None)
+        view = await SqlStore(session).report_view(report)
+        category = self.catalog.category(report.category)
+        found = await reporter_of(session, report) if report.anonymity == "named" else None
+        reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
+        summary = report.description.split("\n\n", 1)[0]
+        if len(summary) > 400:
+            summary = summary[:399] + "…"
+        text = "\n".join(
+            [
+                t("🔥 HOT: {code}", code=report.code),
+                labelled(t("Category"), category.label(t.locale) if category else report.category),
+                labelled(t("Unit"), view.unit_name),
+                labelled(t("Reporter"), reporter_line(t, report.anonymity, reporter)),
+                "",
+                summary,
+            ]
+        )
+        for binding in await bindings_for(session, "leaders"):
+            key = f"hot:{report.id}:{binding.channel}:{binding.chat_id}"
+            await enqueue(session, key, binding.channel, binding.chat_id, {"text": text})
 
     async def _post_card(
         self,

@@ -12,6 +12,7 @@ from tests.cli import run_cli
 from tests.telegram_harness import running_bot
 
 STAFF_CHAT = -100200300
+LEADERS_CHAT = -100999888
 MEMBER = 5550001
 SELF_MEMBER = 5550002
 
@@ -31,6 +32,7 @@ async def test_invite_registration_hot_anonymous_photo_report_reaches_staff_with
         await _invite(h.core, "INVITE42")
         async with h.core.sessions() as session, session.begin():
             await admin.bind_chat(session, "staff", "telegram", str(STAFF_CHAT))
+            await admin.bind_chat(session, "leaders", "telegram", str(LEADERS_CHAT))
         fake = h.fake
         out = await h.say(MEMBER, "/start INVITE42", first_name="Trần Thị", username="tranthibinh")
         # The invite fixes the unit, so only the name and consent are asked.
@@ -57,6 +59,10 @@ async def test_invite_registration_hot_anonymous_photo_report_reaches_staff_with
         out = await h.press(MEMBER, review, 1)  # send
         confirmation = out[-1]["text"]
         assert "PA-0001" in confirmation
+        # Leaders hear of a hot report within seconds, without the hidden identity.
+        alert = (await fake.wait_for_messages(LEADERS_CHAT, 1, timeout=5))[0]
+        assert "PA-0001" in alert["text"] and "🔥" in alert["text"]
+        assert "Trần" not in alert["text"] and "tranthibinh" not in alert["text"]
         # The tapped keyboard is gone and shows what was chosen.
         assert fake.message(MEMBER, review["message_id"]).get("reply_markup") in (None, {})
 
