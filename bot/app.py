@@ -24,7 +24,7 @@ from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
 from scheduler.delivery import DeliveryWorker, Sender
-from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, load_schedules
+from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, catch_up, load_schedules
 from storage import admin
 from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
@@ -170,6 +170,7 @@ class Runner:
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
         self.scheduler = build_scheduler(core)
         self.scheduler.start()
+        self._tasks.append(asyncio.create_task(catch_up(core, self.scheduler), name="catch-up"))
         self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
 
     async def _refresh_units(self) -> None:

@@ -76,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     jrun = jobs.add_parser("run", help="run one job now")
     jrun.add_argument("name")
 
+    digest = sub.add_parser("digest", help="the leaders' digest").add_subparsers(
+        dest="action", required=True
+    )
+    digest.add_parser("preview", help="print today's digest and write its chart, without sending")
+
+    box = sub.add_parser("outbox", help="the outbox").add_subparsers(dest="action", required=True)
+    box.add_parser("status", help="pending, failed and sent counts, and the oldest pending age")
+
     rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
     lst = rep.add_parser("list", help="list reports, newest first")
     lst.add_argument("--json", action="store_true")
@@ -258,6 +266,38 @@ async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
+async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from scheduler.digest import build
+
+    async def work(core: Any) -> int:
+        now = datetime.now(UTC)
+        text, chart = await build(core, now - timedelta(days=1), now)
+        print(text)
+        print(f"\nChart: {chart}")
+        return 0
+
+    return await _with_core(settings, work)
+
+
+async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.outbox import status_summary
+
+    async def work(core: Any) -> int:
+        async with core.sessions() as session:
+            summary = await status_summary(session)
+        print(
+            f"pending {summary['pending']}, failed {summary['failed']}, sent {summary['sent']}; "
+            f"oldest pending: {summary['oldest_pending']}"
+        )
+        for error, count in summary["errors"]:
+            print(f"  {count} × {error}")
+        return 0
+
+    return await _with_core(settings, work)
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -267,6 +307,8 @@ COMMANDS: dict[str, Command] = {
     "chat": cmd_chat,
     "reports": cmd_reports,
     "jobs": cmd_jobs,
+    "digest": cmd_digest,
+    "outbox": cmd_outbox,
 }
 
 

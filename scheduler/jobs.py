@@ -58,6 +58,13 @@ async def close_unconfirmed(core: Core) -> int:
     return closed
 
 
+async def daily_digest(core: Core) -> int:
+    from scheduler.digest import daily_digest as run
+
+    return await run(core)
+
+
 JOBS: dict[str, Callable[[Core], Awaitable[int]]] = {
     "close_unconfirmed": close_unconfirmed,
+    "daily_digest": daily_digest,
 }

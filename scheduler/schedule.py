@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -66,6 +67,19 @@ def build_scheduler(core: Core, path: Path = DEFAULT_SCHEDULES) -> AsyncIOSchedu
             misfire_grace_time=3600,
         )
     return scheduler
+
+
+async def catch_up(core: Core, scheduler: AsyncIOScheduler) -> None:
+    """A digest missed while the process was down is still relevant today: send it once.
+    The job itself records each day's run, so this can never send it twice."""
+    job = scheduler.get_job("daily_digest")
+    if job is None:
+        return
+    now = datetime.now(core.settings.tz)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = job.trigger.get_next_fire_time(None, midnight)
+    if first is not None and first <= now:
+        await _run(core, "daily_digest")
 
 
 def describe(scheduler: AsyncIOScheduler) -> list[dict[str, Any]]:

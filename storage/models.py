@@ -221,3 +221,28 @@ class RevealLog(SQLModel, table=True):
     report_id: int = Field(foreign_key="report.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     at: datetime = _ts()
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a periodic job for one period (a day's digest), so it is sent exactly once
+    even when the process was down at the scheduled time or runs twice."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32)
+    period: str = Field(max_length=32)  # e.g. 2026-11-30
+    period_end: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class Nudge(SQLModel, table=True):
+    """A reminder sent about a case or draft; none repeats within its interval."""
+
+    __tablename__ = "nudge"
+    __table_args__ = (UniqueConstraint("subject", "kind", "bucket"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=64)  # report:42 | draft:telegram:123
+    kind: str = Field(max_length=32)  # unacknowledged | overdue | escalated | draft
+    bucket: str = Field(max_length=32)  # the interval it belongs to
+    created_at: datetime = _ts()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -75,6 +75,38 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
         .where(col(OutboxMessage.id) == message_id)
         .values(status="failed", last_error=error[:500], attempts=OutboxMessage.attempts + 1)
     )
+
+
+async def status_summary(session: AsyncSession) -> dict[str, Any]:
+    """For operators: counts, the age of the oldest pending row and the commonest failures."""
+    by_status = await counts(session)
+    oldest = (
+        await session.execute(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+        )
+    ).scalar_one_or_none()
+    age = "none"
+    if oldest is not None:
+        seconds = (
+            utcnow() - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
+        ).total_seconds()
+        age = f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
+    errors = (
+        await session.execute(
+            select(OutboxMessage.last_error, func.count())
+            .where(OutboxMessage.status == "failed")
+            .group_by(col(OutboxMessage.last_error))
+            .order_by(func.count().desc())
+            .limit(5)
+        )
+    ).all()
+    return {
+        "pending": by_status.get("pending", 0),
+        "failed": by_status.get("failed", 0),
+        "sent": by_status.get("sent", 0),
+        "oldest_pending": age,
+        "errors": [(e, int(n)) for e, n in errors],
+    }
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:

@@ -472,6 +472,17 @@ class FakeZalo:
         """A message type the platform does not forward (voice, file, protected users…)."""
         return self._user_event("message.unsupported.received", user_id, display_name, chat_id, {})
 
+    def user_event(
+        self,
+        event_name: str,
+        user_id: str,
+        content: JSONDict | None = None,
+        display_name: str = "Người dùng thử",
+        chat_id: str | None = None,
+    ) -> JSONDict:
+        """A user event with any name (e.g. one Zalo adds later) and message content."""
+        return self._user_event(event_name, user_id, display_name, chat_id, dict(content or {}))
+
     async def deliver_webhook(
         self, update: JSONDict, wrapped: bool = True, url: str | None = None
     ) -> int:

@@ -41,6 +41,7 @@ def extracted_msgids(tmp_path: Path) -> set[str]:
             str(pot),
             "handlers",
             "bot",
+            "scheduler",
         ],
         cwd=ROOT,
         check=True,

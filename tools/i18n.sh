@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv run pybabel extract -F babel.cfg -k t -k n:1,2 -k N_ --no-location --sort-output \
-  --project=grassroots -o handlers/locale/messages.pot handlers bot
+  --project=grassroots -o handlers/locale/messages.pot handlers bot scheduler
 for lang in vi en; do
   uv run pybabel update -i handlers/locale/messages.pot -d handlers/locale -D messages -l "$lang" \
     --no-fuzzy-matching --ignore-obsolete

@@ -1,0 +1,328 @@
+"""The leaders' digest: what came in, what is stuck, who has not answered — as text and a chart.
+
+Figures come from GROUP BY queries, so a digest over a million reports stays quick; the text is
+rendered in the organisation's language and split at each channel's limit by the adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.forms import Catalog
+from handlers.i18n import Translator
+from handlers.org import HOST_KINDS
+from handlers.status import status_label
+from handlers.text import labelled
+from storage.models import Department, JobRun, OrgUnit, OutboxMessage, Report
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
+CHART_DAYS = 14
+
+
+@dataclass
+class DigestData:
+    since: datetime
+    until: datetime
+    total: int = 0
+    by_category: list[tuple[str, int]] = field(default_factory=list)
+    by_urgency: dict[str, int] = field(default_factory=dict)
+    by_host_kind: list[tuple[str, int]] = field(default_factory=list)
+    hot: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # code, category, unit, status
+    newly_overdue: list[tuple[str, str]] = field(default_factory=list)  # code, department
+    resolved: int = 0
+    median_ack_hours: float | None = None
+    median_resolve_hours: float | None = None
+    delivery_failures: int = 0
+    open_now: int = 0
+    daily: list[tuple[date, dict[str, int], int, int]] = field(default_factory=list)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def collect(
+    session: AsyncSession, since: datetime, until: datetime, tz: ZoneInfo
+) -> DigestData:
+    data = DigestData(since, until)
+    window = (col(Report.created_at) >= since, col(Report.created_at) < until)
+    rows = await session.execute(
+        select(Report.category, func.count()).where(*window).group_by(col(Report.category))
+    )
+    data.by_category = sorted(((c, int(n)) for c, n in rows.all()), key=lambda x: -x[1])
+    data.total = sum(n for _, n in data.by_category)
+    rows = await session.execute(
+        select(Report.urgency, func.count()).where(*window).group_by(col(Report.urgency))
+    )
+    data.by_urgency = {u: int(n) for u, n in rows.all()}
+    rows = await session.execute(
+        select(OrgUnit.host_kind, func.count())
+        .select_from(Report)
+        .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id))
+        .where(*window)
+        .group_by(col(OrgUnit.host_kind))
+    )
+    data.by_host_kind = sorted(((k, int(n)) for k, n in rows.all()), key=lambda x: -x[1])
+    hot_rows = await session.execute(
+        select(Report.code, Report.category, OrgUnit.name, Report.status)
+        .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id), isouter=True)
+        .where(*window, Report.urgency == "hot")
+        .order_by(col(Report.id))
+        .limit(50)
+    )
+    data.hot = [(c, cat, u or "—", s) for c, cat, u, s in hot_rows.all()]
+    overdue_rows = await session.execute(
+        select(Report.code, Department.name)
+        .join(Department, col(Department.id) == col(Report.department_id), isouter=True)
+        .where(
+            col(Report.due_at) >= since, col(Report.due_at) < until, col(Report.status).in_(OPEN)
+        )
+        .order_by(col(Report.due_at))
+        .limit(50)
+    )
+    data.newly_overdue = [(c, d or "—") for c, d in overdue_rows.all()]
+    data.resolved = int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Report)
+                .where(col(Report.resolved_at) >= since, col(Report.resolved_at) < until)
+            )
+        ).scalar_one()
+    )
+    data.open_now = int(
+        (
+            await session.execute(
+                select(func.count()).select_from(Report).where(col(Report.status).in_(OPEN))
+            )
+        ).scalar_one()
+    )
+    acks = await session.execute(
+        select(Report.created_at, Report.acknowledged_at).where(
+            col(Report.acknowledged_at) >= since, col(Report.acknowledged_at) < until
+        )
+    )
+    ack_hours = [(_aware(a) - _aware(c)).total_seconds() / 3600 for c, a in acks.all()]
+    data.median_ack_hours = statistics.median(ack_hours) if ack_hours else None
+    resolves = await session.execute(
+        select(Report.created_at, Report.resolved_at).where(
+            col(Report.resolved_at) >= since, col(Report.resolved_at) < until
+        )
+    )
+    res_hours = [(_aware(r) - _aware(c)).total_seconds() / 3600 for c, r in resolves.all()]
+    data.median_resolve_hours = statistics.median(res_hours) if res_hours else None
+    data.delivery_failures = int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "failed", col(OutboxMessage.created_at) >= since)
+            )
+        ).scalar_one()
+    )
+    data.daily = await _daily(session, until, tz)
+    return data
+
+
+async def _daily(
+    session: AsyncSession, until: datetime, tz: ZoneInfo
+) -> list[tuple[date, dict[str, int], int, int]]:
+    """Intake per day and category, plus opened versus resolved per day, for the chart."""
+    start = until - timedelta(days=CHART_DAYS)
+    rows = await session.execute(
+        select(Report.created_at, Report.category).where(
+            col(Report.created_at) >= start, col(Report.created_at) < until
+        )
+    )
+    days = [
+        (until - timedelta(days=CHART_DAYS - i)).astimezone(tz).date() for i in range(CHART_DAYS)
+    ]
+    intake: dict[date, dict[str, int]] = {d: {} for d in days}
+    for created, category in rows.all():
+        day = _aware(created).astimezone(tz).date()
+        if day in intake:
+            intake[day][category] = intake[day].get(category, 0) + 1
+    resolved_rows = await session.execute(
+        select(Report.resolved_at).where(
+            col(Report.resolved_at) >= start, col(Report.resolved_at) < until
+        )
+    )
+    resolved: dict[date, int] = {}
+    for (at,) in resolved_rows.all():
+        day = _aware(at).astimezone(tz).date()
+        resolved[day] = resolved.get(day, 0) + 1
+    return [(d, intake[d], sum(intake[d].values()), resolved.get(d, 0)) for d in days]
+
+
+def render(t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo) -> str:
+    since = data.since.astimezone(tz).strftime("%d/%m %H:%M")
+    until = data.until.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+    head = t("📋 Daily digest, {since} – {until}", since=since, until=until)
+    if data.total == 0 and not data.newly_overdue and not data.resolved:
+        return "\n".join(
+            [
+                head,
+                "",
+                t("Nothing new since the last digest. Open cases: {count}.", count=data.open_now),
+            ]
+        )
+
+    def category(code: str) -> str:
+        cat = catalog.category(code)
+        return cat.label(t.locale) if cat else code
+
+    lines = [
+        head,
+        "",
+        t("New reports: {total} ({hot} hot).", total=data.total, hot=data.by_urgency.get("hot", 0)),
+    ]
+    if data.by_category:
+        lines += ["", t("By category:")] + [f"• {category(c)}: {n}" for c, n in data.by_category]
+    if data.by_host_kind:
+        lines += ["", t("By kind of unit:")] + [
+            f"• {t(HOST_KINDS.get(k, k))}: {n}" for k, n in data.by_host_kind
+        ]
+    if data.hot:
+        lines += ["", t("🔥 Hot reports:")]
+        lines += [
+            f"• {code} · {category(cat)} · {unit} · {status_label(t, s)}"
+            for code, cat, unit, s in data.hot
+        ]
+    if data.newly_overdue:
+        lines += ["", t("⏰ Newly overdue:")] + [
+            f"• {code} · {dept}" for code, dept in data.newly_overdue
+        ]
+    lines += [
+        "",
+        labelled(t("Resolved"), str(data.resolved)),
+        labelled(t("Open now"), str(data.open_now)),
+    ]
+    if data.median_ack_hours is not None:
+        lines.append(
+            t("Median time to acknowledge: {hours} h", hours=f"{data.median_ack_hours:.1f}")
+        )
+    if data.median_resolve_hours is not None:
+        lines.append(
+            t("Median time to resolve: {hours} h", hours=f"{data.median_resolve_hours:.1f}")
+        )
+    if data.delivery_failures:
+        lines.append(
+            t("⚠ Messages that could not be delivered: {count}", count=data.delivery_failures)
+        )
+    return "\n".join(lines)
+
+
+def draw_chart(t: Translator, catalog: Catalog, data: DigestData, target: Path) -> Path:
+    """A PNG: 14-day intake by category (stacked) and opened versus resolved per day."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    days = [d.strftime("%d/%m") for d, *_ in data.daily]
+    codes = [c.code for c in catalog.categories]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
+    base = [0] * len(days)
+    for code in codes:
+        values = [counts.get(code, 0) for _, counts, _, _ in data.daily]
+        if any(values):
+            cat = catalog.category(code)
+            top.bar(days, values, bottom=base, label=cat.label(t.locale) if cat else code)
+            base = [b + v for b, v in zip(base, values, strict=True)]
+    top.set_title(t("Reports received per day, by category"))
+    if any(base):
+        top.legend(fontsize=7, loc="upper left")
+    bottom.plot(days, [n for *_, n, _ in data.daily], marker="o", label=t("Reports received"))
+    bottom.plot(days, [r for *_, r in data.daily], marker="s", label=t("Resolved"))
+    bottom.set_title(t("Received and resolved per day"))
+    bottom.legend(fontsize=7)
+    bottom.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, format="png")
+    plt.close(fig)
+    return target
+
+
+async def build(core: Core, since: datetime, until: datetime) -> tuple[str, Path]:
+    """The digest text and its chart, in the organisation's language."""
+    t = core.translations(None)
+    async with core.sessions() as session:
+        data = await collect(session, since, until, core.settings.tz)
+    text = render(t, core.catalog, data, core.settings.tz)
+    name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
+    chart = await asyncio.to_thread(
+        draw_chart, t, core.catalog, data, core.settings.attachments_dir / name
+    )
+    return text, chart
+
+
+def digest_day(now: datetime, tz: ZoneInfo) -> str:
+    return now.astimezone(tz).date().isoformat()
+
+
+async def daily_digest(core: Core) -> int:
+    """Send today's digest to every leaders chat, once: a second run the same day sends nothing."""
+    from storage.admin import bindings_for
+    from storage.outbox import enqueue
+
+    now = datetime.now(UTC)
+    day = digest_day(now, core.settings.tz)
+    async with core.sessions() as session:
+        last = (
+            await session.execute(
+                select(JobRun.period_end)
+                .where(JobRun.job == "daily_digest")
+                .order_by(col(JobRun.id).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        done = (
+            await session.execute(
+                select(JobRun.id).where(JobRun.job == "daily_digest", JobRun.period == day)
+            )
+        ).scalar_one_or_none()
+    if done is not None:
+        return 0
+    since = _aware(last) if last is not None else now - timedelta(days=1)
+    text, chart = await build(core, since, now)
+    rel = chart.relative_to(core.settings.attachments_dir).as_posix()
+    sent = 0
+    async with core.sessions() as session, session.begin():
+        session.add(JobRun(job="daily_digest", period=day, period_end=now))
+        await session.flush()  # the unique (job, period) row: a concurrent second run fails here
+        for binding in await bindings_for(session, "leaders"):
+            key = f"digest:{day}:{binding.channel}:{binding.chat_id}"
+            await enqueue(session, f"{key}:text", binding.channel, binding.chat_id, {"text": text})
+            await enqueue(
+                session,
+                f"{key}:chart",
+                binding.channel,
+                binding.chat_id,
+                {"kind": "photo", "path": rel, "caption": t_caption(core)},
+            )
+            sent += 1
+    if core.delivery is not None:
+        core.delivery.wake()
+    return sent
+
+
+def t_caption(core: Core) -> str:
+    t = core.translations(None)
+    return t("Intake and resolution over the last 14 days")
