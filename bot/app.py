@@ -24,6 +24,7 @@ from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
 from scheduler.delivery import DeliveryWorker, Sender
+from scheduler.nudges import load_rules
 from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, catch_up, load_schedules
 from storage import admin
 from storage.conversations import prune_updates
@@ -68,6 +69,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     """Load and validate data first, so a broken form file stops start-up before anything runs."""
     catalog = load_catalog(settings.org_dir)
     load_schedules(DEFAULT_SCHEDULES, settings.tz)
+    load_rules()
     translations = Translations(settings.default_locale)
     if migrate:
         await upgrade(settings.database_url)

@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from handlers.forms import FormError
 from handlers.org import BINDING_ROLES, ROLES
+from scheduler.nudges import NudgeError
 from scheduler.schedule import ScheduleError
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
-    except (CliError, FormError, ConfigError, ScheduleError) as exc:
+    except (CliError, FormError, ConfigError, ScheduleError, NudgeError) as exc:
         print(f"grassroots: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -166,6 +166,18 @@ class EffectApplier:
             await self._alert_owner(session, report, view, action, change.note)
         await self._tell_reporter(session, report, view, action, change.note)
 
+    async def owner_view(self, session: AsyncSession, report: Report) -> ReportView:
+        return await SqlStore(session).report_view(report)
+
+    async def person_locale(
+        self, session: AsyncSession, channel: str, external_id: str
+    ) -> str | None:
+        person = await SqlStore(session).person_for(channel, external_id)
+        return person.locale if person else None
+
+    async def owner_chats(self, session: AsyncSession, view: ReportView) -> list[tuple[str, str]]:
+        return await self._owner_chats(session, view)
+
     async def _owner_chats(self, session: AsyncSession, view: ReportView) -> list[tuple[str, str]]:
         """Where the case's owner is: its department's chats or handlers, else the staff chats."""
         if view.department_code:

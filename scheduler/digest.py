@@ -24,7 +24,7 @@ from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
 from handlers.status import status_label
 from handlers.text import labelled
-from storage.models import Department, JobRun, OrgUnit, OutboxMessage, Report
+from storage.models import Department, JobRun, Nudge, OrgUnit, OutboxMessage, Report
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -50,6 +50,7 @@ class DigestData:
     median_resolve_hours: float | None = None
     delivery_failures: int = 0
     open_now: int = 0
+    escalated: list[str] = field(default_factory=list)
     daily: list[tuple[date, dict[str, int], int, int]] = field(default_factory=list)
 
 
@@ -136,6 +137,17 @@ async def collect(
             )
         ).scalar_one()
     )
+    escalated = await session.execute(
+        select(Nudge.subject).where(
+            Nudge.kind == "escalated", col(Nudge.created_at) >= since, col(Nudge.created_at) < until
+        )
+    )
+    ids = [int(s.split(":", 1)[1]) for (s,) in escalated.all() if s.startswith("report:")]
+    if ids:
+        codes = await session.execute(
+            select(Report.code).where(col(Report.id).in_(ids)).order_by(col(Report.id))
+        )
+        data.escalated = list(codes.scalars())
     data.daily = await _daily(session, until, tz)
     return data
 
@@ -174,7 +186,7 @@ def render(t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo) -> s
     since = data.since.astimezone(tz).strftime("%d/%m %H:%M")
     until = data.until.astimezone(tz).strftime("%d/%m/%Y %H:%M")
     head = t("📋 Daily digest, {since} – {until}", since=since, until=until)
-    if data.total == 0 and not data.newly_overdue and not data.resolved:
+    if data.total == 0 and not data.newly_overdue and not data.resolved and not data.escalated:
         return "\n".join(
             [
                 head,
@@ -208,6 +220,8 @@ def render(t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo) -> s
         lines += ["", t("⏰ Newly overdue:")] + [
             f"• {code} · {dept}" for code, dept in data.newly_overdue
         ]
+    if data.escalated:
+        lines += ["", t("🚨 Long overdue, escalated to you:"), "• " + ", ".join(data.escalated)]
     lines += [
         "",
         labelled(t("Resolved"), str(data.resolved)),

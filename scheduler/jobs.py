@@ -64,7 +64,14 @@ async def daily_digest(core: Core) -> int:
     return await run(core)
 
 
+async def nudges(core: Core) -> int:
+    from scheduler.nudges import run_nudges
+
+    return await run_nudges(core)
+
+
 JOBS: dict[str, Callable[[Core], Awaitable[int]]] = {
+    "nudges": nudges,
     "close_unconfirmed": close_unconfirmed,
     "daily_digest": daily_digest,
 }

@@ -1,0 +1,211 @@
+"""The nudge ladder: unacknowledged reports, overdue cases, escalation to leaders, abandoned
+drafts. Thresholds are data; every nudge is recorded so none repeats within its interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.admin import bindings_for
+from storage.models import Conversation, Nudge, Report
+from storage.outbox import enqueue
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+NUDGES_FILE = Path(__file__).resolve().parent.parent / "handlers" / "data" / "nudges.yaml"
+OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
+
+
+class NudgeError(Exception):
+    """nudges.yaml is invalid; start-up stops rather than silently skip the ladder."""
+
+
+class QuietHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: time
+    end: time
+
+    def contains(self, at: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end
+
+
+class NudgeRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quiet_hours: QuietHours
+    unacknowledged_hours: dict[str, float]
+    overdue_repeat_hours: dict[str, float]
+    escalate_after_days: dict[str, float]
+    draft_reminder_minutes: float
+    draft_expiry_days: float
+
+    def per(self, table: dict[str, float], urgency: str) -> float:
+        return table.get(urgency, table.get("normal", 24))
+
+
+def load_rules(path: Path = NUDGES_FILE) -> NudgeRules:
+    try:
+        return NudgeRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise NudgeError(f"{path}: cannot read ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise NudgeError(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+
+
+@dataclass
+class Counts:
+    unacknowledged: int = 0
+    overdue: int = 0
+    escalated: int = 0
+    drafts: int = 0
+    expired_drafts: int = 0
+
+    def total(self) -> int:
+        return self.unacknowledged + self.overdue + self.escalated + self.drafts
+
+
+async def _record(session: AsyncSession, subject: str, kind: str, bucket: str) -> bool:
+    """True when this nudge is new; False when it was already sent for this interval."""
+    try:
+        async with session.begin_nested():
+            session.add(Nudge(subject=subject, kind=kind, bucket=bucket))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def run_nudges(core: Core) -> int:
+    rules = load_rules()
+    now = datetime.now(UTC)
+    local = now.astimezone(core.settings.tz).time()
+    if rules.quiet_hours.contains(local):
+        return 0  # held back: the buckets are still unsent, so they go out when quiet hours end
+    counts = Counts()
+    t = core.translations(None)
+    async with core.sessions() as session, session.begin():
+        cases = (
+            (await session.execute(select(Report).where(col(Report.status).in_(OPEN))))
+            .scalars()
+            .all()
+        )
+        for report in cases:
+            age = now - _aware(report.created_at)
+            if report.status == "new":
+                every = timedelta(hours=rules.per(rules.unacknowledged_hours, report.urgency))
+                if age >= every:
+                    bucket = str(int(age / every))
+                    if await _record(session, f"report:{report.id}", "unacknowledged", bucket):
+                        text = t(
+                            "⏳ {code} has waited {hours} hours without being acknowledged.",
+                            code=report.code,
+                            hours=int(age.total_seconds() // 3600),
+                        )
+                        for b in await bindings_for(session, "staff"):
+                            await enqueue(
+                                session,
+                                f"nudge:unack:{report.id}:{bucket}:{b.chat_id}",
+                                b.channel,
+                                b.chat_id,
+                                {"text": text},
+                            )
+                        counts.unacknowledged += 1
+            if report.due_at is None or _aware(report.due_at) > now:
+                continue
+            late = now - _aware(report.due_at)
+            every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
+            bucket = str(int(late / every))
+            if await _record(session, f"report:{report.id}", "overdue", bucket):
+                view = await core.effects.owner_view(session, report)
+                text = t(
+                    "⏰ {code} is overdue by {hours} hours. Please act on it or set a new due date.",
+                    code=report.code,
+                    hours=int(late.total_seconds() // 3600),
+                )
+                for channel, chat_id in await core.effects.owner_chats(session, view):
+                    await enqueue(
+                        session,
+                        f"nudge:overdue:{report.id}:{bucket}:{chat_id}",
+                        channel,
+                        chat_id,
+                        {"text": text},
+                    )
+                counts.overdue += 1
+            escalate = timedelta(days=rules.per(rules.escalate_after_days, report.urgency))
+            if late >= escalate and await _record(session, f"report:{report.id}", "escalated", "1"):
+                counts.escalated += 1
+                if report.urgency == "hot":
+                    text = t(
+                        "🚨 Hot case {code} is {days} days overdue and has been escalated to the leaders.",
+                        code=report.code,
+                        days=late.days,
+                    )
+                    for b in await bindings_for(session, "leaders"):
+                        await enqueue(
+                            session,
+                            f"nudge:escalated:{report.id}:{b.chat_id}",
+                            b.channel,
+                            b.chat_id,
+                            {"text": text},
+                        )
+        await _drafts(core, session, rules, now, counts)
+    if counts.total() and core.delivery is not None:
+        core.delivery.wake()
+    return counts.total()
+
+
+async def _drafts(
+    core: Core, session: AsyncSession, rules: NudgeRules, now: datetime, counts: Counts
+) -> None:
+    """One reminder for an abandoned report draft; after the expiry the draft is dropped."""
+    idle = now - timedelta(minutes=rules.draft_reminder_minutes)
+    rows = (
+        (await session.execute(select(Conversation).where(col(Conversation.updated_at) < idle)))
+        .scalars()
+        .all()
+    )
+    for conv in rows:
+        draft = (conv.state.get("forms") or {}).get("report")
+        if not draft or not draft.get("step"):
+            continue
+        if now - _aware(conv.updated_at) > timedelta(days=rules.draft_expiry_days):
+            state = dict(conv.state)
+            state["forms"] = {k: v for k, v in state["forms"].items() if k != "report"}
+            if state.get("flow") == "report":
+                state.pop("flow")
+            conv.state = state
+            conv.version += 1
+            session.add(conv)
+            counts.expired_drafts += 1
+            continue
+        bucket = _aware(conv.updated_at).isoformat()
+        if await _record(session, f"draft:{conv.channel}:{conv.user_id}", "draft", bucket):
+            locale = conv.state.get("locale")
+            person = await core.effects.person_locale(session, conv.channel, conv.user_id)
+            t = core.translations(person or locale)
+            text = t(
+                "You have an unfinished report. Send /report to continue where you left off, or /cancel to discard it."
+            )
+            await enqueue(
+                session,
+                f"nudge:draft:{conv.channel}:{conv.user_id}:{bucket}",
+                conv.channel,
+                conv.chat_id,
+                {"text": text},
+            )
+            counts.drafts += 1
