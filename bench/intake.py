@@ -731,7 +731,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="write a cProfile of the timed report flow to FILE (slows the flow down)",
     )
     parser.add_argument("--draft-workers", type=int, default=16, help=argparse.SUPPRESS)
-    parser.add_argument("--skip-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-memory", action="store_true", help="skip the memory test")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.members is None:

@@ -23,8 +23,9 @@ from bot.web import build_web_app, telegram_webhook
 from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
-from scheduler.delivery import DeliveryWorker, Sender
+from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.nudges import load_rules
+from scheduler.ratelimit import Limits
 from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, catch_up, load_schedules
 from storage import admin
 from storage.conversations import prune_updates
@@ -79,7 +80,15 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     effects = EffectApplier(catalog, translations, settings.tz)
     dispatcher = Dispatcher(sessions, engine, translations, effects)
     core = Core(settings, db, sessions, catalog, translations, engine, dispatcher, effects)
-    core.delivery = DeliveryWorker(sessions, core.senders, effects.delivery_failed)
+    limits = {
+        **DEFAULT_LIMITS,
+        "telegram": Limits(
+            settings.telegram_rate_per_second,
+            settings.telegram_rate_per_chat_per_second,
+            settings.telegram_rate_per_group_per_minute,
+        ),
+    }
+    core.delivery = DeliveryWorker(sessions, core.senders, effects.delivery_failed, limits)
     dispatcher.on_commit = core.delivery.wake
     await core.refresh_units()
     return core

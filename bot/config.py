@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     telegram_mode: ChannelMode = ChannelMode.POLLING
     telegram_webhook_secret: str = ""
     telegram_concurrency: int = Field(default=16, ge=1, le=256)
+    # Flood limits for proactive messages (Telegram's published limits by default).
+    telegram_rate_per_second: float = Field(default=30, gt=0)
+    telegram_rate_per_chat_per_second: float = Field(default=1, gt=0)
+    telegram_rate_per_group_per_minute: float = Field(default=20, gt=0)
 
     zalo_bot_token: str = ""
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"

@@ -16,11 +16,16 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
+from scheduler.ratelimit import Limits, RateLimiter
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 50
+DEFAULT_LIMITS = {
+    "telegram": Limits(per_second=30, per_chat_per_second=1, per_group_per_minute=20),
+    "zalo": Limits(per_second=10, per_chat_per_second=1, per_group_per_minute=20),
+}
 MAX_ATTEMPTS = 12
 
 
@@ -51,10 +56,15 @@ class DeliveryWorker:
         sessions: async_sessionmaker[AsyncSession],
         senders: Mapping[str, Sender],
         on_failure: FailureHook | None = None,
+        limits: Mapping[str, Limits] | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = senders
         self.on_failure = on_failure
+        self.limiters = {
+            channel: RateLimiter(lim) for channel, lim in (limits or DEFAULT_LIMITS).items()
+        }
+        self._soonest = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -67,10 +77,15 @@ class DeliveryWorker:
 
     async def run(self, idle_seconds: float = 2.0) -> None:
         while not self._stopping:
-            sent = await self.run_once()
+            try:
+                sent = await self.run_once()
+            except Exception:  # the database went away for a moment: try again shortly
+                log.exception("delivery pass failed")
+                sent = 0
             if sent == 0 and not self._stopping:
+                wait = min(idle_seconds, self._soonest) if self._soonest > 0 else idle_seconds
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
                 self._wake.clear()
 
     async def run_once(self) -> int:
@@ -78,8 +93,21 @@ class DeliveryWorker:
         async with self.sessions() as session:
             rows = await outbox.due(session, utcnow(), BATCH)
         handled = 0
+        held: set[tuple[str, str]] = set()  # chats over their rate: keep their order, skip them
+        self._soonest = 0.0
         for row in rows:
             assert row.id is not None
+            chat = (row.channel, row.chat_id)
+            limiter = self.limiters.get(row.channel)
+            if chat in held:
+                continue
+            if limiter is not None:
+                delay = limiter.delay_for(row.chat_id)
+                if delay > 0:
+                    held.add(chat)
+                    self._soonest = delay if not self._soonest else min(self._soonest, delay)
+                    continue
+                await limiter.acquire(row.chat_id)
             sender = self.senders.get(row.channel)
             async with self.sessions() as session, session.begin():
                 if sender is None:
@@ -104,10 +132,12 @@ class DeliveryWorker:
                             else backoff(row.attempts)
                         )
                         await outbox.mark_retry(session, row.id, str(exc), delay)
+                        held.add(chat)  # the rest of this chat waits behind it
                     continue
                 except Exception as exc:  # a bug in a sender must not stall the queue
                     log.exception("outbox %s: unexpected error", row.id)
                     await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
+                    held.add(chat)
                     continue
                 await outbox.mark_sent(session, row.id)
                 handled += 1

@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from storage.models import OutboxMessage, utcnow
@@ -40,9 +41,27 @@ async def enqueue(
 
 
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Rows to send now, oldest first; a row waits while an older one to its chat waits to be
+    retried, so each chat receives its messages in order."""
+    earlier = aliased(OutboxMessage)
+    waiting_before = (
+        select(earlier.id)
+        .where(
+            earlier.channel == OutboxMessage.channel,
+            earlier.chat_id == OutboxMessage.chat_id,
+            earlier.status == "pending",
+            col(earlier.id) < col(OutboxMessage.id),
+            col(earlier.next_attempt_at) > now,
+        )
+        .exists()
+    )
     stmt = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", col(OutboxMessage.next_attempt_at) <= now)
+        .where(
+            OutboxMessage.status == "pending",
+            col(OutboxMessage.next_attempt_at) <= now,
+            ~waiting_before,
+        )
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )

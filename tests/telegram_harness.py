@@ -60,6 +60,10 @@ async def running_bot(tmp_path: Path, database_url: str, **settings: Any) -> Asy
         "telegram_bot_token": TOKEN,
         "telegram_api_url": fake.url,
         "web_chat": False,
+        # The fake server does not enforce flood limits; tests of the limiter set their own.
+        "telegram_rate_per_second": 1000,
+        "telegram_rate_per_chat_per_second": 1000,
+        "telegram_rate_per_group_per_minute": 60000,
     }
     values.update(settings)
     core = await build_core(make_settings(tmp_path, database_url, **values))
