@@ -26,7 +26,7 @@ from handlers.i18n import Translations
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
-from scheduler.schedule import DEFAULT_SCHEDULES, build_scheduler, catch_up, load_schedules
+from scheduler.schedule import build_scheduler, catch_up, load_schedules
 from storage import admin
 from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
@@ -69,8 +69,8 @@ class Core:
 async def build_core(settings: Settings, migrate: bool = True) -> Core:
     """Load and validate data first, so a broken form file stops start-up before anything runs."""
     catalog = load_catalog(settings.org_dir)
-    load_schedules(DEFAULT_SCHEDULES, settings.tz)
-    load_rules()
+    load_schedules(settings.data_file("schedules.yaml"), settings.tz)
+    load_rules(settings.data_file("nudges.yaml"))
     translations = Translations(settings.default_locale)
     if migrate:
         await upgrade(settings.database_url)

@@ -245,13 +245,15 @@ async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from scheduler.jobs import JOBS
-    from scheduler.schedule import DEFAULT_SCHEDULES, load_schedules
+    from scheduler.schedule import load_schedules
 
     if args.action == "list":
         from datetime import datetime
 
         now = datetime.now(settings.tz)
-        for name, trigger in load_schedules(DEFAULT_SCHEDULES, settings.tz).items():
+        for name, trigger in load_schedules(
+            settings.data_file("schedules.yaml"), settings.tz
+        ).items():
             upcoming = trigger.get_next_fire_time(None, now)
             print(f"{name}\t{trigger}\tnext: {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else name)
         return 0

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+BUILTIN_DATA = Path(__file__).resolve().parent.parent / "handlers" / "data"
+
 
 class ChannelMode(StrEnum):
     POLLING = "polling"
@@ -120,6 +122,12 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def data_file(self, name: str) -> Path:
+        """An organisation's own data file from ORG_DIR, else the built-in default."""
+        if self.org_dir is not None and (self.org_dir / name).exists():
+            return self.org_dir / name
+        return BUILTIN_DATA / name
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -91,7 +91,7 @@ def _aware(at: datetime) -> datetime:
 
 
 async def run_nudges(core: Core) -> int:
-    rules = load_rules()
+    rules = load_rules(core.settings.data_file("nudges.yaml"))
     now = datetime.now(UTC)
     local = now.astimezone(core.settings.tz).time()
     if rules.quiet_hours.contains(local):

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from bot.app import Core
 
 log = logging.getLogger(__name__)
-DEFAULT_SCHEDULES = Path(__file__).resolve().parent.parent / "handlers" / "data" / "schedules.yaml"
 
 
 class ScheduleError(Exception):
@@ -52,8 +51,9 @@ async def _run(core: Core, name: str) -> None:
         log.exception("job %s failed", name)
 
 
-def build_scheduler(core: Core, path: Path = DEFAULT_SCHEDULES) -> AsyncIOScheduler:
+def build_scheduler(core: Core, path: Path | None = None) -> AsyncIOScheduler:
     tz = core.settings.tz
+    path = path or core.settings.data_file("schedules.yaml")
     scheduler = AsyncIOScheduler(timezone=tz)
     for name, trigger in load_schedules(path, tz).items():
         scheduler.add_job(

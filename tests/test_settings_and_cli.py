@@ -111,6 +111,29 @@ async def test_broken_form_stops_run_before_anything_starts(tmp_path):
     assert "report.yaml" in out and "at least one step" in out
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("schedules.yaml", "jobs:\n  daily_digest: '61 7 * * *'\n", "invalid cron"),
+        ("schedules.yaml", "jobs:\n  make_coffee: '0 7 * * *'\n", "unknown job"),
+        ("nudges.yaml", "quiet_hours: {start: '25:00', end: '06:30'}\n", "quiet_hours"),
+    ],
+)
+async def test_invalid_schedule_data_stops_start_up_clearly(tmp_path, name, content, expected):
+    (tmp_path / name).write_text(content)
+    out = await run_cli(
+        ["run"], expect=1, ORG_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/x.db"
+    )
+    assert name in out and expected in out
+
+
+async def test_jobs_list_shows_each_schedule_with_its_next_run(tmp_path):
+    out = await run_cli(["jobs", "list"], DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    for job in ("daily_digest", "nudges", "close_unconfirmed"):
+        assert job in out
+    assert "next:" in out
+
+
 async def test_operator_commands_end_to_end(tmp_path):
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
     assert "up to date" in await run_cli(["db", "upgrade"], **env)
