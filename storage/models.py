@@ -13,6 +13,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _time_column() -> Column[Any]:
+    return Column(DateTime(timezone=True), index=True)
+
+
 def _ts(index: bool = False) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), index=index))
 
@@ -132,11 +136,10 @@ class Report(SQLModel, table=True):
     # staffers pressing at once, is detected instead of overwriting.
     version: int = 0
     department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
-    due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    acknowledged_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True))
-    )
-    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Indexed: the digest and the nudges select by these times over the whole table.
+    due_at: datetime | None = Field(default=None, sa_column=_time_column())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_time_column())
+    resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
     closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
     rating: int | None = None

@@ -48,6 +48,22 @@ async def test_migrations_upgrade_downgrade_upgrade(db_url):
     await engine.dispose()
 
 
+async def test_the_migrations_build_exactly_the_models(db_url):
+    """A model change without its migration (or the reverse) fails here, on both databases."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+        )
+    await engine.dispose()
+    assert diff == []
+
+
 async def test_org_import_is_all_or_nothing_and_idempotent(sessions):
     async with sessions() as s, s.begin():
         result = await import_units(s, UNITS)

@@ -30,6 +30,7 @@ from tests.fake_zalo import FakeZalo
 
 MEMBER = "a1b2c3d4e5f6a7b8c9d0"
 OTHER = "0f1e2d3c4b5a69788796"
+THIRD = "9c9c9c9c9c9c9c9c9c9c"
 STAFF = "5a5a5a5a5a5a5a5a5a5a"
 SECRET = "zalo-webhook-secret-42"
 LIMIT = 2000
@@ -229,6 +230,25 @@ async def test_webhook_checks_the_secret_accepts_both_shapes_and_processes_once(
     assert len(fake.sent) == sent
     assert "not JSON" in caplog.text and "not a user message" in caplog.text
 
+    # Without a message id the key is a hash of the message, the same in either shape.
+    anonymous = fake.user_text(THIRD, "/start")
+    del anonymous["message"]["message_id"]
+    assert await fake.deliver_webhook(anonymous, wrapped=True) == 200
+    await channel.drain()
+    first = fake.texts_to(THIRD)
+    assert first
+    assert await fake.deliver_webhook(anonymous, wrapped=False) == 200
+    await channel.drain()
+    assert fake.texts_to(THIRD) == first
+
+    # A replayed photo is not stored twice.
+    photo = fake.user_image(THIRD)
+    for wrapped in (True, False):
+        assert await fake.deliver_webhook(photo, wrapped=wrapped) == 200
+        await channel.drain()
+    files = [p for p in rig.core.settings.attachments_dir.rglob("*") if p.is_file()]
+    assert len(files) == 1 and fake.file_downloads["photo.png"] == 2
+
     # An event name Zalo may add later: 200, logged, and the member hears what the bot accepts.
     reaction = fake.user_event("message.reaction.received", OTHER, {"text": "❤"})
     assert await fake.deliver_webhook(reaction) == 200
@@ -278,9 +298,26 @@ async def test_stickers_unsupported_content_and_oversized_input_get_explanations
     out = await rig.say(MEMBER, DESCRIPTION)
     big = fake.add_file("big.png", b"\x89PNG" + b"\0" * (UPLOAD_LIMIT + 10))
     out = await send(lambda: fake.user_image(MEMBER, big))
-    assert out[0] == t(
+    too_large = t(
         "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
     )
+    assert out[0] == too_large
+
+    # Streamed without a length: reading stops at the limit and the partial file is removed.
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(UPLOAD_LIMIT // 4096 + 4):
+            await response.write(b"\0" * 4096)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/cdn/photo.jpg", stream)
+    async with TestServer(app, host="127.0.0.1") as cdn:
+        out = await send(lambda: fake.user_image(MEMBER, str(cdn.make_url("/cdn/photo.jpg"))))
+    assert out[0] == too_large
     # A photo the CDN cannot serve gets an apology; the member may simply send it again.
     out = await send(lambda: fake.user_image(MEMBER, fake.file_url("gone.png")))
     assert out == [

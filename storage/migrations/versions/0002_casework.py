@@ -84,6 +84,9 @@ def upgrade() -> None:
             )
         )
         batch.create_index("ix_report_department_id", ["department_id"])
+        batch.create_index("ix_report_due_at", ["due_at"])
+        batch.create_index("ix_report_acknowledged_at", ["acknowledged_at"])
+        batch.create_index("ix_report_resolved_at", ["resolved_at"])
         batch.create_foreign_key("fk_report_duplicate_of", "report", ["duplicate_of_id"], ["id"])
         batch.create_foreign_key("fk_report_department", "department", ["department_id"], ["id"])
 
@@ -95,6 +98,9 @@ def downgrade() -> None:
         batch.drop_constraint("fk_report_department", type_="foreignkey")
         batch.drop_constraint("fk_report_duplicate_of", type_="foreignkey")
         batch.drop_index("ix_report_department_id")
+        batch.drop_index("ix_report_due_at")
+        batch.drop_index("ix_report_acknowledged_at")
+        batch.drop_index("ix_report_resolved_at")
         for column in (
             "delivery_problem", "rating", "duplicate_of_id", "closed_at", "resolved_at",
             "acknowledged_at", "due_at", "department_id", "version",
