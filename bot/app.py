@@ -19,7 +19,7 @@ from bot.channels.webchat import WebChat
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
 from bot.effects import EffectApplier
-from bot.web import build_web_app, telegram_webhook
+from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
@@ -124,6 +124,7 @@ class Runner:
         self._tasks: list[asyncio.Task[Any]] = []
         self._site_runner: web.AppRunner | None = None
         self.telegram: Any = None
+        self.zalo: Any = None
         self.scheduler: Any = None
         self.web_port: int | None = None
 
@@ -162,6 +163,22 @@ class Runner:
                 routes.append(
                     telegram_webhook(settings.telegram_webhook_secret, self.telegram.feed_webhook)
                 )
+        if settings.zalo_enabled:
+            from bot.channels.zalo import ZaloChannel
+            from bot.channels.zalo_client import ZaloBotClient
+
+            self.zalo = ZaloChannel(
+                ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url),
+                core.dispatcher,
+                settings.attachments_dir,
+                settings.max_attachment_bytes,
+                settings.public_url,
+            )
+            core.senders["zalo"] = self.zalo
+            if settings.zalo_mode == ChannelMode.WEBHOOK:
+                routes.append(self.zalo.webhook_route(settings.zalo_webhook_secret))
+        if settings.zalo_enabled or settings.public_url:
+            routes.append(attachment_files(settings.attachments_dir))
         web_app = build_web_app(routes, settings.max_attachment_bytes)
         self._site_runner = web.AppRunner(web_app, access_log=None)
         await self._site_runner.setup()
@@ -177,6 +194,13 @@ class Runner:
                 )
             else:
                 await self.telegram.start_polling()
+        if self.zalo is not None:
+            if settings.zalo_mode == ChannelMode.WEBHOOK:
+                await self.zalo.start_webhook(
+                    f"{settings.public_url}/zalo/webhook", settings.zalo_webhook_secret
+                )
+            else:
+                await self.zalo.start_polling()
         assert core.delivery is not None
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
         self.scheduler = build_scheduler(core)
@@ -206,6 +230,8 @@ class Runner:
             self.core.delivery.stop()
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.zalo is not None:
+            await self.zalo.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -227,6 +253,8 @@ async def serve(settings: Settings, demo: bool) -> None:
         channels = ["web chat"] if settings.web_chat_enabled else []
         if settings.telegram_enabled:
             channels.append(f"telegram ({settings.telegram_mode.value})")
+        if settings.zalo_enabled:
+            channels.append(f"zalo ({settings.zalo_mode.value})")
         print(
             f"Grassroots is running: {', '.join(channels) or 'no channel'}; "
             f"open http://{settings.web_host}:{runner.web_port}/ — press Ctrl+C to stop.",

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUILTIN_DATA = Path(__file__).resolve().parent.parent / "handlers" / "data"
@@ -105,6 +105,22 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @model_validator(mode="after")
+    def _webhooks_need_their_settings(self) -> Settings:
+        """A webhook mode without a public address or a secret cannot work: say so at start-up."""
+        for name, enabled, mode, secret in (
+            ("TELEGRAM", self.telegram_enabled, self.telegram_mode, self.telegram_webhook_secret),
+            ("ZALO", self.zalo_enabled, self.zalo_mode, self.zalo_webhook_secret),
+        ):
+            if enabled and mode == ChannelMode.WEBHOOK:
+                if not self.public_url:
+                    raise ValueError(f"{name}_MODE=webhook needs PUBLIC_URL")
+                if not 8 <= len(secret) <= 256:
+                    raise ValueError(
+                        f"{name}_MODE=webhook needs {name}_WEBHOOK_SECRET of 8-256 characters"
+                    )
+        return self
+
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token.strip())
@@ -136,5 +152,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across several settings names them itself
+            raise ConfigError(f"invalid settings: {message}") from None
+        raise ConfigError(f"invalid setting {str(first['loc'][0]).upper()}: {message}") from None

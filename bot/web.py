@@ -5,7 +5,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +40,29 @@ def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
         return web.json_response({"ok": True})
 
     return web.post("/telegram/webhook", handler)
+
+
+# Only names our adapters create: YYYY/MM/<32 hex>.<ext>, or charts/<name>.png.
+FILE_RE = re.compile(
+    r"^(?:\d{4}/\d{2}/[0-9a-f]{32}\.[a-z0-9]{1,10}|charts/[0-9]{8}-[0-9a-f]{12}\.png)$"
+)
+
+
+def attachment_files(root: Path) -> web.AbstractRouteDef:
+    """Serve stored attachments and charts by their unguessable names, for channels (Zalo)
+    that can only send photos by URL. Nothing can be listed and no other path is reachable."""
+    base = root.resolve()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if not FILE_RE.match(name):
+            raise web.HTTPNotFound()
+        path = (base / name).resolve()
+        if base not in path.parents or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+    return web.get("/files/{name:.+}", handler)
 
 
 async def health(_request: web.Request) -> web.Response:
