@@ -21,7 +21,8 @@ from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
-BATCH = 50
+BATCH = 200
+PARALLEL_CHATS = 8
 DEFAULT_LIMITS = {
     "telegram": Limits(per_second=30, per_chat_per_second=1, per_group_per_minute=20),
     "zalo": Limits(per_second=10, per_chat_per_second=1, per_group_per_minute=20),
@@ -89,59 +90,75 @@ class DeliveryWorker:
                 self._wake.clear()
 
     async def run_once(self) -> int:
-        """Deliver what is due now; returns how many rows were handled."""
+        """Deliver what is due now; returns how many rows were sent.
+
+        Chats are served concurrently (a slow chat does not hold up the others) and each chat's
+        rows strictly in order; a chat over its rate, or whose row must be retried, waits.
+        """
         async with self.sessions() as session:
             rows = await outbox.due(session, utcnow(), BATCH)
-        handled = 0
-        held: set[tuple[str, str]] = set()  # chats over their rate: keep their order, skip them
-        self._soonest = 0.0
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
         for row in rows:
-            assert row.id is not None
-            chat = (row.channel, row.chat_id)
-            limiter = self.limiters.get(row.channel)
-            if chat in held:
-                continue
-            if limiter is not None:
-                delay = limiter.delay_for(row.chat_id)
-                if delay > 0:
-                    held.add(chat)
-                    self._soonest = delay if not self._soonest else min(self._soonest, delay)
-                    continue
-                await limiter.acquire(row.chat_id)
-            sender = self.senders.get(row.channel)
+            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+        self._soonest = 0.0
+        gate = asyncio.Semaphore(PARALLEL_CHATS)
+
+        async def serve(chat_rows: list[OutboxMessage]) -> int:
+            sent = 0
+            async with gate:
+                for row in chat_rows:
+                    if not await self._deliver_one(row):
+                        break  # held: the chat's later rows keep their place in line
+                    sent += 1
+            return sent
+
+        results = await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+        return sum(results)
+
+    async def _deliver_one(self, row: OutboxMessage) -> bool:
+        """Send one row; False when it was not sent and its chat must wait."""
+        assert row.id is not None
+        limiter = self.limiters.get(row.channel)
+        if limiter is not None:
+            delay = limiter.delay_for(row.chat_id)
+            if delay > 0:
+                self._soonest = delay if not self._soonest else min(self._soonest, delay)
+                return False
+            await limiter.acquire(row.chat_id)
+        sender = self.senders.get(row.channel)
+        if sender is None:
             async with self.sessions() as session, session.begin():
-                if sender is None:
-                    await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
-                    continue
-                try:
-                    payload = await self._with_card_message(session, row)
-                    message_id = await sender.deliver(row.chat_id, payload)
-                    if payload.get("kind") in ("card", "card_edit") and message_id:
-                        await self._remember_card(session, row, message_id)
-                except DeliveryError as exc:
-                    if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
-                        log.warning("outbox %s failed permanently: %s", row.id, exc)
-                        await outbox.mark_failed(session, row.id, str(exc))
-                        if self.on_failure is not None:
-                            row.last_error = str(exc)
-                            await self.on_failure(session, row)
-                    else:
-                        delay = (
-                            exc.retry_after
-                            if exc.retry_after is not None
-                            else backoff(row.attempts)
-                        )
-                        await outbox.mark_retry(session, row.id, str(exc), delay)
-                        held.add(chat)  # the rest of this chat waits behind it
-                    continue
-                except Exception as exc:  # a bug in a sender must not stall the queue
-                    log.exception("outbox %s: unexpected error", row.id)
-                    await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
-                    held.add(chat)
-                    continue
-                await outbox.mark_sent(session, row.id)
-                handled += 1
-        return handled
+                await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
+            return False
+        payload = dict(row.payload)
+        if payload.get("kind") == "card_edit":
+            async with self.sessions() as session:
+                payload = await self._with_card_message(session, row)
+        # No transaction is open while we wait on the network; each outcome commits on its own.
+        try:
+            message_id = await sender.deliver(row.chat_id, payload)
+        except DeliveryError as exc:
+            async with self.sessions() as session, session.begin():
+                if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+                    log.warning("outbox %s failed permanently: %s", row.id, exc)
+                    await outbox.mark_failed(session, row.id, str(exc))
+                    if self.on_failure is not None:
+                        row.last_error = str(exc)
+                        await self.on_failure(session, row)
+                    return True  # settled: the chat's next rows may go
+                delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
+                await outbox.mark_retry(session, row.id, str(exc), delay)
+            return False
+        except Exception as exc:  # a bug in a sender must not stall the queue
+            log.exception("outbox %s: unexpected error", row.id)
+            async with self.sessions() as session, session.begin():
+                await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
+            return False
+        async with self.sessions() as session, session.begin():
+            await outbox.mark_sent(session, row.id)
+            if payload.get("kind") in ("card", "card_edit") and message_id:
+                await self._remember_card(session, row, message_id)
+        return True
 
     async def _card(self, session: AsyncSession, row: OutboxMessage) -> CaseCard | None:
         stmt = select(CaseCard).where(

@@ -35,12 +35,29 @@ class Limits:
     per_group_per_minute: float = 20.0
 
 
+class Pacer:
+    """Hands out evenly spaced send slots at `rate` per second. Slots are absolute times, so
+    sleeping late never adds up, and an idle spell builds no burst: no one-second window ever
+    sees more than the rate."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_slot = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
 class RateLimiter:
-    """One global bucket per channel plus one per chat; group chats get the tighter limit."""
+    """A global pace per channel plus one bucket per chat; group chats get the tighter limit."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.global_bucket = Bucket(limits.per_second, max(1.0, limits.per_second))
+        self.pacer = Pacer(limits.per_second)
         self.chats: dict[str, Bucket] = {}
 
     def _chat_bucket(self, chat_id: str) -> Bucket:
@@ -62,11 +79,9 @@ class RateLimiter:
 
     async def acquire(self, chat_id: str) -> None:
         chat = self._chat_bucket(chat_id)
-        while True:
-            now = time.monotonic()
-            wait = max(self.global_bucket.wait_time(now), chat.wait_time(now))
-            if wait <= 0:
-                self.global_bucket.take()
-                chat.take()
-                return
+        wait = chat.wait_time(time.monotonic())
+        if wait > 0:  # callers check delay_for first; this only guards a direct call
             await asyncio.sleep(wait)
+            chat.wait_time(time.monotonic())
+        chat.take()
+        await self.pacer.wait()

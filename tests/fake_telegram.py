@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import copy
 import html
@@ -405,9 +406,13 @@ class FakeTelegram:
         strict_edits: bool = True,
         validate_markup: bool = True,
         shutdown_timeout: float = 0.5,
+        rate_limit: float | None = None,
     ) -> None:
         """``strict_edits`` reproduces "message is not modified" errors on no-op edits;
-        ``validate_markup`` rejects malformed HTML/MarkdownV2 like the real server does."""
+        ``validate_markup`` rejects malformed HTML/MarkdownV2 like the real server does;
+        ``rate_limit`` answers 429 to sends beyond that many in any one second (flood control)."""
+        self.rate_limit = rate_limit
+        self._recent_sends: collections.deque[float] = collections.deque()
         self.bot_user: JSONDict = {
             "id": BOT_ID,
             "is_bot": True,
@@ -980,6 +985,16 @@ class FakeTelegram:
         except (ValueError, json.JSONDecodeError) as exc:
             return self._error_response(ApiError(400, f"Bad Request: invalid request: {exc}"))
         self.requests.append({"method": method, "params": _public(params), "token": token})
+        if self.rate_limit and method.startswith("send"):
+            now = time.monotonic()
+            while self._recent_sends and now - self._recent_sends[0] >= 1.0:
+                self._recent_sends.popleft()
+            if len(self._recent_sends) >= self.rate_limit:
+                self.calls["429"] += 1
+                return self._error_response(
+                    ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                )
+            self._recent_sends.append(now)
         try:
             fault = self._take_fault(method)
             if fault is not None:
@@ -1451,8 +1466,8 @@ def _public(params: JSONDict) -> JSONDict:
     return out
 
 
-async def _serve(host: str, port: int) -> None:
-    fake = FakeTelegram()
+async def _serve(host: str, port: int, rate_limit: float | None = None) -> None:
+    fake = FakeTelegram(rate_limit=rate_limit)
     url = await fake.start(host, port)
     print(url, flush=True)
     stop = asyncio.Event()
@@ -1471,9 +1486,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fake Telegram Bot API server for tests")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument("--rate-limit", type=float, default=None, help="sends per second allowed")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, args.rate_limit))
 
 
 if __name__ == "__main__":
