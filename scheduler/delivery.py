@@ -66,6 +66,7 @@ class DeliveryWorker:
             channel: RateLimiter(lim) for channel, lim in (limits or DEFAULT_LIMITS).items()
         }
         self._soonest = 0.0
+        self.parallel_chats = PARALLEL_CHATS  # 1 gives a fixed order across chats (transcripts)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -101,7 +102,7 @@ class DeliveryWorker:
         for row in rows:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
         self._soonest = 0.0
-        gate = asyncio.Semaphore(PARALLEL_CHATS)
+        gate = asyncio.Semaphore(self.parallel_chats)
 
         async def serve(chat_rows: list[OutboxMessage]) -> int:
             sent = 0

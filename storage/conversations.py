@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -18,14 +20,17 @@ class ConcurrentUpdate(Exception):
 
 
 async def claim_update(session: AsyncSession, channel: str, update_key: str) -> bool:
-    """Record the update; False when it was seen before (a replay or a webhook retry)."""
-    try:
-        async with session.begin_nested():
-            session.add(InboundUpdate(channel=channel, update_key=update_key))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record the update; False when it was seen before (a replay or a webhook retry).
+    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on the hot path."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InboundUpdate)
+        .values(channel=channel, update_key=update_key, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+    )
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def load_conversation(

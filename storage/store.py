@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -68,13 +69,27 @@ class SqlStore:
         )
 
     async def person_for(self, channel: str, external_id: str) -> PersonView | None:
+        """One query on the hot path: every update asks who is talking."""
         stmt = (
-            select(Person)
+            sa_select(
+                col(Person.id),
+                col(Person.display_name),
+                col(Person.role),
+                col(OrgUnit.code),
+                col(Person.locale),
+            )
             .join(Identity, col(Identity.person_id) == col(Person.id))
-            .where(Identity.channel == channel, Identity.external_id == external_id)
+            .join(OrgUnit, col(OrgUnit.id) == col(Person.unit_id), isouter=True)
+            .where(col(Identity.channel) == channel, col(Identity.external_id) == external_id)
         )
-        person = (await self.session.execute(stmt)).scalar_one_or_none()
-        return await self._person_view(person) if person else None
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        person_id, name, role, unit_code, locale = row
+        assert person_id is not None  # a primary key
+        return PersonView(
+            id=person_id, display_name=name, role=role, unit_code=unit_code, locale=locale
+        )
 
     async def find_invite(self, code: str) -> InviteView | None:
         stmt = select(Invite).where(Invite.code == code.strip().upper())

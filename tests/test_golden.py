@@ -214,6 +214,7 @@ async def test_golden_transcript(name: str, lang: str, tmp_path: Path) -> None:
 
             async def flush() -> None:
                 assert core.delivery is not None
+                core.delivery.parallel_chats = 1  # one fixed order for the transcript
                 await core.delivery.run_once()
 
             chat.flush_outbox = flush  # type: ignore[attr-defined]

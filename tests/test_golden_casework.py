@@ -109,6 +109,7 @@ async def test_golden_case_lifecycle(lang: str, tmp_path: Path) -> None:
 
             async def flush() -> None:
                 assert core.delivery is not None
+                core.delivery.parallel_chats = 1  # one fixed order for the transcript
                 await core.delivery.run_once()
 
             def chat(user: str, name: str, room: str | None = None) -> Chat:
