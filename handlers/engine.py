@@ -6,7 +6,7 @@ The host owns the transaction and all I/O: it loads the state, calls `step`, app
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +53,7 @@ class Engine:
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
         state = State(state_data)
+        inbound = self._with_alias(inbound)
         person = await store.person_for(inbound.channel, inbound.user_id)
         locale = self._locale(state, person, inbound)
         t = self.translations(locale)
@@ -102,6 +103,18 @@ class Engine:
         )
         text = staff_card(t, self.catalog, case, None, summary, [], self.tz, turn.now)
         return text, card_buttons(t, case, audience)
+
+    def _with_alias(self, inbound: Inbound) -> Inbound:
+        """ "hủy" or "phản ánh" typed alone works as /cancel or /report (aliases are data)."""
+        if (
+            inbound.callback is not None
+            or inbound.media
+            or not inbound.text
+            or len(inbound.text) > 40
+        ):
+            return inbound
+        command = self.catalog.aliases.get(fold(inbound.text))
+        return replace(inbound, text=f"/{command}") if command else inbound
 
     def _locale(self, state: State, person: PersonView | None, inbound: Inbound) -> str:
         if person is not None:

@@ -103,10 +103,11 @@ class Category(BaseModel):
 
 
 class Catalog(BaseModel):
-    """Everything organisation-specific the flows read: forms and categories."""
+    """Everything organisation-specific the flows read: forms, categories and word aliases."""
 
     forms: dict[str, Form]
     categories: list[Category]
+    aliases: dict[str, str] = {}  # folded word -> command
     deadlines: dict[str, int] = {"normal": 168, "hot": 24}  # hours, per urgency
 
     def due_hours(self, category: str, urgency: str) -> int:
@@ -166,4 +167,28 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
         isinstance(v, int) and v > 0 for v in deadlines.values()
     ):
         raise FormError(f"{cat_path}: deadlines must map urgency to a positive number of hours")
-    return Catalog(forms=forms, categories=categories, deadlines=deadlines)
+    aliases = _load_aliases(find("aliases.yaml"))
+    return Catalog(forms=forms, categories=categories, deadlines=deadlines, aliases=aliases)
+
+
+ALIAS_COMMANDS = ("report", "my", "cancel", "back", "skip", "help", "lang")
+
+
+def _load_aliases(path: Path) -> dict[str, str]:
+    from handlers.text import fold
+
+    raw = _read_yaml(path)
+    table = (raw or {}).get("aliases") if isinstance(raw, dict) else None
+    if not isinstance(table, dict):
+        raise FormError(f"{path}: expected an `aliases:` mapping of command to a list of words")
+    out: dict[str, str] = {}
+    for command, words in table.items():
+        if command not in ALIAS_COMMANDS:
+            raise FormError(
+                f"{path}: unknown command {command!r}; known: {', '.join(ALIAS_COMMANDS)}"
+            )
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise FormError(f"{path}: {command}: expected a list of words")
+        for word in words:
+            out[fold(word)] = command
+    return out

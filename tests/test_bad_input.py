@@ -220,3 +220,15 @@ class _Recorder:
 
     async def deliver(self, chat_id: str, payload: dict) -> None:
         self.sent.append((chat_id, payload))
+
+
+async def test_plain_words_work_as_commands(core):
+    chat = await registered(core)
+    out = await chat.say("Phản ánh")
+    assert "Pick a category" in out[-1]
+    out = await chat.say("HUY")  # accents and case ignored
+    assert "Nothing was sent" in out[0]
+    out = await chat.say("trợ giúp")
+    assert "/report" in out[0]
+    out = await chat.say("hủy bỏ toàn bộ")  # not an alias: a whole message must match
+    assert "/report" in out[0] and "Nothing was sent" not in out[0]
