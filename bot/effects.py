@@ -274,19 +274,24 @@ class EffectApplier:
     async def reporter_chat(
         self, session: AsyncSession, report: Report
     ) -> tuple[str, str, str] | None:
+        """The messenger the reporter last talked to us on, else the one they reported from."""
         if report.person_id is None:
             return None
         person = await session.get(Person, report.person_id)
-        ident = (
-            await session.execute(
-                select(Identity).where(
-                    Identity.person_id == report.person_id, Identity.channel == report.channel
-                )
-            )
-        ).scalar_one_or_none()
-        if person is None or ident is None:
+        if person is None:
             return None
-        return ident.channel, ident.external_id, person.locale
+        identities = (
+            (await session.execute(select(Identity).where(Identity.person_id == report.person_id)))
+            .scalars()
+            .all()
+        )
+        for channel in (person.last_channel, report.channel):
+            ident = next((i for i in identities if i.channel == channel), None)
+            if ident is not None:
+                return ident.channel, ident.external_id, person.locale
+        if not identities:
+            return None
+        return identities[0].channel, identities[0].external_id, person.locale
 
     # -- delivery failures -----------------------------------------------------------------------
     async def delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:

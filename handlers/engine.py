@@ -23,7 +23,21 @@ from handlers.status import PUBLIC_EVENTS, event_line, status_label
 from handlers.text import fold, labelled
 from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
 
-COMMANDS = ("start", "report", "my", "cancel", "back", "skip", "help", "lang", "cases", "case")
+COMMANDS = (
+    "start",
+    "report",
+    "my",
+    "cancel",
+    "back",
+    "skip",
+    "help",
+    "lang",
+    "cases",
+    "case",
+    "link",
+    "unlink",
+)
+LINK_MINUTES = 10
 MY_LIST_SIZE = 10
 
 
@@ -61,6 +75,8 @@ class Engine:
             self.catalog, t, self.units, person, inbound.display_name, self.max_text_length
         )
         turn = Context(inbound, state, person, t, runner, store)
+        if person is not None and person.last_channel != inbound.channel:
+            await store.touch_channel(person.id, inbound.channel)  # notifications follow them
         callback = inbound.callback
         if callback is not None and callback.startswith("c:"):
             turn.reply.retire_keyboard = False
@@ -168,6 +184,9 @@ class Engine:
         if cmd == "start":
             await self._start(turn)
             return
+        if cmd in ("link", "unlink"):
+            await self._link(turn)
+            return
         if turn.person is None:
             await self._begin_onboarding(turn, None)
             return
@@ -211,6 +230,70 @@ class Engine:
             self._reprompt(turn)
             return
         await self._begin_onboarding(turn, code or None)
+
+    # -- one person across messengers ------------------------------------------------------------
+    async def _link(self, turn: Context) -> None:
+        t = turn.t
+        inbound = turn.inbound
+        code = inbound.command_args.strip()
+        if inbound.command == "unlink":
+            if turn.person is None:
+                turn.say(t("This messenger is not linked to anyone."))
+            elif await turn.store.unlink(turn.person.id, inbound.channel, inbound.user_id):
+                turn.state.data.clear()
+                turn.say(
+                    t(
+                        "This messenger is no longer linked to your account. Your reports stay with your account on your other messenger."
+                    )
+                )
+            else:
+                turn.say(
+                    t("This is the only messenger on your account, so there is nothing to unlink.")
+                )
+            return
+        if turn.person is not None:
+            if code:
+                turn.say(
+                    t(
+                        "This messenger is already registered. Send /unlink here first if you want to attach it to another account."
+                    )
+                )
+                return
+            new_code = await turn.store.create_link_code(turn.person.id, LINK_MINUTES)
+            turn.say(
+                t(
+                    "To use your account on another messenger, send this there within {minutes} minutes:\n/link {code}",
+                    minutes=LINK_MINUTES,
+                    code=new_code,
+                )
+            )
+            return
+        if not code:
+            turn.say(
+                t(
+                    "Send /link on the messenger where you are already registered to get a code, then send /link CODE here."
+                )
+            )
+            return
+        person = await turn.store.redeem_link_code(
+            code, inbound.channel, inbound.user_id, inbound.username
+        )
+        if person is None:
+            turn.say(
+                t(
+                    "This link code is not valid or has expired. Ask for a new one with /link on your other messenger."
+                )
+            )
+            return
+        turn.person = person
+        turn.state.data.clear()
+        turn.t = self.translations(person.locale)
+        turn.say(
+            turn.t(
+                "Linked: this messenger now uses the account of {name}. Your reports and notifications follow you here.",
+                name=person.display_name,
+            )
+        )
 
     # -- onboarding ------------------------------------------------------------------------------
     @property

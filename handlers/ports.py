@@ -26,6 +26,7 @@ class PersonView:
     role: str
     unit_code: str | None
     locale: str
+    last_channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,18 @@ class Store(Protocol):
         ...
 
     async def rate_case(self, report_id: int, rating: int) -> None: ...
+
+    # -- one person across messengers ------------------------------------------------------------
+    async def create_link_code(self, person_id: int, valid_minutes: int) -> str: ...
+
+    async def redeem_link_code(
+        self, code: str, channel: str, external_id: str, username: str
+    ) -> PersonView | None:
+        """Attach this messenger account to the code's person; None if the code is not valid."""
+        ...
+
+    async def unlink(self, person_id: int, channel: str, external_id: str) -> bool:
+        """Detach this messenger account, unless it is the person's only one."""
+        ...
+
+    async def touch_channel(self, person_id: int, channel: str) -> None: ...

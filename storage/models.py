@@ -49,6 +49,8 @@ class Person(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
     department_id: int | None = Field(default=None, foreign_key="department.id")  # handlers
     can_reveal: bool = False  # may see confidential reporters; every look is logged
+    # Where they last talked to us: notifications follow the person there.
+    last_channel: str = Field(default="", max_length=16)
     locale: str = Field(default="vi", max_length=8)
     privacy_accepted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
@@ -249,3 +251,14 @@ class Nudge(SQLModel, table=True):
     kind: str = Field(max_length=32)  # unacknowledged | overdue | escalated | draft
     bucket: str = Field(max_length=32)  # the interval it belongs to
     created_at: datetime = _ts()
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code that attaches a second messenger to the same person."""
+
+    __tablename__ = "link_code"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=16)
+    person_id: int = Field(foreign_key="person.id")
+    expires_at: datetime = _ts()
+    used: bool = False

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -26,6 +27,7 @@ from storage.models import (
     Department,
     Identity,
     Invite,
+    LinkCode,
     OrgUnit,
     Person,
     Report,
@@ -77,6 +79,7 @@ class SqlStore:
                 col(Person.role),
                 col(OrgUnit.code),
                 col(Person.locale),
+                col(Person.last_channel),
             )
             .join(Identity, col(Identity.person_id) == col(Person.id))
             .join(OrgUnit, col(OrgUnit.id) == col(Person.unit_id), isouter=True)
@@ -85,10 +88,15 @@ class SqlStore:
         row = (await self.session.execute(stmt)).first()
         if row is None:
             return None
-        person_id, name, role, unit_code, locale = row
+        person_id, name, role, unit_code, locale, last_channel = row
         assert person_id is not None  # a primary key
         return PersonView(
-            id=person_id, display_name=name, role=role, unit_code=unit_code, locale=locale
+            id=person_id,
+            display_name=name,
+            role=role,
+            unit_code=unit_code,
+            locale=locale,
+            last_channel=last_channel,
         )
 
     async def find_invite(self, code: str) -> InviteView | None:
@@ -369,6 +377,65 @@ class SqlStore:
     async def rate_case(self, report_id: int, rating: int) -> None:
         await self.session.execute(
             update(Report).where(col(Report.id) == report_id).values(rating=rating)
+        )
+
+    async def create_link_code(self, person_id: int, valid_minutes: int) -> str:
+        for _ in range(10):
+            code = f"{secrets.randbelow(10**6):06d}"
+            taken = await self.session.execute(select(LinkCode.id).where(LinkCode.code == code))
+            if taken.first() is None:
+                expires = datetime.now(UTC) + timedelta(minutes=valid_minutes)
+                self.session.add(LinkCode(code=code, person_id=person_id, expires_at=expires))
+                await self.session.flush()
+                return code
+        raise RuntimeError("could not find a free link code")
+
+    async def redeem_link_code(
+        self, code: str, channel: str, external_id: str, username: str
+    ) -> PersonView | None:
+        now = datetime.now(UTC)
+        # One atomic claim: a code works once, within its validity, whoever races for it.
+        claimed = await self.session.execute(
+            update(LinkCode)
+            .where(
+                col(LinkCode.code) == code.strip(),
+                col(LinkCode.used).is_(False),
+                col(LinkCode.expires_at) > now,
+            )
+            .values(used=True)
+            .returning(col(LinkCode.person_id))
+        )
+        person_id = claimed.scalar_one_or_none()
+        if person_id is None:
+            return None
+        self.session.add(
+            Identity(
+                person_id=person_id, channel=channel, external_id=external_id, username=username
+            )
+        )
+        await self.session.flush()
+        return await self.person_for(channel, external_id)
+
+    async def unlink(self, person_id: int, channel: str, external_id: str) -> bool:
+        count = (
+            await self.session.execute(
+                select(func.count()).select_from(Identity).where(Identity.person_id == person_id)
+            )
+        ).scalar_one()
+        if count <= 1:
+            return False
+        await self.session.execute(
+            delete(Identity).where(
+                col(Identity.person_id) == person_id,
+                col(Identity.channel) == channel,
+                col(Identity.external_id) == external_id,
+            )
+        )
+        return True
+
+    async def touch_channel(self, person_id: int, channel: str) -> None:
+        await self.session.execute(
+            update(Person).where(col(Person.id) == person_id).values(last_channel=channel)
         )
 
     async def log_reveal(self, report_id: int, person_id: int) -> None:
