@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.files import new_attachment_path
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.text import split_text
@@ -187,8 +186,7 @@ class TelegramChannel:
         suffix = Path(name or tg_file.file_path or "").suffix.lower()[:10]
         if not suffix:
             suffix = {MediaKind.PHOTO: ".jpg", MediaKind.VOICE: ".ogg"}.get(kind, ".bin")
-        now = datetime.now(UTC)
-        rel = Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+        rel = new_attachment_path(suffix)
         target = self.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await tg_file.download_to_drive(target)

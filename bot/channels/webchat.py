@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from bot.channels.files import new_attachment_path
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.i18n import N_, Translations
@@ -34,6 +34,9 @@ STATIC = Path(__file__).resolve().parent.parent / "web_static"
 ID_RE = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 MAX_JSON_BYTES = 64 * 1024
 NEW_COOKIE = web.RequestKey("new_cookie", str)
+TOO_LARGE = N_(
+    "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
+)
 
 
 def session_key(token: str) -> str:
@@ -194,9 +197,7 @@ class WebChat:
             return await self._error(
                 request,
                 key,
-                N_(
-                    "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
-                ),
+                TOO_LARGE,
                 413,
             )
         try:
@@ -219,9 +220,7 @@ class WebChat:
                     return await self._error(
                         request,
                         key,
-                        N_(
-                            "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
-                        ),
+                        TOO_LARGE,
                         413,
                     )
         if stored is None:
@@ -251,9 +250,8 @@ class WebChat:
         )
         if mime.startswith("video/"):
             kind = MediaKind.VIDEO
-        now = datetime.now(UTC)
         suffix = Path(name).suffix.lower()[:10] or ".bin"
-        rel = Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+        rel = new_attachment_path(suffix)
         target = self.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         size = 0

@@ -13,9 +13,7 @@ import hashlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -24,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.channels.files import new_attachment_path
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -37,6 +36,7 @@ from bot.channels.zalo_client import (
     parse_update,
     secret_ok,
     split_text,
+    unwrap,
 )
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
@@ -270,7 +270,7 @@ class ZaloChannel:
                 declared = resp.content_length or 0
                 if declared > self.max_attachment_bytes:
                     return Media(MediaKind.PHOTO, mime=mime, size=declared, too_large=True)
-                rel = _new_relative_path(_suffix(mime, url))
+                rel = new_attachment_path(_suffix(mime, url))
                 target = self.attachments_dir / rel
                 await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
                 fh = await asyncio.to_thread(target.open, "wb")
@@ -403,19 +403,8 @@ def update_key(event: ZaloEvent, body: Any) -> str:
 
 def _message_of(body: Any) -> Any:
     """The ``message`` object, unwrapping ``{ok, result}`` the way ``parse_update`` does."""
-    if not isinstance(body, Mapping):
-        return None
-    result = body.get("result")
-    if isinstance(result, list) and len(result) == 1:
-        result = result[0]
-    if isinstance(result, Mapping) and "message" in result:
-        body = result
-    return body.get("message")
-
-
-def _new_relative_path(suffix: str) -> Path:
-    now = datetime.now(UTC)
-    return Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+    inner = unwrap(body)
+    return inner.get("message") if inner is not None else None
 
 
 def _suffix(mime: str, url: str) -> str:

@@ -250,14 +250,22 @@ def _infer_event(message: Mapping[str, Any]) -> str:
     return EVENT_UNSUPPORTED
 
 
-def _parse(body: Any) -> ZaloEvent | None:
+def unwrap(body: Any) -> Mapping[str, Any] | None:
+    """The event itself, whether or not the body is wrapped in ``{ok, result}``."""
     if not isinstance(body, Mapping):
         return None
     result = body.get("result")
     if isinstance(result, list) and len(result) == 1:
         result = result[0]
     if isinstance(result, Mapping) and "message" in result:
-        body = result
+        return result
+    return body
+
+
+def _parse(raw: Any) -> ZaloEvent | None:
+    body = unwrap(raw)
+    if body is None:
+        return None
     message = body.get("message")
     if not isinstance(message, Mapping):
         return None
