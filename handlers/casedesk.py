@@ -36,6 +36,17 @@ NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
 
+def _well_formed(parts: list[str]) -> bool:
+    """c:<id>:<action>:<version>[:<arg>] with plausible numbers; anything else is forged."""
+    return (
+        len(parts) >= 4
+        and parts[1].isdigit()
+        and parts[3].isdigit()
+        and len(parts[1]) <= 12
+        and len(parts[3]) <= 9
+    )
+
+
 class CaseDesk:
     def __init__(self, catalog: Catalog, tz: ZoneInfo) -> None:
         self.catalog = catalog
@@ -54,7 +65,7 @@ class CaseDesk:
     async def on_button(self, ctx: Context, data: str) -> None:
         t = ctx.t
         parts = data.split(":")
-        if len(parts) < 4 or not parts[1].isdigit() or not parts[3].isdigit():
+        if not _well_formed(parts):
             ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         try:
@@ -65,7 +76,10 @@ class CaseDesk:
         report_id, version, arg = int(parts[1]), int(parts[3]), ":".join(parts[4:])
         case = await ctx.store.case(report_id)
         actor = await self.actor(ctx, case)
-        if case is None or actor is None:
+        if case is None:
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            return
+        if actor is None:
             ctx.reply.callback_answer = CallbackAnswer(
                 t(
                     "Only registered staff can act on cases. Ask an administrator for a staff invite."
@@ -415,7 +429,7 @@ class CaseDesk:
     async def on_reporter_button(self, ctx: Context, data: str) -> None:
         t = ctx.t
         parts = data.split(":")
-        if len(parts) < 4 or not parts[1].isdigit() or not parts[3].isdigit():
+        if not _well_formed(parts):
             ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         case = await ctx.store.case(int(parts[1]))
