@@ -36,7 +36,10 @@ def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
             return web.json_response({"ok": False, "error": "bad json"}, status=400)
         if not isinstance(body, dict) or "update_id" not in body:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        await sink(body)  # queued; processing happens after we answer
+        try:
+            await sink(body)  # queued; processing happens after we answer
+        except Exception:  # a malformed update must not make Telegram retry it forever
+            log.warning("telegram webhook: could not read update %s", body.get("update_id"))
         return web.json_response({"ok": True})
 
     return web.post("/telegram/webhook", handler)

@@ -36,6 +36,11 @@ async def test_webhook_checks_the_secret_and_processes_a_retried_update_once(tmp
                 url, data=b"{broken", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
             ) as resp:
                 assert resp.status == 400
+            poison = {"update_id": 5, "message": "not a message", "callback_query": [1, 2]}
+            async with http.post(
+                url, json=poison, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            ) as resp:
+                assert resp.status == 200  # accepted and dropped, so it is not retried forever
         assert fake.messages_to(7001) == []
 
         assert await fake.deliver_webhook(update) == 200
