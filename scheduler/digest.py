@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from handlers.forms import Catalog
-from handlers.i18n import Translator
+from handlers.i18n import N_, Translator
 from handlers.org import HOST_KINDS
 from handlers.status import status_label
 from handlers.text import labelled
@@ -186,10 +186,12 @@ async def _daily(
     return [(d, intake[i], sum(intake[i].values()), resolved[i]) for i, d in enumerate(days)]
 
 
-def render(t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo) -> str:
+def render(
+    t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo, title: str | None = None
+) -> str:
     since = data.since.astimezone(tz).strftime("%d/%m %H:%M")
     until = data.until.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-    head = t("📋 Daily digest, {since} – {until}", since=since, until=until)
+    head = t(title or "📋 Daily digest, {since} – {until}", since=since, until=until)
     if data.total == 0 and not data.newly_overdue and not data.resolved and not data.escalated:
         return "\n".join(
             [
@@ -278,12 +280,14 @@ def draw_chart(t: Translator, catalog: Catalog, data: DigestData, target: Path) 
     return target
 
 
-async def build(core: Core, since: datetime, until: datetime) -> tuple[str, Path]:
+async def build(
+    core: Core, since: datetime, until: datetime, title: str | None = None
+) -> tuple[str, Path]:
     """The digest text and its chart, in the organisation's language."""
     t = core.translations(None)
     async with core.sessions() as session:
         data = await collect(session, since, until, core.settings.tz)
-    text = render(t, core.catalog, data, core.settings.tz)
+    text = render(t, core.catalog, data, core.settings.tz, title)
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
     chart = await asyncio.to_thread(
         draw_chart, t, core.catalog, data, core.settings.attachments_dir / name
@@ -296,37 +300,70 @@ def digest_day(now: datetime, tz: ZoneInfo) -> str:
 
 
 async def daily_digest(core: Core) -> int:
-    """Send today's digest to every leaders chat, once: a second run the same day sends nothing."""
+    """Today's digest since the previous one; a second run the same day sends nothing."""
+    now = datetime.now(UTC)
+    return await send_digest(core, "daily_digest", digest_day(now, core.settings.tz), None, now)
+
+
+async def weekly_digest(core: Core) -> int:
+    """Monday's summary of the last seven days."""
+    now = datetime.now(UTC)
+    year, week, _ = now.astimezone(core.settings.tz).isocalendar()
+    return await send_digest(
+        core, "weekly_digest", f"{year}-W{week:02d}", now - timedelta(days=7), now
+    )
+
+
+async def monthly_digest(core: Core) -> int:
+    """The first of the month: the previous calendar month, for the monthly briefing."""
+    now = datetime.now(UTC)
+    local = now.astimezone(core.settings.tz)
+    this_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    period = f"{last_month:%Y-%m}"
+    return await send_digest(core, "monthly_digest", period, last_month, this_month)
+
+
+TITLES = {
+    "daily_digest": N_("📋 Daily digest, {since} – {until}"),
+    "weekly_digest": N_("📋 Weekly summary, {since} – {until}"),
+    "monthly_digest": N_("📋 Monthly summary, {since} – {until}"),
+}
+
+
+async def send_digest(
+    core: Core, job: str, period: str, since: datetime | None, until: datetime
+) -> int:
+    """Send one digest to every leaders chat, exactly once per job and period."""
     from storage.admin import bindings_for
     from storage.outbox import enqueue
 
-    now = datetime.now(UTC)
-    day = digest_day(now, core.settings.tz)
     async with core.sessions() as session:
+        done = (
+            await session.execute(
+                select(JobRun.id).where(JobRun.job == job, JobRun.period == period)
+            )
+        ).scalar_one_or_none()
         last = (
             await session.execute(
                 select(JobRun.period_end)
-                .where(JobRun.job == "daily_digest")
+                .where(JobRun.job == job)
                 .order_by(col(JobRun.id).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
-        done = (
-            await session.execute(
-                select(JobRun.id).where(JobRun.job == "daily_digest", JobRun.period == day)
-            )
-        ).scalar_one_or_none()
     if done is not None:
         return 0
-    since = _aware(last) if last is not None else now - timedelta(days=1)
-    text, chart = await build(core, since, now)
+    if since is None:
+        since = _aware(last) if last is not None else until - timedelta(days=1)
+    text, chart = await build(core, since, until, TITLES[job])
     rel = chart.relative_to(core.settings.attachments_dir).as_posix()
     sent = 0
     async with core.sessions() as session, session.begin():
-        session.add(JobRun(job="daily_digest", period=day, period_end=now))
+        session.add(JobRun(job=job, period=period, period_end=until))
         await session.flush()  # the unique (job, period) row: a concurrent second run fails here
         for binding in await bindings_for(session, "leaders"):
-            key = f"digest:{day}:{binding.channel}:{binding.chat_id}"
+            key = f"{job}:{period}:{binding.channel}:{binding.chat_id}"
             await enqueue(session, f"{key}:text", binding.channel, binding.chat_id, {"text": text})
             await enqueue(
                 session,

@@ -59,9 +59,21 @@ async def close_unconfirmed(core: Core) -> int:
 
 
 async def daily_digest(core: Core) -> int:
-    from scheduler.digest import daily_digest as run
+    from scheduler import digest
 
-    return await run(core)
+    return await digest.daily_digest(core)
+
+
+async def weekly_digest(core: Core) -> int:
+    from scheduler import digest
+
+    return await digest.weekly_digest(core)
+
+
+async def monthly_digest(core: Core) -> int:
+    from scheduler import digest
+
+    return await digest.monthly_digest(core)
 
 
 async def nudges(core: Core) -> int:
@@ -74,4 +86,6 @@ JOBS: dict[str, Callable[[Core], Awaitable[int]]] = {
     "nudges": nudges,
     "close_unconfirmed": close_unconfirmed,
     "daily_digest": daily_digest,
+    "weekly_digest": weekly_digest,
+    "monthly_digest": monthly_digest,
 }

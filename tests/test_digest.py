@@ -128,3 +128,35 @@ async def test_a_digest_missed_while_down_is_sent_at_start_up_and_only_after_its
         assert [r.period for r in runs] == ["2026-11-30"]
     finally:
         await core.close()
+
+
+async def test_weekly_and_monthly_summaries_go_out_once_per_period(tmp_path, sqlite_url):
+    from scheduler.digest import monthly_digest, weekly_digest
+
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    sent: list[str] = []
+
+    class Recorder:
+        async def deliver(self, chat_id: str, payload: dict) -> str | None:
+            sent.append(payload.get("text") or payload.get("kind", ""))
+            return None
+
+    try:
+        await seed_demo(core)
+        core.senders["web"] = Recorder()
+        async with core.sessions() as session, session.begin():
+            await admin.bind_chat(session, "leaders", "web", "leaders-room")
+        monday = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 08:00 local
+        first = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 1 December, 08:00 local
+        with time_machine.travel(monday, tick=False):
+            assert await weekly_digest(core) == 1
+            assert await weekly_digest(core) == 0
+        with time_machine.travel(first, tick=False):
+            assert await monthly_digest(core) == 1
+            assert await monthly_digest(core) == 0
+            await core.delivery.run_once()
+        titles = [t.splitlines()[0] for t in sent if t.startswith("📋")]
+        assert titles[0].startswith("📋 Tổng hợp tuần, 23/11")
+        assert titles[1].startswith("📋 Tổng hợp tháng, 01/11") and "01/12/2026" in titles[1]
+    finally:
+        await core.close()
