@@ -125,6 +125,7 @@ class Runner:
         self._site_runner: web.AppRunner | None = None
         self.telegram: Any = None
         self.zalo: Any = None
+        self.zalo_groups: Any = None
         self.scheduler: Any = None
         self.web_port: int | None = None
 
@@ -177,6 +178,25 @@ class Runner:
             core.senders["zalo"] = self.zalo
             if settings.zalo_mode == ChannelMode.WEBHOOK:
                 routes.append(self.zalo.webhook_route(settings.zalo_webhook_secret))
+        if settings.zalo_oa_enabled:
+            from bot.channels.zalo_groups import CHANNEL as OA_CHANNEL
+            from bot.channels.zalo_groups import StoredTokens, ZaloGroups
+            from bot.channels.zalo_oa import ZaloOAClient
+            from storage.oatokens import DbTokenStore
+
+            store = DbTokenStore(
+                core.sessions, settings.zalo_oa_access_token, settings.zalo_oa_refresh_token
+            )
+            self.zalo_groups = ZaloGroups(
+                ZaloOAClient(
+                    settings.zalo_oa_app_id,
+                    settings.zalo_oa_app_secret,
+                    StoredTokens(store),
+                    api_url=settings.zalo_oa_api_url,
+                    oauth_url=settings.zalo_oa_oauth_url,
+                )
+            )
+            core.senders[OA_CHANNEL] = self.zalo_groups
         if settings.zalo_enabled or settings.public_url:
             routes.append(attachment_files(settings.attachments_dir))
         web_app = build_web_app(routes, settings.max_attachment_bytes)
@@ -232,6 +252,8 @@ class Runner:
             await self.telegram.stop()
         if self.zalo is not None:
             await self.zalo.stop()
+        if self.zalo_groups is not None:
+            await self.zalo_groups.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

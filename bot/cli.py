@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="group chats").add_subparsers(dest="action", required=True)
     bind = chat.add_parser("bind", help="bind a group chat as leaders, staff or department:CODE")
     bind.add_argument("role")
-    bind.add_argument("--channel", required=True, choices=["telegram", "zalo", "web"])
+    bind.add_argument("--channel", required=True, choices=["telegram", "zalo", "zalo-oa", "web"])
     bind.add_argument("--chat", required=True, dest="chat_id")
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(

@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     zalo_mode: ChannelMode = ChannelMode.POLLING
     zalo_webhook_secret: str = ""
     zalo_oa_app_id: str = ""
-    zalo_oa_secret_key: str = ""
+    zalo_oa_app_secret: str = ""  # the app's secret, for refreshing tokens
+    zalo_oa_secret_key: str = ""  # the OA secret key, for checking webhook signatures
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_oa_access_token: str = ""
     zalo_oa_refresh_token: str = ""
 
@@ -97,7 +100,9 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://…")
         return value
 
-    @field_validator("telegram_api_url", "zalo_api_url", "public_url")
+    @field_validator(
+        "telegram_api_url", "zalo_api_url", "zalo_oa_api_url", "zalo_oa_oauth_url", "public_url"
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
@@ -128,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def zalo_enabled(self) -> bool:
         return bool(self.zalo_bot_token.strip())
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return bool(self.zalo_oa_app_id.strip() and self.zalo_oa_app_secret.strip())
 
     @property
     def web_chat_enabled(self) -> bool:

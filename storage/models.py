@@ -262,3 +262,15 @@ class LinkCode(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     expires_at: datetime = _ts()
     used: bool = False
+
+
+class OAToken(SQLModel, table=True):
+    """The Zalo Official Account token pair. Refresh tokens are single-use, so the new pair is
+    saved here before it is used."""
+
+    __tablename__ = "oa_token"
+    id: int | None = Field(default=None, primary_key=True)
+    access_token: str = Field(max_length=1024)
+    refresh_token: str = Field(max_length=1024)
+    expires_at: datetime = _ts()
+    updated_at: datetime = _ts()
