@@ -72,7 +72,13 @@ class Engine:
         locale = self._locale(state, person, inbound)
         t = self.translations(locale)
         runner = FormRunner(
-            self.catalog, t, self.units, person, inbound.display_name, self.max_text_length
+            self.catalog,
+            t,
+            self.units,
+            person,
+            inbound.display_name,
+            self.max_text_length,
+            inbound.has_buttons,
         )
         turn = Context(inbound, state, person, t, runner, store)
         if person is not None and person.last_channel != inbound.channel:

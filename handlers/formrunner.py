@@ -53,7 +53,9 @@ class FormRunner:
         person: PersonView | None,
         profile_name: str,
         max_text_length: int,
+        has_buttons: bool = True,
     ) -> None:
+        self.has_buttons = has_buttons
         self.catalog = catalog
         self.t = t
         self.units = units
@@ -98,7 +100,10 @@ class FormRunner:
             if count:
                 lines.append(t("Attachments received so far: {count}.", count=count))
         if choices:
-            lines.append(t("Reply with a number, or tap a button."))
+            if self.has_buttons:
+                lines.append(t("Reply with a number, or tap a button."))
+            else:
+                lines.append(t("Reply with the number of your choice."))
         if step.optional:
             lines.append(t("This is optional: send /skip to leave it out."))
         return Prompt("\n".join(lines), choices)

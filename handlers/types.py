@@ -61,6 +61,8 @@ class Inbound:
     display_name: str = ""
     username: str = ""
     language_code: str = ""
+    # What the adapter's messenger can show; the core words its hints to match.
+    has_buttons: bool = True
 
     @property
     def command(self) -> str | None:

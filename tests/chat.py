@@ -10,6 +10,7 @@ from bot.render import numbered_text
 from handlers.types import ChatKind, Inbound, Media, Outbound, Reply
 
 _keys = itertools.count(1)
+TYPED_CHANNELS = ("zalo",)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Chat:
             chat_kind=self.chat_kind,
             display_name=self.display_name,
             username=self.username,
+            has_buttons=self.channel not in TYPED_CHANNELS,
             **kw,  # type: ignore[arg-type]
         )
 
@@ -73,6 +75,9 @@ class Chat:
             matches = [(lab, d) for lab, d in self.last_choices if label_or_number in lab]
             assert matches, f"no button like {label_or_number!r} in {self.last_choices}"
             label, data = matches[0]
+        if self.channel in TYPED_CHANNELS:  # no buttons there: people type the number
+            number = [d for _, d in self.last_choices].index(data) + 1
+            return await self.say(str(number))
         return await self.send(self._inbound(callback=data, callback_message_id="1"), f"[{label}]")
 
     async def press_data(self, data: str) -> list[str]:

@@ -194,9 +194,11 @@ SCENARIOS: dict[str, Callable[[Chat], Awaitable[None]]] = {
 }
 
 
+@pytest.mark.parametrize("channel", ["web", "zalo"])
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("name", list(SCENARIOS))
-async def test_golden_transcript(name: str, lang: str, tmp_path: Path) -> None:
+async def test_golden_transcript(name: str, lang: str, channel: str, tmp_path: Path) -> None:
+    """The same flows over a channel with buttons and over Zalo, where people type numbers."""
     with time_machine.travel(FROZEN, tick=False):
         core = await build_core(
             make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", default_locale=lang)
@@ -209,7 +211,13 @@ async def test_golden_transcript(name: str, lang: str, tmp_path: Path) -> None:
                 ).scalar_one()
                 session.add(Invite(code="GOLDEN42", role="member", unit_id=unit_id, uses_left=1))
                 await admin.bind_chat(session, "staff", "test", "staff-room")
-            chat = Chat(core, user_id="777", display_name="Hoàng Văn Bảy", username="hoangbay")
+            chat = Chat(
+                core,
+                user_id="777",
+                display_name="Hoàng Văn Bảy",
+                username="hoangbay",
+                channel=channel,
+            )
             core.senders["test"] = Recorder(chat)
 
             async def flush() -> None:
@@ -222,7 +230,7 @@ async def test_golden_transcript(name: str, lang: str, tmp_path: Path) -> None:
         finally:
             await core.close()
     got = chat.text()
-    path = GOLDEN / f"{name}.{lang}.txt"
+    path = GOLDEN / (f"{name}.{lang}.txt" if channel == "web" else f"{name}.{channel}.{lang}.txt")
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(got, encoding="utf-8")

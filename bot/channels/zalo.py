@@ -251,6 +251,7 @@ class ZaloChannel:
             text=text,
             media=media,
             display_name=event.display_name,
+            has_buttons=False,
         )
 
     async def _download_photo(self, url: str) -> Media:
