@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -338,7 +338,32 @@ def secret_ok(expected: str, header_value: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------------ client
-class ZaloBotClient:
+class SessionOwner:
+    """An HTTP client that closes its aiohttp session only if it created it, and works as an
+    async context manager. Subclasses set `_session` and `_owns_session`."""
+
+    _session: aiohttp.ClientSession | None
+    _owns_session: bool
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        if self._owns_session:
+            self._session = None
+
+
+class ZaloBotClient(SessionOwner):
     """Async client for the Zalo Bot platform. Use as ``async with ZaloBotClient(token) as c``.
 
     A session passed in is borrowed (not closed); otherwise one is created on first use.
@@ -359,22 +384,6 @@ class ZaloBotClient:
 
     def __repr__(self) -> str:
         return f"ZaloBotClient(api_url={self.api_url!r}, token=<redacted>)"
-
-    async def __aenter__(self) -> ZaloBotClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None if self._owns_session else self._session
 
     def redact(self, text: str) -> str:
         """Remove the token from ``text`` (URLs in library errors carry it)."""

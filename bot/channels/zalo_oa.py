@@ -25,13 +25,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, Protocol
 
 import aiohttp
 
 from bot.channels.zalo_client import (
     TEXT_LIMIT,
+    SessionOwner,
     ZaloAuthError,
     ZaloError,
     ZaloNetworkError,
@@ -123,7 +123,7 @@ def verify_signature(
     return hmac.compare_digest(digest.encode(), given.lower().encode())
 
 
-class ZaloOAClient:
+class ZaloOAClient(SessionOwner):
     """Send text into Zalo group chats through an Official Account, refreshing tokens safely.
 
     ``secret_key`` is the *app's* secret key (Zalo for Developers), sent in the ``secret_key``
@@ -160,23 +160,6 @@ class ZaloOAClient:
 
     def __repr__(self) -> str:
         return f"ZaloOAClient(app_id={self.app_id!r}, api_url={self.api_url!r})"
-
-    async def __aenter__(self) -> ZaloOAClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None and not self._session.closed:
-            await self._session.close()
-        if self._owns_session:
-            self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
