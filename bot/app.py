@@ -157,7 +157,11 @@ class Runner:
                 with_updater=not webhook,
             )
             self.telegram = TelegramChannel(
-                app, core.dispatcher, settings.attachments_dir, settings.max_attachment_bytes
+                app,
+                core.dispatcher,
+                settings.attachments_dir,
+                settings.max_attachment_bytes,
+                core.engine.command_menu(),
             )
             core.senders["telegram"] = self.telegram
             if webhook:

@@ -126,6 +126,17 @@ class Engine:
         text = staff_card(t, self.catalog, case, None, summary, [], self.tz, turn.now)
         return text, card_buttons(t, case, audience)
 
+    def command_menu(self) -> list[tuple[str, str]]:
+        """The commands a messenger's menu lists, described in the organisation's language."""
+        t = self.translations(None)
+        return [
+            ("report", t("Report a pressing issue")),
+            ("my", t("My reports and their handling")),
+            ("cancel", t("Stop what you are doing")),
+            ("help", t("Help")),
+            ("lang", t("Change the language")),
+        ]
+
     def _with_alias(self, inbound: Inbound) -> Inbound:
         """ "hủy" or "phản ánh" typed alone works as /cancel or /report (aliases are data)."""
         if (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from sqlalchemy import func, select
 
@@ -139,3 +141,42 @@ async def test_a_blocked_chat_is_a_permanent_failure_and_the_queue_moves_on(tmp_
         assert rows["t:blocked"].status == "failed" and "blocked" in rows["t:blocked"].last_error
         assert rows["t:ok"].status == "sent"
         assert h.fake.texts_to(8002) == ["hai"]
+
+
+async def test_a_server_without_optional_methods_still_runs_the_bot(tmp_path, sqlite_url):
+    """Emulators and self-hosted servers may lack deleteWebhook or setMyCommands."""
+    from bot.app import Runner, build_core, seed_demo
+    from tests.conftest import make_settings
+    from tests.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    await fake.start()
+    fake.fail_next("deleteWebhook", status=404, description="Not Found")
+    fake.fail_next("setMyCommands", status=404, description="Not Found")
+    core = await build_core(
+        make_settings(
+            tmp_path,
+            sqlite_url,
+            telegram_bot_token="1:X",
+            telegram_api_url=fake.url,
+            web_chat=False,
+        )
+    )
+    await seed_demo(core)
+    runner = Runner(core)
+    await runner.start()
+    try:
+        fake.user_text(7777, "/start")
+        messages = await fake.wait_for_messages(7777, 2, timeout=10)
+        assert "Grassroots" in messages[0]["text"]
+    finally:
+        await runner.stop()
+        await core.close()
+        await fake.stop()
+
+
+async def test_the_command_menu_is_set_in_the_organisations_language(tmp_path, sqlite_url):
+    async with running_bot(tmp_path, sqlite_url) as h:
+        commands = h.fake.commands
+        listed = json.dumps(commands, ensure_ascii=False)
+        assert "report" in listed and "Phản ánh" in listed

@@ -12,6 +12,7 @@ from typing import Any
 
 from telegram import (
     Bot,
+    BotCommand,
     CallbackQuery,
     ForceReply,
     InlineKeyboardButton,
@@ -62,7 +63,9 @@ class TelegramChannel:
         dispatcher: Dispatcher,
         attachments_dir: Path,
         max_attachment_bytes: int,
+        commands: list[tuple[str, str]] | None = None,
     ) -> None:
+        self.commands = [BotCommand(name, text[:256]) for name, text in commands or []]
         self.app = app
         self.dispatcher = dispatcher
         self.attachments_dir = attachments_dir
@@ -77,7 +80,9 @@ class TelegramChannel:
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_polling(self) -> None:
         await self.app.initialize()
-        await self.app.bot.delete_webhook()
+        # Emulators and self-hosted servers may lack these: the bot works without them.
+        await self._optional(self.app.bot.delete_webhook(), "deleteWebhook")
+        await self._optional(self.app.bot.set_my_commands(self.commands), "setMyCommands")
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(
@@ -86,10 +91,17 @@ class TelegramChannel:
 
     async def start_webhook(self, url: str, secret: str) -> None:
         await self.app.initialize()
+        await self._optional(self.app.bot.set_my_commands(self.commands), "setMyCommands")
         await self.app.start()
         await self.app.bot.set_webhook(
             url, secret_token=secret or None, allowed_updates=["message", "callback_query"]
         )
+
+    async def _optional(self, call: Any, name: str) -> None:
+        try:
+            await call
+        except TelegramError as exc:
+            log.warning("telegram %s failed (%s); carrying on without it", name, exc)
 
     async def stop(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
