@@ -274,6 +274,12 @@ async def serve(settings: Settings, demo: bool) -> None:
             summary = await seed_demo(core)
             if summary:
                 print(summary, flush=True)
+        if not core.engine.units:
+            print(
+                "No organisation units yet: members cannot register until you run "
+                "`grassroots org import units.csv` (or start with --demo).",
+                flush=True,
+            )
         runner = Runner(core)
         await runner.start()
         channels = ["web chat"] if settings.web_chat_enabled else []

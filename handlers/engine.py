@@ -328,6 +328,14 @@ class Engine:
             turn.say(t("Let us finish your registration first."))
             self._reprompt(turn)
             return
+        if not self.units:
+            # An operator has not imported the organisation yet: say so instead of a dead end.
+            turn.say(
+                t(
+                    "Registration is not open yet: the organisation's units have not been set up. Please try again later."
+                )
+            )
+            return
         state.drop_form("onboarding")
         fs = state.form("onboarding")
         if code:

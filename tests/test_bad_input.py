@@ -232,3 +232,15 @@ async def test_plain_words_work_as_commands(core):
     assert "/report" in out[0]
     out = await chat.say("hủy bỏ toàn bộ")  # not an alias: a whole message must match
     assert "/report" in out[0] and "Nothing was sent" not in out[0]
+
+
+async def test_without_any_units_a_newcomer_is_told_registration_is_not_open(tmp_path, sqlite_url):
+    from bot.app import build_core
+    from tests.conftest import make_settings
+
+    bare = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        out = await Chat(bare, user_id="1").say("/start")
+        assert "chưa được thiết lập" in out[0]
+    finally:
+        await bare.close()
