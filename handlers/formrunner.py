@@ -261,8 +261,15 @@ class FormRunner:
             value = self.profile_name[: step.max_length]
             fs["answers"][step.id] = value
             return self._advance(form, fs, value)
+        kept: list[dict[str, Any]] = []
         if answer.media:
-            return self._not_understood(step, answer)
+            # A photo with a caption sent at a text question: the caption answers it and the
+            # photo is kept for the attachments question, so nothing has to be sent twice.
+            media_step = next((s for s in form.steps if s.type == StepType.MEDIA), None)
+            usable = [m for m in answer.media if m.kind in ACCEPTED_MEDIA and not m.too_large]
+            if not (answer.text and answer.text.strip() and media_step and usable):
+                return self._not_understood(step, answer)
+            kept = [_media_item(m) for m in usable]
         text = (answer.text if answer.text is not None else "").strip()
         limit = min(step.max_length, self.max_text_length)
         if len(text) > limit:
@@ -289,6 +296,13 @@ class FormRunner:
                 ]
             )
         fs["answers"][step.id] = text
+        if kept:
+            media_step = next(s for s in form.steps if s.type == StepType.MEDIA)
+            items = fs["answers"].setdefault(media_step.id, [])
+            items.extend(kept[: max(0, media_step.max_items - len(items))])
+            turn = self._advance(form, fs, None)
+            turn.messages.insert(0, Prompt(t("The photo or file is kept with your report.")))
+            return turn
         return self._advance(form, fs, None)
 
     def _handle_unit(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
@@ -361,17 +375,7 @@ class FormRunner:
                 continue
             if len(items) >= step.max_items:
                 break
-            items.append(
-                {
-                    "kind": media.kind.value,
-                    "ref": media.ref,
-                    "mime": media.mime,
-                    "size": media.size,
-                    "name": media.name[:200],
-                    "latitude": media.latitude,
-                    "longitude": media.longitude,
-                }
-            )
+            items.append(_media_item(media))
         if messages and not any(m.kind in ACCEPTED_MEDIA and not m.too_large for m in answer.media):
             return Turn(messages)
         if len(items) >= step.max_items:
@@ -493,6 +497,19 @@ class FormRunner:
             lines.append(labelled(t(step.label or step.id), value or t("(none)")))
         lines += ["", t("Send it, change something, or cancel?")]
         return "\n".join(lines)
+
+
+def _media_item(media: Media) -> dict[str, Any]:
+    """An attachment as it is kept in the draft (JSON)."""
+    return {
+        "kind": media.kind.value,
+        "ref": media.ref,
+        "mime": media.mime,
+        "size": media.size,
+        "name": media.name[:200],
+        "latitude": media.latitude,
+        "longitude": media.longitude,
+    }
 
 
 def describe_media(t: Translator, items: list[dict[str, Any]]) -> str:

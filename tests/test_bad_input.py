@@ -244,3 +244,18 @@ async def test_without_any_units_a_newcomer_is_told_registration_is_not_open(tmp
         assert "chưa được thiết lập" in out[0]
     finally:
         await bare.close()
+
+
+async def test_a_photo_with_a_caption_at_the_description_keeps_both(core):
+    chat = await registered(core)
+    await at_description(chat)
+    out = await chat.media(
+        Media(MediaKind.PHOTO, ref="2026/11/p.jpg", mime="image/jpeg", size=900),
+        caption="Tường rào nhà xưởng bị sập sau mưa lớn đêm qua.",
+    )
+    assert "kept with your report" in out[0]
+    assert "Attachments received so far: 1." in out[1]
+    await chat.press("Done")
+    await chat.press(1)
+    review = chat.transcript[-1]
+    assert "Tường rào nhà xưởng" in review and "1 photo" in review
