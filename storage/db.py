@@ -39,7 +39,9 @@ def ensure_sqlite_dir(url: str) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     ensure_sqlite_dir(url)
-    kwargs: dict[str, Any] = {}
+    # Database errors would otherwise quote SQL parameters, reporters' names among them, into
+    # logs and tracebacks.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if not is_sqlite(url):
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -211,3 +211,24 @@ async def test_the_whole_report_flow_runs_on_this_database(pg_or_sqlite_core):
     assert "PA-0001" in chat.transcript[-1]
     await chat.say("/my")
     assert "PA-0001" in chat.transcript[-1]
+
+
+async def test_database_errors_never_quote_the_values_they_failed_on(db_url):
+    """Tracebacks end up in logs: a failed insert must not carry a reporter's name into them."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            with pytest.raises(DBAPIError) as err:
+                await session.execute(
+                    text(
+                        "INSERT INTO person (id, display_name, role, locale) VALUES (:i, :n, :r, :l)"
+                    ),
+                    [{"i": 1, "n": "Trịnh Bí Mật", "r": "member", "l": "vi"}] * 2,
+                )
+        assert "Trịnh Bí Mật" not in str(err.value)
+    finally:
+        await engine.dispose()
