@@ -35,6 +35,8 @@ def reporter_line(t: Translator, anonymity: str, reporter: ReporterInfo | None) 
     return t("Anonymous")
 
 
+CARD_DESCRIPTION_LIMIT = 2500
+
 ACTION_LABELS = {
     Action.ACKNOWLEDGE: N_("✔ Acknowledge"),
     Action.ASSIGN: N_("➡ Assign"),
@@ -100,7 +102,15 @@ def staff_card(
         lines.append(
             "⚠ " + t("The reporter cannot be reached: {problem}", problem=report.delivery_problem)
         )
-    lines += ["", report.description]
+    description = report.description
+    if len(description) > CARD_DESCRIPTION_LIMIT:
+        # A card must fit one message (Telegram: 4,096) so it can be edited in place.
+        description = (
+            description[:CARD_DESCRIPTION_LIMIT].rstrip()
+            + "… "
+            + t("(shortened to fit; the full text is kept with the case)")
+        )
+    lines += ["", description]
     if attachment_summary:
         lines += ["", labelled(t("Attachments"), attachment_summary)]
     for lat, lon in locations:

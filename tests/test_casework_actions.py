@@ -154,3 +154,32 @@ async def test_the_reporter_adds_information_from_my(core):
     assert "added to PA-0001" in out[0] or "PA-0001" in out[0]
     await core.delivery.run_once()
     assert any("3 người bị thương" in t for t in recorder.texts("staff-room"))
+
+
+async def test_a_card_for_a_very_long_report_still_fits_one_message(core):
+    recorder = Recorder()
+    core.senders["web"] = recorder
+    async with core.sessions() as session, session.begin():
+        await admin.bind_chat(session, "staff", "web", "staff-room")
+    from tests.chat import Chat
+
+    chat = Chat(core, user_id="6060")
+    long_text = "Nội dung phản ánh rất dài. " * 148  # just under 4,000 characters
+    for step in (
+        "/start",
+        "Trương Văn Dài",
+        "1",
+        "1",
+        "/report",
+        "1",
+        "1",
+        "1",
+        long_text,
+        "/skip",
+        "3",
+        "1",
+    ):
+        await chat.say(step)
+    await core.delivery.run_once()
+    card = recorder.texts("staff-room")[0]
+    assert "PA-0001" in card and len(card) <= 4096
