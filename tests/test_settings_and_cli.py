@@ -129,9 +129,27 @@ async def test_invalid_schedule_data_stops_start_up_clearly(tmp_path, name, cont
 
 async def test_jobs_list_shows_each_schedule_with_its_next_run(tmp_path):
     out = await run_cli(["jobs", "list"], DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
-    for job in ("daily_digest", "nudges", "close_unconfirmed"):
+    for job in ("daily_digest", "nudges", "close_unconfirmed", "weekly_digest", "monthly_digest"):
         assert job in out
     assert "next:" in out
+
+
+def test_the_weekly_summary_is_scheduled_on_mondays():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.config import BUILTIN_DATA
+    from scheduler.schedule import load_schedules
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    triggers = load_schedules(BUILTIN_DATA / "schedules.yaml", tz)
+    sunday = datetime(2026, 11, 29, 12, 0, tzinfo=tz)
+    assert (
+        triggers["weekly_digest"].get_next_fire_time(None, sunday).strftime("%a %H:%M")
+        == "Mon 08:00"
+    )
+    assert triggers["monthly_digest"].get_next_fire_time(None, sunday).day == 1
+    assert triggers["daily_digest"].get_next_fire_time(None, sunday).strftime("%H:%M") == "07:30"
 
 
 async def test_operator_commands_end_to_end(tmp_path):
