@@ -208,13 +208,18 @@ class TelegramChannel:
     async def render(self, reply: Reply, query: CallbackQuery | None) -> None:
         if query is not None:
             answer = reply.callback_answer
-            await self._safe(
+            acknowledge = self._safe(
                 query.answer(answer.text or None, show_alert=answer.alert)
                 if answer
                 else query.answer()
             )
+            # Both go out at once: on a slow connection every sequential round trip shows.
             if reply.retire_keyboard:
-                await self._retire_keyboard(query, reply.selected_label)
+                await asyncio.gather(
+                    acknowledge, self._retire_keyboard(query, reply.selected_label)
+                )
+            else:
+                await acknowledge
         for message in reply.messages:
             await self.send(message)
 
