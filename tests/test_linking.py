@@ -69,3 +69,15 @@ async def test_link_codes_expire_after_ten_minutes(core):
     with time_machine.travel(start + timedelta(minutes=11), tick=False):
         out = await Chat(core, user_id="z-1", channel="zalo").say(f"/link {code}")
     assert "not valid" in out[0] or "hết hạn" in out[0]
+
+
+async def test_linking_works_the_other_way_round_too(core):
+    zalo = Chat(core, user_id="z-500", channel="zalo")
+    for step in ("/start", "Quàng Thị Én", "1", "1"):
+        await zalo.say(step)
+    code = re.search(r"/link (\d{6})", (await zalo.say("/link"))[0]).group(1)
+    telegram = Chat(core, user_id="501", channel="telegram")
+    out = await telegram.say(f"/link {code}")
+    assert "Quàng Thị Én" in out[0]
+    out = await telegram.say("/report")
+    assert "1/6" in out[-1] or "1 of 6" in out[-1]  # registered: straight into the report

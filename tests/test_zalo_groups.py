@@ -76,3 +76,87 @@ async def test_hot_alert_and_digest_reach_a_zalo_group_and_tokens_refresh_once(
         await runner.stop()
         await core.close()
         await fake.stop()
+
+
+async def test_a_revoked_refresh_token_is_a_clear_operator_error_not_a_retry_loop(
+    tmp_path, sqlite_url
+):
+    from storage.outbox import status_summary
+
+    fake = FakeZalo()
+    await fake.start()
+    seed = fake.issue_oa_tokens()
+    fake.revoke_refresh_token()
+    core = await build_core(
+        make_settings(
+            tmp_path,
+            sqlite_url,
+            zalo_oa_app_id=OA_APP_ID,
+            zalo_oa_app_secret=OA_APP_SECRET,
+            zalo_oa_access_token=seed["access_token"],
+            zalo_oa_refresh_token=seed["refresh_token"],
+            zalo_oa_api_url=fake.url,
+            zalo_oa_oauth_url=fake.url,
+        )
+    )
+    await seed_demo(core)
+    runner = Runner(core)
+    await runner.start()
+    try:
+        core.delivery.stop()
+        async with core.sessions() as session, session.begin():
+            await admin.bind_chat(session, "leaders", "zalo-oa", GROUP)
+        assert await daily_digest(core) == 1
+        for _ in range(3):
+            await core.delivery.run_once()
+        async with core.sessions() as session:
+            summary = await status_summary(session)
+        assert summary["failed"] == 2 and summary["pending"] == 0  # the text and the chart
+        assert any("authorisation" in error for error, _ in summary["errors"])
+        assert len(fake.refresh_calls) <= 2  # tried, refused, not hammered
+    finally:
+        await runner.stop()
+        await core.close()
+        await fake.stop()
+
+
+async def test_a_leader_gets_hot_alerts_privately_on_zalo(tmp_path, sqlite_url):
+    fake = FakeZalo()
+    await fake.start()
+    core = await build_core(
+        make_settings(
+            tmp_path,
+            sqlite_url,
+            zalo_bot_token=fake.bot_token,
+            zalo_api_url=fake.url,
+            web_chat=False,
+        )
+    )
+    await seed_demo(core)
+    runner = Runner(core)
+    await runner.start()
+    try:
+        async with core.sessions() as session, session.begin():
+            await admin.bind_chat(session, "leaders", "zalo", "leader-zalo-id")
+        member = Chat(core, user_id="w2")
+        for step in (
+            "/start",
+            "Đào Văn Sáu",
+            "1",
+            "1",
+            "/report",
+            "3",
+            "2",
+            "1",
+            "Phát hiện dấu hiệu gian lận trong chấm công tại xưởng.",
+            "/skip",
+            "3",
+            "1",
+        ):
+            await member.say(step)
+        messages = await fake.wait_for_messages("leader-zalo-id", 1, timeout=10)
+        assert "PA-0001" in messages[0]["text"] and "Đào Văn Sáu" not in messages[0]["text"]
+    finally:
+        await runner.stop()
+        await core.close()
+        await fake.stop()
