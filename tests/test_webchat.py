@@ -146,3 +146,41 @@ async def test_proactive_messages_reach_the_page_through_the_outbox(client, core
         await client.get(f"/api/chat/updates?after={updates['messages'][0]['seq']}")
     ).json()
     assert later["messages"] == []
+
+
+async def test_uploaded_photos_lose_their_metadata(client, core, tmp_path):
+    """EXIF can name the phone's owner or where it was: anonymity must not hinge on it."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x013B] = "Nguyễn Văn Chủ Máy"  # Artist
+    exif[0x010F] = "Samsung"  # Make
+    raw = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(raw, format="JPEG", exif=exif.tobytes())
+    assert b"Samsung" in raw.getvalue()
+    await client.get("/")
+    for step in (
+        "/start",
+        "Ẩn Danh",
+        "1",
+        "1",
+        "/report",
+        "1",
+        "1",
+        "1",
+        "Ảnh chụp hiện trường vụ việc.",
+    ):
+        await send(client, step)
+    form = FormData()
+    form.add_field("id", str(uuid.uuid4()))
+    form.add_field("file", raw.getvalue(), filename="IMG_2026.jpg", content_type="image/jpeg")
+    assert (await client.post("/api/chat/upload", data=form)).status == 200
+    stored = next((tmp_path / "attachments").rglob("*.jpg"))
+    data = stored.read_bytes()
+    assert (
+        data.startswith(b"\xff\xd8") and b"Samsung" not in data and "Chủ Máy".encode() not in data
+    )
+    with Image.open(stored) as img:
+        assert img.size == (40, 30) and not img.getexif()

@@ -7,8 +7,29 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic"})
+
 
 def new_attachment_path(suffix: str) -> Path:
     """A fresh relative path; `suffix` is the file's extension with its dot (".jpg")."""
     now = datetime.now(UTC)
     return Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+
+
+def scrub_image(path: Path) -> None:
+    """Rewrite a stored image without its metadata. EXIF can carry GPS positions, device owners'
+    names and timestamps, which would undo a reporter's anonymity once staff open the file.
+    Runs in a thread (it is CPU work); anything that is not a readable image is left as it is."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            fmt = img.format
+            if fmt not in ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIC"):
+                return
+            clean = ImageOps.exif_transpose(img)  # keep the picture upright without the tag
+            clean.load()
+        options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+        clean.save(path, format=fmt if fmt != "HEIC" else "JPEG", **options)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return

@@ -23,7 +23,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.files import new_attachment_path
+from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.text import split_text
@@ -202,6 +202,8 @@ class TelegramChannel:
         target = self.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await tg_file.download_to_drive(target)
+        if kind == MediaKind.PHOTO or (kind == MediaKind.DOCUMENT and suffix in IMAGE_SUFFIXES):
+            await asyncio.to_thread(scrub_image, target)
         return rel.as_posix()
 
     # -- outbound --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from bot.channels.files import new_attachment_path
+from bot.channels.files import new_attachment_path, scrub_image
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.i18n import N_, Translations
@@ -267,6 +267,8 @@ class WebChat:
         if size > self.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return None
+        if kind == MediaKind.PHOTO:
+            await asyncio.to_thread(scrub_image, target)
         return Media(kind, ref=rel.as_posix(), mime=mime, size=size, name=name)
 
     async def _run(

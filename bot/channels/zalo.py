@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.channels.files import new_attachment_path
+from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -290,6 +290,7 @@ class ZaloChannel:
         if size > self.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
+        await asyncio.to_thread(scrub_image, self.attachments_dir / rel)
         return Media(MediaKind.PHOTO, ref=rel.as_posix(), mime=mime or "image/jpeg", size=size)
 
     async def _discard_media(self, inbound: Inbound) -> None:
