@@ -495,8 +495,28 @@ class FormRunner:
         for step in form.steps:
             value = self.describe_answer(step, fs["answers"].get(step.id))
             lines.append(labelled(t(step.label or step.id), value or t("(none)")))
+        if self._hidden_sender_with_documents(form, fs):
+            lines += [
+                "",
+                t(
+                    "⚠ Documents can carry their author's name in their properties. If that matters, remove them (Edit) or send photos of the pages instead."
+                ),
+            ]
         lines += ["", t("Send it, change something, or cancel?")]
         return "\n".join(lines)
+
+    @staticmethod
+    def _hidden_sender_with_documents(form: Form, fs: dict[str, Any]) -> bool:
+        """We strip photos' metadata, but cannot promise it for arbitrary documents."""
+        answers = fs["answers"]
+        hidden = answers.get("anonymity") in ("anonymous", "confidential")
+        documents = any(
+            isinstance(item, dict) and item.get("kind") == "document"
+            for step in form.steps
+            if step.type == StepType.MEDIA
+            for item in answers.get(step.id) or []
+        )
+        return hidden and documents
 
 
 def _media_item(media: Media) -> dict[str, Any]:

@@ -259,3 +259,17 @@ async def test_a_photo_with_a_caption_at_the_description_keeps_both(core):
     await chat.press(1)
     review = chat.transcript[-1]
     assert "Tường rào nhà xưởng" in review and "1 photo" in review
+
+
+async def test_an_anonymous_report_with_a_document_warns_about_its_properties(core):
+    chat = await registered(core)
+    await at_description(chat)
+    await chat.say("Biên bản cuộc họp có nội dung đáng lo ngại.")
+    await chat.media(Media(MediaKind.DOCUMENT, ref="2026/11/d.docx", name="bien-ban.docx", size=9000))
+    await chat.press("Done")
+    out = await chat.press(3)  # anonymous
+    assert "author's name" in out[0]
+    await chat.press("Edit")
+    await chat.press(6)  # who may see
+    out = await chat.press(1)  # named: no warning
+    assert "author's name" not in out[0]
