@@ -7,8 +7,10 @@ crash at any point leaves either all of them or none.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -46,6 +48,7 @@ class Dispatcher:
         self.effects = effects
         self.on_commit = on_commit
         self.locks = KeyedLocks()
+        self.flood = FloodGuard()
 
     @asynccontextmanager
     async def serialised(self, channel: str, user_id: str) -> AsyncIterator[None]:
@@ -55,6 +58,22 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """The reply to send, or None for an update already processed (a replay)."""
+        verdict = self.flood.check(f"{inbound.channel}:{inbound.user_id}")
+        if verdict is not None:
+            # One person flooding us must not hold up everyone else or fill the database.
+            if verdict == "first":
+                t = self.translations(None)
+                return Reply(
+                    [
+                        Outbound(
+                            inbound.chat_id,
+                            t(
+                                "Too many messages at once. Please wait a moment, then send your answer again."
+                            ),
+                        )
+                    ]
+                )
+            return Reply()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await self._once(inbound)
@@ -95,3 +114,35 @@ class Dispatcher:
 def _tag(inbound: Inbound) -> str:
     """A short tag to find an update in the logs; web keys embed a session, so hash them all."""
     return hashlib.sha256(f"{inbound.channel}:{inbound.update_key}".encode()).hexdigest()[:12]
+
+
+class FloodGuard:
+    """At most LIMIT updates per person in any WINDOW seconds; beyond that they are dropped,
+    with one polite message per burst."""
+
+    LIMIT = 30
+    WINDOW = 10.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, collections.deque[float]] = {}
+        self._warned: set[str] = set()
+
+    def check(self, key: str) -> str | None:
+        """None to go ahead; "first" for the first dropped update of a burst; "more" after."""
+        now = time.monotonic()
+        seen = self._seen.setdefault(key, collections.deque())
+        while seen and now - seen[0] > self.WINDOW:
+            seen.popleft()
+        if len(seen) < self.LIMIT:
+            seen.append(now)
+            self._warned.discard(key)
+            if len(self._seen) > 10_000:  # forget the quiet ones; memory stays bounded
+                for stale in [
+                    k for k, q in self._seen.items() if not q or now - q[-1] > self.WINDOW
+                ]:
+                    self._seen.pop(stale, None)
+            return None
+        if key in self._warned:
+            return "more"
+        self._warned.add(key)
+        return "first"

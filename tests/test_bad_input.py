@@ -275,3 +275,13 @@ async def test_an_anonymous_report_with_a_document_warns_about_its_properties(co
     await chat.press(6)  # who may see
     out = await chat.press(1)  # named: no warning
     assert "author's name" not in out[0]
+
+
+async def test_one_person_flooding_is_slowed_down_without_holding_up_others(core):
+    flooder = Chat(core, user_id="9999")
+    replies = [await flooder.say("xin chào") for _ in range(40)]
+    answered = [r for r in replies if r]
+    assert len(answered) == 31  # 30 handled, then one warning
+    assert "Too many messages" in answered[-1][0] or "quá nhiều tin nhắn" in answered[-1][0]
+    other = Chat(core, user_id="9998")
+    assert await other.say("/start")  # somebody else is served as usual
