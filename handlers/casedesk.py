@@ -36,6 +36,13 @@ NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
 
+def _refuse_stale(ctx: Context, case: ReportView, message: str) -> None:
+    """A press on an older version of the case: say what it is now, change nothing."""
+    ctx.reply.callback_answer = CallbackAnswer(
+        message.format(code=case.code, status=status_label(ctx.t, case.status)), True
+    )
+
+
 def _well_formed(parts: list[str]) -> bool:
     """c:<id>:<action>:<version>[:<arg>] with plausible numbers; anything else is forged."""
     return (
@@ -88,14 +95,7 @@ class CaseDesk:
             )
             return
         if case.version != version:
-            ctx.reply.callback_answer = CallbackAnswer(
-                t(
-                    "This card is out of date: {code} is now {status}.",
-                    code=case.code,
-                    status=status_label(t, case.status),
-                ),
-                True,
-            )
+            _refuse_stale(ctx, case, t("This card is out of date: {code} is now {status}."))
             return
         try:
             check(actor, action, case_facts(case))
@@ -438,14 +438,7 @@ class CaseDesk:
             ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         if case.version != int(parts[3]):
-            ctx.reply.callback_answer = CallbackAnswer(
-                t(
-                    "This button is out of date: {code} is now {status}.",
-                    code=case.code,
-                    status=status_label(t, case.status),
-                ),
-                True,
-            )
+            _refuse_stale(ctx, case, t("This button is out of date: {code} is now {status}."))
             return
         ctx.reply.callback_answer = CallbackAnswer()
         await self.reporter_choice(ctx, actor, case, parts[2], ":".join(parts[4:]))

@@ -17,12 +17,8 @@ from tests.fake_zalo import OA_APP_ID, OA_APP_SECRET, FakeZalo
 GROUP = "g-leaders-001"
 
 
-async def test_hot_alert_and_digest_reach_a_zalo_group_and_tokens_refresh_once(
-    tmp_path, sqlite_url
-):
-    fake = FakeZalo()
-    await fake.start()
-    seed = fake.issue_oa_tokens()
+async def oa_product(tmp_path, sqlite_url, fake: FakeZalo, seed: dict) -> tuple:
+    """The running product with the OA channel pointed at the fake, seeded with a token pair."""
     core = await build_core(
         make_settings(
             tmp_path,
@@ -38,6 +34,16 @@ async def test_hot_alert_and_digest_reach_a_zalo_group_and_tokens_refresh_once(
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    return core, runner
+
+
+async def test_hot_alert_and_digest_reach_a_zalo_group_and_tokens_refresh_once(
+    tmp_path, sqlite_url
+):
+    fake = FakeZalo()
+    await fake.start()
+    seed = fake.issue_oa_tokens()
+    core, runner = await oa_product(tmp_path, sqlite_url, fake, seed)
     try:
         async with core.sessions() as session, session.begin():
             await admin.bind_chat(session, "leaders", "zalo-oa", GROUP)
@@ -87,21 +93,7 @@ async def test_a_revoked_refresh_token_is_a_clear_operator_error_not_a_retry_loo
     await fake.start()
     seed = fake.issue_oa_tokens()
     fake.revoke_refresh_token()
-    core = await build_core(
-        make_settings(
-            tmp_path,
-            sqlite_url,
-            zalo_oa_app_id=OA_APP_ID,
-            zalo_oa_app_secret=OA_APP_SECRET,
-            zalo_oa_access_token=seed["access_token"],
-            zalo_oa_refresh_token=seed["refresh_token"],
-            zalo_oa_api_url=fake.url,
-            zalo_oa_oauth_url=fake.url,
-        )
-    )
-    await seed_demo(core)
-    runner = Runner(core)
-    await runner.start()
+    core, runner = await oa_product(tmp_path, sqlite_url, fake, seed)
     try:
         core.delivery.stop()
         async with core.sessions() as session, session.begin():
