@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
+from bot.pollcli import PollCliError, poll_command, sitrep_command
+from bot.pollcli import add_parsers as add_poll_parsers
 from handlers.forms import FormError
 from handlers.org import BINDING_ROLES, ROLES
 from scheduler.nudges import NudgeError
@@ -84,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 
     box = sub.add_parser("outbox", help="the outbox").add_subparsers(dest="action", required=True)
     box.add_parser("status", help="pending, failed and sent counts, and the oldest pending age")
+
+    add_poll_parsers(sub)
 
     rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
     lst = rep.add_parser("list", help="list reports, newest first")
@@ -301,6 +305,11 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
+async def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    command = poll_command if args.group == "poll" else sitrep_command
+    return await _with_core(settings, lambda core: command(args, core))
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -312,6 +321,8 @@ COMMANDS: dict[str, Command] = {
     "jobs": cmd_jobs,
     "digest": cmd_digest,
     "outbox": cmd_outbox,
+    "poll": cmd_poll,
+    "sitrep": cmd_poll,
 }
 
 
@@ -325,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
-    except (CliError, FormError, ConfigError, ScheduleError, NudgeError) as exc:
+    except (CliError, PollCliError, FormError, ConfigError, ScheduleError, NudgeError) as exc:
         print(f"grassroots: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
 from handlers.forms import Catalog, Form
 from handlers.i18n import Translations, Translator
+from handlers.polldesk import PollDesk
 from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
 from handlers.state import State
 from handlers.status import PUBLIC_EVENTS, event_line, status_label
@@ -36,6 +37,7 @@ COMMANDS = (
     "case",
     "link",
     "unlink",
+    "poll",
 )
 LINK_MINUTES = 10
 MY_LIST_SIZE = 10
@@ -63,6 +65,7 @@ class Engine:
         self.tz = tz
         self.max_text_length = max_text_length
         self.desk = CaseDesk(catalog, tz)
+        self.polls = PollDesk(tz)
 
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
@@ -95,6 +98,13 @@ class Engine:
             await self.desk.on_reporter_button(turn, callback)
         elif self.desk.has_pending_input(turn) and (inbound.command in (None, "cancel", "skip")):
             await self.desk.on_text(turn)
+        elif (
+            callback is not None
+            and callback.startswith("poll:")
+            and inbound.chat_kind == ChatKind.PRIVATE
+        ):
+            turn.reply.callback_answer = CallbackAnswer()
+            await self._poll_invitation(turn, callback)
         elif inbound.command in ("cases", "case"):
             await self._case_commands(turn)
         elif inbound.chat_kind == ChatKind.GROUP:
@@ -106,6 +116,14 @@ class Engine:
         else:
             await self._message(turn)
         return StepResult(state.data, turn.reply, turn.effects)
+
+    async def _poll_invitation(self, turn: Context, callback: str) -> None:
+        """The "Answer now" button on an invitation, which came through the outbox."""
+        round_id = callback.removeprefix("poll:")
+        if turn.person is None or not round_id.isdigit():
+            turn.say(turn.t("This button is not valid."))
+            return
+        await self.polls.start(turn, int(round_id))
 
     async def _case_commands(self, turn: Context) -> None:
         if turn.inbound.command == "cases":
@@ -132,6 +150,7 @@ class Engine:
         return [
             ("report", t("Report a pressing issue")),
             ("my", t("My reports and their handling")),
+            ("poll", t("Polls and situation reports waiting for me")),
             ("cancel", t("Stop what you are doing")),
             ("help", t("Help")),
             ("lang", t("Change the language")),
@@ -177,6 +196,11 @@ class Engine:
         if not nonce or not key or len(raw) > 64:
             turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not valid."), True)
             return
+        if key.startswith("pq:"):
+            # Poll buttons name their round and question, so an older one is still understood.
+            turn.reply.callback_answer = CallbackAnswer()
+            await self.polls.on_button(turn, key)
+            return
         if nonce != turn.state.nonce:
             turn.reply.callback_answer = CallbackAnswer(
                 turn.t("This button is out of date. Please answer the latest question."), True
@@ -191,7 +215,7 @@ class Engine:
         t = turn.t
         if cmd == "help":
             turn.say(self._help(turn))
-            self._reprompt(turn)
+            await self._reprompt_any(turn)
             return
         if cmd == "lang":
             turn.state.scratch["lang_return"] = turn.state.flow
@@ -207,19 +231,28 @@ class Engine:
         if turn.person is None:
             await self._begin_onboarding(turn, None)
             return
-        if cmd == "cancel":
+        if turn.state.flow == "poll" and cmd in ("cancel", "back", "skip"):
+            if cmd == "cancel":
+                self.polls.pause(turn)
+            elif cmd == "back":
+                await self.polls.back(turn)
+            else:
+                await self.polls.skip(turn)
+        elif cmd == "cancel":
             self._cancel(turn)
         elif cmd == "back":
             self._back(turn)
         elif cmd == "skip":
             await self._skip(turn)
+        elif cmd == "poll":
+            await self.polls.poll_command(turn)
         elif cmd == "report":
             self._begin_report(turn)
         elif cmd == "my":
             await self._my_list(turn)
         else:
             turn.say(t("Sorry, I do not know the command /{command}.", command=cmd or ""))
-            if not self._reprompt(turn):
+            if not await self._reprompt_any(turn):
                 turn.say(self._help(turn))
 
     def _help(self, turn: Context) -> str:
@@ -229,6 +262,7 @@ class Engine:
                 t("Here is what I can do:"),
                 t("/report: report a pressing issue"),
                 t("/my: your reports and what happened to them"),
+                t("/poll: polls and situation reports waiting for you"),
                 t("/cancel: stop what you are doing"),
                 t("/back: go back to the previous question"),
                 t("/skip: leave out an optional question"),
@@ -244,7 +278,7 @@ class Engine:
             turn.say(
                 t("Welcome back, {name}!", name=turn.person.display_name) + "\n" + self._help(turn)
             )
-            self._reprompt(turn)
+            await self._reprompt_any(turn)
             return
         await self._begin_onboarding(turn, code or None)
 
@@ -450,6 +484,12 @@ class Engine:
         prompt = turn.runner.prompt(form, fs)
         turn.say(prompt.text, prompt.choices)
 
+    async def _reprompt_any(self, turn: Context) -> bool:
+        """Repeat the open question, a poll's included."""
+        if turn.state.flow == "poll":
+            return await self.polls.reprompt(turn)
+        return self._reprompt(turn)
+
     def _reprompt(self, turn: Context) -> bool:
         """Repeat whatever question is open; False when nothing is."""
         if self._active_form(turn) is not None:
@@ -467,6 +507,9 @@ class Engine:
             return
         if flow == "my":
             await self._my_answer(turn, answer)
+            return
+        if flow == "pollpick":
+            await self.polls.pick(turn, answer)
             return
         active = self._active_form(turn)
         if active is None:
@@ -547,6 +590,12 @@ class Engine:
         if turn.person is None and turn.state.flow not in ("onboarding", "lang"):
             await self._begin_onboarding(turn, None)
             return
+        if turn.state.flow == "poll":
+            await self.polls.on_text(turn)
+            return
+        if turn.state.flow == "pollpick" and not inbound.media:
+            await self.polls.pick(turn, self._resolve_scratch(turn, inbound.text))
+            return
         explicit = "reporter_input" in turn.state.data
         idle = turn.state.flow is None
         if (explicit or idle) and await self.desk.reporter_text(turn):
@@ -594,7 +643,7 @@ class Engine:
         locale = answer.key
         back_to = turn.state.scratch.get("lang_return")
         turn.state.clear_scratch()
-        turn.state.flow = back_to if back_to in ("onboarding", "report") else None
+        turn.state.flow = back_to if back_to in ("onboarding", "report", "poll") else None
         turn.state.locale = locale
         if turn.person is not None:
             await turn.store.set_locale(turn.person.id, locale)
@@ -602,7 +651,7 @@ class Engine:
         turn.runner.t = turn.t
         turn.reply.selected_label = "Tiếng Việt" if locale == "vi" else "English"
         turn.say(turn.t("Language set to English."))
-        self._reprompt(turn)
+        await self._reprompt_any(turn)
 
     # -- /my -------------------------------------------------------------------------------------
     async def _my_list(self, turn: Context) -> None:

@@ -17,5 +17,14 @@ HOST_KINDS = {
     "private_enterprise": N_("Private enterprise"),
 }
 
-ROLES = ("member", "collaborator", "contact", "staff", "leader", "admin", "handler")
+ROLES = (
+    "member",
+    "collaborator",
+    "contact",
+    "secretary",
+    "staff",
+    "leader",
+    "admin",
+    "handler",
+)
 BINDING_ROLES = ("leaders", "staff")  # plus department:CODE

@@ -115,6 +115,30 @@ class InviteUnavailable(Exception):
     """The invite was used up or removed between showing it and redeeming it."""
 
 
+@dataclass(frozen=True)
+class PollRoundView:
+    """One round of a poll or situation report, with the definition it started with."""
+
+    id: int
+    poll_key: str
+    kind: str  # poll | sitrep
+    number: int
+    period: str
+    definition: dict[str, Any]
+    opens_at: datetime
+    due_at: datetime
+    closes_at: datetime
+    status: str  # open | closed
+
+
+@dataclass(frozen=True)
+class PollTodo:
+    """A round the person is invited to, as /poll lists it."""
+
+    round: PollRoundView
+    responded: bool
+
+
 class Store(Protocol):
     async def person_for(self, channel: str, external_id: str) -> PersonView | None: ...
 
@@ -175,3 +199,23 @@ class Store(Protocol):
         ...
 
     async def touch_channel(self, person_id: int, channel: str) -> None: ...
+
+    # -- polls and situation reports -------------------------------------------------------------
+    async def poll_round(self, round_id: int) -> PollRoundView | None: ...
+    async def poll_todo(self, person_id: int) -> list[PollTodo]:
+        """Open rounds the person is invited to, oldest deadline first."""
+        ...
+
+    async def invited(self, round_id: int, person_id: int) -> bool: ...
+    async def named_response(self, round_id: int, person_id: int) -> dict[str, Any] | None:
+        """A named response's answers, to show and change them; None for anonymous polls."""
+        ...
+
+    async def save_poll_response(
+        self, round_id: int, person: PersonView, answers: dict[str, Any], response_id: int | None
+    ) -> int:
+        """Store the answers (replacing the person's earlier ones) and mark them as responded.
+        Anonymous rounds keep no link to the person; `response_id` finds their earlier answers."""
+        ...
+
+    async def link_case_to_response(self, report_id: int, response_id: int) -> None: ...

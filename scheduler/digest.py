@@ -285,9 +285,12 @@ async def build(
 ) -> tuple[str, Path]:
     """The digest text and its chart, in the organisation's language."""
     t = core.translations(None)
+    from scheduler.pollreport import digest_lines
+
     async with core.sessions() as session:
         data = await collect(session, since, until, core.settings.tz)
-    text = render(t, core.catalog, data, core.settings.tz, title)
+        extra = await digest_lines(t, session, core.settings.tz, until)
+    text = "\n".join([render(t, core.catalog, data, core.settings.tz, title), *extra])
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
     chart = await asyncio.to_thread(
         draw_chart, t, core.catalog, data, core.settings.attachments_dir / name

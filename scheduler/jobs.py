@@ -82,8 +82,15 @@ async def nudges(core: Core) -> int:
     return await run_nudges(core)
 
 
+async def polls(core: Core) -> int:
+    from scheduler.polls import run_polls
+
+    return await run_polls(core)
+
+
 JOBS: dict[str, Callable[[Core], Awaitable[int]]] = {
     "nudges": nudges,
+    "polls": polls,
     "close_unconfirmed": close_unconfirmed,
     "daily_digest": daily_digest,
     "weekly_digest": weekly_digest,

@@ -146,6 +146,8 @@ class Report(SQLModel, table=True):
     duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
     rating: int | None = None
     delivery_problem: str = Field(default="", max_length=300)
+    # A case opened from a situation report's pressing issue.
+    poll_response_id: int | None = Field(default=None, foreign_key="poll_response.id")
 
 
 class ReportEvent(SQLModel, table=True):
@@ -273,4 +275,68 @@ class OAToken(SQLModel, table=True):
     access_token: str = Field(max_length=1024)
     refresh_token: str = Field(max_length=1024)
     expires_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Poll(SQLModel, table=True):
+    """A poll or situation-report definition, imported from YAML. Each change bumps `version`;
+    open rounds keep the definition they started with."""
+
+    __tablename__ = "poll"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=48)
+    kind: str = Field(default="poll", max_length=16)  # poll | sitrep
+    definition: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PollRound(SQLModel, table=True):
+    """One recurrence of a poll (or one period of a situation report), with a snapshot of the
+    definition, so editing the poll never changes a round already under way."""
+
+    __tablename__ = "poll_round"
+    __table_args__ = (UniqueConstraint("poll_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    number: int
+    period: str = Field(max_length=32)  # 2026-11 for a monthly round, else the opening time
+    poll_version: int
+    definition: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    opens_at: datetime = _ts()
+    due_at: datetime = _ts()
+    closes_at: datetime = _ts(index=True)
+    status: str = Field(default="open", max_length=16, index=True)  # open | closed
+    results_sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+
+
+class PollInvite(SQLModel, table=True):
+    """Who a round was sent to, and whether they have responded. One row per person and round,
+    so re-sending a round can never count anyone twice; the unit is the one they had then."""
+
+    __tablename__ = "poll_invite"
+    __table_args__ = (UniqueConstraint("round_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="poll_round.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    invited_at: datetime = _ts()
+    responded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class PollResponse(SQLModel, table=True):
+    """One person's answers to one round, as {question id: value}. In an anonymous round
+    `person_id` and `unit_id` stay empty: only the invite says that somebody responded."""
+
+    __tablename__ = "poll_response"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="poll_round.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted_at: datetime = _ts()
     updated_at: datetime = _ts()

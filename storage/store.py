@@ -34,6 +34,7 @@ from storage.models import (
     ReportEvent,
     RevealLog,
 )
+from storage.polls import PollStore
 
 REPORT_PREFIX = "PA"
 
@@ -43,7 +44,7 @@ def report_code(report_id: int) -> str:
     return f"{REPORT_PREFIX}-{report_id:04d}"
 
 
-class SqlStore:
+class SqlStore(PollStore):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._unit_codes: dict[int, str] | None = None

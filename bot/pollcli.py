@@ -1,0 +1,184 @@
+"""`grassroots poll …` and `grassroots sitrep …`: import definitions, see rounds, results and
+compliance, and export them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bot.tables import FORMATS, write_table
+
+
+class PollCliError(Exception):
+    """A one-line reason for the operator."""
+
+
+def add_parsers(sub: Any) -> None:
+    poll = sub.add_parser("poll", help="collaborator polls").add_subparsers(
+        dest="action", required=True
+    )
+    imp = poll.add_parser("import", help="create or update a poll from YAML")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="check the file only")
+    poll.add_parser("list", help="polls and their rounds, with response rates")
+    res = poll.add_parser("results", help="a round's results")
+    res.add_argument("poll")
+    res.add_argument("--round", type=int, help="round number (default: the latest)")
+    res.add_argument("--format", choices=FORMATS, default="text")
+    res.add_argument("--out", type=Path, help="file to write (needed for xlsx)")
+    resend = poll.add_parser("resend", help="re-send the open round to those who have not answered")
+    resend.add_argument("poll")
+
+    sit = sub.add_parser("sitrep", help="situation reports").add_subparsers(
+        dest="action", required=True
+    )
+    st = sit.add_parser("status", help="expected, received, on time, late and missing units")
+    st.add_argument("--poll", help="situation-report id (default: the only one)")
+    st.add_argument("--period", help="YYYY-MM (default: the latest)")
+    st.add_argument("--format", choices=FORMATS, default="text")
+    st.add_argument("--out", type=Path)
+
+
+async def _round(
+    session: Any, poll_key: str, number: int | None = None, period: str | None = None
+) -> Any:
+    from storage.polls import find_poll, rounds_of
+
+    poll = await find_poll(session, poll_key)
+    if poll is None:
+        raise PollCliError(f"no poll with id {poll_key!r}; see `grassroots poll list`")
+    assert poll.id is not None
+    rounds = await rounds_of(session, poll.id)
+    if number is not None:
+        rounds = [r for r in rounds if r.number == number]
+    if period is not None:
+        rounds = [r for r in rounds if r.period == period]
+    if not rounds:
+        raise PollCliError(f"{poll_key}: no such round yet")
+    return poll, rounds[-1]
+
+
+async def poll_command(args: argparse.Namespace, core: Any) -> int:
+    from handlers.org import ROLES
+    from handlers.polldefs import PollDefError, load_poll_file
+    from storage.pollresults import response_rate
+    from storage.polls import all_polls, import_poll, rounds_of
+
+    if args.action == "import":
+        try:
+            defn = load_poll_file(args.file)
+        except PollDefError as exc:
+            raise PollCliError(str(exc)) from None
+        unknown = [r for r in defn.audience.roles if r not in ROLES]
+        if unknown:
+            raise PollCliError(f"{args.file.name}: audience.roles: unknown role {unknown[0]!r}")
+        if defn.case is not None and core.catalog.category(defn.case.category) is None:
+            raise PollCliError(
+                f"{args.file.name}: case.category: unknown category {defn.case.category!r}"
+            )
+        if args.dry_run:
+            print(f"{defn.id}: valid, {len(defn.questions)} questions.")
+            return 0
+        async with core.sessions() as session, session.begin():
+            poll, outcome = await import_poll(session, defn)
+        if outcome == "updated":
+            print(
+                f"{poll.key}: updated to version {poll.version}; rounds already open keep the version they started with."
+            )
+        else:
+            print(f"{poll.key}: {outcome} (version {poll.version}).")
+        return 0
+    if args.action == "list":
+        async with core.sessions() as session:
+            polls = await all_polls(session)
+            if not polls:
+                print("No polls yet. Import one with `grassroots poll import FILE.yaml`.")
+            for poll in polls:
+                print(f"{poll.key}  {poll.kind}  version {poll.version}")
+                assert poll.id is not None
+                for rnd in await rounds_of(session, poll.id):
+                    assert rnd.id is not None
+                    invited, responded = await response_rate(session, rnd.id)
+                    print(
+                        f"  round {rnd.number}  {rnd.period}  {rnd.status}  "
+                        f"{responded}/{invited} responded  closes {rnd.closes_at:%Y-%m-%d %H:%M} UTC"
+                    )
+        return 0
+    if args.action == "resend":
+        from scheduler.polls import resend_round
+
+        async with core.sessions() as session:
+            _, rnd = await _round(session, args.poll)
+        if rnd.status != "open":
+            raise PollCliError(f"{args.poll}: the latest round is closed")
+        joined, queued = await resend_round(core, rnd)
+        print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
+        return 0
+    return await _results(args, core)
+
+
+async def _results(args: argparse.Namespace, core: Any) -> int:
+    from datetime import UTC
+
+    from scheduler.pollreport import render_results
+    from storage.pollresults import response_table, round_results
+
+    t = core.translations(None)
+    async with core.sessions() as session:
+        _, rnd = await _round(session, args.poll, args.round)
+        if args.format == "text":
+            results = await round_results(session, rnd.id)
+            closes = rnd.closes_at if rnd.closes_at.tzinfo else rnd.closes_at.replace(tzinfo=UTC)
+            print(render_results(t, results, core.settings.tz, closes))
+            return 0
+        header, rows = await response_table(session, rnd.id, t.locale)
+    _write(header, rows, args, f"{args.poll}-round{rnd.number}")
+    return 0
+
+
+def _write(header: list[str], rows: Any, args: argparse.Namespace, sheet: str) -> None:
+    try:
+        write_table(header, rows, args.format, args.out, sheet)
+    except ValueError as exc:
+        raise PollCliError(str(exc)) from None
+    if args.out is not None:
+        print(f"Wrote {args.out}.")
+
+
+async def sitrep_command(args: argparse.Namespace, core: Any) -> int:
+    from scheduler.pollreport import render_compliance
+    from storage.pollresults import compliance
+    from storage.polls import all_polls
+
+    async with core.sessions() as session:
+        key = args.poll
+        if key is None:
+            sitreps = [p.key for p in await all_polls(session) if p.kind == "sitrep"]
+            if len(sitreps) != 1:
+                raise PollCliError(
+                    "no situation report imported yet"
+                    if not sitreps
+                    else f"several situation reports; choose one with --poll ({', '.join(sitreps)})"
+                )
+            key = sitreps[0]
+        _, rnd = await _round(session, key, period=args.period)
+        c = await compliance(session, rnd.id)
+    tz = core.settings.tz
+    if args.format == "text":
+        print(render_compliance(core.translations(None), c, tz, limit=1000))
+        return 0
+    rows = (
+        [
+            u.code,
+            u.name,
+            u.status,
+            u.filed_at.astimezone(tz).isoformat() if u.filed_at else "",
+            u.contact_points,
+        ]
+        for u in c.units
+    )
+    _write(
+        ["unit", "name", "status", "filed_at", "contact_points"], rows, args, f"sitrep-{c.period}"
+    )
+    return 0

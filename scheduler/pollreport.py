@@ -1,0 +1,231 @@
+"""Poll results and situation-report compliance as text and a chart, for the leaders' chats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.i18n import Translator
+from handlers.polldefs import PollDef, QuestionType, pick
+from storage.models import PollRound
+from storage.pollresults import (
+    Compliance,
+    QuestionResult,
+    RoundResults,
+    compliance,
+    response_rate,
+)
+
+LOWEST_UNITS = 5
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def _question_lines(t: Translator, q: QuestionResult, results: RoundResults) -> list[str]:
+    defn = results.definition
+    question = defn.question(q.id)
+    assert question is not None
+    lines = [f"▸ {pick(q.text, t.locale)}"]
+    if q.answered == 0:
+        return [*lines, "  " + t("No answers.")]
+    if q.type in (QuestionType.SINGLE, QuestionType.MULTI):
+        for o in question.options:
+            n = q.counts.get(o.value, 0)
+            lines.append(f"  • {pick(o.text, t.locale)}: {n} ({_pct(n, q.answered)})")
+    elif q.type == QuestionType.SCALE:
+        assert q.mean is not None
+        lines.append(
+            "  " + t("Mean {mean} from {count} answers", mean=f"{q.mean:.2f}", count=q.answered)
+        )
+        lines.append("  " + " · ".join(f"{n}: {q.counts.get(str(n), 0)}" for n in range(1, 6)))
+    elif q.type == QuestionType.NUMBER:
+        assert q.mean is not None
+        lines.append(
+            "  " + t("Mean {mean} from {count} answers", mean=f"{q.mean:.2f}", count=q.answered)
+        )
+    else:
+        lines.append(
+            "  "
+            + t.n(
+                "{count} answer. The first:",
+                "{count} answers. The first {shown}:",
+                q.answered,
+                shown=len(q.texts),
+            )
+        )
+        lines += [f"  – {_short(text)}" for text in q.texts]
+    return lines
+
+
+def _short(text: str, limit: int = 200) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def render_results(t: Translator, results: RoundResults, tz: ZoneInfo, closed: datetime) -> str:
+    defn = results.definition
+    lines = [
+        t(
+            "📊 Poll results: {title} (round {number}, closed {closed})",
+            title=pick(defn.title, t.locale),
+            number=results.number,
+            closed=closed.astimezone(tz).strftime("%H:%M %d/%m/%Y"),
+        ),
+        t(
+            "Responses: {responded} of {invited} ({rate}).",
+            responded=results.responded,
+            invited=results.invited,
+            rate=_pct(results.responded, results.invited),
+        ),
+    ]
+    if defn.anonymous:
+        lines.append(t("Anonymous poll: answers are not linked to anyone."))
+    low = sorted(
+        (u for u in results.units if u.invited),
+        key=lambda u: (u.responded / u.invited, u.code),
+    )[:LOWEST_UNITS]
+    if len(results.units) > 1 and low:
+        lines += ["", t("Lowest response by unit:")]
+        lines += [f"• {u.code} · {u.name}: {u.responded}/{u.invited}" for u in low]
+    for q in results.questions:
+        lines += ["", *_question_lines(t, q, results)]
+    return "\n".join(lines)
+
+
+def draw_results_chart(t: Translator, results: RoundResults, target: Path) -> Path | None:
+    """One horizontal bar chart per choice or scale question; None when there is none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    defn = results.definition
+    shown = [
+        q
+        for q in results.questions
+        if q.type in (QuestionType.SINGLE, QuestionType.MULTI, QuestionType.SCALE)
+    ]
+    if not shown:
+        return None
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.4 * len(shown)), dpi=100, squeeze=False)
+    for ax, q in zip((a[0] for a in axes), shown, strict=True):
+        question = defn.question(q.id)
+        assert question is not None
+        if q.type == QuestionType.SCALE:
+            labels = [str(n) for n in range(1, 6)]
+            values = [q.counts.get(label, 0) for label in labels]
+            title = pick(q.text, t.locale)
+            if q.mean is not None:
+                title += " — " + t("mean {mean}", mean=f"{q.mean:.2f}")
+        else:
+            labels = [_short(pick(o.text, t.locale), 40) for o in question.options]
+            values = [q.counts.get(o.value, 0) for o in question.options]
+            title = pick(q.text, t.locale)
+        ax.barh(labels[::-1], values[::-1], color="#2f6f9f")
+        ax.set_title(_short(title, 90), fontsize=9)
+        ax.tick_params(labelsize=8)
+        for y, v in enumerate(values[::-1]):
+            ax.text(v, y, f" {v}", va="center", fontsize=8)
+    fig.suptitle(
+        t(
+            "{title}: {responded} of {invited} responded",
+            title=_short(pick(defn.title, t.locale), 60),
+            responded=results.responded,
+            invited=results.invited,
+        ),
+        fontsize=10,
+    )
+    fig.tight_layout()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, format="png")
+    plt.close(fig)
+    return target
+
+
+def render_compliance(t: Translator, c: Compliance, tz: ZoneInfo, limit: int = 40) -> str:
+    lines = [
+        t(
+            "📝 Situation reports for {period} (due {due})",
+            period=c.period,
+            due=c.due_at.astimezone(tz).strftime("%H:%M %d/%m/%Y"),
+        ),
+        t(
+            "Expected {expected} · received {received} · on time {on_time} · late {late} · missing {missing}",
+            expected=c.expected,
+            received=c.received,
+            on_time=c.count("on_time"),
+            late=c.count("late"),
+            missing=c.count("missing"),
+        ),
+    ]
+    late = [u for u in c.units if u.status == "late"]
+    missing = [u for u in c.units if u.status == "missing"]
+    if late:
+        lines += ["", t("Filed late:")]
+        lines += [
+            f"• {u.code} · {u.name} · {u.filed_at.astimezone(tz):%d/%m %H:%M}"
+            for u in late[:limit]
+            if u.filed_at is not None
+        ]
+    if missing:
+        lines += ["", t("Missing:")]
+        for u in missing[:limit]:
+            note = "" if u.contact_points else " · " + t("no contact point registered")
+            lines.append(f"• {u.code} · {u.name}{note}")
+        if len(missing) > limit:
+            lines.append(t("… and {count} more", count=len(missing) - limit))
+    return "\n".join(lines)
+
+
+async def digest_lines(
+    t: Translator, session: AsyncSession, tz: ZoneInfo, now: datetime
+) -> list[str]:
+    """Open polls' response rates and late situation reports, for the leaders' digest."""
+    rounds = (
+        await session.execute(
+            select(PollRound).where(PollRound.status == "open").order_by(col(PollRound.closes_at))
+        )
+    ).scalars()
+    polls: list[str] = []
+    sitreps: list[str] = []
+    for rnd in rounds:
+        assert rnd.id is not None
+        defn = PollDef.model_validate(rnd.definition)
+        title = pick(defn.title, t.locale)
+        if defn.kind == "poll":
+            invited, responded = await response_rate(session, rnd.id)
+            closes = rnd.closes_at.astimezone(tz).strftime("%H:%M %d/%m")
+            polls.append(
+                f"• {title}: {responded}/{invited} ({_pct(responded, invited)}) · "
+                + t("closes {when}", when=closes)
+            )
+            continue
+        c = await compliance(session, rnd.id)
+        line = t(
+            "• {title} {period}: received {received} of {expected}",
+            title=title,
+            period=rnd.period,
+            received=c.received,
+            expected=c.expected,
+        )
+        due = c.due_at if c.due_at.tzinfo else c.due_at.replace(tzinfo=tz)
+        if now > due:
+            missing = [u.code for u in c.units if u.status == "missing"]
+            if missing:
+                shown = ", ".join(missing[:30]) + (" …" if len(missing) > 30 else "")
+                line += "\n  " + t(
+                    "Late, not filed ({count}): {units}", count=len(missing), units=shown
+                )
+        sitreps.append(line)
+    lines: list[str] = []
+    if polls:
+        lines += ["", t("📊 Open polls, responses so far:"), *polls]
+    if sitreps:
+        lines += ["", t("📝 Situation reports:"), *sitreps]
+    return lines

@@ -1,0 +1,432 @@
+"""The polls job: open rounds when their time comes, remind non-responders, escalate late
+situation reports, and close rounds with their results for the leaders.
+
+It works from state, not from the clock's ticks: every run looks at what should be true now
+and makes it so, once. A run missed while the process was down is made up by the next one,
+and a second run finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.i18n import Translator
+from handlers.polldefs import PollDef, pick
+from scheduler.nudges import _record, load_rules
+from scheduler.pollreport import draw_results_chart, render_compliance, render_results
+from storage.admin import bindings_for
+from storage.models import OrgUnit, Person, Poll, PollInvite, PollRound
+from storage.outbox import enqueue
+from storage.pollresults import compliance, round_results
+from storage.polls import (
+    audience,
+    create_round,
+    invite_all,
+    non_responders,
+    recipients,
+)
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+@dataclass(frozen=True)
+class Window:
+    period: str
+    opens_at: datetime
+    due_at: datetime
+    closes_at: datetime
+
+
+def _local(d: date, at: object, tz: ZoneInfo) -> datetime:
+    from datetime import time
+
+    assert isinstance(at, time)
+    return datetime.combine(d, at, tzinfo=tz).astimezone(UTC)
+
+
+def _month_window(defn: PollDef, year: int, month: int, tz: ZoneInfo) -> Window:
+    s = defn.schedule
+    last_day = calendar.monthrange(year, month)[1]
+    opens = _local(date(year, month, s.open_day), s.open_time, tz)
+    due = _local(date(year, month, min(s.due_day, last_day)), s.due_time, tz)
+    ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
+    closes = _local(date(ny, nm, s.open_day), s.open_time, tz)
+    return Window(f"{year:04d}-{month:02d}", opens, due, closes)
+
+
+def current_windows(defn: PollDef, now: datetime, tz: ZoneInfo) -> list[Window]:
+    """The rounds that should be open at `now`."""
+    s = defn.schedule
+    window = timedelta(hours=s.window_hours)
+    if defn.kind == "sitrep":
+        local = now.astimezone(tz)
+        py, pm = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+        candidates = [
+            _month_window(defn, py, pm, tz),
+            _month_window(defn, local.year, local.month, tz),
+        ]
+        return [w for w in candidates if w.opens_at <= now < w.closes_at]
+    if s.once is not None:
+        opens = (s.once if s.once.tzinfo else s.once.replace(tzinfo=tz)).astimezone(UTC)
+        closes = opens + window
+        period = opens.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        return [Window(period, opens, closes, closes)] if opens <= now < closes else []
+    assert s.cron is not None
+    trigger = CronTrigger.from_crontab(s.cron, timezone=tz)
+    fire = trigger.get_next_fire_time(None, now - window)
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    if latest is None:
+        return []
+    opens = latest.astimezone(UTC)
+    period = latest.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return [Window(period, opens, opens + window, opens + window)]
+
+
+def _when(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+
+
+def _button(t: Translator, round_id: int) -> list[list[str]]:
+    return [[f"poll:{round_id}", t("Answer now")]]
+
+
+# -- opening ---------------------------------------------------------------------------------------
+async def open_round(core: Core, poll: Poll, w: Window) -> int:
+    """Create the round, its invitations and the invitation messages in one transaction."""
+    defn = PollDef.model_validate(poll.definition)
+    tz = core.settings.tz
+    async with core.sessions() as session, session.begin():
+        rnd = await create_round(session, poll, w.period, w.opens_at, w.due_at, w.closes_at)
+        if rnd is None:
+            return 0
+        assert rnd.id is not None
+        people = await audience(session, defn)
+        await invite_all(session, rnd.id, people)
+        for r in await recipients(session, [pid for pid, _ in people]):
+            t = core.translations(r.locale)
+            if defn.kind == "sitrep":
+                head = t(
+                    "📝 The situation report for {period} is open: {title}. It is due at {due}.",
+                    period=w.period,
+                    title=pick(defn.title, t.locale),
+                    due=_when(w.due_at, tz),
+                )
+            else:
+                head = t(
+                    "📊 New poll: {title}. Please answer by {deadline}.",
+                    title=pick(defn.title, t.locale),
+                    deadline=_when(w.closes_at, tz),
+                )
+            intro = pick(defn.intro, t.locale) if defn.intro else ""
+            text = "\n\n".join(
+                p for p in (head, intro, t("Press the button or send /poll to start.")) if p
+            )
+            await enqueue(
+                session,
+                f"poll:{rnd.id}:invite:{r.person_id}",
+                r.channel,
+                r.chat_id,
+                {"text": text, "choices": _button(t, rnd.id)},
+            )
+    return len(people)
+
+
+# -- reminders and escalation ------------------------------------------------------------------------
+def _latest_step(
+    offsets: list[float], anchor: datetime, opens: datetime, now: datetime
+) -> float | None:
+    """The most recent reminder time already passed (anchor + offset hours), skipping times
+    before the round opened; earlier missed ones are not sent late as well."""
+    passed = [h for h in offsets if opens < anchor + timedelta(hours=h) <= now]
+    return max(passed, key=lambda h: anchor + timedelta(hours=h)) if passed else None
+
+
+async def _late_units(session: AsyncSession, round_id: int) -> set[int]:
+    """Units none of whose contact points has filed yet."""
+    rows = (
+        await session.execute(
+            select(PollInvite.unit_id, PollInvite.responded_at).where(
+                PollInvite.round_id == round_id
+            )
+        )
+    ).all()
+    filed = {uid for uid, at in rows if at is not None}
+    return {uid for uid, _ in rows if uid is not None and uid not in filed}
+
+
+async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
+    assert rnd.id is not None
+    defn = PollDef.model_validate(rnd.definition)
+    opens, due, closes = (_aware(x) for x in (rnd.opens_at, rnd.due_at, rnd.closes_at))
+    if defn.kind == "sitrep":
+        step = _latest_step(defn.reminders_hours, due, opens, now)
+    else:
+        step = _latest_step([-h for h in defn.reminders_hours], closes, opens, now)
+    if step is None:
+        return 0
+    tz = core.settings.tz
+    sent = 0
+    async with core.sessions() as session, session.begin():
+        if not await _record(session, f"round:{rnd.id}", "poll_reminder", f"{step:g}"):
+            return 0
+        waiting = await non_responders(session, rnd.id)
+        if defn.kind == "sitrep":
+            late = await _late_units(session, rnd.id)
+            units: dict[int, int | None] = dict(
+                (
+                    await session.execute(
+                        select(PollInvite.person_id, PollInvite.unit_id).where(
+                            PollInvite.round_id == rnd.id
+                        )
+                    )
+                ).all()
+            )
+            waiting = [pid for pid in waiting if units.get(pid) in late]
+        for r in await recipients(session, waiting):
+            t = core.translations(r.locale)
+            title = pick(defn.title, t.locale)
+            if defn.kind == "sitrep" and now > due:
+                text = t(
+                    "⏰ Your unit's situation report for {period} was due at {due} and has not been filed. Please file it now: send /poll.",
+                    period=rnd.period,
+                    due=_when(due, tz),
+                )
+            elif defn.kind == "sitrep":
+                text = t(
+                    "⏰ Reminder: your unit's situation report for {period} is due at {due}. Send /poll to file it.",
+                    period=rnd.period,
+                    due=_when(due, tz),
+                )
+            else:
+                text = t(
+                    "⏰ Reminder: the poll “{title}” closes at {deadline}. Your answer counts: send /poll.",
+                    title=title,
+                    deadline=_when(closes, tz),
+                )
+            await enqueue(
+                session,
+                f"poll:{rnd.id}:remind:{step:g}:{r.person_id}",
+                r.channel,
+                r.chat_id,
+                {"text": text, "choices": _button(t, rnd.id)},
+            )
+            sent += 1
+    return sent
+
+
+async def escalate(core: Core, rnd: PollRound, now: datetime) -> int:
+    """Late situation reports climb: the unit's secretary first, then the staff chat."""
+    assert rnd.id is not None
+    defn = PollDef.model_validate(rnd.definition)
+    due = _aware(rnd.due_at)
+    steps = []
+    if now >= due + timedelta(hours=defn.escalation.secretary_after_hours):
+        steps.append("secretary")
+    if now >= due + timedelta(hours=defn.escalation.staff_after_hours):
+        steps.append("staff")
+    done = 0
+    tz = core.settings.tz
+    for step in steps:
+        async with core.sessions() as session, session.begin():
+            if not await _record(session, f"round:{rnd.id}", "sitrep_escalation", step):
+                continue
+            late = await _late_units(session, rnd.id)
+            units = await _units_missing(session, defn, rnd.id, late)
+            if not units:
+                continue
+            if step == "secretary":
+                for unit in units:
+                    secretaries = (
+                        await session.execute(
+                            select(Person.id).where(
+                                Person.role == "secretary", Person.unit_id == unit.id
+                            )
+                        )
+                    ).scalars()
+                    for r in await recipients(session, list(secretaries)):
+                        t = core.translations(r.locale)
+                        await enqueue(
+                            session,
+                            f"poll:{rnd.id}:escalate:secretary:{r.person_id}:{unit.id}",
+                            r.channel,
+                            r.chat_id,
+                            {
+                                "text": t(
+                                    "⚠ {unit} has not filed its situation report for {period}, due at {due}. Please ask its contact point to send it.",
+                                    unit=unit.name,
+                                    period=rnd.period,
+                                    due=_when(due, tz),
+                                )
+                            },
+                        )
+            else:
+                t = core.translations(None)
+                text = "\n".join(
+                    [
+                        t(
+                            "⚠ Situation reports for {period} still missing ({count}), due at {due}:",
+                            period=rnd.period,
+                            count=len(units),
+                            due=_when(due, tz),
+                        )
+                    ]
+                    + [f"• {u.code} · {u.name}" for u in units]
+                )
+                for b in await bindings_for(session, "staff"):
+                    await enqueue(
+                        session,
+                        f"poll:{rnd.id}:escalate:staff:{b.channel}:{b.chat_id}",
+                        b.channel,
+                        b.chat_id,
+                        {"text": text},
+                    )
+            done += 1
+    return done
+
+
+async def _units_missing(
+    session: AsyncSession, defn: PollDef, round_id: int, late: set[int]
+) -> list[OrgUnit]:
+    """Expected units that have not filed: late ones, and ones with no contact point at all."""
+    from storage.pollresults import expected_units
+
+    invited = {
+        uid
+        for uid in (
+            await session.execute(select(PollInvite.unit_id).where(PollInvite.round_id == round_id))
+        ).scalars()
+    }
+    return [u for u in await expected_units(session, defn) if u.id in late or u.id not in invited]
+
+
+# -- closing ---------------------------------------------------------------------------------------
+async def close_round(core: Core, rnd: PollRound) -> int:
+    """Close the round and post its results (and chart) to the leaders, exactly once."""
+    assert rnd.id is not None
+    t = core.translations(None)
+    tz = core.settings.tz
+    defn = PollDef.model_validate(rnd.definition)
+    async with core.sessions() as session:
+        if defn.kind == "sitrep":
+            text = render_compliance(t, await compliance(session, rnd.id), tz)
+            chart_rel = None
+        else:
+            results = await round_results(session, rnd.id)
+            text = render_results(t, results, tz, _aware(rnd.closes_at))
+            name = Path("charts") / f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
+            chart = await asyncio.to_thread(
+                draw_results_chart, t, results, core.settings.attachments_dir / name
+            )
+            chart_rel = (
+                chart.relative_to(core.settings.attachments_dir).as_posix() if chart else None
+            )
+    async with core.sessions() as session, session.begin():
+        claimed = await session.execute(
+            update(PollRound)
+            .where(col(PollRound.id) == rnd.id, col(PollRound.status) == "open")
+            .values(status="closed", results_sent_at=datetime.now(UTC))
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return 0  # another run closed it first
+        for b in await bindings_for(session, "leaders"):
+            key = f"poll:{rnd.id}:results:{b.channel}:{b.chat_id}"
+            await enqueue(session, f"{key}:text", b.channel, b.chat_id, {"text": text})
+            if chart_rel:
+                await enqueue(
+                    session,
+                    f"{key}:chart",
+                    b.channel,
+                    b.chat_id,
+                    {"kind": "photo", "path": chart_rel, "caption": pick(defn.title, t.locale)},
+                )
+    return 1
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# -- the job ---------------------------------------------------------------------------------------
+async def run_polls(core: Core) -> int:
+    now = datetime.now(UTC)
+    tz = core.settings.tz
+    done = 0
+    async with core.sessions() as session:
+        polls = list((await session.execute(select(Poll).where(col(Poll.active)))).scalars())
+    for poll in polls:
+        defn = PollDef.model_validate(poll.definition)
+        for w in current_windows(defn, now, tz):
+            done += await open_round(core, poll, w)
+    async with core.sessions() as session:
+        rounds = list(
+            (await session.execute(select(PollRound).where(PollRound.status == "open"))).scalars()
+        )
+    quiet = load_rules(core.settings.data_file("nudges.yaml")).quiet_hours
+    for rnd in rounds:
+        if _aware(rnd.closes_at) <= now:
+            done += await close_round(core, rnd)
+            continue
+        if not quiet.contains(now.astimezone(tz).time()):
+            done += await remind(core, rnd, now)
+        if rnd.definition.get("kind") == "sitrep":
+            done += await escalate(core, rnd, now)
+    if done and core.delivery is not None:
+        core.delivery.wake()
+    return done
+
+
+async def resend_round(core: Core, rnd: PollRound) -> tuple[int, int]:
+    """Invite people who joined the audience since the round opened, and send the invitation
+    again to everyone who has not answered. Returns (newly invited, messages queued). The
+    invitation rows are unique per person, so nobody can be counted twice."""
+    assert rnd.id is not None
+    defn = PollDef.model_validate(rnd.definition)
+    tz = core.settings.tz
+    async with core.sessions() as session, session.begin():
+        already = set(
+            (
+                await session.execute(
+                    select(PollInvite.person_id).where(PollInvite.round_id == rnd.id)
+                )
+            ).scalars()
+        )
+        joined = [(pid, uid) for pid, uid in await audience(session, defn) if pid not in already]
+        await invite_all(session, rnd.id, joined)
+        attempt = 1
+        while not await _record(session, f"round:{rnd.id}", "resend", str(attempt)):
+            attempt += 1
+        queued = 0
+        for r in await recipients(session, await non_responders(session, rnd.id)):
+            t = core.translations(r.locale)
+            text = t(
+                "📊 Please answer: {title}. Open until {deadline}. Press the button or send /poll.",
+                title=pick(defn.title, t.locale),
+                deadline=_when(_aware(rnd.closes_at), tz),
+            )
+            await enqueue(
+                session,
+                f"poll:{rnd.id}:resend:{attempt}:{r.person_id}",
+                r.channel,
+                r.chat_id,
+                {"text": text, "choices": _button(t, rnd.id)},
+            )
+            queued += 1
+    if core.delivery is not None:
+        core.delivery.wake()
+    return len(joined), queued

@@ -1,0 +1,233 @@
+"""Results of a round and situation-report compliance, computed from the rows themselves.
+
+Rates come from the invitations; distributions from the responses. An anonymous round's rows
+carry no person, so nothing here can name who answered what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from statistics import mean
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.polldefs import PollDef, QuestionType, pick
+from storage.models import OrgUnit, Person, PollInvite, PollResponse, PollRound
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    type: QuestionType
+    text: dict[str, str]
+    answered: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # option value (or 1-5) -> answers
+    mean: float | None = None  # scale and number questions
+    texts: list[str] = field(default_factory=list)  # the first N free-text answers
+
+
+@dataclass
+class UnitRate:
+    code: str
+    name: str
+    invited: int
+    responded: int
+
+
+@dataclass
+class RoundResults:
+    round_id: int
+    number: int
+    period: str
+    definition: PollDef
+    invited: int
+    responded: int
+    units: list[UnitRate]
+    questions: list[QuestionResult]
+
+    @property
+    def rate(self) -> float:
+        return self.responded / self.invited if self.invited else 0.0
+
+
+async def response_rate(session: AsyncSession, round_id: int) -> tuple[int, int]:
+    """(invited, responded) for a round: one invitation per person, so nobody counts twice."""
+    stmt = select(func.count(), func.count(col(PollInvite.responded_at))).where(
+        PollInvite.round_id == round_id
+    )
+    invited, responded = (await session.execute(stmt)).one()
+    return int(invited), int(responded)
+
+
+async def unit_rates(session: AsyncSession, round_id: int) -> list[UnitRate]:
+    stmt = (
+        select(
+            OrgUnit.code,
+            OrgUnit.name,
+            func.count(col(PollInvite.id)),
+            func.count(col(PollInvite.responded_at)),
+        )
+        .join(OrgUnit, col(OrgUnit.id) == col(PollInvite.unit_id))
+        .where(PollInvite.round_id == round_id)
+        .group_by(OrgUnit.code, OrgUnit.name)
+        .order_by(OrgUnit.code)
+    )
+    return [UnitRate(c, n, int(i), int(r)) for c, n, i, r in (await session.execute(stmt)).all()]
+
+
+async def round_results(session: AsyncSession, round_id: int) -> RoundResults:
+    rnd = await session.get(PollRound, round_id)
+    if rnd is None:
+        raise LookupError(round_id)
+    defn = PollDef.model_validate(rnd.definition)
+    invited, responded = await response_rate(session, round_id)
+    results = {q.id: QuestionResult(q.id, q.type, q.text) for q in defn.questions}
+    numbers: dict[str, list[float]] = {q.id: [] for q in defn.questions}
+    stmt = (
+        select(PollResponse.answers)
+        .where(PollResponse.round_id == round_id)
+        .order_by(col(PollResponse.id))
+    )
+    for answers in (await session.execute(stmt)).scalars():
+        for q in defn.questions:
+            value = answers.get(q.id)
+            if value is None:
+                continue
+            r = results[q.id]
+            r.answered += 1
+            if q.type == QuestionType.MULTI:
+                for v in value:
+                    r.counts[str(v)] = r.counts.get(str(v), 0) + 1
+            elif q.type in (QuestionType.SINGLE, QuestionType.SCALE):
+                r.counts[str(value)] = r.counts.get(str(value), 0) + 1
+            if q.type in (QuestionType.SCALE, QuestionType.NUMBER):
+                numbers[q.id].append(float(value))
+            if q.type == QuestionType.TEXT and len(r.texts) < defn.free_text_shown:
+                r.texts.append(str(value))
+    for qid, values in numbers.items():
+        if values:
+            results[qid].mean = mean(values)
+    return RoundResults(
+        round_id=round_id,
+        number=rnd.number,
+        period=rnd.period,
+        definition=defn,
+        invited=invited,
+        responded=responded,
+        units=await unit_rates(session, round_id),
+        questions=[results[q.id] for q in defn.questions],
+    )
+
+
+async def response_table(
+    session: AsyncSession, round_id: int, locale: str
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """Header and rows for an export: one row per response, one column per question. Named
+    rounds add who and which unit; anonymous ones have nothing to add."""
+    rnd = await session.get(PollRound, round_id)
+    if rnd is None:
+        raise LookupError(round_id)
+    defn = PollDef.model_validate(rnd.definition)
+    named = not defn.anonymous
+    header = (["name", "unit", "submitted_at"] if named else []) + [q.id for q in defn.questions]
+    stmt = (
+        select(PollResponse, Person.display_name, OrgUnit.code)
+        .outerjoin(Person, col(Person.id) == col(PollResponse.person_id))
+        .outerjoin(OrgUnit, col(OrgUnit.id) == col(PollResponse.unit_id))
+        .where(PollResponse.round_id == round_id)
+        .order_by(col(PollResponse.id))
+    )
+    rows = (await session.execute(stmt)).all()
+
+    def cell(q_type: QuestionType, value: Any, q_options: dict[str, str]) -> Any:
+        if value is None:
+            return ""
+        if q_type == QuestionType.MULTI:
+            return "; ".join(q_options.get(str(v), str(v)) for v in value)
+        if q_type == QuestionType.SINGLE:
+            return q_options.get(str(value), str(value))
+        return value
+
+    options = {q.id: {o.value: pick(o.text, locale) for o in q.options} for q in defn.questions}
+
+    def generate() -> Iterator[list[Any]]:
+        for response, name, unit in rows:
+            who = (
+                [name or "", unit or "", _aware(response.submitted_at).isoformat()] if named else []
+            )
+            yield who + [
+                cell(q.type, response.answers.get(q.id), options[q.id]) for q in defn.questions
+            ]
+
+    return header, generate()
+
+
+# -- situation-report compliance -------------------------------------------------------------------
+@dataclass
+class UnitCompliance:
+    code: str
+    name: str
+    status: str  # on_time | late | missing
+    filed_at: datetime | None
+    contact_points: int
+
+
+@dataclass
+class Compliance:
+    period: str
+    due_at: datetime
+    units: list[UnitCompliance]
+
+    def count(self, status: str) -> int:
+        return sum(1 for u in self.units if u.status == status)
+
+    @property
+    def expected(self) -> int:
+        return len(self.units)
+
+    @property
+    def received(self) -> int:
+        return self.count("on_time") + self.count("late")
+
+
+async def expected_units(session: AsyncSession, defn: PollDef) -> list[OrgUnit]:
+    stmt = select(OrgUnit).order_by(col(OrgUnit.code))
+    if defn.audience.units:
+        stmt = stmt.where(col(OrgUnit.code).in_(defn.audience.units))
+    if defn.audience.unit_kinds:
+        stmt = stmt.where(col(OrgUnit.host_kind).in_(defn.audience.unit_kinds))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def compliance(session: AsyncSession, round_id: int) -> Compliance:
+    """Every unit the report is expected from, with its first filing time judged against the
+    due time. A unit with no contact point registered is missing, and shown as such."""
+    rnd = await session.get(PollRound, round_id)
+    if rnd is None:
+        raise LookupError(round_id)
+    defn = PollDef.model_validate(rnd.definition)
+    due = _aware(rnd.due_at)
+    stmt = (
+        select(
+            PollInvite.unit_id, func.count(col(PollInvite.id)), func.min(PollInvite.responded_at)
+        )
+        .where(PollInvite.round_id == round_id)
+        .group_by(col(PollInvite.unit_id))
+    )
+    per_unit = {uid: (int(n), first) for uid, n, first in (await session.execute(stmt)).all()}
+    units = []
+    for unit in await expected_units(session, defn):
+        contacts, first = per_unit.get(unit.id, (0, None))
+        filed = _aware(first) if first is not None else None
+        status = "missing" if filed is None else ("on_time" if filed <= due else "late")
+        units.append(UnitCompliance(unit.code, unit.name, status, filed, contacts))
+    return Compliance(rnd.period, due, units)
