@@ -102,8 +102,17 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
-def _button(t: Translator, round_id: int) -> list[list[str]]:
-    return [[f"poll:{round_id}", t("Answer now")]]
+TYPED_CHANNELS = ("zalo",)  # no buttons there: people send /poll
+
+
+def _button(t: Translator, round_id: int, channel: str) -> list[list[str]]:
+    return [] if channel in TYPED_CHANNELS else [[f"poll:{round_id}", t("Answer now")]]
+
+
+def _how_to_start(t: Translator, channel: str) -> str:
+    if channel in TYPED_CHANNELS:
+        return t("Send /poll to start.")
+    return t("Press the button or send /poll to start.")
 
 
 # -- opening ---------------------------------------------------------------------------------------
@@ -134,15 +143,13 @@ async def open_round(core: Core, poll: Poll, w: Window) -> int:
                     deadline=_when(w.closes_at, tz),
                 )
             intro = pick(defn.intro, t.locale) if defn.intro else ""
-            text = "\n\n".join(
-                p for p in (head, intro, t("Press the button or send /poll to start.")) if p
-            )
+            text = "\n\n".join(p for p in (head, intro, _how_to_start(t, r.channel)) if p)
             await enqueue(
                 session,
                 f"poll:{rnd.id}:invite:{r.person_id}",
                 r.channel,
                 r.chat_id,
-                {"text": text, "choices": _button(t, rnd.id)},
+                {"text": text, "choices": _button(t, rnd.id, r.channel)},
             )
     return len(people)
 
@@ -224,7 +231,7 @@ async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
                 f"poll:{rnd.id}:remind:{step:g}:{r.person_id}",
                 r.channel,
                 r.chat_id,
-                {"text": text, "choices": _button(t, rnd.id)},
+                {"text": text, "choices": _button(t, rnd.id, r.channel)},
             )
             sent += 1
     return sent
@@ -415,16 +422,17 @@ async def resend_round(core: Core, rnd: PollRound) -> tuple[int, int]:
         for r in await recipients(session, await non_responders(session, rnd.id)):
             t = core.translations(r.locale)
             text = t(
-                "📊 Please answer: {title}. Open until {deadline}. Press the button or send /poll.",
+                "📊 Please answer: {title}. Open until {deadline}.",
                 title=pick(defn.title, t.locale),
                 deadline=_when(_aware(rnd.closes_at), tz),
             )
+            text += "\n" + _how_to_start(t, r.channel)
             await enqueue(
                 session,
                 f"poll:{rnd.id}:resend:{attempt}:{r.person_id}",
                 r.channel,
                 r.chat_id,
-                {"text": text, "choices": _button(t, rnd.id)},
+                {"text": text, "choices": _button(t, rnd.id, r.channel)},
             )
             queued += 1
     if core.delivery is not None:

@@ -27,9 +27,9 @@ async def _open(core: Core, name: str = "opinion-monthly", **changes: object) ->
 
 async def test_invitation_answers_with_skip_logic_and_results(core: Core) -> None:
     await bind(core, "leaders", "-100")
-    await person(core, "c1", "collaborator", "C01")
-    await person(core, "c2", "collaborator", "C02")
-    await person(core, "m1", "member", "C01")  # not in the audience
+    await person(core, "c1", "collaborator", "U001")
+    await person(core, "c2", "collaborator", "U002")
+    await person(core, "m1", "member", "U001")  # not in the audience
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(core)
         invites = [m for m in await outbox(core) if ":invite:" in m.idempotency_key]
@@ -85,7 +85,7 @@ async def test_invitation_answers_with_skip_logic_and_results(core: Core) -> Non
 
 
 async def test_pause_resume_and_late_answer(core: Core) -> None:
-    await person(core, "c1", "collaborator", "C01", locale="en")
+    await person(core, "c1", "collaborator", "U001", locale="en")
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(core)
         chat = Chat(core, user_id="c1")
@@ -108,7 +108,7 @@ async def test_pause_resume_and_late_answer(core: Core) -> None:
 
 
 async def test_change_answers_until_deadline(core: Core) -> None:
-    await person(core, "c1", "collaborator", "C01", locale="en")
+    await person(core, "c1", "collaborator", "U001", locale="en")
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(core)
         chat = Chat(core, user_id="c1")
@@ -133,7 +133,7 @@ async def test_change_answers_until_deadline(core: Core) -> None:
 
 async def test_resent_round_counts_nobody_twice(core: Core) -> None:
     for i in range(3):
-        await person(core, f"c{i}", "collaborator", "C01")
+        await person(core, f"c{i}", "collaborator", "U001")
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(
             core, "pulse-anonymous", schedule={"once": "2026-11-25T08:00:00", "window_hours": 48}
@@ -142,7 +142,7 @@ async def test_resent_round_counts_nobody_twice(core: Core) -> None:
         await chat.say("/poll")
         for step in ("3", "40", "/skip"):
             await chat.say(step)
-        await person(core, "c9", "collaborator", "C02")  # joins after the round opened
+        await person(core, "c9", "collaborator", "U002")  # joins after the round opened
         joined, queued = await resend_round(core, rnd)
         assert (joined, queued) == (1, 3)  # c1, c2 and the newcomer; not c0, who answered
         again, queued_again = await resend_round(core, rnd)
@@ -159,7 +159,7 @@ async def test_resent_round_counts_nobody_twice(core: Core) -> None:
 
 
 async def test_anonymous_results_and_exports_hold_no_person(core: Core) -> None:
-    await person(core, "c1", "collaborator", "C01", name="Trần Thị Bình")
+    await person(core, "c1", "collaborator", "U001", name="Trần Thị Bình")
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(
             core, "pulse-anonymous", schedule={"once": "2026-11-25T08:00:00", "window_hours": 48}
@@ -174,11 +174,11 @@ async def test_anonymous_results_and_exports_hold_no_person(core: Core) -> None:
         table = [header, *rows]
     assert row.person_id is None and row.unit_id is None
     assert table == [["workload", "staff_cut", "say"], [4, 30, "Thiếu người, việc nhiều."]]
-    assert "Bình" not in repr(table) and "C01" not in repr(table)
+    assert "Bình" not in repr(table) and "U001" not in repr(table)
 
 
 async def test_editing_a_poll_keeps_the_open_round_on_its_version(core: Core) -> None:
-    await person(core, "c1", "collaborator", "C01", locale="en")
+    await person(core, "c1", "collaborator", "U001", locale="en")
     with time_machine.travel(OPENS, tick=False):
         rnd = await _open(core)
         await load_poll(
@@ -197,8 +197,8 @@ async def test_editing_a_poll_keeps_the_open_round_on_its_version(core: Core) ->
 
 
 async def test_reminders_go_to_non_responders_once_and_not_in_quiet_hours(core: Core) -> None:
-    await person(core, "c1", "collaborator", "C01")
-    await person(core, "c2", "collaborator", "C01")
+    await person(core, "c1", "collaborator", "U001")
+    await person(core, "c2", "collaborator", "U001")
     with time_machine.travel(OPENS, tick=False):
         await _open(core)
         chat = Chat(core, user_id="c1")
