@@ -378,3 +378,50 @@ async def test_outbox_delivery_splits_numbers_and_maps_errors(rig: Rig) -> None:
         with pytest.raises(DeliveryError) as missing:
             await channel.deliver(STAFF, {"kind": "photo", "path": bad, "caption": "x"})
         assert missing.value.permanent
+
+
+# -- 5. polls over Zalo --------------------------------------------------------------------------
+async def test_collaborator_answers_a_poll_over_zalo(rig: Rig) -> None:
+    """The invitation arrives through the outbox with no buttons; the collaborator types /poll
+    and numbers, and the answers are stored against the round."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from scheduler.polls import run_polls
+    from storage.models import PollResponse
+    from tests.polls_helpers import load_poll
+
+    await rig.channel.start_polling()
+    await rig.register(MEMBER)
+    async with rig.core.sessions() as session, session.begin():
+        from sqlalchemy import update
+
+        from storage.models import Person
+
+        await session.execute(update(Person).values(role="collaborator"))
+    await load_poll(rig.core, "pulse-anonymous")
+    with time_machine.travel(datetime(2026, 12, 1, 1, 0, tzinfo=UTC), tick=True):
+        before = len(rig.fake.messages_to(MEMBER))
+        assert await run_polls(rig.core) == 1
+        assert rig.core.delivery is not None
+        await rig.core.delivery.run_once()
+        invitation = rig.fake.texts_to(MEMBER)[before]
+        assert "Khảo sát nhanh ẩn danh" in invitation and "Gửi /poll để bắt đầu." in invitation
+        assert "Trả lời ngay" not in invitation  # no button to point at on Zalo
+        out = await rig.say(MEMBER, "/poll")
+        assert NUMBERED.search(out[-1]) and "câu hỏi 1 trên 3" in out[-1]
+        out = await rig.say(MEMBER, "9")
+        assert "từ 1 đến 5" in out[0]
+        await rig.say(MEMBER, "4")
+        await rig.say(MEMBER, "25")
+        out = await rig.say(MEMBER, "Cần tăng cường đối thoại với người lao động.")
+        assert "đã được ghi nhận" in out[-1]
+    async with rig.core.sessions() as session:
+        row = (await session.execute(select(PollResponse))).scalars().one()
+    assert row.person_id is None
+    assert row.answers == {
+        "workload": 4,
+        "staff_cut": 25,
+        "say": "Cần tăng cường đối thoại với người lao động.",
+    }
