@@ -51,13 +51,7 @@ def _question_lines(t: Translator, q: QuestionResult, results: RoundResults) -> 
         )
     else:
         lines.append(
-            "  "
-            + t.n(
-                "{count} answer. The first:",
-                "{count} answers. The first {shown}:",
-                q.answered,
-                shown=len(q.texts),
-            )
+            "  " + t("Answers: {count}. The first {shown}:", count=q.answered, shown=len(q.texts))
         )
         lines += [f"  – {_short(text)}" for text in q.texts]
     return lines
