@@ -201,6 +201,10 @@ class Runner:
                 )
             )
             core.senders[OA_CHANNEL] = self.zalo_groups
+        if settings.feedback_page:
+            from bot.feedback import FeedbackPage
+
+            routes += FeedbackPage.from_core(core).routes()
         if settings.zalo_enabled or settings.public_url:
             routes.append(attachment_files(settings.attachments_dir))
         web_app = build_web_app(routes, settings.max_attachment_bytes)

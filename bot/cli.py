@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     lst = rep.add_parser("list", help="list reports, newest first")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--limit", type=int, default=50)
+
+    report = sub.add_parser("report", help="documents for the briefing papers").add_subparsers(
+        dest="action", required=True
+    )
+    monthly = report.add_parser("monthly", help="write the monthly report as a Word document")
+    monthly.add_argument("--month", required=True, help="the calendar month, e.g. 2026-11")
+    monthly.add_argument("--lang", choices=("vi", "en"), default=None)
+    monthly.add_argument("--out", required=True, type=Path, help="the .docx file to write")
     return p
 
 
@@ -310,6 +318,23 @@ async def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, lambda core: command(args, core))
 
 
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.monthly.report import MonthError, build_monthly_report, parse_month
+
+    try:
+        month = parse_month(args.month)
+    except MonthError as exc:
+        raise CliError(str(exc)) from None
+
+    async def work(core: Any) -> int:
+        document = await build_monthly_report(core, month, args.lang)
+        await asyncio.to_thread(args.out.write_bytes, document)
+        print(f"Monthly report for {month:%Y-%m} written to {args.out} ({len(document)} bytes).")
+        return 0
+
+    return await _with_core(settings, work)
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -323,6 +348,7 @@ COMMANDS: dict[str, Command] = {
     "outbox": cmd_outbox,
     "poll": cmd_poll,
     "sitrep": cmd_poll,
+    "report": cmd_report,
 }
 
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535)
     web_chat: bool | None = None  # None = on when no messenger token is set
     public_url: str = ""
+    feedback_page: bool = True  # the public feedback form at /feedback
+    # Behind a reverse proxy every request comes from the proxy: take the address it appends to
+    # X-Forwarded-For instead, so one flooding sender never blocks the others.
+    web_trust_proxy: bool = False
 
     timezone: str = "Asia/Ho_Chi_Minh"
     default_locale: str = "vi"

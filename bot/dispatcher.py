@@ -117,13 +117,12 @@ def _tag(inbound: Inbound) -> str:
 
 
 class FloodGuard:
-    """At most LIMIT updates per person in any WINDOW seconds; beyond that they are dropped,
-    with one polite message per burst."""
+    """At most `limit` events per key (a person, an address) in any `window` seconds; beyond
+    that they are refused, with one polite message per burst. Memory stays bounded."""
 
-    LIMIT = 30
-    WINDOW = 10.0
-
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 30, window: float = 10.0) -> None:
+        self.limit = limit
+        self.window = window
         self._seen: dict[str, collections.deque[float]] = {}
         self._warned: set[str] = set()
 
@@ -131,14 +130,14 @@ class FloodGuard:
         """None to go ahead; "first" for the first dropped update of a burst; "more" after."""
         now = time.monotonic()
         seen = self._seen.setdefault(key, collections.deque())
-        while seen and now - seen[0] > self.WINDOW:
+        while seen and now - seen[0] > self.window:
             seen.popleft()
-        if len(seen) < self.LIMIT:
+        if len(seen) < self.limit:
             seen.append(now)
             self._warned.discard(key)
             if len(self._seen) > 10_000:  # forget the quiet ones; memory stays bounded
                 for stale in [
-                    k for k, q in self._seen.items() if not q or now - q[-1] > self.WINDOW
+                    k for k, q in self._seen.items() if not q or now - q[-1] > self.window
                 ]:
                     self._seen.pop(stale, None)
             return None

@@ -36,6 +36,10 @@ def reporter_line(t: Translator, anonymity: str, reporter: ReporterInfo | None) 
 
 
 CARD_DESCRIPTION_LIMIT = 2500
+# The channel a report came in on, named on its card where staff need to know it: a report
+# from the public feedback page has no chat behind it, so nobody can ask its sender in chat.
+WEB_FORM_CHANNEL = "webform"
+SOURCE_NAMES = {WEB_FORM_CHANNEL: N_("Public feedback page (web form)")}
 
 ACTION_LABELS = {
     Action.ACKNOWLEDGE: N_("✔ Acknowledge"),
@@ -93,6 +97,8 @@ def staff_card(
         labelled(t("Reporter"), reporter_line(t, report.anonymity, reporter)),
         labelled(t("Handled by"), report.department_name or t("not assigned yet")),
     ]
+    if report.channel in SOURCE_NAMES:
+        lines.append(labelled(t("Source"), t(SOURCE_NAMES[report.channel])))
     if report.due_at is not None:
         due = report.due_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
         if now is not None and report.due_at < now and report.status in OPEN:

@@ -20,7 +20,7 @@ from handlers.i18n import Translations, Translator
 from handlers.polldesk import PollDesk
 from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
 from handlers.state import State
-from handlers.status import PUBLIC_EVENTS, event_line, status_label
+from handlers.status import event_line, public_history, status_label
 from handlers.text import fold, labelled
 from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
 
@@ -700,9 +700,8 @@ class Engine:
             "",
             t("History:"),
         ]
-        for ev in report.events:
-            if ev.action in PUBLIC_EVENTS:
-                lines.append(f"• {self._datetime(ev.at)}: {event_line(t, ev.action, ev.note)}")
+        for ev in public_history(report.events):
+            lines.append(f"• {self._datetime(ev.at)}: {event_line(t, ev.action, ev.note)}")
         turn.say_raw("\n".join(lines), self._reporter_buttons(t, report))
         if turn.state.scratch.get("my_return"):
             # A draft is open: go back to it rather than leave it hidden behind the list.

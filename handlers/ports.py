@@ -67,6 +67,7 @@ class ReportView:
     reporter_person_id: int | None = None  # for permission checks only; never rendered
     delivery_problem: str = ""
     rating: int | None = None
+    channel: str = ""  # where it came in: telegram, zalo, web, webform
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class Store(Protocol):
     async def set_locale(self, person_id: int, locale: str) -> None: ...
 
     async def submit_report(
-        self, person: PersonView, answers: dict[str, Any], channel: str, locale: str
+        self, person: PersonView | None, answers: dict[str, Any], channel: str, locale: str
     ) -> ReportView: ...
 
     async def reports_of(self, person_id: int, limit: int) -> list[ReportView]: ...

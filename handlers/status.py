@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from handlers.i18n import N_, Translator
+from handlers.ports import EventView
 
 STATUS_NAMES = {
     "new": N_("New"),
@@ -41,6 +44,11 @@ EVENT_NAMES = {
 }
 # What the reporter sees of their case's history: internal steps stay with staff.
 PUBLIC_EVENTS = frozenset(EVENT_NAMES) - {"due", "handback"}
+
+
+def public_history(events: Iterable[EventView]) -> list[EventView]:
+    """The events a reporter may see, wherever they look (chat, the feedback status page)."""
+    return [e for e in events if e.action in PUBLIC_EVENTS]
 
 
 def event_line(t: Translator, action: str, note: str) -> str:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
@@ -59,8 +59,14 @@ def _aware(at: datetime) -> datetime:
 
 
 async def collect(
-    session: AsyncSession, since: datetime, until: datetime, tz: ZoneInfo
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    tz: ZoneInfo,
+    chart_days: int = CHART_DAYS,
 ) -> DigestData:
+    # Compare in UTC: SQLite keeps UTC wall times and would read local bounds as if UTC.
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
     data = DigestData(since, until)
     window = (col(Report.created_at) >= since, col(Report.created_at) < until)
     rows = await session.execute(
@@ -148,7 +154,7 @@ async def collect(
             select(Report.code).where(col(Report.id).in_(ids)).order_by(col(Report.id))
         )
         data.escalated = list(codes.scalars())
-    data.daily = await _daily(session, until, tz)
+    data.daily = await _daily(session, until, tz, chart_days)
     return data
 
 
@@ -158,13 +164,15 @@ def _day_index(column: Any, bounds: list[datetime]) -> Any:
 
 
 async def _daily(
-    session: AsyncSession, until: datetime, tz: ZoneInfo
+    session: AsyncSession, until: datetime, tz: ZoneInfo, count: int = CHART_DAYS
 ) -> list[tuple[date, dict[str, int], int, int]]:
     """Intake per day and category, and resolutions per day, for the chart: two GROUP BY
-    queries over local days rather than fetching two weeks of rows."""
-    today = until.astimezone(tz).date()
-    days = [today - timedelta(days=back) for back in range(CHART_DAYS - 1, -1, -1)]
-    bounds = [datetime.combine(d, datetime.min.time(), tzinfo=tz) for d in days]
+    queries over local days rather than fetching two weeks of rows. The last day is the one
+    `until` falls in (or the day before, when `until` is a local midnight)."""
+    today = (until - timedelta(microseconds=1)).astimezone(tz).date()
+    days = [today - timedelta(days=back) for back in range(count - 1, -1, -1)]
+    # In UTC: SQLite compares stored UTC wall times and would read local bounds as UTC.
+    bounds = [datetime.combine(d, datetime.min.time(), tzinfo=tz).astimezone(UTC) for d in days]
     created_day = _day_index(col(Report.created_at), bounds).label("day")
     rows = await session.execute(
         select(created_day, Report.category, func.count())
@@ -249,11 +257,20 @@ def render(
 
 
 def draw_chart(t: Translator, catalog: Catalog, data: DigestData, target: Path) -> Path:
-    """A PNG: 14-day intake by category (stacked) and opened versus resolved per day."""
+    """The digest's chart as a PNG file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    plot_daily(t, catalog, data, target)
+    return target
+
+
+def plot_daily(t: Translator, catalog: Catalog, data: DigestData, target: Path | BinaryIO) -> None:
+    """A PNG: daily intake by category (stacked) and opened versus resolved per day, written
+    to a file or into a buffer (the monthly report embeds it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     days = [d.strftime("%d/%m") for d, *_ in data.daily]
     codes = [c.code for c in catalog.categories]
@@ -273,11 +290,14 @@ def draw_chart(t: Translator, catalog: Catalog, data: DigestData, target: Path) 
     bottom.set_title(t("Received and resolved per day"))
     bottom.legend(fontsize=7)
     bottom.tick_params(axis="x", rotation=45)
+    if len(days) > 16:  # a month: label every other day so the dates stay readable
+        for label in bottom.get_xticklabels()[1::2]:
+            label.set_visible(False)
+    for axis in (top, bottom):
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, not fractions
     fig.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, format="png")
     plt.close(fig)
-    return target
 
 
 async def build(

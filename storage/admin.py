@@ -15,6 +15,7 @@ from storage.models import (
     Attachment,
     ChatBinding,
     Department,
+    FeedbackTicket,
     Identity,
     Invite,
     OrgUnit,
@@ -113,7 +114,7 @@ class Reporter:
 
 async def reporter_of(session: AsyncSession, report: Report) -> Reporter | None:
     if report.person_id is None:
-        return None
+        return await _web_sender(session, report)
     person = await session.get(Person, report.person_id)
     if person is None:
         return None
@@ -126,6 +127,17 @@ async def reporter_of(session: AsyncSession, report: Report) -> Reporter | None:
     ).scalar_one_or_none()
     unit = await session.get(OrgUnit, person.unit_id) if person.unit_id else None
     return Reporter(person.display_name, ident.username if ident else "", unit.name if unit else "")
+
+
+async def _web_sender(session: AsyncSession, report: Report) -> Reporter | None:
+    """The name and contact a public feedback page sender chose to give, if any."""
+    ticket = (
+        await session.execute(select(FeedbackTicket).where(FeedbackTicket.report_id == report.id))
+    ).scalar_one_or_none()
+    if ticket is None or not (ticket.sender_name or ticket.sender_contact):
+        return None
+    name = ticket.sender_name or "—"
+    return Reporter(f"{name} ({ticket.sender_contact})" if ticket.sender_contact else name, "", "")
 
 
 async def attachments_of(session: AsyncSession, report_id: int) -> list[Attachment]:

@@ -340,3 +340,17 @@ class PollResponse(SQLModel, table=True):
     answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     submitted_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class FeedbackTicket(SQLModel, table=True):
+    """What the public feedback page keeps beside a report it created: the hash of the secret
+    the sender checks its status with, and the name and contact they chose to give (empty when
+    anonymous). The secret itself is shown once and never stored."""
+
+    __tablename__ = "feedback_ticket"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", unique=True, index=True)
+    secret_hash: str = Field(max_length=64)
+    sender_name: str = Field(default="", max_length=200)
+    sender_contact: str = Field(default="", max_length=200)
+    created_at: datetime = _ts()

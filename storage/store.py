@@ -154,10 +154,12 @@ class SqlStore(PollStore):
             self.session.add(person)
 
     async def submit_report(
-        self, person: PersonView, answers: dict[str, Any], channel: str, locale: str
+        self, person: PersonView | None, answers: dict[str, Any], channel: str, locale: str
     ) -> ReportView:
+        """`person` is None for a report from the public feedback page, which has no account."""
+        person_id = person.id if person is not None else None
         report = Report(
-            person_id=person.id,
+            person_id=person_id,
             unit_id=await self._unit_id(answers.get("unit")),
             category=answers["category"],
             urgency=answers["urgency"],
@@ -187,7 +189,7 @@ class SqlStore(PollStore):
             )
         self.session.add(
             ReportEvent(
-                report_id=report.id, actor_person_id=person.id, from_status="", to_status="new"
+                report_id=report.id, actor_person_id=person_id, from_status="", to_status="new"
             )
         )
         await self.session.flush()
@@ -241,6 +243,7 @@ class SqlStore(PollStore):
             reporter_person_id=report.person_id,
             delivery_problem=report.delivery_problem,
             rating=report.rating,
+            channel=report.channel,
         )
 
     async def reports_of(self, person_id: int, limit: int) -> list[ReportView]:

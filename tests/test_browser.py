@@ -88,3 +88,66 @@ def _png() -> bytes:
     from tests.fake_telegram import tiny_png
 
     return tiny_png()
+
+
+async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
+    tmp_path: Path, chromium_path: str
+):
+    """The feedback form filled in Vietnamese on a phone-sized screen, without an account: the
+    case's card appears in the staff's (web) chat, and the status page finds it."""
+    from playwright.async_api import async_playwright, expect
+
+    from bot.channels.webchat import COOKIE, session_key
+    from storage import admin
+    from storage.db import create_engine, session_factory
+
+    port = free_port()
+    server = await start_server(tmp_path, port)
+    staff_token = "staff-browser-session-token-0001"
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gr.db'}")
+    async with session_factory(db)() as session, session.begin():
+        await admin.bind_chat(session, "staff", "web", session_key(staff_token))
+    await db.dispose()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+            phone = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
+            await phone.goto(f"{base}/feedback?lang=vi")
+            await expect(phone.locator("h1")).to_have_text("Gửi góp ý")
+            await phone.select_option("#unit", label="Đảng bộ Kho bạc Nhà nước tỉnh")
+            await phone.get_by_label("An ninh, trật tự, an toàn").check()
+            await phone.get_by_label("Bình thường").check()
+            await phone.fill(
+                "#description", "Cổng sau của kho bị hỏng khóa ba ngày nay, chưa ai sửa."
+            )
+            await phone.set_input_files(
+                "#files", files=[{"name": "cong.png", "mimeType": "image/png", "buffer": _png()}]
+            )
+            # A person takes a few seconds to fill the form; faster than that is refused.
+            await phone.wait_for_timeout(3200)
+            await phone.get_by_role("button", name="Gửi").click()
+            await expect(phone.locator("h1")).to_have_text("Đã nhận góp ý", timeout=10_000)
+            code = (await phone.locator("#code").inner_text()).strip()
+            secret = (await phone.locator("#secret").inner_text()).strip()
+            assert code == "PA-0001"
+            await phone.screenshot(path=str(tmp_path / "feedback-sent.png"))
+
+            await phone.get_by_role("link", name="Tra cứu tình trạng góp ý của bạn").first.click()
+            await phone.fill("#code", code.lower())
+            await phone.fill("#secret", secret)
+            await phone.get_by_role("button", name="Tra cứu").click()
+            await expect(phone.locator("#status")).to_have_text("Mới", timeout=10_000)
+            await expect(phone.locator("#history")).to_contain_text("Thời gian nhận")
+
+            staff = await browser.new_context(viewport={"width": 360, "height": 740})
+            await staff.add_cookies([{"name": COOKIE, "value": staff_token, "url": base}])
+            chat = await staff.new_page()
+            await chat.goto(f"{base}/")
+            await expect(chat.locator(".msg.bot", has_text=code).first).to_contain_text(
+                "Kho bạc", timeout=15_000
+            )
+            await browser.close()
+    finally:
+        server.terminate()
+        await server.wait()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Refresh the message catalogs after changing user-facing text:
 #   tools/i18n.sh        extract msgids and update the vi and en catalogs
+# Jinja2 templates under bot/**/templates/ are extracted too (see the jinja2 section of babel.cfg).
 # Then translate the new entries in handlers/locale/vi/LC_MESSAGES/messages.po.
 set -euo pipefail
 cd "$(dirname "$0")/.."

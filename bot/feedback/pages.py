@@ -1,0 +1,454 @@
+"""The public feedback page: `/feedback` to send, `/feedback/status` to follow a case.
+
+Plain server-rendered HTML that works without JavaScript on a cheap phone over a slow link.
+Every refusal re-draws the form with what the person typed and says why, in their language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dispatcher import FloodGuard
+from bot.effects import EffectApplier
+from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie, client_address
+from bot.feedback.service import Filed, Submission, file_feedback, public_status
+from bot.feedback.uploads import (
+    ACCEPT,
+    StoredFile,
+    UploadRefused,
+    discard,
+    megabytes,
+    receive_file,
+)
+from bot.locks import KeyedLocks
+from handlers.forms import Catalog
+from handlers.i18n import N_, SUPPORTED, Translations, Translator
+from handlers.org import HOST_KINDS
+from handlers.ports import UnitView
+from handlers.status import event_line, public_history, status_label
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).with_name("templates")
+TEXT_FIELDS = ("token", "website", "lang", "unit", "category", "urgency", "description")
+OPTIONAL_FIELDS = ("name", "contact")
+MAX_NAME = 200
+MAX_FIELD_BYTES = 64 * 1024
+REMEMBERED = 500  # recent submissions kept, so a double tap on Send files one case
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+BUSY = N_(
+    "Too many submissions from your connection. Please wait a few minutes and send again: what you typed is kept below."
+)
+TOKEN_MESSAGES = {
+    TokenProblem.INVALID: N_(
+        "The form could not be checked (it may have been open before the server restarted, or your browser refused our cookie). What you typed is kept: please press Send again."
+    ),
+    TokenProblem.EXPIRED: N_(
+        "The form was open for a long time and has expired. What you typed is kept: please press Send again."
+    ),
+    TokenProblem.TOO_FAST: N_(
+        "The form was sent faster than a person can fill it in. Please check your entries and press Send again."
+    ),
+}
+HONEYPOT = N_("The form could not be accepted. Please press Send again.")
+BROKEN = N_(
+    "The form arrived incomplete or damaged. Please check your entries and press Send again."
+)
+FILES_AGAIN = N_("For your safety, files are not kept when a form is refused: choose them again.")
+
+
+@dataclass
+class Problems:
+    """What is wrong with a submission: by field, and in general."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+
+@dataclass
+class Posted:
+    values: dict[str, str]
+    files: list[StoredFile] = field(default_factory=list)
+    file_problems: list[str] = field(default_factory=list)
+    broken: bool = False  # the body ended early or was malformed
+
+
+class FeedbackPage:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        effects: EffectApplier,
+        catalog: Catalog,
+        translations: Translations,
+        units: Callable[[], list[UnitView]],
+        attachments_dir: Path,
+        max_upload_bytes: int,
+        tz: ZoneInfo,
+        on_commit: Callable[[], None] = lambda: None,
+        secure_cookies: bool = False,
+        trust_proxy: bool = False,
+        tokens: FormTokens | None = None,
+        submit_limit: tuple[int, float] = (5, 600.0),
+        status_limit: tuple[int, float] = (10, 600.0),
+    ) -> None:
+        self.sessions = sessions
+        self.effects = effects
+        self.catalog = catalog
+        self.translations = translations
+        self.units = units
+        self.attachments_dir = attachments_dir
+        self.max_upload_bytes = max_upload_bytes
+        self.tz = tz
+        self.on_commit = on_commit
+        self.secure_cookies = secure_cookies
+        self.trust_proxy = trust_proxy
+        self.tokens = tokens or FormTokens()
+        # Per page (per running app), not global: tests and several apps never share them.
+        self.submit_guard = FloodGuard(*submit_limit)
+        self.status_guard = FloodGuard(*status_limit)
+        self.locks = KeyedLocks()
+        self.filed: collections.OrderedDict[str, Filed] = collections.OrderedDict()
+        form = catalog.forms["report"]
+        self.description_step = form.step("description")
+        self.urgency_step = form.step("urgency")
+        self.max_files = form.step("attachments").max_items
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    @classmethod
+    def from_core(cls, core: Core) -> FeedbackPage:
+        settings = core.settings
+        return cls(
+            sessions=core.sessions,
+            effects=core.effects,
+            catalog=core.catalog,
+            translations=core.translations,
+            units=lambda: core.engine.units,
+            attachments_dir=settings.attachments_dir,
+            max_upload_bytes=settings.max_attachment_bytes,
+            tz=settings.tz,
+            on_commit=lambda: core.dispatcher.on_commit(),
+            secure_cookies=settings.public_url.startswith("https://"),
+            trust_proxy=settings.web_trust_proxy,
+        )
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [
+            web.get("/feedback", self.form_page),
+            web.post("/feedback", self.submit),
+            web.get("/feedback/status", self.status_page),
+            web.post("/feedback/status", self.check_status),
+        ]
+
+    # -- rendering -------------------------------------------------------------------------------
+    def _locale(self, value: str | None) -> str:
+        return value if value in SUPPORTED else self.translations.default_locale
+
+    def _render(
+        self,
+        request: web.Request,
+        template: str,
+        t: Translator,
+        status: int = 200,
+        **context: Any,
+    ) -> web.Response:
+        cookie, new = browser_cookie(request)
+        page = self.env.get_template(template).render(
+            _=t,
+            lang=t.locale,
+            other_langs=[(loc, LANGUAGE_NAMES[loc]) for loc in SUPPORTED if loc != t.locale],
+            token=self.tokens.issue(cookie),
+            **context,
+        )
+        response = web.Response(
+            text=page, content_type="text/html", charset="utf-8", status=status, headers=HEADERS
+        )
+        if new:
+            response.set_cookie(
+                COOKIE,
+                cookie,
+                max_age=30 * 24 * 3600,
+                httponly=True,
+                samesite="Strict",
+                secure=self.secure_cookies,
+                path="/feedback",
+            )
+        return response
+
+    def _form(
+        self,
+        request: web.Request,
+        t: Translator,
+        values: dict[str, str] | None = None,
+        problems: Problems | None = None,
+        status: int = 200,
+    ) -> web.Response:
+        values = values or {}
+        grouped: dict[str, list[UnitView]] = {}
+        for unit in sorted(self.units(), key=lambda u: u.name):
+            grouped.setdefault(unit.host_kind, []).append(unit)
+        kinds = list(HOST_KINDS) + sorted(k for k in grouped if k not in HOST_KINDS)
+        unit_groups = [(t(HOST_KINDS.get(k, k)), grouped[k]) for k in kinds if k in grouped]
+        return self._render(
+            request,
+            "form.html",
+            t,
+            status,
+            values=values,
+            problems=problems or Problems(),
+            unit_groups=unit_groups,
+            categories=[(c.code, c.label(t.locale)) for c in self.catalog.categories],
+            urgencies=[(o.value, t(o.label)) for o in self.urgency_step.options],
+            min_length=self.description_step.min_length,
+            max_length=self.description_step.max_length,
+            max_files=self.max_files,
+            max_mb=megabytes(self.max_upload_bytes),
+            accept=ACCEPT,
+        )
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def form_page(self, request: web.Request) -> web.Response:
+        t = self.translations(self._locale(request.query.get("lang")))
+        return self._form(request, t, {"urgency": "normal"})
+
+    async def submit(self, request: web.Request) -> web.Response:
+        address = client_address(request, self.trust_proxy)
+        flooded = self.submit_guard.check(address) is not None
+        if request.content_length and request.content_length > 4 * self.max_upload_bytes:
+            # Far beyond any honest form: not worth reading at all.
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=4 * self.max_upload_bytes, actual_size=request.content_length
+            )
+        posted = await self._read(request, keep_files=not flooded)
+        values = posted.values
+        t = self.translations(self._locale(values.get("lang")))
+        if flooded:
+            log.info("feedback: too many submissions from one address")
+            return self._form(request, t, values, Problems(general=[t(BUSY)]), status=429)
+        cookie, _ = browser_cookie(request)
+        token_key = f"{cookie}:{values.get('token', '')}"
+        async with self.locks.hold(token_key):
+            earlier = self.filed.get(token_key)
+            if earlier is not None:  # a second tap on Send, or a reload of the answer
+                discard(self.attachments_dir, posted.files)
+                return self._sent(request, t, earlier)
+            problems = self._check(t, values, cookie)
+            if posted.broken:
+                problems.general.append(t(BROKEN))
+            for message in posted.file_problems:
+                problems.fields.setdefault("files", message)
+            if problems:
+                await asyncio.to_thread(discard, self.attachments_dir, posted.files)
+                if posted.files or posted.file_problems:
+                    problems.general.append(t(FILES_AGAIN))
+                return self._form(request, t, values, problems, status=400)
+            submission = Submission(
+                unit=values["unit"],
+                category=values["category"],
+                urgency=values["urgency"],
+                description=values["description"].strip(),
+                name=values.get("name", "").strip(),
+                contact=values.get("contact", "").strip(),
+                locale=t.locale,
+            )
+            try:
+                filed = await file_feedback(
+                    self.sessions, self.effects, submission, posted.files, self.on_commit
+                )
+            except Exception:
+                log.exception("feedback: could not file a submission")
+                await asyncio.to_thread(discard, self.attachments_dir, posted.files)
+                general = [
+                    t(
+                        "Sorry, something went wrong on our side. What you typed is kept: please press Send again in a moment."
+                    )
+                ]
+                if posted.files:
+                    general.append(t(FILES_AGAIN))
+                return self._form(request, t, values, Problems(general=general), status=500)
+            self.filed[token_key] = filed
+            while len(self.filed) > REMEMBERED:
+                self.filed.popitem(last=False)
+        return self._sent(request, t, filed)
+
+    def _sent(self, request: web.Request, t: Translator, filed: Filed) -> web.Response:
+        return self._render(request, "sent.html", t, code=filed.code, secret=filed.secret)
+
+    async def _read(self, request: web.Request, keep_files: bool) -> Posted:
+        """Every text field, and the files streamed to disk within the size limit. A file
+        refused for its name, type or size is dropped with a reason; the text is never lost."""
+        values: dict[str, str] = {}
+        files: list[StoredFile] = []
+        problems: list[str] = []
+        try:
+            reader = await request.multipart()
+        except (AssertionError, ValueError, KeyError):
+            reader = None
+        if reader is None:  # an old browser or a bot that posted url-encoded data
+            form = await request.post()
+            values = {k: str(v) for k, v in form.items() if k in (*TEXT_FIELDS, *OPTIONAL_FIELDS)}
+            return Posted(values)
+        try:
+            await self._read_parts(reader, values, files, problems, keep_files)
+        except (HttpProcessingError, ValueError, AssertionError):
+            # A truncated upload or a hostile body: keep what arrived, refuse the rest.
+            return Posted(values, files, problems, broken=True)
+        return Posted(values, files, problems)
+
+    async def _read_parts(
+        self,
+        reader: MultipartReader,
+        values: dict[str, str],
+        files: list[StoredFile],
+        problems: list[str],
+        keep_files: bool,
+    ) -> None:
+        lang = self.translations.default_locale
+        used = 0
+        async for part in reader:
+            if not isinstance(part, BodyPartReader) or part.name is None:
+                continue
+            if part.name in (*TEXT_FIELDS, *OPTIONAL_FIELDS) and part.filename is None:
+                values[part.name] = await _read_text(part)
+                if part.name == "lang":
+                    lang = self._locale(values["lang"])
+            elif part.name == "files" and part.filename:
+                if not keep_files:
+                    continue
+                t = self.translations(lang)
+                if len(files) >= self.max_files:
+                    problems.append(t("You can attach at most {max} files.", max=self.max_files))
+                    continue
+                try:
+                    stored = await receive_file(
+                        part,
+                        self.attachments_dir,
+                        self.max_upload_bytes - used,
+                        self.max_upload_bytes,
+                    )
+                except UploadRefused as refused:
+                    problems.append(t(refused.message, **refused.values))
+                    continue
+                used += stored.size
+                files.append(stored)
+
+    def _check(self, t: Translator, values: dict[str, str], cookie: str) -> Problems:
+        problems = Problems()
+        if values.get("website"):
+            problems.general.append(t(HONEYPOT))
+        verdict = self.tokens.check(values.get("token", ""), cookie)
+        if verdict is not None:
+            problems.general.append(t(TOKEN_MESSAGES[verdict]))
+        if values.get("unit") not in {u.code for u in self.units()}:
+            problems.fields["unit"] = t("Please choose the unit the issue concerns.")
+        if self.catalog.category(values.get("category", "")) is None:
+            problems.fields["category"] = t("Please choose what the issue is about.")
+        if values.get("urgency") not in {o.value for o in self.urgency_step.options}:
+            problems.fields["urgency"] = t("Please choose how urgent it is.")
+        text = values.get("description", "").strip()
+        step = self.description_step
+        if len(text) < step.min_length:
+            problems.fields["description"] = t(
+                "Please describe the issue in at least {min} characters.", min=step.min_length
+            )
+        elif len(text) > step.max_length:
+            problems.fields["description"] = t(
+                "The description can be at most {max} characters; it has {count}.",
+                max=step.max_length,
+                count=len(text),
+            )
+        for name in OPTIONAL_FIELDS:
+            if len(values.get(name, "").strip()) > MAX_NAME:
+                problems.fields[name] = t("This can be at most {max} characters.", max=MAX_NAME)
+        return problems
+
+    # -- following a case ------------------------------------------------------------------------
+    async def status_page(self, request: web.Request) -> web.Response:
+        t = self.translations(self._locale(request.query.get("lang")))
+        return self._render(request, "status.html", t, values={}, case=None, message="")
+
+    async def check_status(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        values = {k: str(form.get(k, ""))[:100] for k in ("code", "secret", "lang")}
+        t = self.translations(self._locale(values["lang"]))
+        address = client_address(request, self.trust_proxy)
+        if self.status_guard.check(address) is not None:
+            message = t(
+                "Too many attempts from your connection. Please wait a few minutes and try again."
+            )
+            return self._render(
+                request, "status.html", t, 429, values=values, case=None, message=message
+            )
+        case = await public_status(self.sessions, values["code"], values["secret"])
+        if case is None:
+            # The same words whether the code exists or not: nothing to learn by guessing.
+            message = t(
+                "No feedback matches this code and secret. Check both (the secret is the one shown when you sent it) and try again."
+            )
+            return self._render(
+                request, "status.html", t, 404, values=values, case=None, message=message
+            )
+        category = self.catalog.category(case.category)
+        history = [
+            (self._when(e.at), event_line(t, e.action, e.note)) for e in public_history(case.events)
+        ]
+        return self._render(
+            request,
+            "status.html",
+            t,
+            values={"lang": t.locale},
+            case=case,
+            message="",
+            status_name=status_label(t, case.status),
+            category=category.label(t.locale) if category else case.category,
+            received=self._when(case.created_at),
+            history=history,
+        )
+
+    def _when(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+
+
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+async def _read_text(part: BodyPartReader) -> str:
+    """A text field, read up to a bound: an endless field cannot fill our memory."""
+    data = bytearray()
+    while chunk := await part.read_chunk(8192):
+        if len(data) < MAX_FIELD_BYTES:
+            data += chunk[: MAX_FIELD_BYTES - len(data)]
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")

@@ -1,0 +1,247 @@
+"""The monthly report as a Word document, ready to paste into the briefing papers.
+
+Its figures come from the digest's own queries (scheduler.digest.collect) over the calendar
+month in the organisation's time zone, so the report and the monthly digest always agree.
+No reporter is ever named in it: it carries codes, categories, units and counts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal, format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.monthly.hooks import PollHighlight, SitrepCompliance, poll_highlights, sitrep_compliance
+from handlers.forms import Catalog
+from handlers.i18n import Translator
+from handlers.org import HOST_KINDS
+from handlers.status import status_label
+from scheduler.digest import DigestData, collect, plot_daily
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+class MonthError(ValueError):
+    """A month that is not YYYY-MM."""
+
+
+def parse_month(text: str) -> date:
+    """`2026-11` -> 1 November 2026."""
+    try:
+        year, month = (int(part) for part in text.strip().split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise MonthError(f"--month must look like 2026-11, not {text!r}") from None
+
+
+def month_bounds(first: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight of the month's first day and of the next month's first day."""
+    after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    # In UTC: SQLite compares stored UTC wall times and would read local bounds as UTC.
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    return start, datetime.combine(after, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+
+
+@dataclass
+class MonthlyData:
+    first: date
+    digest: DigestData
+    polls: list[PollHighlight] = field(default_factory=list)
+    sitreps: list[SitrepCompliance] = field(default_factory=list)
+
+
+async def collect_month(session: AsyncSession, first: date, tz: ZoneInfo) -> MonthlyData:
+    since, until = month_bounds(first, tz)
+    days = (until.astimezone(tz).date() - since.astimezone(tz).date()).days
+    digest = await collect(session, since, until, tz, chart_days=days)
+    return MonthlyData(
+        first,
+        digest,
+        await poll_highlights(session, since, until),
+        await sitrep_compliance(session, since, until),
+    )
+
+
+async def build_monthly_report(core: Core, month: str | date, lang: str | None = None) -> bytes:
+    """The DOCX of one calendar month (`2026-11` or a date in it), in `lang` (vi by default)."""
+    first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
+    t = core.translations(lang)
+    async with core.sessions() as session:
+        data = await collect_month(session, first, core.settings.tz)
+    return await asyncio.to_thread(render_docx, t, core.catalog, data, core.settings.tz)
+
+
+# -- the document ----------------------------------------------------------------------------------
+def _number(t: Translator, value: float, digits: int = 1) -> str:
+    return format_decimal(value, format="#,##0." + "0" * digits, locale=t.locale)
+
+
+def _share(t: Translator, part: int, whole: int) -> str:
+    return format_percent(part / whole if whole else 0, format="#,##0.0%", locale=t.locale)
+
+
+def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo) -> bytes:
+    from docx import Document
+    from docx.shared import Cm
+
+    d = data.digest
+    doc = Document()
+    month = f"{data.first:%m/%Y}"
+    doc.add_heading(t("Monthly report {month}", month=month), level=0)
+    last_day = d.until.astimezone(tz).date() - timedelta(days=1)
+    doc.add_paragraph(
+        t(
+            "Period: {since} to {until}. Reports, cases and figures as recorded by Grassroots.",
+            since=f"{d.since.astimezone(tz):%d/%m/%Y}",
+            until=f"{last_day:%d/%m/%Y}",
+        )
+    )
+
+    def category(code: str) -> str:
+        cat = catalog.category(code)
+        return cat.label(t.locale) if cat else code
+
+    def hours(value: float | None) -> str:
+        return t("{hours} h", hours=_number(t, value)) if value is not None else "—"
+
+    doc.add_heading(t("Totals"), level=1)
+    hot_total = d.by_urgency.get("hot", 0)
+    _table(
+        doc,
+        [t("Figure"), t("Value")],
+        [
+            [t("Reports received"), str(d.total)],
+            [t("of which hot"), str(hot_total)],
+            [t("Resolved during the month"), str(d.resolved)],
+            [t("Open now"), str(d.open_now)],
+            [t("Median time to acknowledge"), hours(d.median_ack_hours)],
+            [t("Median time to resolve"), hours(d.median_resolve_hours)],
+        ],
+    )
+
+    doc.add_heading(t("By category"), level=1)
+    _table_or_note(
+        doc,
+        t,
+        [t("Category"), t("Reports"), t("Share")],
+        [[category(c), str(n), _share(t, n, d.total)] for c, n in d.by_category],
+    )
+    doc.add_heading(t("By kind of unit"), level=1)
+    _table_or_note(
+        doc,
+        t,
+        [t("Kind of unit"), t("Reports"), t("Share")],
+        [[t(HOST_KINDS.get(k, k)), str(n), _share(t, n, d.total)] for k, n in d.by_host_kind],
+    )
+
+    doc.add_heading(t("Hot issues"), level=1)
+    _table_or_note(
+        doc,
+        t,
+        [t("Code"), t("Category"), t("Unit"), t("Status")],
+        [[code, category(cat), unit, status_label(t, s)] for code, cat, unit, s in d.hot],
+    )
+    if hot_total > len(d.hot):
+        doc.add_paragraph(
+            t("The first {shown} of {total} are listed.", shown=len(d.hot), total=hot_total)
+        )
+
+    doc.add_heading(t("Overdue cases"), level=1)
+    doc.add_paragraph(t("Cases that fell due during the month and are still open."))
+    _table_or_note(
+        doc, t, [t("Code"), t("Handled by")], [[code, dept] for code, dept in d.newly_overdue]
+    )
+
+    doc.add_heading(t("Poll highlights"), level=1)
+    _table_or_note(
+        doc,
+        t,
+        [t("Poll"), t("Answers"), t("Response rate"), t("Most chosen answer")],
+        [
+            [p.title, str(p.responses), _share(t, p.responses, p.invited), p.top_answer]
+            for p in data.polls
+        ],
+        empty=t("No poll results for this month."),
+    )
+    doc.add_heading(t("Situation-report compliance"), level=1)
+    _table_or_note(
+        doc,
+        t,
+        [t("Kind of unit"), t("Reports due"), t("Filed on time"), t("Filed late"), t("Compliance")],
+        [
+            [
+                t(HOST_KINDS.get(s.host_kind, s.host_kind)),
+                str(s.due),
+                str(s.on_time),
+                str(s.late),
+                _share(t, s.on_time, s.due),
+            ]
+            for s in data.sitreps
+        ],
+        empty=t("No situation reports were due this month."),
+    )
+
+    doc.add_heading(t("Charts"), level=1)
+    daily = io.BytesIO()
+    plot_daily(t, catalog, d, daily)
+    doc.add_picture(daily, width=Cm(16))
+    breakdown = io.BytesIO()
+    draw_breakdown(t, catalog, d, breakdown)
+    doc.add_picture(breakdown, width=Cm(16))
+
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def _table(doc: Any, head: list[str], rows: list[list[str]]) -> None:
+    table = doc.add_table(rows=1, cols=len(head))
+    table.style = "Light Grid Accent 1"
+    for cell, text in zip(table.rows[0].cells, head, strict=True):
+        cell.text = text
+    for row in rows:
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
+
+
+def _table_or_note(
+    doc: Any, t: Translator, head: list[str], rows: list[list[str]], empty: str | None = None
+) -> None:
+    if rows:
+        _table(doc, head, rows)
+    else:
+        doc.add_paragraph(empty or t("None this month."))
+
+
+def draw_breakdown(t: Translator, catalog: Catalog, data: DigestData, target: Any) -> None:
+    """A PNG of two horizontal bar charts: reports by category and by kind of unit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100)
+    cats = list(reversed(data.by_category))
+    top.barh(
+        [(c.label(t.locale) if (c := catalog.category(code)) else code) for code, _ in cats],
+        [n for _, n in cats],
+        color="#a50f15",
+    )
+    top.set_title(t("Reports by category"))
+    kinds = list(reversed(data.by_host_kind))
+    bottom.barh([t(HOST_KINDS.get(k, k)) for k, _ in kinds], [n for _, n in kinds], color="#555")
+    bottom.set_title(t("Reports by kind of unit"))
+    for axis in (top, bottom):
+        axis.tick_params(axis="y", labelsize=7)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    fig.savefig(target, format="png")
+    plt.close(fig)
