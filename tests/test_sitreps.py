@@ -113,3 +113,51 @@ async def test_a_second_contact_point_of_a_filed_unit_is_not_chased(core: Core) 
         clock.move_to(at(26, 17, 5))
         assert await run_polls(core) == 0
     assert not [m for m in await outbox(core) if ":remind:" in m.idempotency_key]
+
+
+async def test_the_monthly_report_shows_poll_highlights_and_compliance(core: Core) -> None:
+    from bot.monthly import build_monthly_report
+    from tests.test_monthly import sections
+
+    await person(core, "k1", "contact", "U001")
+    await person(core, "k4", "contact", "U004")
+    await person(core, "c1", "collaborator", "U002")
+    await person(core, "c2", "collaborator", "U003")
+    with time_machine.travel(at(20, 8), tick=False) as clock:
+        await load_poll(core, "sitrep-monthly", audience={"roles": ["contact"], "units": UNITS})
+        await load_poll(
+            core, "pulse-anonymous", schedule={"once": "2026-11-20T08:00:00", "window_hours": 48}
+        )
+        await load_poll(
+            core,
+            "opinion-monthly",
+            schedule={"cron": "0 8 20 * *", "window_hours": 48},
+        )
+        await run_polls(core)
+        await file(core, "k1")
+        async with core.sessions() as session:
+            rounds = {
+                r.definition["id"]: r.id
+                for r in (await session.execute(select(PollRound))).scalars()
+            }
+        for user in ("c1", "c2"):
+            chat = Chat(core, user_id=user)
+            await chat.press_data(f"poll:{rounds['opinion-monthly']}")
+            for step in ("3", "1", "3", "2", "/skip"):
+                await chat.say(step)
+            assert "Cảm ơn" in chat.transcript[-1]
+        clock.move_to(at(23, 9))
+        await run_polls(core)  # both polls close on the 22nd
+        clock.move_to(at(29, 9))
+        await file(core, "k4")
+    _, tables, _ = sections(await build_monthly_report(core, "2026-11", "en"))
+    polls = {row[0]: row for row in tables["Poll highlights"][1:]}
+    opinion = polls["This month's state of opinion"]
+    assert opinion[1] == "2" and opinion[3].endswith("Upset, unsettled (2)")
+    assert polls["Quick anonymous pulse"][1] == "0"
+    compliance_rows = tables["Situation-report compliance"][1:]
+    assert sum(int(r[1]) for r in compliance_rows) == 5
+    assert (
+        sum(int(r[2]) for r in compliance_rows) == 1
+        and sum(int(r[3]) for r in compliance_rows) == 1
+    )

@@ -57,14 +57,16 @@ class MonthlyData:
     sitreps: list[SitrepCompliance] = field(default_factory=list)
 
 
-async def collect_month(session: AsyncSession, first: date, tz: ZoneInfo) -> MonthlyData:
+async def collect_month(
+    session: AsyncSession, first: date, tz: ZoneInfo, locale: str = "vi"
+) -> MonthlyData:
     since, until = month_bounds(first, tz)
     days = (until.astimezone(tz).date() - since.astimezone(tz).date()).days
     digest = await collect(session, since, until, tz, chart_days=days)
     return MonthlyData(
         first,
         digest,
-        await poll_highlights(session, since, until),
+        await poll_highlights(session, since, until, locale),
         await sitrep_compliance(session, since, until),
     )
 
@@ -74,7 +76,7 @@ async def build_monthly_report(core: Core, month: str | date, lang: str | None =
     first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
     t = core.translations(lang)
     async with core.sessions() as session:
-        data = await collect_month(session, first, core.settings.tz)
+        data = await collect_month(session, first, core.settings.tz, t.locale)
     return await asyncio.to_thread(render_docx, t, core.catalog, data, core.settings.tz)
 
 
