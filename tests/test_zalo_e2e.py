@@ -10,23 +10,28 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import time_machine
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import Core, build_core, seed_demo
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import SECRET_HEADER, ZaloBotClient, text_units
 from scheduler.delivery import DeliveryError
-from storage.models import Attachment, InboundUpdate
+from scheduler.polls import run_polls
+from storage.models import Attachment, InboundUpdate, Person, PollResponse
 from tests.conftest import make_settings
 from tests.fake_zalo import FakeZalo
+from tests.polls_helpers import load_poll
 
 MEMBER = "a1b2c3d4e5f6a7b8c9d0"
 OTHER = "0f1e2d3c4b5a69788796"
@@ -159,8 +164,8 @@ async def test_polling_member_registers_and_files_a_hot_anonymous_photo_report(
 
 
 # -- 2. webhook ----------------------------------------------------------------------------------
-@pytest.fixture
-async def hook(rig: Rig) -> AsyncIterator[str]:
+@asynccontextmanager
+async def webhook_server(rig: Rig) -> AsyncIterator[str]:
     """The channel's webhook route on a local server, registered with the fake."""
     app = web.Application()
     app.add_routes([rig.channel.webhook_route(SECRET)])
@@ -172,6 +177,12 @@ async def hook(rig: Rig) -> AsyncIterator[str]:
         yield url
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def hook(rig: Rig) -> AsyncIterator[str]:
+    async with webhook_server(rig) as url:
+        yield url
 
 
 async def post(url: str, body: bytes, secret: str | None) -> int:
@@ -381,24 +392,29 @@ async def test_outbox_delivery_splits_numbers_and_maps_errors(rig: Rig) -> None:
 
 
 # -- 5. polls over Zalo --------------------------------------------------------------------------
-async def test_collaborator_answers_a_poll_over_zalo(rig: Rig) -> None:
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_collaborator_answers_a_poll_over_zalo(rig: Rig, mode: str) -> None:
     """The invitation arrives through the outbox with no buttons; the collaborator types /poll
     and numbers, and the answers are stored against the round."""
-    from datetime import UTC, datetime
+    async with AsyncExitStack() as stack:
+        if mode == "webhook":
+            await stack.enter_async_context(webhook_server(rig))
+        else:
+            await rig.channel.start_polling()
+        await answer_poll_over_zalo(rig, pushed=mode == "webhook")
 
-    import time_machine
 
-    from scheduler.polls import run_polls
-    from storage.models import PollResponse
-    from tests.polls_helpers import load_poll
+async def answer_poll_over_zalo(rig: Rig, pushed: bool) -> None:
+    async def say(text: str) -> list[str]:
+        if not pushed:
+            return await rig.say(MEMBER, text)
+        before = len(rig.fake.messages_to(MEMBER))
+        assert await rig.fake.deliver_webhook(rig.fake.user_text(MEMBER, text)) == 200
+        return await rig.replies(MEMBER, before)
 
-    await rig.channel.start_polling()
-    await rig.register(MEMBER)
+    for text in ("/start", "Lê Văn Cường", "so tai chinh", "1", "1"):
+        await say(text)
     async with rig.core.sessions() as session, session.begin():
-        from sqlalchemy import update
-
-        from storage.models import Person
-
         await session.execute(update(Person).values(role="collaborator"))
     await load_poll(rig.core, "pulse-anonymous")
     with time_machine.travel(datetime(2026, 12, 1, 1, 0, tzinfo=UTC), tick=True):
@@ -409,13 +425,13 @@ async def test_collaborator_answers_a_poll_over_zalo(rig: Rig) -> None:
         invitation = rig.fake.texts_to(MEMBER)[before]
         assert "Khảo sát nhanh ẩn danh" in invitation and "Gửi /poll để bắt đầu." in invitation
         assert "Trả lời ngay" not in invitation  # no button to point at on Zalo
-        out = await rig.say(MEMBER, "/poll")
+        out = await say("/poll")
         assert NUMBERED.search(out[-1]) and "câu hỏi 1 trên 3" in out[-1]
-        out = await rig.say(MEMBER, "9")
+        out = await say("9")
         assert "từ 1 đến 5" in out[0]
-        await rig.say(MEMBER, "4")
-        await rig.say(MEMBER, "25")
-        out = await rig.say(MEMBER, "Cần tăng cường đối thoại với người lao động.")
+        await say("4")
+        await say("25")
+        out = await say("Cần tăng cường đối thoại với người lao động.")
         assert "đã được ghi nhận" in out[-1]
     async with rig.core.sessions() as session:
         row = (await session.execute(select(PollResponse))).scalars().one()
