@@ -218,3 +218,28 @@ async def test_reminders_go_to_non_responders_once_and_not_in_quiet_hours(core: 
     reminders = [m for m in await outbox(core) if ":remind:" in m.idempotency_key]
     assert [m.chat_id for m in reminders] == ["c2", "c2"]
     assert "Nhắc" in reminders[0].payload["text"]
+
+
+async def test_audience_by_unit_and_by_unit_kind(core: Core) -> None:
+    from storage.models import OrgUnit
+
+    async with core.sessions() as session:
+        kinds = dict((await session.execute(select(OrgUnit.code, OrgUnit.host_kind))).all())
+    agency = next(c for c, k in kinds.items() if k == "agency")
+    enterprise = next(c for c, k in kinds.items() if k != "agency")
+    a = await person(core, "a", "collaborator", agency)
+    e = await person(core, "e", "collaborator", enterprise)
+    with time_machine.travel(OPENS, tick=False):
+        rnd = await _open(core, audience={"roles": ["collaborator"], "unit_kinds": ["agency"]})
+        await load_poll(
+            core,
+            "pulse-anonymous",
+            audience={"roles": ["collaborator"], "units": [enterprise]},
+            schedule={"once": "2026-11-25T08:00:00", "window_hours": 48},
+        )
+        await run_polls(core)
+    async with core.sessions() as session:
+        invited = {
+            (i.round_id, i.person_id) for i in (await session.execute(select(PollInvite))).scalars()
+        }
+    assert invited == {(rnd.id, a.id), (rnd.id + 1, e.id)}  # type: ignore[operator]
