@@ -393,6 +393,13 @@ async def test_markup_in_what_people_type_is_shown_as_text(setup):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
+async def test_the_form_is_small_on_the_wire(setup):
+    _, client = setup
+    resp = await client.get("/feedback", headers={"Accept-Encoding": "gzip"})
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert "<script" not in await resp.text()  # works without JavaScript, nothing to download
+
+
 async def test_the_page_is_complete_in_english(setup):
     _, client = setup
     html, _ = await open_form(client, "en")
