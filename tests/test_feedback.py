@@ -393,6 +393,13 @@ async def test_markup_in_what_people_type_is_shown_as_text(setup):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
+async def test_the_form_is_small_on_the_wire(setup):
+    _, client = setup
+    resp = await client.get("/feedback", headers={"Accept-Encoding": "gzip"})
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert "<script" not in await resp.text()  # works without JavaScript, nothing to download
+
+
 async def test_the_page_is_complete_in_english(setup):
     _, client = setup
     html, _ = await open_form(client, "en")
@@ -400,3 +407,74 @@ async def test_the_page_is_complete_in_english(setup):
     assert "Tiếng Việt" in html  # the way back
     resp = await client.get("/feedback/status?lang=en")
     assert "Check the status of your feedback" in await resp.text()
+
+
+async def staff_do(core: Core, code: str, action: str, to: str, note: str = "") -> None:
+    async with core.sessions() as session, session.begin():
+        store = SqlStore(session)
+        case = await store.case_by_code(code)
+        assert case is not None
+        await store.change_case(
+            CaseChange(case.id, case.version, None, action, case.status, to, note)
+        )
+
+
+async def open_case(client: TestClient, code: str, secret: str) -> tuple[str, str]:
+    resp = await client.post("/feedback/status", data={"code": code, "secret": secret})
+    html = await resp.text()
+    token = re.search(r'name="token" value="([^"]+)"', html)
+    return html, token.group(1) if token else ""
+
+
+async def reply(client: TestClient, code: str, secret: str, token: str, **values: str):
+    data = {"code": code, "secret": secret, "token": token, "lang": "vi", **values}
+    resp = await client.post("/feedback/status/reply", data=data)
+    return resp.status, await resp.text()
+
+
+async def test_the_sender_answers_a_question_and_says_whether_it_was_resolved(setup):
+    core, client = setup
+    _, token = await open_form(client)
+    _, html = await post(client, fields(token))
+    code, secret = shown(html, "code"), shown(html, "secret")
+    html, token = await open_case(client, code, secret)
+    assert 'value="addinfo"' in html and 'value="answer"' not in html  # open: add information
+
+    await staff_do(core, code, "ack", "acknowledged")
+    await staff_do(core, code, "ask", "needs_info", "Xưởng nào, ở đâu?")
+    html, token = await open_case(client, code, secret)
+    assert 'value="answer"' in html
+    status, html = await reply(client, code, secret, token, action="answer", text="")
+    assert status == 400 and "Vui lòng" in html  # an empty answer is refused kindly
+    status, html = await reply(client, code, "AAAA", token, action="answer", text="x")
+    assert status == 404  # a wrong secret changes nothing
+    status, html = await reply(
+        client, code, secret, token, action="answer", text="Xưởng số 2, <b>khu B</b>."
+    )
+    assert status == 200 and shown(html, "status") == "Đã tiếp nhận"
+    assert "Xưởng số 2, &lt;b&gt;khu B&lt;/b&gt;." in html  # in the history, as text
+    [case] = await reports(core)
+    assert case.status == "acknowledged"
+    alert = [r for r in await outbox(core) if "Xưởng số 2" in r.payload.get("text", "")]
+    assert alert and alert[0].chat_id == "-100staff"  # the owner hears the answer at once
+
+    await staff_do(core, code, "resolve", "resolved", "Đã sửa mái.")
+    html, token = await open_case(client, code, secret)
+    status, html = await reply(client, code, secret, token, action="dispute", text="Vẫn dột.")
+    assert status == 200 and shown(html, "status") == "Mở lại"
+    status, html = await reply(client, code, secret, token, action="confirm")
+    assert status == 409  # no longer resolved: nothing to confirm, nothing changed
+    await staff_do(core, code, "resolve", "resolved", "Đã sửa xong.")
+    html, token = await open_case(client, code, secret)
+    status, html = await reply(client, code, secret, token, action="confirm")
+    assert status == 200 and shown(html, "status") == "Đã đóng"
+    assert 'id="reply"' not in html  # closed: nothing more to do
+
+
+async def test_a_reply_without_a_valid_form_token_keeps_the_text(setup):
+    _, client = setup
+    _, token = await open_form(client)
+    _, html = await post(client, fields(token))
+    code, secret = shown(html, "code"), shown(html, "secret")
+    status, html = await reply(client, code, secret, "forged.token", action="addinfo", text="Thêm")
+    assert status == 400 and ">Thêm</textarea>" in html

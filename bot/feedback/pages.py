@@ -24,7 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dispatcher import FloodGuard
 from bot.effects import EffectApplier
 from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie, client_address
-from bot.feedback.service import Filed, Submission, file_feedback, public_status
+from bot.feedback.service import (
+    Filed,
+    Submission,
+    act_as_sender,
+    file_feedback,
+    public_status,
+    sender_actions,
+)
 from bot.feedback.uploads import (
     ACCEPT,
     StoredFile,
@@ -34,10 +41,12 @@ from bot.feedback.uploads import (
     receive_file,
 )
 from bot.locks import KeyedLocks
+from handlers.casedesk import MAX_NOTE
+from handlers.casework import Action, Refusal
 from handlers.forms import Catalog
 from handlers.i18n import N_, SUPPORTED, Translations, Translator
 from handlers.org import HOST_KINDS
-from handlers.ports import UnitView
+from handlers.ports import ReportView, StaleCase, UnitView
 from handlers.status import event_line, public_history, status_label
 
 if TYPE_CHECKING:
@@ -171,6 +180,7 @@ class FeedbackPage:
             web.post("/feedback", self.submit),
             web.get("/feedback/status", self.status_page),
             web.post("/feedback/status", self.check_status),
+            web.post("/feedback/status/reply", self.reply),
         ]
 
     # -- rendering -------------------------------------------------------------------------------
@@ -196,6 +206,7 @@ class FeedbackPage:
         response = web.Response(
             text=page, content_type="text/html", charset="utf-8", status=status, headers=HEADERS
         )
+        response.enable_compression()  # the form: 14 kB of HTML, 4.4 kB gzipped (slow links)
         if new:
             response.set_cookie(
                 COOKIE,
@@ -400,27 +411,126 @@ class FeedbackPage:
         t = self.translations(self._locale(request.query.get("lang")))
         return self._render(request, "status.html", t, values={}, case=None, message="")
 
-    async def check_status(self, request: web.Request) -> web.Response:
+    async def _status_form(
+        self, request: web.Request, fields: tuple[str, ...]
+    ) -> tuple[dict[str, str], Translator, web.Response | None]:
+        """The posted values, the reader's language, and a refusal when this address has
+        tried too often (answers count too: they carry a secret as well)."""
         form = await request.post()
-        values = {k: str(form.get(k, ""))[:100] for k in ("code", "secret", "lang")}
-        t = self.translations(self._locale(values["lang"]))
+        values = {k: str(form.get(k, ""))[: 4 * MAX_NOTE] for k in fields}
+        t = self.translations(self._locale(values.get("lang")))
         address = client_address(request, self.trust_proxy)
-        if self.status_guard.check(address) is not None:
-            message = t(
-                "Too many attempts from your connection. Please wait a few minutes and try again."
-            )
-            return self._render(
-                request, "status.html", t, 429, values=values, case=None, message=message
-            )
+        if self.status_guard.check(address) is None:
+            return values, t, None
+        message = t(
+            "Too many attempts from your connection. Please wait a few minutes and try again."
+        )
+        page = self._render(
+            request, "status.html", t, 429, values=values, case=None, message=message
+        )
+        return values, t, page
+
+    def _no_match(
+        self, request: web.Request, t: Translator, values: dict[str, str]
+    ) -> web.Response:
+        # The same words whether the code exists or not: nothing to learn by guessing.
+        message = t(
+            "No feedback matches this code and secret. Check both (the secret is the one shown when you sent it) and try again."
+        )
+        return self._render(
+            request, "status.html", t, 404, values=values, case=None, message=message
+        )
+
+    async def check_status(self, request: web.Request) -> web.Response:
+        values, t, refused = await self._status_form(request, ("code", "secret", "lang"))
+        if refused is not None:
+            return refused
         case = await public_status(self.sessions, values["code"], values["secret"])
         if case is None:
-            # The same words whether the code exists or not: nothing to learn by guessing.
-            message = t(
-                "No feedback matches this code and secret. Check both (the secret is the one shown when you sent it) and try again."
+            return self._no_match(request, t, values)
+        return self._case_page(request, t, case, values)
+
+    async def reply(self, request: web.Request) -> web.Response:
+        """The sender answers a question, adds information, or says whether it was resolved."""
+        values, t, refused = await self._status_form(
+            request, ("code", "secret", "lang", "token", "text", "action")
+        )
+        if refused is not None:
+            return refused
+        case = await public_status(self.sessions, values["code"], values["secret"])
+        if case is None:
+            return self._no_match(request, t, values)
+        try:
+            action = Action(values["action"])
+        except ValueError:
+            action = None
+        if action not in sender_actions(case.status):
+            notice = t(
+                "{code} is now {status}; there is nothing to answer.",
+                code=case.code,
+                status=status_label(t, case.status),
             )
-            return self._render(
-                request, "status.html", t, 404, values=values, case=None, message=message
+            return self._case_page(request, t, case, values, notice, 409)
+        assert action is not None
+        cookie, _ = browser_cookie(request)
+        verdict = self.tokens.check(values["token"], cookie)
+        text = values["text"].strip().replace("\r\n", "\n")
+        notice = ""
+        if verdict is not None:
+            notice = t(TOKEN_MESSAGES[verdict])
+        elif action != Action.CONFIRM and not text:
+            notice = t("Please type your answer as text.")
+        elif len(text) > MAX_NOTE:
+            notice = t(
+                "That is {length} characters; please keep it under {limit}.",
+                length=len(text),
+                limit=MAX_NOTE,
             )
+        if notice:
+            return self._case_page(request, t, case, values, notice, 400)
+        try:
+            updated = await act_as_sender(
+                self.sessions,
+                self.effects,
+                values["code"],
+                values["secret"],
+                action,
+                "" if action == Action.CONFIRM else text,
+                self.on_commit,
+            )
+        except (Refusal, StaleCase):
+            fresh = await public_status(self.sessions, values["code"], values["secret"])
+            notice = t(
+                "{code} changed in the meantime and is now {status}; nothing was saved.",
+                code=case.code,
+                status=status_label(t, fresh.status if fresh else case.status),
+            )
+            return self._case_page(request, t, fresh or case, values, notice, 409)
+        assert updated is not None
+        thanks = {
+            Action.DISPUTE: t(
+                "Thank you. {code} has been reopened and sent back to the people handling it.",
+                code=case.code,
+            ),
+            Action.CONFIRM: t("Thank you for confirming that {code} is resolved.", code=case.code),
+        }
+        notice = thanks.get(
+            action, t("Thank you: your message has been added to {code}.", code=case.code)
+        )
+        kept = {k: values[k] for k in ("code", "secret", "lang")}
+        return self._case_page(request, t, updated, kept, notice)
+
+    def _case_page(
+        self,
+        request: web.Request,
+        t: Translator,
+        case: ReportView,
+        values: dict[str, str],
+        notice: str = "",
+        status: int = 200,
+    ) -> web.Response:
+        """A case as its sender sees it: the public history only, and what they may do now.
+        The code and secret ride along in the reply form, so the sender need not type them."""
         category = self.catalog.category(case.category)
         history = [
             (self._when(e.at), event_line(t, e.action, e.note)) for e in public_history(case.events)
@@ -429,9 +539,13 @@ class FeedbackPage:
             request,
             "status.html",
             t,
-            values={"lang": t.locale},
+            status,
+            values=values,
             case=case,
             message="",
+            notice=notice,
+            actions=[a.value for a in sender_actions(case.status)],
+            max_note=MAX_NOTE,
             status_name=status_label(t, case.status),
             category=category.label(t.locale) if category else case.category,
             received=self._when(case.created_at),

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.effects import EffectApplier
 from bot.feedback.uploads import StoredFile
-from handlers.cards import WEB_FORM_CHANNEL
-from handlers.context import ReportSubmitted
-from handlers.ports import ReportView
+from handlers.cards import WEB_FORM_CHANNEL, case_facts
+from handlers.casework import ALLOWED_FROM, Action, Actor, Status, check, target
+from handlers.context import CaseChanged, ReportSubmitted
+from handlers.ports import CaseChange, ReportView
 from storage.feedback import add_ticket, new_secret, report_for_ticket
 from storage.store import SqlStore
 
@@ -76,3 +77,56 @@ async def public_status(
         if report is None:
             return None
         return await SqlStore(session).report_view(report, with_events=True)
+
+
+# What the sender of a web form may do with their case, and when: the same actions and rules as
+# a reporter in chat, through the same status machine.
+SENDER_ACTIONS = (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE)
+WEB_SENDER = Actor(person_id=None, role="reporter", is_reporter=True)
+
+
+def sender_actions(status: str) -> list[Action]:
+    """What the page offers: an answer while a question waits (it adds information too),
+    otherwise information while the case is open, and yes or no once it is resolved."""
+    offered = [a for a in SENDER_ACTIONS if Status(status) in ALLOWED_FROM[a]]
+    if Action.ANSWER in offered:
+        offered.remove(Action.ADD_INFO)
+    return offered
+
+
+async def act_as_sender(
+    sessions: async_sessionmaker[AsyncSession],
+    effects: EffectApplier,
+    code: str,
+    secret: str,
+    action: Action,
+    note: str,
+    on_commit: Callable[[], None],
+) -> ReportView | None:
+    """The sender answers, adds information, confirms or disputes, in one transaction with the
+    outbox rows that tell the case's owner and refresh its cards. None when the code and secret
+    do not match; raises casework.Refusal when the case no longer allows it, and StaleCase when
+    it changed at the same moment."""
+    async with sessions() as session, session.begin():
+        report = await report_for_ticket(session, code, secret)
+        if report is None:
+            return None
+        store = SqlStore(session)
+        case = await store.report_view(report)
+        facts = case_facts(case)
+        check(WEB_SENDER, action, facts)
+        await store.change_case(
+            CaseChange(
+                report_id=case.id,
+                expected_version=case.version,
+                actor_person_id=None,
+                action=action.value,
+                from_status=case.status,
+                to_status=target(action, facts).value,
+                note=note,
+            )
+        )
+        await effects.apply(session, CaseChanged(case.id, action.value, note, case.department_code))
+        updated = await store.case(case.id)
+    on_commit()
+    return updated
