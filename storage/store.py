@@ -34,6 +34,7 @@ from storage.models import (
     ReportEvent,
     RevealLog,
 )
+from storage.webauth import issue_login_token
 
 REPORT_PREFIX = "PA"
 
@@ -440,6 +441,9 @@ class SqlStore:
         await self.session.execute(
             update(Person).where(col(Person.id) == person_id).values(last_channel=channel)
         )
+
+    async def create_web_login(self, person_id: int, valid_minutes: int) -> str:
+        return await issue_login_token(self.session, person_id, valid_minutes)
 
     async def log_reveal(self, report_id: int, person_id: int) -> None:
         self.session.add(RevealLog(report_id=report_id, person_id=person_id))
