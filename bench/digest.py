@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_core, seed_demo  # noqa: E402
+from bot.app import Core, build_core, seed_demo  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from scheduler.digest import collect, draw_chart, render  # noqa: E402
 
@@ -150,22 +150,29 @@ def best_of(n: int, fn) -> float:
     return min(times)
 
 
+async def seeded_core(tmp_path: Path, rows: int, now: datetime) -> tuple[Core, Path]:
+    """The core on a fresh SQLite database with the demo organisation and `rows` reports."""
+    db = tmp_path / "bench.db"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite+aiosqlite:///{db}",
+        attachments_dir=tmp_path / "att",
+        telegram_bot_token="",
+    )
+    core = await build_core(settings)
+    await seed_demo(core)
+    t0 = time.perf_counter()
+    await asyncio.to_thread(seed, db, rows, now)
+    print(f"seeded {rows:,} reports in {time.perf_counter() - t0:.1f} s")
+    return core, db
+
+
 async def main(rows: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        db = tmp_path / "bench.db"
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=f"sqlite+aiosqlite:///{db}",
-            attachments_dir=tmp_path / "att",
-            telegram_bot_token="",
-        )
-        core = await build_core(settings)
-        await seed_demo(core)
         now = datetime.now(UTC)
-        t0 = time.perf_counter()
-        await asyncio.to_thread(seed, db, rows, now)
-        print(f"seeded {rows:,} reports in {time.perf_counter() - t0:.1f} s")
+        core, db = await seeded_core(tmp_path, rows, now)
+        settings = core.settings
         since, until = now - timedelta(days=1), now
         t = core.translations(None)
 

@@ -14,7 +14,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
+from bot.admin.app import build_admin_app
 from bot.channels.webchat import WebChat
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
@@ -27,18 +29,19 @@ from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
-from storage import admin
+from storage import admin, webauth
 from storage.conversations import prune_updates
 from storage.db import create_engine, session_factory
 from storage.deptimport import import_departments
 from storage.migrate import upgrade
-from storage.models import OrgUnit, utcnow
+from storage.models import OrgUnit, Person, utcnow
 from storage.orgimport import import_units
 
 log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
 DEMO_UNITS = DEMO_DIR / "units.csv"
 DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
+DEMO_ADMIN = "Demo admin"
 UNIT_REFRESH_SECONDS = 30
 DEDUP_DAYS = 14
 
@@ -76,7 +79,9 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
         await upgrade(settings.database_url)
     db = create_engine(settings.database_url)
     sessions = session_factory(db)
-    engine = Engine(catalog, translations, [], settings.tz, settings.max_text_length)
+    engine = Engine(
+        catalog, translations, [], settings.tz, settings.max_text_length, admin_url(settings)
+    )
     effects = EffectApplier(catalog, translations, settings.tz)
     dispatcher = Dispatcher(sessions, engine, translations, effects)
     core = Core(settings, db, sessions, catalog, translations, engine, dispatcher, effects)
@@ -92,6 +97,29 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     dispatcher.on_commit = core.delivery.wake
     await core.refresh_units()
     return core
+
+
+def admin_url(settings: Settings, port: int | None = None) -> str:
+    """Where the web admin is reached: PUBLIC_URL when set, else this server's own address."""
+    if settings.public_url:
+        return f"{settings.public_url}/admin"
+    return f"http://{settings.web_host}:{port if port is not None else settings.web_port}/admin"
+
+
+async def demo_admin_link(core: Core) -> str:
+    """A one-time sign-in link for the demo's administrator, created on first use."""
+    async with core.sessions() as session, session.begin():
+        stmt = select(Person).where(
+            col(Person.display_name) == DEMO_ADMIN, col(Person.role) == "admin"
+        )
+        person = (await session.execute(stmt)).scalars().first()
+        if person is None:
+            person = Person(display_name=DEMO_ADMIN, role="admin", can_reveal=True)
+            session.add(person)
+            await session.flush()
+        assert person.id is not None
+        token = await webauth.issue_login_token(session, person.id, 10)
+    return f"{core.engine.admin_url}/login/{token}"
 
 
 async def seed_demo(core: Core) -> str | None:
@@ -207,7 +235,9 @@ class Runner:
             routes += FeedbackPage.from_core(core).routes()
         if settings.zalo_enabled or settings.public_url:
             routes.append(attachment_files(settings.attachments_dir))
-        web_app = build_web_app(routes, settings.max_attachment_bytes)
+        web_app = build_web_app(
+            routes, settings.max_attachment_bytes, {"/admin": build_admin_app(core)}
+        )
         self._site_runner = web.AppRunner(web_app, access_log=None)
         await self._site_runner.setup()
         site = web.TCPSite(self._site_runner, settings.web_host, settings.web_port)
@@ -215,6 +245,7 @@ class Runner:
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.web_port = sockets[0].getsockname()[1] if sockets else settings.web_port
+        core.engine.admin_url = admin_url(settings, self.web_port)
         if self.telegram is not None:
             if settings.telegram_mode == ChannelMode.WEBHOOK:
                 await self.telegram.start_webhook(
@@ -248,6 +279,7 @@ class Runner:
                 if ticks % 120 == 1:
                     async with self.core.sessions() as session, session.begin():
                         await prune_updates(session, utcnow() - timedelta(days=DEDUP_DAYS))
+                        await webauth.prune(session)
             except Exception:
                 log.exception("periodic housekeeping failed; will try again")
 
@@ -296,6 +328,9 @@ async def serve(settings: Settings, demo: bool) -> None:
             f"open http://{settings.web_host}:{runner.web_port}/ — press Ctrl+C to stop.",
             flush=True,
         )
+        print(f"Web admin: {core.engine.admin_url}/ (staff sign in with /weblogin)", flush=True)
+        if demo:
+            print(f"Demo admin sign-in link: {await demo_admin_link(core)}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

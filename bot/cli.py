@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from bot.pollcli import PollCliError, poll_command, sitrep_command
 from bot.pollcli import add_parsers as add_poll_parsers
+from handlers.casework import WEB_ROLES
 from handlers.forms import FormError
 from handlers.org import BINDING_ROLES, ROLES
 from scheduler.nudges import NudgeError
@@ -88,6 +89,22 @@ def _parser() -> argparse.ArgumentParser:
     box.add_parser("status", help="pending, failed and sent counts, and the oldest pending age")
 
     add_poll_parsers(sub)
+    web_admin = sub.add_parser("admin", help="web admin accounts").add_subparsers(
+        dest="action", required=True
+    )
+    add_user = web_admin.add_parser(
+        "add-user",
+        help="create a web admin account; the password is read from stdin (or prompted for)",
+    )
+    add_user.add_argument("username")
+    who = add_user.add_mutually_exclusive_group(required=True)
+    who.add_argument("--person-id", type=int, help="an existing person (staff, leader, handler)")
+    who.add_argument("--name", help="create a new person with this name (no messenger yet)")
+    add_user.add_argument(
+        "--role", default="admin", choices=sorted(WEB_ROLES), help="role of a new person"
+    )
+    set_pw = web_admin.add_parser("set-password", help="change an account's password (stdin)")
+    set_pw.add_argument("username")
 
     rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
     lst = rep.add_parser("list", help="list reports, newest first")
@@ -335,6 +352,62 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
+def _read_password() -> str:
+    """From a terminal: asked twice, not echoed. From a pipe: the first line."""
+    import getpass
+
+    from bot.admin.passwords import password_problem
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CliError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    problem = password_problem(password)
+    if problem:
+        raise CliError(problem)
+    return password
+
+
+async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.admin.passwords import hash_password
+    from storage import webauth
+    from storage.models import Person
+
+    password_hash = await hash_password(_read_password())
+
+    async def work(core: Any) -> int:
+        async with core.sessions() as session, session.begin():
+            try:
+                if args.action == "set-password":
+                    await webauth.set_password_hash(session, args.username, password_hash)
+                    print(f"Password of {args.username.strip().lower()} changed.")
+                    return 0
+                person_id = args.person_id
+                if person_id is None:
+                    person = Person(display_name=args.name.strip(), role=args.role)
+                    session.add(person)
+                    await session.flush()
+                    person_id = person.id
+                found = await webauth.web_person(session, person_id)
+                if found is not None and found.role not in WEB_ROLES:
+                    raise CliError(
+                        f"person {person_id} is a {found.role}; the web admin is for "
+                        + ", ".join(sorted(WEB_ROLES))
+                    )
+                row = await webauth.add_account(session, args.username, password_hash, person_id)
+            except webauth.AccountError as exc:
+                raise CliError(str(exc)) from None
+        print(
+            f"Account {row.username} created for person {person_id}; "
+            f"sign in at {core.engine.admin_url}/login"
+        )
+        return 0
+
+    return await _with_core(settings, work)
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -349,6 +422,7 @@ COMMANDS: dict[str, Command] = {
     "poll": cmd_poll,
     "sitrep": cmd_poll,
     "report": cmd_report,
+    "admin": cmd_admin,
 }
 
 

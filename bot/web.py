@@ -72,7 +72,13 @@ async def health(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def build_web_app(routes: list[web.AbstractRouteDef], max_upload_bytes: int) -> web.Application:
+def build_web_app(
+    routes: list[web.AbstractRouteDef],
+    max_upload_bytes: int,
+    subapps: dict[str, web.Application] | None = None,
+) -> web.Application:
     app = web.Application(client_max_size=max_upload_bytes + 256 * 1024)
     app.add_routes([web.get("/healthz", health), *routes])
+    for prefix, subapp in (subapps or {}).items():
+        app.add_subapp(prefix, subapp)
     return app

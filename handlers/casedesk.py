@@ -25,7 +25,8 @@ from handlers.casework import (
 )
 from handlers.context import CaseChanged, Context
 from handlers.forms import Catalog
-from handlers.ports import CaseChange, ReportView, StaleCase
+from handlers.i18n import Translator
+from handlers.ports import CaseChange, ReportView, StaleCase, Store
 from handlers.status import status_label
 from handlers.types import CallbackAnswer
 
@@ -52,6 +53,28 @@ def _well_formed(parts: list[str]) -> bool:
         and len(parts[1]) <= 12
         and len(parts[3]) <= 9
     )
+
+
+class ActionFailed(Exception):
+    """An action that was not applied; `message` is translated and ready to show ("" = none)."""
+
+    def __init__(self, message: str, stale: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.stale = stale
+
+
+def reject_note(t: Translator, reason: str, redirect: str) -> str:
+    """A rejection's reason, with where the reporter should turn instead when given."""
+    if not redirect:
+        return reason
+    return t("{reason} — please turn to: {redirect}", reason=reason, redirect=redirect)
+
+
+async def duplicate_target(store: Store, case: ReportView, code: str) -> ReportView | None:
+    """The other case a duplicate points at; never the case itself."""
+    other = await store.case_by_code(code) if code.strip() else None
+    return None if other is None or other.id == case.id else other
 
 
 class CaseDesk:
@@ -232,16 +255,11 @@ class CaseDesk:
             return
         ctx.state.data.pop("case_input", None)
         if action == Action.REJECT:
-            reason = pending["notes"][0]
-            note = (
-                reason
-                if not text
-                else t("{reason} — please turn to: {redirect}", reason=reason, redirect=text)
-            )
+            note = reject_note(t, pending["notes"][0], text)
             await self._apply(ctx, actor, case, action, note=note)
         elif action == Action.DUPLICATE:
-            other = await ctx.store.case_by_code(text)
-            if other is None or other.id == case.id:
+            other = await duplicate_target(ctx.store, case, text)
+            if other is None:
                 ctx.say_raw(
                     t(
                         "There is no other case {code}. Press the button again to retry.",
@@ -279,26 +297,27 @@ class CaseDesk:
     def default_due(self, case: ReportView, now: datetime) -> datetime:
         return now + timedelta(hours=self.catalog.due_hours(case.category, case.urgency))
 
-    async def _apply(
+    async def perform(
         self,
-        ctx: Context,
+        store: Store,
+        t: Translator,
         actor: Actor,
         case: ReportView,
         action: Action,
+        now: datetime,
         arg: str = "",
         note: str = "",
         due: datetime | None = None,
         duplicate_of: str | None = None,
         rating: int | None = None,
-    ) -> ReportView | None:
-        t = ctx.t
-        now = ctx.now
+    ) -> tuple[ReportView, CaseChanged]:
+        """Apply one checked action at the case's version: the change, its event and the effect
+        that tells cards and the reporter. Raises ActionFailed with a message to show."""
         change: dict[str, Any] = {}
         if action == Action.ASSIGN:
-            departments = {d.code: d for d in await ctx.store.departments()}
+            departments = {d.code: d for d in await store.departments()}
             if arg not in departments:
-                ctx.say_raw(t("That department no longer exists."))
-                return None
+                raise ActionFailed(t("That department no longer exists."))
             change.update(department_code=arg, set_department=True)
             note = departments[arg].name
             if case.due_at is None:
@@ -311,13 +330,13 @@ class CaseDesk:
             if due is None:
                 preset = DUE_PRESETS.get(arg)
                 if preset is None:
-                    return None
+                    raise ActionFailed("")
                 due = now + preset
             change.update(due_at=due, set_due=True)
             note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
         new_status = target(action, case_facts(case))
         try:
-            updated = await ctx.store.change_case(
+            updated = await store.change_case(
                 CaseChange(
                     report_id=case.id,
                     expected_version=case.version,
@@ -332,19 +351,40 @@ class CaseDesk:
                 )
             )
         except StaleCase:
-            fresh = await ctx.store.case(case.id)
+            fresh = await store.case(case.id)
             status = status_label(t, fresh.status) if fresh else "?"
             message = t(
                 "Someone else changed {code} a moment ago; it is now {status}. Nothing was changed.",
                 code=case.code,
                 status=status,
             )
-            if ctx.inbound.callback is not None:
-                ctx.reply.callback_answer = CallbackAnswer(message, True)
-            else:
-                ctx.say_raw(message)
+            raise ActionFailed(message, stale=True) from None
+        return updated, CaseChanged(case.id, action.value, note, case.department_code)
+
+    async def _apply(
+        self,
+        ctx: Context,
+        actor: Actor,
+        case: ReportView,
+        action: Action,
+        arg: str = "",
+        note: str = "",
+        due: datetime | None = None,
+        duplicate_of: str | None = None,
+        rating: int | None = None,
+    ) -> ReportView | None:
+        t = ctx.t
+        try:
+            updated, effect = await self.perform(
+                ctx.store, t, actor, case, action, ctx.now, arg, note, due, duplicate_of, rating
+            )
+        except ActionFailed as failed:
+            if failed.stale and ctx.inbound.callback is not None:
+                ctx.reply.callback_answer = CallbackAnswer(failed.message, True)
+            elif failed.message:
+                ctx.say_raw(failed.message)
             return None
-        ctx.effects.append(CaseChanged(case.id, action.value, note, case.department_code))
+        ctx.effects.append(effect)
         if action in (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE):
             return updated
         label = t(ACTION_LABELS.get(action, action.value))
@@ -360,11 +400,76 @@ class CaseDesk:
             )
         return updated
 
+    # -- the same actions from a form (the web admin) --------------------------------------------
+    async def act(
+        self,
+        store: Store,
+        t: Translator,
+        actor: Actor,
+        case: ReportView,
+        version: int,
+        action: Action,
+        now: datetime,
+        arg: str = "",
+        text: str = "",
+        redirect: str = "",
+    ) -> tuple[ReportView, CaseChanged]:
+        """Every check a card's button and its follow-up question make, then `perform`."""
+        if case.version != version:
+            raise ActionFailed(
+                t(
+                    "This card is out of date: {code} is now {status}.",
+                    code=case.code,
+                    status=status_label(t, case.status),
+                ),
+                stale=True,
+            )
+        try:
+            check(actor, action, case_facts(case))
+        except Refusal as refusal:
+            raise ActionFailed(
+                t(refusal.reason).format(status=status_label(t, case.status))
+            ) from None
+        text = text.strip()
+        if action in NEEDS_TEXT and not text:
+            raise ActionFailed(t("Please write a note for this action."))
+        if len(text) > MAX_NOTE or len(redirect) > MAX_NOTE:
+            raise ActionFailed(
+                t(
+                    "That is {length} characters; please keep it under {limit}.",
+                    length=max(len(text), len(redirect)),
+                    limit=MAX_NOTE,
+                )
+            )
+        if action == Action.REJECT:
+            return await self.perform(
+                store, t, actor, case, action, now, note=reject_note(t, text, redirect.strip())
+            )
+        if action == Action.DUPLICATE:
+            other = await duplicate_target(store, case, text)
+            if other is None:
+                raise ActionFailed(t("There is no other case {code}.", code=text.upper()))
+            return await self.perform(
+                store, t, actor, case, action, now, note=other.code, duplicate_of=other.code
+            )
+        if action == Action.SET_DUE and arg not in DUE_PRESETS:
+            due = self.parse_date(text)
+            if due is None:
+                raise ActionFailed(t("Please type the date as dd/mm/yyyy, for example 05/12/2026."))
+            return await self.perform(store, t, actor, case, action, now, due=due)
+        return await self.perform(store, t, actor, case, action, now, arg=arg, note=text)
+
+    async def reveal(self, store: Store, actor: Actor, case: ReportView) -> str | None:
+        """A confidential reporter's identity for one permitted person; every look is logged."""
+        check(actor, Action.REVEAL, case_facts(case))
+        assert actor.person_id is not None
+        who = await store.reporter_identity(case.id)
+        await store.log_reveal(case.id, actor.person_id)
+        return who
+
     async def _reveal(self, ctx: Context, actor: Actor, case: ReportView) -> None:
         t = ctx.t
-        assert actor.person_id is not None
-        who = await ctx.store.reporter_identity(case.id)
-        await ctx.store.log_reveal(case.id, actor.person_id)
+        who = await self.reveal(ctx.store, actor, case)
         text = t(
             "Reporter of {code}: {who}. This look has been logged.", code=case.code, who=who or "—"
         )

@@ -89,6 +89,9 @@ PUBLIC = frozenset(
 STAFF_ROLES = frozenset({"staff", "admin"})
 HANDLER_ROLE = "handler"
 LEADER_ROLE = "leader"
+# Who may use the web admin (and ask for a sign-in link with /weblogin); what each may do
+# there is decided by the same rules as in chat.
+WEB_ROLES = STAFF_ROLES | {HANDLER_ROLE, LEADER_ROLE}
 
 # The staff card's buttons, in order; a department's card offers fewer.
 STAFF_BUTTONS = (

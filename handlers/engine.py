@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.cards import card_buttons, staff_card
 from handlers.casedesk import CaseDesk, resolution_question
+from handlers.casework import WEB_ROLES
 from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
 from handlers.forms import Catalog, Form
@@ -38,8 +39,10 @@ COMMANDS = (
     "link",
     "unlink",
     "poll",
+    "weblogin",
 )
 LINK_MINUTES = 10
+WEB_LOGIN_MINUTES = 10
 MY_LIST_SIZE = 10
 
 
@@ -58,12 +61,14 @@ class Engine:
         units: list[UnitView],
         tz: ZoneInfo,
         max_text_length: int = 4000,
+        admin_url: str = "",
     ) -> None:
         self.catalog = catalog
         self.translations = translations
         self.units = units
         self.tz = tz
         self.max_text_length = max_text_length
+        self.admin_url = admin_url  # where the web admin is, for /weblogin links
         self.desk = CaseDesk(catalog, tz)
         self.polls = PollDesk(tz)
 
@@ -250,6 +255,8 @@ class Engine:
             self._begin_report(turn)
         elif cmd == "my":
             await self._my_list(turn)
+        elif cmd == "weblogin":
+            await self._weblogin(turn)
         else:
             turn.say(t("Sorry, I do not know the command /{command}.", command=cmd or ""))
             if not await self._reprompt_any(turn):
@@ -343,6 +350,22 @@ class Engine:
             turn.t(
                 "Linked: this messenger now uses the account of {name}. Your reports and notifications follow you here.",
                 name=person.display_name,
+            )
+        )
+
+    async def _weblogin(self, turn: Context) -> None:
+        """A one-time link into the web admin, for people whose role may use it."""
+        assert turn.person is not None
+        t = turn.t
+        if turn.person.role not in WEB_ROLES:
+            turn.say(t("The web admin is for staff, leaders and departments."))
+            return
+        token = await turn.store.create_web_login(turn.person.id, WEB_LOGIN_MINUTES)
+        turn.say(
+            t(
+                "Open this link within {minutes} minutes to sign in to the web admin. It works once; do not share it:\n{url}",
+                minutes=WEB_LOGIN_MINUTES,
+                url=f"{self.admin_url}/login/{token}",
             )
         )
 

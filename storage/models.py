@@ -125,9 +125,10 @@ class Report(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(default="", index=True, max_length=32)
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
-    category: str = Field(max_length=64)
-    urgency: str = Field(max_length=16)
+    # Indexed for the admin's case list filters, which page by id over a million rows.
+    unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    category: str = Field(max_length=64, index=True)
+    urgency: str = Field(max_length=16, index=True)
     description: str = Field(sa_column=Column(Text, nullable=False))
     anonymity: str = Field(max_length=16)
     status: str = Field(default="new", max_length=32, index=True)
@@ -354,3 +355,38 @@ class FeedbackTicket(SQLModel, table=True):
     sender_name: str = Field(default="", max_length=200)
     sender_contact: str = Field(default="", max_length=200)
     created_at: datetime = _ts()
+
+
+class WebAccount(SQLModel, table=True):
+    """A password sign-in to the web admin, always tied to a person whose role grants access."""
+
+    __tablename__ = "web_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = Field(max_length=256)  # argon2id, never the password
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = _ts()
+
+
+class WebLoginToken(SQLModel, table=True):
+    """A one-time sign-in link sent by /weblogin; only a hash of the token is kept."""
+
+    __tablename__ = "web_login_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id")
+    expires_at: datetime = _ts()
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random id; only its hash is stored, so a leaked
+    database does not hand out live sessions."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True, index=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)

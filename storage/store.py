@@ -35,6 +35,7 @@ from storage.models import (
     RevealLog,
 )
 from storage.polls import PollStore
+from storage.webauth import issue_login_token
 
 REPORT_PREFIX = "PA"
 
@@ -441,6 +442,9 @@ class SqlStore(PollStore):
         await self.session.execute(
             update(Person).where(col(Person.id) == person_id).values(last_channel=channel)
         )
+
+    async def create_web_login(self, person_id: int, valid_minutes: int) -> str:
+        return await issue_login_token(self.session, person_id, valid_minutes)
 
     async def log_reveal(self, report_id: int, person_id: int) -> None:
         self.session.add(RevealLog(report_id=report_id, person_id=person_id))

@@ -1,7 +1,7 @@
 """polls and situation reports
 
 Revision ID: 0006
-Revises: feedback_tickets
+Revises: web_admin
 Create Date: 2026-11-29 19:32:50.875417
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = 'feedback_tickets'
+down_revision: str | None = 'web_admin'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,186 @@
+"""CSV and XLSX exports of the filtered case list, streamed.
+
+Rows come from the database in batches (keyset pages in short sessions). CSV goes out batch by
+batch as it is produced. XLSX is built with openpyxl's write-only mode, which spools rows to a
+temporary file instead of keeping them, in a worker thread; the finished file is then streamed.
+Either way memory holds one batch, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.admin.context import admin_of
+from bot.admin.filters import ANONYMITY, URGENCIES, parse_filter
+from bot.admin.keys import TRANSLATOR
+from bot.admin.permissions import Permission, Viewer, requires
+from handlers.i18n import Translator
+from handlers.org import HOST_KINDS
+from handlers.status import status_label
+from storage.casequery import CaseRow, iter_cases
+
+CHUNK = 64 * 1024
+# A spreadsheet reads a cell starting with these as a formula: report text must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def columns(t: Translator) -> list[str]:
+    return [
+        t("Code"),
+        t("Received"),
+        t("Category"),
+        t("Urgency"),
+        t("Status"),
+        t("Unit code"),
+        t("Unit"),
+        t("Kind of unit"),
+        t("Handled by"),
+        t("Due"),
+        t("Acknowledged"),
+        t("Resolved"),
+        t("Overdue"),
+        t("Reporter"),
+        t("Description"),
+    ]
+
+
+def row_values(
+    t: Translator, category: Callable[[str], str], row: CaseRow, now: datetime, tz: Any
+) -> list[str]:
+    """One case as text cells; the reporter only when they chose to be named."""
+
+    def when(at: datetime | None) -> str:
+        return at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if at else ""
+
+    reporter = row.named_reporter if row.anonymity == "named" else t(ANONYMITY[row.anonymity])
+    values = [
+        row.code,
+        when(row.created_at),
+        category(row.category),
+        t(URGENCIES.get(row.urgency, row.urgency)),
+        status_label(t, row.status),
+        row.unit_code,
+        row.unit_name,
+        t(HOST_KINDS[row.unit_kind]) if row.unit_kind in HOST_KINDS else row.unit_kind,
+        row.department_name,
+        when(row.due_at),
+        when(row.acknowledged_at),
+        when(row.resolved_at),
+        t("yes") if row.overdue(now) else "",
+        reporter,
+        row.description,
+    ]
+    return [_cell(v) for v in values]
+
+
+@dataclass
+class Export:
+    """One export's filter, language and clock; rows come out as text cells, batch by batch."""
+
+    request: web.Request
+    viewer: Viewer
+
+    def __post_init__(self) -> None:
+        admin = admin_of(self.request)
+        self.sessions = admin.core.sessions
+        self.t = self.request[TRANSLATOR]
+        self.tz = admin.core.settings.tz
+        self.catalog = admin.core.catalog
+        self.now = datetime.now(UTC)
+        self.flt, _values, _errors = parse_filter(
+            self.request.query, self.t, self.catalog, self.tz, self.viewer
+        )
+
+    def category(self, code: str) -> str:
+        cat = self.catalog.category(code)
+        return cat.label(self.t.locale) if cat else code
+
+    async def batches(self) -> AsyncIterator[list[list[str]]]:
+        async for batch in iter_cases(self.sessions, self.flt, self.now):
+            yield [row_values(self.t, self.category, row, self.now, self.tz) for row in batch]
+
+    def headers(self, kind: str, content_type: str) -> dict[str, str]:
+        stamp = self.now.strftime("%Y%m%d-%H%M")
+        return {
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="cases-{stamp}.{kind}"',
+            "Cache-Control": "no-store",
+        }
+
+
+@requires(Permission.EXPORT)
+async def export_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    export = Export(request, viewer)
+    response = web.StreamResponse(headers=export.headers("csv", "text/csv; charset=utf-8"))
+    await response.prepare(request)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # so Excel opens Vietnamese text as UTF-8
+    writer.writerow(columns(export.t))
+    async for rows in export.batches():
+        writer.writerows(rows)
+        await response.write(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
+    await response.write(buffer.getvalue().encode("utf-8"))
+    await response.write_eof()
+    return response
+
+
+@requires(Permission.EXPORT)
+async def export_xlsx(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    from openpyxl import Workbook
+
+    export = Export(request, viewer)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(export.t("Cases"))
+    sheet.append(columns(export.t))
+
+    def append(rows: list[list[str]]) -> None:
+        for values in rows:
+            sheet.append(values)
+
+    fd, name = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    try:
+        async for rows in export.batches():
+            await asyncio.to_thread(append, rows)
+        await asyncio.to_thread(workbook.save, name)
+        response = web.StreamResponse(
+            headers=export.headers(
+                "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            )
+        )
+        response.content_length = await asyncio.to_thread(os.path.getsize, name)
+        await response.prepare(request)
+        fh = await asyncio.to_thread(open, name, "rb")
+        try:
+            while chunk := await asyncio.to_thread(fh.read, CHUNK):
+                await response.write(chunk)
+        finally:
+            fh.close()
+        await response.write_eof()
+        return response
+    finally:
+        await asyncio.to_thread(os.unlink, name)
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/cases/export.csv", export_csv),
+        web.get("/cases/export.xlsx", export_xlsx),
+    ]

@@ -1,0 +1,268 @@
+"""Signing in to the web admin: /weblogin links, passwords, sessions, CSRF, lockout, roles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy import select, update
+
+from bot.admin.app import build_admin_app
+from bot.admin.passwords import hash_password
+from bot.admin.permissions import is_guarded
+from bot.admin.throttle import LoginThrottle
+from storage import webauth
+from storage.models import Person, WebLoginToken, WebSession
+from tests.admin_web import LINK_RE, admin_browser
+from tests.test_casework_rules import person
+
+PASSWORD = "correct horse battery"
+
+
+async def account(core, username: str = "lan", role: str = "staff") -> int:
+    async with core.sessions() as session, session.begin():
+        someone = Person(display_name=f"{role} {username}", role=role)
+        session.add(someone)
+        await session.flush()
+        assert someone.id is not None
+        await webauth.add_account(session, username, await hash_password(PASSWORD), someone.id)
+        return someone.id
+
+
+async def test_weblogin_link_signs_staff_in_once(pg_or_sqlite_core):
+    core = pg_or_sqlite_core
+    staff = await person(core, "7001", "staff")
+    async with admin_browser(core) as browser:
+        done = await browser.sign_in_with_link(staff)
+        assert done.status == 303 and done.headers["Location"] == "/admin/"
+        home = await browser.get("/admin/")
+        assert home.status == 200 and "staff 7001" in home.text
+        # Only a hash of the token is kept, and the link works once.
+        link = LINK_RE.search(staff.transcript[-1]).group(1)  # type: ignore[union-attr]
+        token = link.rsplit("/", 1)[1]
+        async with core.sessions() as session:
+            hashes = (await session.execute(select(WebLoginToken.token_hash))).scalars().all()
+            sessions = (await session.execute(select(WebSession))).scalars().all()
+        assert token not in hashes and webauth.digest(token) in hashes
+        assert len(sessions) == 1 and browser.client.session.cookie_jar
+        cookie = browser.client.session.cookie_jar.filter_cookies(
+            browser.client.make_url("/admin/")
+        )
+        assert sessions[0].session_hash == webauth.digest(cookie["gr_admin"].value)
+        again = await browser.get(link)
+        assert again.status == 410 and "/weblogin" in again.text
+
+
+async def test_weblogin_links_expire_after_ten_minutes(core):
+    staff = await person(core, "7002", "leader")
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        out = await staff.say("/weblogin")
+        assert "10 minutes" in out[0]
+        link = LINK_RE.search(out[0]).group(1)  # type: ignore[union-attr]
+        clock.shift(timedelta(minutes=11))
+        async with admin_browser(core) as browser:
+            page = await browser.get(link)
+            assert page.status == 410
+            page = await browser.post(link, {})
+            assert page.status == 410
+            assert (await browser.get("/admin/")).status == 303
+
+
+async def test_members_get_no_link_and_groups_are_told_to_go_private(core):
+    member = await person(core, "7003", "member")
+    out = await member.say("/weblogin")
+    assert "for staff, leaders and departments" in out[0]
+    assert not LINK_RE.search(out[0])
+    async with core.sessions() as session:
+        assert (await session.execute(select(WebLoginToken))).first() is None
+
+
+async def test_anonymous_visitors_are_sent_to_sign_in(core):
+    async with admin_browser(core) as browser:
+        page = await browser.get("/admin/")
+        assert page.status == 303 and page.headers["Location"] == "/admin/login?next=/admin/"
+        page = await browser.get("/admin/login")
+        assert page.status == 200 and "Đăng nhập" in page.text  # Vietnamese by default
+
+
+async def test_password_sign_in_and_sign_out(pg_or_sqlite_core):
+    core = pg_or_sqlite_core
+    await account(core)
+    async with admin_browser(core) as browser:
+        page = await browser.sign_in("Lan", PASSWORD)  # usernames are not case-sensitive
+        assert page.status == 303
+        home = await browser.get("/admin/")
+        assert home.status == 200
+        out = await browser.post("/admin/logout", {})
+        assert out.status == 303
+        assert (await browser.get("/admin/")).status == 303
+    async with core.sessions() as session:
+        assert (await session.execute(select(WebSession))).first() is None
+
+
+async def test_repeated_failures_lock_the_username_with_a_clear_message(core):
+    await account(core)
+    async with admin_browser(core) as browser:
+        for _ in range(4):
+            page = await browser.sign_in("lan", "wrong password!")
+            assert page.status == 401 and "Sai tên đăng nhập hoặc mật khẩu" in page.text
+        page = await browser.sign_in("lan", "wrong password!")
+        assert page.status == 429
+        await browser.post("/admin/lang", {"lang": "en", "next": "/admin/login"})
+        page = await browser.sign_in("lan", PASSWORD)  # even the right password waits
+        assert page.status == 429 and "Too many failed sign-ins" in page.text
+        assert "15 minutes" in page.text
+        assert (await browser.get("/admin/")).status == 303
+
+
+async def test_one_address_guessing_many_usernames_is_locked_out(core):
+    await account(core, "binh")
+    async with admin_browser(core) as browser:
+        for i in range(20):
+            await browser.sign_in(f"guess{i}", "nope nope nope")
+        page = await browser.sign_in("binh", PASSWORD)
+        assert page.status == 429
+
+
+def test_a_lockout_ends_after_its_window():
+    now = [1000.0]
+    throttle = LoginThrottle(user_limit=3, address_limit=10, window=600, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("lan", "10.0.0.1")
+    assert throttle.locked_for("lan", "10.0.0.2") == 600
+    assert throttle.locked_for("other", "10.0.0.2") == 0  # other people are not blocked
+    now[0] += 601
+    assert throttle.locked_for("lan", "10.0.0.1") == 0
+
+
+async def test_members_with_an_account_are_refused(core):
+    await account(core, "tam", role="member")
+    async with admin_browser(core) as browser:
+        await browser.get("/admin/login")
+        await browser.post("/admin/lang", {"lang": "en", "next": "/admin/login"})
+        page = await browser.sign_in("tam", PASSWORD)
+        assert page.status == 403 and "does not give access" in page.text
+
+
+async def test_a_role_change_applies_to_open_sessions_at_once(core):
+    person_id = await account(core)
+    async with admin_browser(core) as browser:
+        await browser.sign_in("lan", PASSWORD)
+        assert (await browser.get("/admin/")).status == 200
+        async with core.sessions() as session, session.begin():
+            await session.execute(
+                update(Person).where(Person.id == person_id).values(role="member")  # type: ignore[arg-type]
+            )
+        assert (await browser.get("/admin/")).status == 303
+
+
+async def test_session_cookie_flags(core):
+    await account(core)
+    async with admin_browser(core) as browser:
+        page = await browser.sign_in("lan", PASSWORD)
+        cookie = page.headers["Set-Cookie"]
+        assert "gr_admin=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert "Path=/admin" in cookie and "Secure" not in cookie
+    core.settings = core.settings.model_copy(update={"public_url": "https://party.example"})
+    async with admin_browser(core) as browser:
+        page = await browser.sign_in("lan", PASSWORD)
+        assert "Secure" in page.headers["Set-Cookie"]
+
+
+async def test_forms_without_the_right_csrf_token_are_refused(core):
+    await account(core)
+    async with admin_browser(core) as browser:
+        # Before sign-in: a login post without the pre-session token.
+        page = await browser.post("/admin/login", {"username": "lan", "password": PASSWORD}, "")
+        assert page.status == 403
+        await browser.sign_in("lan", PASSWORD)
+        for forged in ("", "x" * 43, browser.csrf[:-1] + "A"):
+            page = await browser.post("/admin/logout", {}, csrf=forged)
+            assert page.status == 403, forged
+        assert (await browser.get("/admin/")).status == 200  # still signed in
+
+
+async def test_pages_carry_protective_headers(core):
+    async with admin_browser(core) as browser:
+        page = await browser.get("/admin/login")
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Cache-Control"] == "no-store"
+
+
+async def test_open_redirects_are_refused(core):
+    await account(core)
+    async with admin_browser(core) as browser:
+        await browser.get("/admin/login")
+        page = await browser.post(
+            "/admin/login",
+            {"username": "lan", "password": PASSWORD, "next": "//evil.example/"},
+        )
+        assert page.headers["Location"] == "/admin/"
+
+
+async def test_every_admin_route_declares_who_may_use_it(core):
+    app = build_admin_app(core)
+    for route in app.router.routes():
+        if route.resource is not None and route.resource.canonical.startswith("/static"):
+            continue
+        assert is_guarded(route.handler), route.resource
+
+
+async def test_departments_start_at_their_cases_not_the_dashboard(core):
+    handler = await person(core, "7004", "handler", dept="BTC")
+    async with admin_browser(core) as browser:
+        await browser.sign_in_with_link(handler)
+        page = await browser.get("/admin/")
+        assert page.status == 303 and page.headers["Location"] == "/admin/cases"
+        assert (await browser.get("/admin/charts/category.png")).status == 403
+
+
+async def test_cli_creates_an_account_from_a_piped_password(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "TELEGRAM_BOT_TOKEN": "",
+    }
+
+    async def cli(*args: str, password: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "admin",
+            *args,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(password.encode() + b"\n"), 60)
+        return proc.returncode or 0, out.decode()
+
+    code, out = await cli("add-user", "chanh", "--name", "Võ Văn Chánh", password="short")
+    assert code == 1 and "at least 10 characters" in out
+    code, out = await cli("add-user", "chanh", "--name", "Võ Văn Chánh", password=PASSWORD)
+    assert code == 0 and "Account chanh created" in out
+    code, out = await cli("add-user", "chanh", "--person-id", "1", password=PASSWORD)
+    assert code == 1 and "taken" in out
+    code, out = await cli("set-password", "chanh", password="another long password")
+    assert code == 0 and "changed" in out
+
+
+async def test_weblogin_in_a_group_chat_sends_no_link(core):
+    from handlers.types import ChatKind
+
+    staff = await person(core, "7006", "staff")
+    staff.chat_kind, staff.chat_id = ChatKind.GROUP, "staff-room"
+    out = await staff.say("/weblogin")
+    assert "private chat" in out[0] and not LINK_RE.search(out[0])
+
+
+async def test_the_admin_address_without_its_slash_leads_to_it(core):
+    async with admin_browser(core) as browser:
+        page = await browser.get("/admin")
+        assert page.status == 301 and page.headers["Location"] == "/admin/"
