@@ -88,6 +88,7 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
             )
         else:
             print(f"{poll.key}: {outcome} (version {poll.version}).")
+        print(_when_it_opens(defn, core.settings.tz))
         return 0
     if args.action == "list":
         async with core.sessions() as session:
@@ -116,6 +117,29 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
         print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
         return 0
     return await _results(args, core)
+
+
+def _when_it_opens(defn: Any, tz: Any) -> str:
+    """Tell the operator when the first round goes out, or that a one-off time has passed."""
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    from scheduler.polls import current_windows
+
+    now = datetime.now(UTC)
+    if current_windows(defn, now, tz):
+        return "A round is open now: invitations go out within a minute while `grassroots run` is running."
+    s = defn.schedule
+    if defn.kind == "sitrep":
+        return f"Monthly: opens on day {s.open_day} at {s.open_time:%H:%M}, due on day {s.due_day} at {s.due_time:%H:%M}."
+    if s.once is not None:
+        opens = s.once if s.once.tzinfo else s.once.replace(tzinfo=tz)
+        if opens + timedelta(hours=s.window_hours) <= now:
+            return "Warning: its one-off time and answer window have already passed, so it will never open. Set schedule.once to a future time."
+        return f"Opens at {opens.astimezone(tz):%H:%M %d/%m/%Y}."
+    nxt = CronTrigger.from_crontab(s.cron, timezone=tz).get_next_fire_time(None, now)
+    return f"Next round opens at {nxt:%H:%M %d/%m/%Y}." if nxt else "The cron line never fires."
 
 
 async def _results(args: argparse.Namespace, core: Any) -> int:

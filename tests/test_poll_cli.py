@@ -24,7 +24,7 @@ async def test_import_list_results_and_exports(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     env = {"DATABASE_URL": url, "ATTACHMENTS_DIR": str(tmp_path / "att")}
     out = await run_cli(["poll", "import", str(POLLS / "opinion-monthly.yaml")], **env)
-    assert "opinion-monthly: created (version 1)" in out
+    assert "opinion-monthly: created (version 1)" in out and "Next round opens at 08:00 25/" in out
     out = await run_cli(["poll", "import", str(POLLS / "opinion-monthly.yaml")], **env)
     assert "unchanged" in out
     core = await build_core(make_settings(tmp_path, url))
@@ -77,6 +77,10 @@ async def test_bad_poll_files_are_refused_with_the_field(tmp_path: Path) -> None
     bad.write_text("id: x\ntitle: {en: Only English}\nquestions: []\n", encoding="utf-8")
     out = await run_cli(["poll", "import", str(bad)], expect=1, **env)
     assert "Vietnamese" in out
+    past = POLLS / "pulse-anonymous.yaml"
+    bad.write_text(past.read_text(encoding="utf-8").replace("2026-12-01", "2020-12-01"), "utf-8")
+    out = await run_cli(["poll", "import", str(bad)], **env)
+    assert "will never open" in out
     out = await run_cli(["poll", "import", str(tmp_path / "missing.yaml")], expect=1, **env)
     assert "cannot read" in out
 
