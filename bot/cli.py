@@ -16,7 +16,7 @@ from bot.pollcli import PollCliError, poll_command, sitrep_command
 from bot.pollcli import add_parsers as add_poll_parsers
 from handlers.casework import WEB_ROLES
 from handlers.forms import FormError
-from handlers.org import BINDING_ROLES, ROLES
+from handlers.org import BINDING_CHANNELS, BINDING_ROLES, ROLES, is_binding_role
 from scheduler.nudges import NudgeError
 from scheduler.schedule import ScheduleError
 
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="group chats").add_subparsers(dest="action", required=True)
     bind = chat.add_parser("bind", help="bind a group chat as leaders, staff or department:CODE")
     bind.add_argument("role")
-    bind.add_argument("--channel", required=True, choices=["telegram", "zalo", "zalo-oa", "web"])
+    bind.add_argument("--channel", required=True, choices=BINDING_CHANNELS)
     bind.add_argument("--chat", required=True, dest="chat_id")
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
@@ -146,8 +146,13 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _import_csv(args: argparse.Namespace, core: Any, importer: Any) -> int:
+CLI_ACTOR = "command line"  # who the audit log names for changes made here
+
+
+async def _import_csv(args: argparse.Namespace, core: Any, importer: Any, action: str) -> int:
     """Shared by `org import` and `dept import`: all rows or none, errors by line."""
+    from storage import audit
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:
@@ -159,6 +164,16 @@ async def _import_csv(args: argparse.Namespace, core: Any, importer: Any) -> int
             for error in result.errors:
                 print(f"{args.file}: {error}", file=sys.stderr)
             raise CliError(f"{len(result.errors)} bad row(s); nothing was imported")
+        if not args.dry_run:
+            await audit.record(
+                session,
+                None,
+                CLI_ACTOR,
+                action,
+                created=result.created,
+                updated=result.updated,
+                unchanged=result.unchanged,
+            )
     verb = "Would import" if args.dry_run else "Imported"
     print(f"{verb}: {result.created} new, {result.updated} updated, {result.unchanged} unchanged.")
     return 0
@@ -174,7 +189,7 @@ async def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
                 for u in await admin.units(session):
                     print(f"{u.code}\t{u.kind}\t{u.host_kind}\t{u.name}")
             return 0
-        return await _import_csv(args, core, import_units)
+        return await _import_csv(args, core, import_units, "units.import")
 
     return await _with_core(settings, work)
 
@@ -192,7 +207,7 @@ async def cmd_dept(args: argparse.Namespace, settings: Settings) -> int:
             for d in departments:
                 print(f"{d.code}\t{d.kind}\t{d.name}")
             return 0
-        return await _import_csv(args, core, import_departments)
+        return await _import_csv(args, core, import_departments, "departments.import")
 
     return await _with_core(settings, work)
 
@@ -211,7 +226,7 @@ async def _bot_username(settings: Settings) -> str | None:
 
 
 async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import admin
+    from storage import admin, audit
 
     async def work(core: Any) -> int:
         async with core.sessions() as session, session.begin():
@@ -221,6 +236,18 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
                 )
             except admin.AdminError as exc:
                 raise CliError(str(exc)) from None
+            await audit.record(
+                session,
+                None,
+                CLI_ACTOR,
+                "invite.create",
+                f"#{invite.id}",
+                role=args.role,
+                unit=args.unit or "",
+                department=args.dept or "",
+                uses=args.uses,
+                can_reveal=bool(args.can_reveal),
+            )
         print(invite.code)
         username = await _bot_username(settings)
         if username:
@@ -233,10 +260,10 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import admin
+    from storage import admin, audit
 
     role = args.role
-    if role not in BINDING_ROLES and not (role.startswith("department:") and len(role) > 11):
+    if not is_binding_role(role):
         raise CliError(
             f"role must be one of {', '.join(BINDING_ROLES)} or department:CODE, not {role!r}"
         )
@@ -244,6 +271,16 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     async def work(core: Any) -> int:
         async with core.sessions() as session, session.begin():
             created = await admin.bind_chat(session, role, args.channel, args.chat_id.strip())
+            if created:
+                await audit.record(
+                    session,
+                    None,
+                    CLI_ACTOR,
+                    "binding.add",
+                    role,
+                    channel=args.channel,
+                    chat_id=args.chat_id.strip(),
+                )
         state = "bound" if created else "was already bound"
         print(f"Chat {args.chat_id} on {args.channel} {state} as {role}.")
         return 0
@@ -372,7 +409,7 @@ def _read_password() -> str:
 
 async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     from bot.admin.passwords import hash_password
-    from storage import webauth
+    from storage import audit, webauth
     from storage.models import Person
 
     password_hash = await hash_password(_read_password())
@@ -382,6 +419,9 @@ async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 if args.action == "set-password":
                     await webauth.set_password_hash(session, args.username, password_hash)
+                    await audit.record(
+                        session, None, CLI_ACTOR, "account.password", args.username.strip().lower()
+                    )
                     print(f"Password of {args.username.strip().lower()} changed.")
                     return 0
                 person_id = args.person_id
@@ -397,6 +437,9 @@ async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
                         + ", ".join(sorted(WEB_ROLES))
                     )
                 row = await webauth.add_account(session, args.username, password_hash, person_id)
+                await audit.record(
+                    session, None, CLI_ACTOR, "account.add", row.username, person_id=person_id
+                )
             except webauth.AccountError as exc:
                 raise CliError(str(exc)) from None
         print(

@@ -40,6 +40,18 @@ def add_parsers(sub: Any) -> None:
     st.add_argument("--out", type=Path)
 
 
+def check_poll(defn: Any, catalog: Any, source: str) -> None:
+    """What the schema alone cannot know: roles and categories of this organisation. Shared by
+    `grassroots poll import` and the admin's poll upload."""
+    from handlers.org import ROLES
+
+    unknown = [r for r in defn.audience.roles if r not in ROLES]
+    if unknown:
+        raise PollCliError(f"{source}: audience.roles: unknown role {unknown[0]!r}")
+    if defn.case is not None and catalog.category(defn.case.category) is None:
+        raise PollCliError(f"{source}: case.category: unknown category {defn.case.category!r}")
+
+
 async def _round(
     session: Any, poll_key: str, number: int | None = None, period: str | None = None
 ) -> Any:
@@ -60,8 +72,8 @@ async def _round(
 
 
 async def poll_command(args: argparse.Namespace, core: Any) -> int:
-    from handlers.org import ROLES
     from handlers.polldefs import PollDefError, load_poll_file
+    from storage import audit
     from storage.pollresults import response_rate
     from storage.polls import all_polls, import_poll, rounds_of
 
@@ -70,18 +82,22 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
             defn = load_poll_file(args.file)
         except PollDefError as exc:
             raise PollCliError(str(exc)) from None
-        unknown = [r for r in defn.audience.roles if r not in ROLES]
-        if unknown:
-            raise PollCliError(f"{args.file.name}: audience.roles: unknown role {unknown[0]!r}")
-        if defn.case is not None and core.catalog.category(defn.case.category) is None:
-            raise PollCliError(
-                f"{args.file.name}: case.category: unknown category {defn.case.category!r}"
-            )
+        check_poll(defn, core.catalog, args.file.name)
         if args.dry_run:
             print(f"{defn.id}: valid, {len(defn.questions)} questions.")
             return 0
         async with core.sessions() as session, session.begin():
             poll, outcome = await import_poll(session, defn)
+            if outcome != "unchanged":
+                await audit.record(
+                    session,
+                    None,
+                    "command line",
+                    "poll.import",
+                    poll.key,
+                    outcome=outcome,
+                    version=poll.version,
+                )
         if outcome == "updated":
             print(
                 f"{poll.key}: updated to version {poll.version}; rounds already open keep the version they started with."
@@ -113,7 +129,20 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
             _, rnd = await _round(session, args.poll)
         if rnd.status != "open":
             raise PollCliError(f"{args.poll}: the latest round is closed")
-        joined, queued = await resend_round(core, rnd)
+
+        async def log(session: Any, joined: int, queued: int) -> None:
+            await audit.record(
+                session,
+                None,
+                "command line",
+                "poll.resend",
+                f"{rnd_key} #{rnd.number}",
+                newly_invited=joined,
+                queued=queued,
+            )
+
+        rnd_key = args.poll
+        joined, queued = await resend_round(core, rnd, log)
         print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
         return 0
     return await _results(args, core)

@@ -28,3 +28,9 @@ ROLES = (
     "handler",
 )
 BINDING_ROLES = ("leaders", "staff")  # plus department:CODE
+BINDING_CHANNELS = ("telegram", "zalo", "zalo-oa", "web")
+
+
+def is_binding_role(role: str) -> bool:
+    """leaders, staff or department:CODE (the CLI's `chat bind` and the admin share this)."""
+    return role in BINDING_ROLES or (role.startswith("department:") and len(role) > 11)

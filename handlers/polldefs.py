@@ -200,11 +200,18 @@ def parse_poll(raw: Any, source: str) -> PollDef:
 
 def load_poll_file(path: Path) -> PollDef:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
         raise PollDefError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_poll_bytes(data, str(path.name))
+
+
+def parse_poll_bytes(data: bytes, source: str) -> PollDef:
+    """A poll file's contents (from disk or an upload), checked the same way."""
+    try:
+        raw = yaml.safe_load(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise PollDefError(f"{path}: not UTF-8 text") from None
+        raise PollDefError(f"{source}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        raise PollDefError(f"{path}: not valid YAML ({exc})") from None
-    return parse_poll(raw, str(path.name))
+        raise PollDefError(f"{source}: not valid YAML ({exc})") from None
+    return parse_poll(raw, source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -398,10 +399,15 @@ async def run_polls(core: Core) -> int:
     return done
 
 
-async def resend_round(core: Core, rnd: PollRound) -> tuple[int, int]:
+async def resend_round(
+    core: Core,
+    rnd: PollRound,
+    also: Callable[[AsyncSession, int, int], Awaitable[None]] | None = None,
+) -> tuple[int, int]:
     """Invite people who joined the audience since the round opened, and send the invitation
     again to everyone who has not answered. Returns (newly invited, messages queued). The
-    invitation rows are unique per person, so nobody can be counted twice."""
+    invitation rows are unique per person, so nobody can be counted twice. `also` runs in the
+    same transaction with those two numbers (the web admin writes its audit entry there)."""
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
     tz = core.settings.tz
@@ -435,6 +441,8 @@ async def resend_round(core: Core, rnd: PollRound) -> tuple[int, int]:
                 {"text": text, "choices": _button(t, rnd.id, r.channel)},
             )
             queued += 1
+        if also is not None:
+            await also(session, len(joined), queued)
     if core.delivery is not None:
         core.delivery.wake()
     return len(joined), queued

@@ -390,3 +390,17 @@ class WebSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One administrative change (an import, a role change, an invite, a binding...), written in
+    the same transaction as the change. Details never hold a secret or a hidden reporter."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    actor_name: str = Field(default="", max_length=200)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=200)
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

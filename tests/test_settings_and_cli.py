@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,18 @@ async def test_operator_commands_end_to_end(tmp_path):
     assert "already bound" in await run_cli(
         ["chat", "bind", "staff", "--channel", "telegram", "--chat", "-1001"], **env
     )
+    db = sqlite3.connect(tmp_path / "cli.db")  # the audit log names the command line
+    try:
+        logged = list(db.execute("SELECT actor_name, action, target, details FROM audit_entry"))
+    finally:
+        db.close()
+    assert [(who, action) for who, action, _t, _d in logged] == [
+        ("command line", "units.import"),
+        ("command line", "units.import"),
+        ("command line", "invite.create"),
+        ("command line", "binding.add"),
+    ]
+    assert code not in str(logged)  # an invite code is never logged
     out = await run_cli(
         ["chat", "bind", "bosses", "--channel", "telegram", "--chat", "-1"], expect=1, **env
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.admin import auth, cases, dashboard, exports
+from bot.admin import administration, auth, cases, dashboard, exports
 from bot.admin.context import ADMIN, Admin
 from bot.admin.cookies import LANG_COOKIE, SECURE_KEY, SESSION_COOKIE
 from bot.admin.csrf import SAFE_METHODS, attach_token, remember_pre_token, token_matches
@@ -134,7 +134,12 @@ def build_admin_app(core: Core, views: list[web.AbstractRouteDef] | None = None)
     app[SECURE_KEY] = core.settings.public_url.startswith("https://")
     # Exports before cases: /cases/export.csv must not be read as a case code.
     app.add_routes(
-        auth.routes() + dashboard.routes() + exports.routes() + cases.routes() + (views or [])
+        auth.routes()
+        + dashboard.routes()
+        + exports.routes()
+        + cases.routes()
+        + administration.routes()
+        + (views or [])
     )
     app.router.add_static("/static", STATIC)
     return app

@@ -39,12 +39,11 @@ class Panel:
     rows: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def poll_and_sitrep_panels(
-    session: AsyncSession, t: Translator, since: datetime, until: datetime
-) -> list[Panel]:
-    """SLOT: poll response rates and situation-report compliance go here (added by the lead
-    once polls and situation reports land); each becomes a Panel on the dashboard."""
-    return []
+async def poll_and_sitrep_panels(session: AsyncSession, t: Translator, tz: ZoneInfo) -> list[Panel]:
+    """Open polls' response rates and situation-report compliance, one Panel each."""
+    from bot.admin.polls import dashboard_panels  # it builds on this module's Panel
+
+    return await dashboard_panels(session, t, tz)
 
 
 def periods(now: datetime, tz: ZoneInfo) -> dict[str, datetime]:
@@ -100,7 +99,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         }
         hot = await _open_cases(session, col(Report.urgency) == "hot")
         overdue = await _open_cases(session, col(Report.due_at) < now)
-        panels = await poll_and_sitrep_panels(session, t, starts["month"], now)
+        panels = await poll_and_sitrep_panels(session, t, admin.core.settings.tz)
     return admin.pages.page(
         request,
         "dashboard.html",

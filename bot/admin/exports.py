@@ -113,25 +113,38 @@ class Export:
         async for batch in iter_cases(self.sessions, self.flt, self.now):
             yield [row_values(self.t, self.category, row, self.now, self.tz) for row in batch]
 
-    def headers(self, kind: str, content_type: str) -> dict[str, str]:
-        stamp = self.now.strftime("%Y%m%d-%H%M")
-        return {
-            "Content-Type": content_type,
-            "Content-Disposition": f'attachment; filename="cases-{stamp}.{kind}"',
-            "Cache-Control": "no-store",
-        }
+    def filename(self, kind: str) -> str:
+        return f"cases-{self.now.strftime('%Y%m%d-%H%M')}.{kind}"
 
 
-@requires(Permission.EXPORT)
-async def export_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    export = Export(request, viewer)
-    response = web.StreamResponse(headers=export.headers("csv", "text/csv; charset=utf-8"))
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Batches = AsyncIterator[list[list[Any]]]
+
+
+def download_headers(filename: str, content_type: str) -> dict[str, str]:
+    return {
+        "Content-Type": content_type,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+
+
+def safe_cells(row: list[Any]) -> list[Any]:
+    """Text stays text in a spreadsheet; numbers stay numbers."""
+    return [_cell(v) if isinstance(v, str) else v for v in row]
+
+
+async def stream_csv(
+    request: web.Request, filename: str, header: list[str], batches: Batches
+) -> web.StreamResponse:
+    """CSV written batch by batch as the rows come, with a BOM so Excel reads UTF-8."""
+    response = web.StreamResponse(headers=download_headers(filename, "text/csv; charset=utf-8"))
     await response.prepare(request)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")  # so Excel opens Vietnamese text as UTF-8
-    writer.writerow(columns(export.t))
-    async for rows in export.batches():
+    writer.writerow(header)
+    async for rows in batches:
         writer.writerows(rows)
         await response.write(buffer.getvalue().encode("utf-8"))
         buffer.seek(0)
@@ -141,30 +154,28 @@ async def export_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse
     return response
 
 
-@requires(Permission.EXPORT)
-async def export_xlsx(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+async def stream_xlsx(
+    request: web.Request, filename: str, sheet_title: str, header: list[str], batches: Batches
+) -> web.StreamResponse:
+    """XLSX spooled to a temporary file by openpyxl's write-only mode in a worker thread,
+    then streamed: memory holds one batch at a time."""
     from openpyxl import Workbook
 
-    export = Export(request, viewer)
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(export.t("Cases"))
-    sheet.append(columns(export.t))
+    sheet = workbook.create_sheet(sheet_title[:31])
+    sheet.append(header)
 
-    def append(rows: list[list[str]]) -> None:
+    def append(rows: list[list[Any]]) -> None:
         for values in rows:
             sheet.append(values)
 
     fd, name = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        async for rows in export.batches():
+        async for rows in batches:
             await asyncio.to_thread(append, rows)
         await asyncio.to_thread(workbook.save, name)
-        response = web.StreamResponse(
-            headers=export.headers(
-                "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            )
-        )
+        response = web.StreamResponse(headers=download_headers(filename, XLSX_TYPE))
         response.content_length = await asyncio.to_thread(os.path.getsize, name)
         await response.prepare(request)
         fh = await asyncio.to_thread(open, name, "rb")
@@ -177,6 +188,20 @@ async def export_xlsx(request: web.Request, viewer: Viewer) -> web.StreamRespons
         return response
     finally:
         await asyncio.to_thread(os.unlink, name)
+
+
+@requires(Permission.EXPORT)
+async def export_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    export = Export(request, viewer)
+    return await stream_csv(request, export.filename("csv"), columns(export.t), export.batches())
+
+
+@requires(Permission.EXPORT)
+async def export_xlsx(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    export = Export(request, viewer)
+    return await stream_xlsx(
+        request, export.filename("xlsx"), export.t("Cases"), columns(export.t), export.batches()
+    )
 
 
 def routes() -> list[web.AbstractRouteDef]:

@@ -22,6 +22,7 @@ class Permission(StrEnum):
     CASES = "cases"
     EXPORT = "export"
     ADMINISTER = "administer"  # units, departments, people, invites, bindings, audit log
+    ORGANISATION = "organisation"  # see that set-up without changing it
 
 
 GRANTS: dict[Permission, frozenset[str]] = {
@@ -29,6 +30,7 @@ GRANTS: dict[Permission, frozenset[str]] = {
     Permission.CASES: WEB_ROLES,
     Permission.EXPORT: WEB_ROLES,
     Permission.ADMINISTER: frozenset({"admin"}),
+    Permission.ORGANISATION: STAFF_ROLES,
 }
 
 
