@@ -35,28 +35,39 @@ import itertools
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # `tests.fake_telegram` is not an installed package
+    sys.path.insert(0, str(ROOT))  # `bench` and `tests` are not installed packages
 
-TOKEN = "123456:BENCH-TOKEN"
+from bench.common import (  # noqa: E402
+    STEP_TIMEOUT,
+    TOKEN,
+    ErrorCounter,
+    FlowError,
+    bench_fake,
+    make_settings,
+    percentile,
+    print_echo,
+    register_members,
+    run_echo,
+    scratch_dir,
+    setup_logging,
+    verdict,
+)
+
 ECHO_MESSAGES_PER_USER = 10
 ECHO_INTERACTIVE_PER_USER = 5  # reference figure only: users wait for each echo
 FLOW_STEPS = 8  # /report, category, urgency, my unit, description, Done, anonymity, Send
 RATIO_TARGET = 0.60
 MEMORY_TARGET_MB = 200.0
-STEP_TIMEOUT = 60.0  # seconds a member waits for one answer before the run is declared failed
 FIRST_MEMBER_ID = 810_000_000
 FIRST_DRAFT_USER_ID = 820_000_000
 STAFF_CHAT = -100_999_000_111
@@ -85,304 +96,6 @@ def peak_rss_mb() -> float | None:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return None
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-@contextlib.contextmanager
-def scratch_dir(prefix: str) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-class ErrorCounter(logging.Handler):
-    """Counts ERROR records (the dispatcher logs every failed update), so they are reported."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-        self.first: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-        if self.first is None:
-            self.first = f"{record.name}: {record.getMessage()}"
-
-
-def setup_logging() -> ErrorCounter:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    counter = ErrorCounter()
-    logging.getLogger().addHandler(counter)
-    return counter
-
-
-def make_settings(workdir: Path, **overrides: Any) -> Any:
-    from bot.config import Settings
-
-    values: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{(workdir / 'bench.db').as_posix()}",
-        "data_dir": workdir,
-        "attachments_dir": workdir / "attachments",
-        "telegram_bot_token": "",
-        "zalo_bot_token": "",
-        "web_port": 0,
-        "web_chat": False,
-        "default_locale": "vi",
-        "timezone": "Asia/Ho_Chi_Minh",
-        "public_url": "",
-        "log_level": "WARNING",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-async def register_members(core: Any, user_ids: list[int], unit_code: str = "U007") -> None:
-    """Registered members of ``unit_code``, written straight into the database in one transaction.
-
-    Goes through ``SqlStore.register`` (the same path the onboarding flow takes) for small
-    numbers; for thousands it inserts the Person + Identity rows in bulk (20x faster).
-    """
-    from datetime import UTC, datetime
-
-    from sqlalchemy import func, insert
-    from sqlmodel import col, select
-
-    from handlers.ports import Registration
-    from storage.models import Identity, OrgUnit, Person
-    from storage.store import SqlStore
-
-    async with core.sessions() as session, session.begin():
-        if len(user_ids) <= 1000:
-            store = SqlStore(session)
-            for uid in user_ids:
-                await store.register(
-                    Registration(
-                        channel="telegram",
-                        external_id=str(uid),
-                        username=f"m{uid}",
-                        display_name=f"Thành viên {uid}",
-                        unit_code=unit_code,
-                        role="member",
-                        locale="vi",
-                        invite_code=None,
-                    )
-                )
-            return
-        # Core executemany with explicit ids: no ORM objects, so the memory test's heap is not
-        # inflated by 20,000 identity-mapped instances before it even starts.
-        unit_id = (
-            await session.execute(select(OrgUnit.id).where(OrgUnit.code == unit_code))
-        ).scalar_one()
-        first = (await session.execute(select(func.max(col(Person.id))))).scalar_one() or 0
-        now = datetime.now(UTC)
-        for start in range(0, len(user_ids), 2000):
-            chunk = list(enumerate(user_ids[start : start + 2000], first + 1 + start))
-            await session.execute(
-                insert(Person),
-                [
-                    {
-                        "id": pid,
-                        "display_name": f"Thành viên {uid}",
-                        "role": "member",
-                        "unit_id": unit_id,
-                        "locale": "vi",
-                        "privacy_accepted_at": now,
-                        "created_at": now,
-                    }
-                    for pid, uid in chunk
-                ],
-            )
-            await session.execute(
-                insert(Identity),
-                [
-                    {
-                        "person_id": pid,
-                        "channel": "telegram",
-                        "external_id": str(uid),
-                        "username": f"m{uid}",
-                        "created_at": now,
-                    }
-                    for pid, uid in chunk
-                ],
-            )
-
-
-class FlowError(Exception):
-    """The bot did not answer as a person would expect: the run measured a failure."""
-
-
-# ------------------------------------------------------------------------------------------------
-# the fake server, with cheap per-chat waiting
-# ------------------------------------------------------------------------------------------------
-def bench_fake() -> Any:
-    """A FakeTelegram that wakes exactly the waiter of the chat a message went to.
-
-    ``FakeTelegram.wait_for_messages`` wakes *every* waiter on *every* API call; with 200
-    members waiting that is O(members x calls) wake-ups in the bot's own event loop, which would
-    tax the product and not the baseline. Counting here keeps the client side O(1) per message.
-    """
-    from tests.fake_telegram import FakeTelegram, chat_key
-
-    class BenchFake(FakeTelegram):
-        def __init__(self) -> None:
-            super().__init__()
-            self.sent_count = 0
-            self.per_chat: defaultdict[str, int] = defaultdict(int)
-            self._chat_waiters: dict[str, tuple[int, asyncio.Future[None]]] = {}
-            self._total_waiter: tuple[int, asyncio.Future[None]] | None = None
-
-        def _store_bot_message(self, method: str, params: Any, body: Any) -> Any:
-            result = super()._store_bot_message(method, params, body)
-            self.sent_count += 1
-            key = chat_key(params["chat_id"])
-            self.per_chat[key] += 1
-            waiter = self._chat_waiters.get(key)
-            if waiter and self.per_chat[key] >= waiter[0] and not waiter[1].done():
-                waiter[1].set_result(None)
-            total = self._total_waiter
-            if total and self.sent_count >= total[0] and not total[1].done():
-                total[1].set_result(None)
-            return result
-
-        def count(self, chat_id: int | str) -> int:
-            return self.per_chat[chat_key(chat_id)]
-
-        async def wait_count(self, chat_id: int | str, count: int, timeout: float) -> None:  # noqa: ASYNC109
-            key = chat_key(chat_id)
-            if self.per_chat[key] >= count:
-                return
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._chat_waiters[key] = (count, future)
-            try:
-                await asyncio.wait_for(future, timeout)
-            finally:
-                self._chat_waiters.pop(key, None)
-
-        async def wait_total(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
-            if self.sent_count >= count:
-                return
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._total_waiter = (count, future)
-            try:
-                await asyncio.wait_for(future, timeout)
-            finally:
-                self._total_waiter = None
-
-    return BenchFake()
-
-
-# ------------------------------------------------------------------------------------------------
-# 1. baseline: a bare echo bot
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class EchoResult:
-    updates: int
-    users: int
-    seconds: float
-    loop_cpu: float  # CPU seconds of the event-loop thread during the timed part
-    get_updates: int  # getUpdates calls during the timed part
-
-    @property
-    def rate(self) -> float:
-        return self.updates / self.seconds
-
-
-async def run_echo(users: int, per_user: int, interactive_per_user: int) -> tuple[EchoResult, ...]:
-    """The baseline (a burst of ``users x per_user`` updates), then, for reference only, the same
-    bot with each user waiting for the echo before sending the next message."""
-    from telegram import Update
-    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
-
-    fake = bench_fake()
-    await fake.start()
-    app = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(f"{fake.url}/bot")
-        .base_file_url(f"{fake.url}/file/bot")
-        .concurrent_updates(16)
-        .build()
-    )
-
-    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.message is not None and update.message.text is not None
-        await update.message.reply_text(update.message.text)
-
-    app.add_handler(MessageHandler(filters.TEXT, echo))
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    # The same polling parameters as the product's adapter (bot/channels/telegram.py).
-    await app.updater.start_polling(
-        poll_interval=0.0, timeout=25, allowed_updates=["message", "callback_query"]
-    )
-    ids = [FIRST_MEMBER_ID + i for i in range(users)]
-
-    async def timed(send: Callable[[], Any], updates: int) -> EchoResult:
-        target = fake.sent_count + updates
-        polls = fake.calls["getUpdates"]
-        gc.collect()
-        cpu = time.thread_time()
-        started = time.perf_counter()
-        await send()
-        try:
-            await fake.wait_total(target, timeout=STEP_TIMEOUT * 5)
-        except TimeoutError as exc:
-            raise FlowError(
-                f"echo: only {updates - (target - fake.sent_count)} of {updates} replies arrived"
-            ) from exc
-        return EchoResult(
-            updates,
-            users,
-            time.perf_counter() - started,
-            time.thread_time() - cpu,
-            fake.calls["getUpdates"] - polls,
-        )
-
-    def burst(rounds: int) -> Callable[[], Any]:
-        async def send() -> None:
-            for r in range(rounds):
-                for uid in ids:
-                    fake.user_text(uid, f"tin nhắn {r} của {uid}")
-
-        return send
-
-    def conversation(rounds: int) -> Callable[[], Any]:
-        async def one(uid: int) -> None:
-            for r in range(rounds):
-                before = fake.count(uid)
-                fake.user_text(uid, f"câu {r} của {uid}")
-                await fake.wait_count(uid, before + 1, STEP_TIMEOUT)
-
-        async def send() -> None:
-            await asyncio.gather(*(one(uid) for uid in ids))
-
-        return send
-
-    try:
-        await timed(burst(1), users)  # warm-up: connections, PTB and aiohttp code paths
-        results = [await timed(burst(per_user), users * per_user)]
-        if interactive_per_user:
-            results.append(
-                await timed(conversation(interactive_per_user), users * interactive_per_user)
-            )
-        return tuple(results)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await fake.stop()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -751,10 +464,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     errors = setup_logging()
@@ -780,15 +489,6 @@ def main(argv: list[str] | None = None) -> int:
         ok = False
     print(f"total {time.perf_counter() - began:.0f} s", flush=True)
     return 0 if ok else 1
-
-
-def print_echo(label: str, echo: EchoResult) -> None:
-    print(
-        f"  {label}: {echo.updates} updates from {echo.users} users in {echo.seconds:.2f} s "
-        f"-> {echo.rate:.1f} upd/s ({1000 * echo.loop_cpu / echo.updates:.2f} ms loop "
-        f"CPU/update, {echo.updates / max(1, echo.get_updates):.1f} updates per getUpdates)",
-        flush=True,
-    )
 
 
 def run_all(args: argparse.Namespace, errors: ErrorCounter) -> bool:
