@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import random
 import statistics
 import sys
@@ -169,6 +170,38 @@ def answering(collaborators: int, share: float) -> list[int]:
     """Indexes of the collaborators who answer, spread evenly over the list (and so over
     the units, which are assigned in turn)."""
     return [i for i in range(collaborators) if int((i + 1) * share) > int(i * share)]
+
+
+class Brief(logging.Formatter):
+    """A failure as one line with its exception, not a traceback: under load the same database
+    error can come by the dozen, and every one is counted anyway."""
+
+    def formatException(self, ei: Any) -> str:
+        return f"  ({type(ei[1]).__name__}: {str(ei[1]).splitlines()[0][:200]})"
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n  (", " (")
+
+
+class FirstFew(logging.Filter):
+    """Prints the first few errors; the rest are only counted."""
+
+    def __init__(self, shown: int) -> None:
+        super().__init__()
+        self.left = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        self.left -= 1
+        return self.left >= 0
+
+
+def brief_errors() -> None:
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setFormatter(Brief("%(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(FirstFew(3))
 
 
 def org_dir(workdir: Path) -> Path:
@@ -785,6 +818,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     errors = setup_logging()
+    brief_errors()
     who = answering(args.collaborators, args.answer_share)
     began = time.perf_counter()
     print(
