@@ -29,7 +29,7 @@ from scheduler.nudges import _record, load_rules
 from scheduler.pollreport import draw_results_chart, render_compliance, render_results
 from storage.admin import bindings_for
 from storage.models import OrgUnit, Person, Poll, PollInvite, PollRound
-from storage.outbox import enqueue
+from storage.outbox import enqueue, enqueue_many
 from storage.pollresults import compliance, round_results
 from storage.polls import (
     audience,
@@ -128,6 +128,7 @@ async def open_round(core: Core, poll: Poll, w: Window) -> int:
         assert rnd.id is not None
         people = await audience(session, defn)
         await invite_all(session, rnd.id, people)
+        invitations = []
         for r in await recipients(session, [pid for pid, _ in people]):
             t = core.translations(r.locale)
             if defn.kind == "sitrep":
@@ -145,13 +146,16 @@ async def open_round(core: Core, poll: Poll, w: Window) -> int:
                 )
             intro = pick(defn.intro, t.locale) if defn.intro else ""
             text = "\n\n".join(p for p in (head, intro, _how_to_start(t, r.channel)) if p)
-            await enqueue(
-                session,
-                f"poll:{rnd.id}:invite:{r.person_id}",
-                r.channel,
-                r.chat_id,
-                {"text": text, "choices": _button(t, rnd.id, r.channel)},
+            invitations.append(
+                (
+                    f"poll:{rnd.id}:invite:{r.person_id}",
+                    r.channel,
+                    r.chat_id,
+                    {"text": text, "choices": _button(t, rnd.id, r.channel)},
+                )
             )
+        # One statement: one at a time, 5,000 invitations held the write lock for seconds.
+        await enqueue_many(session, invitations)
     return len(people)
 
 

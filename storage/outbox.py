@@ -40,6 +40,39 @@ async def enqueue(
     await session.execute(stmt)
 
 
+async def enqueue_many(
+    session: AsyncSession, messages: list[tuple[str, str, str, dict[str, Any]]]
+) -> None:
+    """`enqueue` for many messages at once, each (key, channel, chat id, payload): one statement
+    for all of them, so a poll to thousands of people holds the write lock for a moment, not
+    for seconds. A key already queued is skipped, as with `enqueue`."""
+    if not messages:
+        return
+    now = utcnow()
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    for start in range(0, len(messages), 1000):
+        await session.execute(
+            stmt,
+            [
+                {
+                    "idempotency_key": key,
+                    "channel": channel,
+                    "chat_id": chat_id,
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                    "last_error": "",
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for key, channel, chat_id, payload in messages[start : start + 1000]
+            ],
+        )
+
+
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
     """Rows to send now, oldest first; a row waits while an older one to its chat waits to be
     retried, so each chat receives its messages in order."""

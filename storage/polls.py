@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -150,10 +150,18 @@ async def audience(session: AsyncSession, defn: PollDef) -> list[tuple[int, int 
 async def invite_all(
     session: AsyncSession, round_id: int, people: Sequence[tuple[int, int | None]]
 ) -> None:
-    session.add_all(
-        PollInvite(round_id=round_id, person_id=pid, unit_id=uid) for pid, uid in people
-    )
-    await session.flush()
+    """One invitation row per person, as plain inserts: thousands of ORM objects would keep the
+    round's transaction, and so the database's write lock, open for seconds."""
+    now = utcnow()
+    table = PollInvite.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(people), 1000):
+        await session.execute(
+            insert(table),
+            [
+                {"round_id": round_id, "person_id": pid, "unit_id": uid, "invited_at": now}
+                for pid, uid in people[start : start + 1000]
+            ],
+        )
 
 
 async def recipients(session: AsyncSession, person_ids: Sequence[int]) -> list[Recipient]:

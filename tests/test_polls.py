@@ -243,3 +243,21 @@ async def test_audience_by_unit_and_by_unit_kind(core: Core) -> None:
             (i.round_id, i.person_id) for i in (await session.execute(select(PollInvite))).scalars()
         }
     assert invited == {(rnd.id, a.id), (rnd.id + 1, e.id)}  # type: ignore[operator]
+
+
+async def test_opening_a_round_invites_everyone_once_on_this_database(
+    pg_or_sqlite_core: Core,
+) -> None:
+    core = pg_or_sqlite_core
+    for n in range(3):
+        await person(core, f"c{n}", "collaborator", f"U00{n + 1}")
+    with time_machine.travel(OPENS, tick=False):
+        rnd = await _open(core)
+        assert await run_polls(core) == 0  # a second run adds nothing
+    async with core.sessions() as session:
+        invites = (await session.execute(select(PollInvite))).scalars().all()
+    assert sorted(i.person_id for i in invites) == sorted({i.person_id for i in invites})
+    assert len(invites) == 3 and all(i.unit_id and i.invited_at for i in invites)
+    sent = [m for m in await outbox(core) if ":invite:" in m.idempotency_key]
+    assert sorted(m.chat_id for m in sent) == ["c0", "c1", "c2"]
+    assert all(m.payload["choices"] == [[f"poll:{rnd.id}", "Trả lời ngay"]] for m in sent)

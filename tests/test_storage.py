@@ -188,6 +188,30 @@ async def test_outbox_rows_are_unique_per_key_and_retry_later(sessions):
         assert row.attempts == 1 and "502" in row.last_error
 
 
+async def test_many_outbox_rows_at_once_are_each_queued_once(sessions):
+    """A poll's invitations go in as one statement; a key already queued is skipped, as with
+    one message at a time, so a rerun never sends anything twice."""
+    button = [["poll:1", "Trả lời ngay"]]
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(s, "poll:1:invite:1", "telegram", "1", {"text": "một"})
+        await outbox.enqueue_many(
+            s,
+            [
+                (f"poll:1:invite:{i}", "telegram", str(i), {"text": f"mời {i}", "choices": button})
+                for i in range(1, 1502)
+            ],
+        )
+    async with sessions() as s, s.begin():
+        await outbox.enqueue_many(s, [("poll:1:invite:2", "telegram", "2", {"text": "lần nữa"})])
+        await outbox.enqueue_many(s, [])
+    async with sessions() as s:
+        due = await outbox.due(s, utcnow(), 2000)
+    assert len(due) == len({m.idempotency_key for m in due}) == 1501
+    assert due[0].payload == {"text": "một"}
+    assert due[1].payload == {"text": "mời 2", "choices": button} and due[1].chat_id == "2"
+    assert due[-1].idempotency_key == "poll:1:invite:1501" and due[-1].status == "pending"
+
+
 async def test_the_whole_report_flow_runs_on_this_database(pg_or_sqlite_core):
     from tests.chat import Chat
 
