@@ -15,11 +15,10 @@ from sqlmodel import col, select
 from storage.models import OutboxMessage, utcnow
 
 
-async def enqueue(
-    session: AsyncSession, key: str, channel: str, chat_id: str, payload: dict[str, Any]
-) -> None:
-    """Add a message once: a second call with the same key is a no-op, so reruns are safe."""
-    values = {
+def _new_row(
+    key: str, channel: str, chat_id: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
         "idempotency_key": key,
         "channel": channel,
         "chat_id": chat_id,
@@ -27,9 +26,16 @@ async def enqueue(
         "status": "pending",
         "attempts": 0,
         "last_error": "",
-        "created_at": utcnow(),
-        "next_attempt_at": utcnow(),
+        "created_at": now,
+        "next_attempt_at": now,
     }
+
+
+async def enqueue(
+    session: AsyncSession, key: str, channel: str, chat_id: str, payload: dict[str, Any]
+) -> None:
+    """Add a message once: a second call with the same key is a no-op, so reruns are safe."""
+    values = _new_row(key, channel, chat_id, payload, utcnow())
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
@@ -56,20 +62,7 @@ async def enqueue_many(
     for start in range(0, len(messages), 1000):
         await session.execute(
             stmt,
-            [
-                {
-                    "idempotency_key": key,
-                    "channel": channel,
-                    "chat_id": chat_id,
-                    "payload": payload,
-                    "status": "pending",
-                    "attempts": 0,
-                    "last_error": "",
-                    "created_at": now,
-                    "next_attempt_at": now,
-                }
-                for key, channel, chat_id, payload in messages[start : start + 1000]
-            ],
+            [_new_row(*message, now) for message in messages[start : start + 1000]],
         )
 
 
