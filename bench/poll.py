@@ -197,11 +197,32 @@ class FirstFew(logging.Filter):
         return self.left >= 0
 
 
-def brief_errors() -> None:
+class ErrorKinds(logging.Handler):
+    """Errors by logger and exception, so a run says what failed, not only how often."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.kinds: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        self.kinds[f"{record.name}{f' {type(exc).__name__}' if exc else ''}"] += 1
+
+    def take(self) -> str:
+        """The kinds seen since the last call, as one phrase."""
+        text = ", ".join(f"{kind} x{n}" for kind, n in self.kinds.most_common())
+        self.kinds.clear()
+        return text
+
+
+def brief_errors() -> ErrorKinds:
     for handler in logging.getLogger().handlers:
         if type(handler) is logging.StreamHandler:
             handler.setFormatter(Brief("%(levelname)s %(name)s: %(message)s"))
             handler.addFilter(FirstFew(3))
+    kinds = ErrorKinds()
+    logging.getLogger().addHandler(kinds)
+    return kinds
 
 
 def org_dir(workdir: Path) -> Path:
@@ -818,7 +839,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     errors = setup_logging()
-    brief_errors()
+    kinds = brief_errors()
     who = answering(args.collaborators, args.answer_share)
     began = time.perf_counter()
     print(
@@ -828,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        ok = run_all(args, who, errors)
+        ok = run_all(args, who, errors, kinds)
     except Exception as exc:  # a crashed phase is a failed run, said in one line
         print(f"poll: FAIL, the benchmark crashed: {exc!r}", flush=True)
         import traceback
@@ -839,7 +860,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def run_all(args: argparse.Namespace, who: list[int], errors: ErrorCounter) -> bool:
+def run_all(
+    args: argparse.Namespace, who: list[int], errors: ErrorCounter, kinds: ErrorKinds
+) -> bool:
     with scratch_dir("grassroots-bench-poll-") as workdir:
         # 1. invitations
         invites = asyncio.run(send_invitations(workdir, args.collaborators, args.limit, errors))
@@ -875,7 +898,9 @@ def run_all(args: argparse.Namespace, who: list[int], errors: ErrorCounter) -> b
         print_echo("echo baseline, before the answers", before)
         for ref in reference:
             print_echo("(reference only) echo, each user waiting for every answer", ref)
+        kinds.take()
         answers = asyncio.run(answer_poll(workdir, invites, who, args.concurrency, errors))
+        answer_errors = kinds.take()
         lat = [x * 1000 for x in answers.latencies]
         timed = answers.answering - max(5, args.concurrency // 10)
         print(
@@ -899,7 +924,8 @@ def run_all(args: argparse.Namespace, who: list[int], errors: ErrorCounter) -> b
         print(
             f"  verified: {answers.completed:,}/{answers.answering:,} collaborators finished; "
             f"{answers.apologies} steps answered with an apology and done again, "
-            f"{answers.logged_errors} errors logged",
+            f"{answers.logged_errors} errors logged"
+            + (f" (by kind, warm-up included: {answer_errors})" if answer_errors else ""),
             flush=True,
         )
         for problem in answers.errors[:5]:
