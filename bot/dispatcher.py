@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.effects import EffectApplier
@@ -80,6 +81,16 @@ class Dispatcher:
             except ConcurrentUpdate:
                 log.info("conversation changed concurrently; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.01 * attempt)
+            except OperationalError as exc:
+                if not _busy(exc) or attempt == MAX_ATTEMPTS:
+                    log.exception(
+                        "failed to handle update %s on %s", _tag(inbound), inbound.channel
+                    )
+                    return self._apology(inbound)
+                # SQLite's one writer was taken for longer than its busy timeout, under a burst:
+                # the transaction rolled back whole, so trying again loses and repeats nothing.
+                log.warning("database busy; retrying update %s", _tag(inbound))
+                await asyncio.sleep(0.2 * attempt)
             except Exception:
                 # Never let one bad update take the process down; the answers so far are kept
                 # because the transaction rolled back to the last good state.
@@ -109,6 +120,10 @@ class Dispatcher:
             "Sorry, something went wrong on our side. Your answers so far are kept: please try again in a moment."
         )
         return Reply(messages=[Outbound(inbound.chat_id, text)])
+
+
+def _busy(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def _tag(inbound: Inbound) -> str:
