@@ -46,7 +46,8 @@ def load_schedules(path: Path, tz: ZoneInfo) -> dict[str, CronTrigger]:
 async def _run(core: Core, name: str) -> None:
     try:
         count = await JOBS[name](core)
-        log.info("job %s done: %s", name, count)
+        # The polls job runs every minute; an idle run is not worth a line in the log.
+        log.log(logging.INFO if count else logging.DEBUG, "job %s done: %s", name, count)
     except Exception:
         log.exception("job %s failed", name)
 
