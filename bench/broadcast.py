@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +31,27 @@ from bot.app import build_core  # noqa: E402
 from bot.channels.telegram import TelegramChannel, build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
-from storage.outbox import enqueue  # noqa: E402
+from storage.outbox import counts, enqueue  # noqa: E402
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 def fetch(url: str) -> object:
@@ -37,7 +59,7 @@ def fetch(url: str) -> object:
         return json.loads(resp.read())["result"]
 
 
-async def main(messages: int, limit: float) -> int:
+async def main(messages: int, limit: float, profile: str | None = None) -> int:
     fake = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -71,20 +93,28 @@ async def main(messages: int, limit: float) -> int:
                     chat = str(10_000_000 + i)
                     await enqueue(session, f"b:{i}", "telegram", chat, {"text": f"Bản tin số {i}"})
             assert core.delivery is not None
+            profiler = cProfile.Profile() if profile else None
+            if profiler is not None:
+                profiler.enable()
             start = time.perf_counter()
+            loop_start, worker_start = time.thread_time(), time.process_time()
+            fake_start, (busy_start, total_start) = process_cpu(fake.pid), machine_busy()
             while True:
                 await core.delivery.run_once()
                 async with core.sessions() as session:
-                    pending = (
-                        await session.execute(
-                            select(func.count())
-                            .select_from(OutboxMessage)
-                            .where(OutboxMessage.status == "pending")
-                        )
-                    ).scalar_one()
-                if pending == 0:
+                    unsent = await counts(session)
+                if not unsent.get("pending") and not unsent.get("sending"):
                     break
             elapsed = time.perf_counter() - start
+            loop_cpu = time.thread_time() - loop_start
+            worker_cpu = time.process_time() - worker_start
+            fake_cpu = process_cpu(fake.pid) - fake_start
+            busy, total = (
+                a - b for a, b in zip(machine_busy(), (busy_start, total_start), strict=True)
+            )
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
             async with core.sessions() as session:
                 sent = (
                     await session.execute(
@@ -113,6 +143,12 @@ async def main(messages: int, limit: float) -> int:
         f"{limit:.0f}/s, ratio {ratio:.3f} (target >= 0.95); 429s {throttled}, lost {lost}, "
         f"duplicated {duplicates} {'PASS' if ok else 'FAIL'}"
     )
+    per = 1000 / messages
+    print(
+        f"CPU per message: worker {worker_cpu * per:.2f} ms (event loop {loop_cpu * per:.2f} ms), "
+        f"fake server {fake_cpu * per:.2f} ms; the machine ({os.cpu_count()} CPUs) was "
+        f"{100 * busy / max(total, 1e-9):.0f}% busy during the run"
+    )
     return 0 if ok else 1
 
 
@@ -122,5 +158,6 @@ if __name__ == "__main__":
     )
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--limit", type=float, default=500)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the timed run")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.messages, args.limit)))
+    sys.exit(asyncio.run(main(args.messages, args.limit, args.profile)))

@@ -357,8 +357,10 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
         async with core.sessions() as session:
             summary = await status_summary(session)
         print(
-            f"pending {summary['pending']}, failed {summary['failed']}, sent {summary['sent']}; "
-            f"oldest pending: {summary['oldest_pending']}"
+            f"pending {summary['pending']} ({summary['sending']} on the wire), "
+            f"failed {summary['failed']}, sent {summary['sent']}; "
+            f"oldest pending: {summary['oldest_pending']}; {summary['in_doubt']} in doubt "
+            "(on the wire when a process died, so sent again: each may have arrived twice)"
         )
         for error, count in summary["errors"]:
             print(f"  {count} × {error}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
+from scheduler.ledger import Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
@@ -65,6 +67,7 @@ class DeliveryWorker:
         self.limiters = {
             channel: RateLimiter(lim) for channel, lim in (limits or DEFAULT_LIMITS).items()
         }
+        self.ledger = Ledger(sessions)
         self._soonest = 0.0
         self.parallel_chats = PARALLEL_CHATS  # 1 gives a fixed order across chats (transcripts)
         self._wake = asyncio.Event()
@@ -78,23 +81,43 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self, idle_seconds: float = 2.0) -> None:
-        while not self._stopping:
-            try:
-                sent = await self.run_once()
-            except Exception:  # the database went away for a moment: try again shortly
-                log.exception("delivery pass failed")
-                sent = 0
-            if sent == 0 and not self._stopping:
-                wait = min(idle_seconds, self._soonest) if self._soonest > 0 else idle_seconds
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                self._wake.clear()
+        recovered = False
+        try:
+            while not self._stopping:
+                try:
+                    if not recovered:
+                        await self.recover()
+                        recovered = True
+                    sent = await self.run_once()
+                except Exception:  # the database went away for a moment: try again shortly
+                    log.exception("delivery pass failed")
+                    sent = 0
+                if sent == 0 and not self._stopping:
+                    wait = min(idle_seconds, self._soonest) if self._soonest > 0 else idle_seconds
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                    self._wake.clear()
+        finally:  # stopped mid-pass: what was sent must still be recorded as sent
+            await asyncio.shield(self.ledger.flush())
+
+    async def recover(self) -> int:
+        """Rows left on the wire by a process that died go out again, marked in doubt."""
+        async with self.sessions() as session, session.begin():
+            count = await outbox.recover_in_flight(session)
+        if count:
+            log.warning(
+                "%d outbox messages were on the wire when the last process stopped; sending "
+                "them again (each may arrive twice)",
+                count,
+            )
+        return count
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were sent.
 
         Chats are served concurrently (a slow chat does not hold up the others) and each chat's
         rows strictly in order; a chat over its rate, or whose row must be retried, waits.
+        Everything sent in the pass is committed as sent before it returns.
         """
         async with self.sessions() as session:
             rows = await outbox.due(session, utcnow(), BATCH)
@@ -113,11 +136,18 @@ class DeliveryWorker:
                     sent += 1
             return sent
 
-        results = await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+        try:
+            results = await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+        finally:
+            await asyncio.shield(self.ledger.flush())
         return sum(results)
 
     async def _deliver_one(self, row: OutboxMessage) -> bool:
-        """Send one row; False when it was not sent and its chat must wait."""
+        """Send one row; False when it was not sent and its chat must wait.
+
+        The row is marked "sending" (committed) before its request goes out and "sent" right
+        after the answer, so after a crash only the rows then on the wire are in doubt.
+        """
         assert row.id is not None
         limiter = self.limiters.get(row.channel)
         if limiter is not None:
@@ -125,41 +155,61 @@ class DeliveryWorker:
             if delay > 0:
                 self._soonest = delay if not self._soonest else min(self._soonest, delay)
                 return False
-            await limiter.acquire(row.chat_id)
         sender = self.senders.get(row.channel)
         if sender is None:
             async with self.sessions() as session, session.begin():
                 await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
             return False
-        payload = dict(row.payload)
-        if payload.get("kind") == "card_edit":
-            async with self.sessions() as session:
-                payload = await self._with_card_message(session, row)
-        # No transaction is open while we wait on the network; each outcome commits on its own.
         try:
-            message_id = await sender.deliver(row.chat_id, payload)
-        except DeliveryError as exc:
-            async with self.sessions() as session, session.begin():
-                if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
-                    log.warning("outbox %s failed permanently: %s", row.id, exc)
-                    await outbox.mark_failed(session, row.id, str(exc))
-                    if self.on_failure is not None:
-                        row.last_error = str(exc)
-                        await self.on_failure(session, row)
-                    return True  # settled: the chat's next rows may go
-                delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
-                await outbox.mark_retry(session, row.id, str(exc), delay)
+            if not await self.ledger.claim(row.id):
+                return False  # another worker has it, or it was settled meanwhile
+        except Exception:
+            log.exception("outbox %s: could not claim it", row.id)
             return False
+        on_the_wire = False
+        try:
+            payload = dict(row.payload)
+            if payload.get("kind") == "card_edit":
+                async with self.sessions() as session:
+                    payload = await self._with_card_message(session, row)
+            if limiter is not None:
+                await limiter.acquire(row.chat_id)
+            # No transaction is open while we wait on the network.
+            on_the_wire = True
+            message_id = await sender.deliver(row.chat_id, payload)
+        except asyncio.CancelledError:
+            if not on_the_wire:
+                await asyncio.shield(self.ledger.release([row.id]))
+            raise
+        except DeliveryError as exc:
+            if exc.retry_after is not None and limiter is not None:
+                limiter.pause(exc.retry_after)  # flood control is per bot, not per chat
+            return await self._settle_error(row, exc)
         except Exception as exc:  # a bug in a sender must not stall the queue
             log.exception("outbox %s: unexpected error", row.id)
             async with self.sessions() as session, session.begin():
                 await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
             return False
-        async with self.sessions() as session, session.begin():
-            await outbox.mark_sent(session, row.id)
-            if payload.get("kind") in ("card", "card_edit") and message_id:
-                await self._remember_card(session, row, message_id)
+        remember = None
+        if payload.get("kind") in ("card", "card_edit") and message_id:
+            remember = functools.partial(self._remember_card, row=row, message_id=message_id)
+        self.ledger.sent(row.id, remember)
         return True
+
+    async def _settle_error(self, row: OutboxMessage, exc: DeliveryError) -> bool:
+        """Record a failed send: permanently (the chat's next rows may go) or for a retry."""
+        assert row.id is not None
+        async with self.sessions() as session, session.begin():
+            if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+                log.warning("outbox %s failed permanently: %s", row.id, exc)
+                await outbox.mark_failed(session, row.id, str(exc))
+                if self.on_failure is not None:
+                    row.last_error = str(exc)
+                    await self.on_failure(session, row)
+                return True
+            delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
+            await outbox.mark_retry(session, row.id, str(exc), delay)
+        return False
 
     async def _card(self, session: AsyncSession, row: OutboxMessage) -> CaseCard | None:
         stmt = select(CaseCard).where(
@@ -181,7 +231,7 @@ class DeliveryWorker:
         return payload
 
     async def _remember_card(
-        self, session: AsyncSession, row: OutboxMessage, message_id: str
+        self, session: AsyncSession, *, row: OutboxMessage, message_id: str
     ) -> None:
         card = await self._card(session, row)
         if card is not None and card.message_id != message_id:

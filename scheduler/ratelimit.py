@@ -51,6 +51,10 @@ class Pacer:
         if slot > now:
             await asyncio.sleep(slot - now)
 
+    def pause(self, seconds: float) -> None:
+        """Hand out no slot for `seconds` (the messenger asked us to back off)."""
+        self.next_slot = max(self.next_slot, time.monotonic() + seconds)
+
 
 class RateLimiter:
     """A global pace per channel plus one bucket per chat; group chats get the tighter limit."""
@@ -76,6 +80,9 @@ class RateLimiter:
     def delay_for(self, chat_id: str) -> float:
         """Seconds until this chat may be sent to, without taking a token (0 = now)."""
         return self._chat_bucket(chat_id).wait_time(time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        self.pacer.pause(seconds)
 
     async def acquire(self, chat_id: str) -> None:
         chat = self._chat_bucket(chat_id)

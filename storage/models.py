@@ -187,8 +187,11 @@ class OutboxMessage(SQLModel, table=True):
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sent|failed
+    # pending | sending (claimed; its request may be on the wire) | sent | failed
+    status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
+    # It was on the wire when the process died, so it was sent again: it may have arrived twice.
+    in_doubt: bool = False
     last_error: str = Field(default="", max_length=500)
     created_at: datetime = _ts()
     next_attempt_at: datetime = _ts(index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,16 +68,18 @@ async def enqueue_many(
 
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
     """Rows to send now, oldest first; a row waits while an older one to its chat waits to be
-    retried, so each chat receives its messages in order."""
+    retried or is on the wire, so each chat receives its messages in order."""
     earlier = aliased(OutboxMessage)
     waiting_before = (
         select(earlier.id)
         .where(
             earlier.channel == OutboxMessage.channel,
             earlier.chat_id == OutboxMessage.chat_id,
-            earlier.status == "pending",
             col(earlier.id) < col(OutboxMessage.id),
-            col(earlier.next_attempt_at) > now,
+            or_(
+                and_(col(earlier.status) == "pending", col(earlier.next_attempt_at) > now),
+                col(earlier.status) == "sending",
+            ),
         )
         .exists()
     )
@@ -94,12 +96,39 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMe
     return list((await session.execute(stmt)).scalars().all())
 
 
+# The delivery worker's bookkeeping runs once per message, so these are plain Core statements
+# (no ORM unit of work) that SQLAlchemy compiles once and caches.
+_table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_CLAIM = (
+    update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == "pending")
+    .values(status="sending")
+    .returning(_table.c.id)
+)
+_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(status="sent", sent_at=bindparam("at"), attempts=_table.c.attempts + 1)
+)
+
+
+async def claim(session: AsyncSession, ids: list[int]) -> set[int]:
+    """Mark rows as on the wire before their request goes out; returns the ids this caller won
+    (a row another worker claimed first, or already settled, is not returned)."""
+    if not ids:
+        return set()
+    result = await session.execute(_CLAIM, {"ids": ids})
+    return {row_id for (row_id,) in result.all()}
+
+
+async def mark_sent_many(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        now = utcnow()
+        await session.execute(_SENT, [{"row_id": i, "at": now} for i in ids])
+
+
 async def mark_sent(session: AsyncSession, message_id: int) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(status="sent", sent_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-    )
+    await mark_sent_many(session, [message_id])
 
 
 async def mark_retry(session: AsyncSession, message_id: int, error: str, delay: float) -> None:
@@ -107,11 +136,22 @@ async def mark_retry(session: AsyncSession, message_id: int, error: str, delay: 
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id)
         .values(
+            status="pending",
             attempts=OutboxMessage.attempts + 1,
             last_error=error[:500],
             next_attempt_at=utcnow() + timedelta(seconds=delay),
         )
     )
+
+
+async def release(session: AsyncSession, ids: list[int]) -> None:
+    """Hand claimed rows back untouched: their request never went out."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
+            .values(status="pending")
+        )
 
 
 async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
@@ -122,12 +162,31 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
     )
 
 
+async def recover_in_flight(session: AsyncSession) -> int:
+    """At start-up: rows left `sending` were on the wire when the last process died. Telegram
+    has no idempotency key and no way to ask what was delivered, so we cannot know whether
+    they arrived. We send them again (an alert that arrives twice beats one that never does)
+    and mark them in doubt, so operators see how many may have been duplicated.
+
+    Only one delivery worker may run per database: a second one starting would take over the
+    first one's rows in flight."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == "sending")
+        .values(status="pending", in_doubt=True)
+        .returning(col(OutboxMessage.id))
+    )
+    return len(result.all())
+
+
 async def status_summary(session: AsyncSession) -> dict[str, Any]:
     """For operators: counts, the age of the oldest pending row and the commonest failures."""
     by_status = await counts(session)
     oldest = (
         await session.execute(
-            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+            select(func.min(OutboxMessage.created_at)).where(
+                col(OutboxMessage.status).in_(("pending", "sending"))
+            )
         )
     ).scalar_one_or_none()
     age = "none"
@@ -145,8 +204,15 @@ async def status_summary(session: AsyncSession) -> dict[str, Any]:
             .limit(5)
         )
     ).all()
+    in_doubt = (
+        await session.execute(
+            select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.in_doubt))
+        )
+    ).scalar_one()
     return {
         "pending": by_status.get("pending", 0),
+        "sending": by_status.get("sending", 0),
+        "in_doubt": int(in_doubt),
         "failed": by_status.get("failed", 0),
         "sent": by_status.get("sent", 0),
         "oldest_pending": age,

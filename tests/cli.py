@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+from pathlib import Path
 
 
 async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
@@ -22,3 +24,28 @@ async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
     text = out.decode() + err.decode()
     assert proc.returncode == expect, f"exit {proc.returncode}, expected {expect}:\n{text}"
     return text
+
+
+async def spawn_run(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    """`grassroots run ARGS` in the background (output discarded), for kill-and-restart tests."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def stop_run(proc: asyncio.subprocess.Process) -> None:
+    """Stop a running `grassroots run` as Ctrl+C would (SIGTERM); kill it if it hangs."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()

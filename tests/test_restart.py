@@ -6,11 +6,12 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import uuid
 from pathlib import Path
 
 import aiohttp
+
+from tests.cli import spawn_run, stop_run
 
 
 def free_port() -> int:
@@ -30,17 +31,7 @@ async def start_server(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
         "ZALO_BOT_TOKEN": "",
         "DEFAULT_LOCALE": "en",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        "--demo",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    proc = await spawn_run(env, tmp_path, "--demo")
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
             try:
@@ -112,10 +103,5 @@ async def test_kill_minus_nine_mid_form_and_resume(tmp_path):
     finally:
         for m in members:
             await m.http.close()
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
+        await stop_run(proc)
     assert proc.returncode == 0  # a clean stop on SIGTERM

@@ -24,6 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
+from bot.channels.telegram_http import AiohttpRequest
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.text import split_text
@@ -46,8 +47,8 @@ def build_application(
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(concurrency)
-        .connection_pool_size(max(8, concurrency))
-        .get_updates_connection_pool_size(2)
+        .get_updates_connection_pool_size(2)  # before .request(), which forbids it after
+        .request(AiohttpRequest(max(8, concurrency)))
     )
     if not with_updater:
         builder = builder.updater(None)
