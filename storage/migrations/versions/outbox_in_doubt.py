@@ -1,7 +1,7 @@
 """outbox: rows that were on the wire at a crash are marked in doubt
 
-Revision ID: 0006_outbox_in_doubt
-Revises: 0005
+Revision ID: outbox_in_doubt
+Revises: feedback_tickets
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_outbox_in_doubt"
-down_revision: str | None = "0005"
+revision: str = "outbox_in_doubt"
+down_revision: str | None = "feedback_tickets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
