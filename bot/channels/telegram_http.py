@@ -9,12 +9,15 @@ only moves bytes. Long polling (getUpdates) keeps PTB's own client.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 DEFAULT_TIMEOUT = 5.0
 MEDIA_WRITE_TIMEOUT = 20.0
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _seconds(value: object, default: float | None) -> float | None:
@@ -57,8 +60,12 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("this AiohttpRequest is not initialised")
         files = request_data.multipart_data if request_data else None
         fields = request_data.json_parameters if request_data else None
-        body: aiohttp.FormData | dict[str, str] | None = fields
-        if files:
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
+        if fields and not files:  # encoded here: aiohttp's FormData builds a multipart writer
+            body = urlencode(fields).encode()  # (random boundary and all) for every request
+            headers = FORM_HEADERS
+        elif files:
             form = aiohttp.FormData()
             for name, value in (fields or {}).items():
                 form.add_field(name, value)
@@ -75,7 +82,9 @@ class AiohttpRequest(BaseRequest):
         total = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as resp:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as resp:
                 return resp.status, await resp.read()
         except TimeoutError as exc:
             raise TimedOut from exc
