@@ -131,28 +131,11 @@ class DeliveryWorker:
         rows strictly in order; a chat over its rate, or whose row must be retried, waits.
         Everything sent in the pass is committed as sent before it returns.
         """
-        async with self.sessions() as session:
-            rows = await outbox.due(session, utcnow(), BATCH)
-        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
-        for row in rows:
-            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
         self._soonest = 0.0
-        gate = asyncio.Semaphore(self.parallel_chats)
-
-        async def serve(chat_rows: list[OutboxMessage]) -> int:
-            sent = 0
-            async with gate:
-                for row in chat_rows:
-                    if not await self._deliver_one(row):
-                        break  # held: the chat's later rows keep their place in line
-                    sent += 1
-            return sent
-
         try:
-            results = await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+            return await DeliveryPass(self).run()
         finally:
             await asyncio.shield(self.ledger.flush())
-        return sum(results)
 
     async def _deliver_one(self, row: OutboxMessage) -> bool:
         """Send one row; False when it was not sent and its chat must wait.
@@ -249,3 +232,73 @@ class DeliveryWorker:
         if card is not None and card.message_id != message_id:
             card.message_id = message_id
             session.add(card)
+
+
+Chat = tuple[str, str]
+
+
+class DeliveryPass:
+    """One pass over the queue. It fetches more due rows before the chats in hand run out, so
+    sending never pauses for a query or for the slowest chat of a batch; a chat is served by one
+    task at a time, and a held chat waits for the next pass."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.worker = worker
+        self.gate = asyncio.Semaphore(worker.parallel_chats)
+        self.busy: set[Chat] = set()  # served now, or held until the next pass
+        self.queued = 0  # rows handed to a chat's task and not yet started
+        self.running_low = asyncio.Event()
+        self.tasks: list[asyncio.Task[int]] = []
+
+    async def run(self) -> int:
+        try:
+            while await self._top_up():
+                self.running_low.clear()
+                if self.queued >= self.worker.parallel_chats:
+                    await self.running_low.wait()
+            return sum(await asyncio.gather(*self.tasks))
+        except BaseException:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            raise
+
+    async def _top_up(self) -> int:
+        """Start tasks for the chats with due rows not yet in hand; returns how many rows."""
+        skip = set(self.busy)  # also a chat that finishes during the query: its rows are stale
+        async with self.worker.sessions() as session:
+            rows = await outbox.due(session, utcnow(), BATCH + self.queued)
+        by_chat: dict[Chat, list[OutboxMessage]] = {}
+        for row in rows:
+            chat = (row.channel, row.chat_id)
+            if chat not in skip and chat not in self.busy:
+                by_chat.setdefault(chat, []).append(row)
+        for chat, chat_rows in by_chat.items():
+            self.busy.add(chat)
+            self.queued += len(chat_rows)
+            self.tasks.append(asyncio.create_task(self._serve(chat, chat_rows)))
+        return sum(len(chat_rows) for chat_rows in by_chat.values())
+
+    async def _serve(self, chat: Chat, rows: list[OutboxMessage]) -> int:
+        sent = 0
+        held = False
+        started = 0
+        try:
+            async with self.gate:
+                for row in rows:
+                    started += 1
+                    self._started(1)
+                    if not await self.worker._deliver_one(row):
+                        held = True  # the chat's later rows keep their place in line
+                        break
+                    sent += 1
+        finally:
+            self._started(len(rows) - started)
+            if not held:
+                self.busy.discard(chat)
+        return sent
+
+    def _started(self, count: int) -> None:
+        self.queued -= count
+        if self.queued < self.worker.parallel_chats:
+            self.running_low.set()
