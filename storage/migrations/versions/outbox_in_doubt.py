@@ -1,7 +1,7 @@
 """outbox: rows that were on the wire at a crash are marked in doubt
 
 Revision ID: outbox_in_doubt
-Revises: 0006
+Revises: audit_log
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "outbox_in_doubt"
-down_revision: str | None = "0006"
+down_revision: str | None = "audit_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
