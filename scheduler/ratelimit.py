@@ -4,6 +4,8 @@ instead of provoking 429s (Telegram: ~30 msg/s in bulk, 1 msg/s per chat, 20 msg
 from __future__ import annotations
 
 import asyncio
+import collections
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -42,12 +44,17 @@ class Limits:
 
 class Pacer:
     """Hands out evenly spaced send slots at `rate` per second. Slots are absolute times, so
-    sleeping late never adds up, and an idle spell builds no burst: no one-second window ever
-    sees more than the rate."""
+    sleeping late never adds up, and an idle spell builds no burst.
+
+    A busy event loop can still wake several slots late at once and send them together; so
+    sends are also counted as they leave, and none goes while the last second already holds
+    `rate` of them: no one-second window, as we send, ever sees more than the rate."""
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
         self.next_slot = 0.0
+        self.per_window = max(1, math.floor(rate))
+        self.recent: collections.deque[float] = collections.deque()
 
     async def wait(self) -> None:
         now = time.monotonic()
@@ -55,6 +62,14 @@ class Pacer:
         self.next_slot = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
+        while True:
+            now = time.monotonic()
+            while self.recent and now - self.recent[0] >= 1.0:
+                self.recent.popleft()
+            if len(self.recent) < self.per_window:
+                break
+            await asyncio.sleep(self.recent[0] + 1.0 - now)
+        self.recent.append(now)
 
     def pause(self, seconds: float) -> None:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""
