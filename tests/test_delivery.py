@@ -53,6 +53,12 @@ async def test_429_is_honoured_and_nothing_is_lost_or_repeated(tmp_path, sqlite_
         await drain(h.core)
         assert_in_order_once(h.fake, chats, 4)
         assert h.fake.calls["sendMessage"] == 20 + 3
+        # The flood waits went back to the worker, which rescheduled the rows through its own
+        # pacer; the adapter did not sleep and resend beside it.
+        async with h.core.sessions() as session:
+            rows = (await session.execute(select(OutboxMessage))).scalars().all()
+        flooded = [r for r in rows if "flood" in r.last_error.lower()]
+        assert flooded and all(r.attempts >= 2 and r.status == "sent" for r in flooded)
 
 
 async def test_an_outage_of_502s_and_timeouts_then_recovery_delivers_everything_in_order(

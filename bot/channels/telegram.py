@@ -238,8 +238,12 @@ class TelegramChannel:
                 return
         await self._safe(msg.edit_reply_markup(reply_markup=None))
 
-    async def send(self, message: Outbound) -> str | None:
-        """Send, split at the limit with the buttons on the last part; returns its message id."""
+    async def send(self, message: Outbound, wait_on_flood: bool = True) -> str | None:
+        """Send, split at the limit with the buttons on the last part; returns its message id.
+
+        From the outbox (`wait_on_flood=False`) a flood wait on the first part is raised, so the
+        worker reschedules the row through its pacer instead of a sleep-and-resend beside it;
+        later parts still wait here, so the parts already sent are not sent again."""
         chunks = split_text(numbered_text(message), TEXT_LIMIT)
         markup: InlineKeyboardMarkup | ForceReply | None = keyboard(message)
         if markup is None and message.force_reply:
@@ -250,11 +254,14 @@ class TelegramChannel:
             sent = await self._with_retry(
                 lambda c=chunk, m=(markup if last else None): self.bot.send_message(
                     message.chat_id, c, reply_markup=m
-                )
+                ),
+                wait_on_flood=wait_on_flood or i > 0,
             )
         return str(sent.message_id) if sent is not None else None
 
-    async def edit(self, message_id: str, message: Outbound) -> str | None:
+    async def edit(
+        self, message_id: str, message: Outbound, wait_on_flood: bool = True
+    ) -> str | None:
         """Edit a card in place; if it is gone, post it again and return the new id."""
         text = numbered_text(message)
         if len(text) > TEXT_LIMIT:
@@ -266,21 +273,24 @@ class TelegramChannel:
                     chat_id=message.chat_id,
                     message_id=int(message_id),
                     reply_markup=keyboard(message),
-                )
+                ),
+                wait_on_flood=wait_on_flood,
             )
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return message_id
             if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
-                return await self.send(message)
+                return await self.send(message, wait_on_flood)
             raise
         return message_id
 
-    async def _with_retry(self, call: Any) -> Any:
+    async def _with_retry(self, call: Any, wait_on_flood: bool = True) -> Any:
         for attempt in range(SEND_ATTEMPTS):
             try:
                 return await call()
             except RetryAfter as exc:
+                if not wait_on_flood:
+                    raise
                 await asyncio.sleep(_seconds(exc.retry_after))
             except BadRequest:
                 raise  # a subclass of NetworkError, but retrying cannot help
@@ -310,8 +320,8 @@ class TelegramChannel:
                     numbered=kind == "text",
                 )
                 if kind == "card_edit" and payload.get("message_id"):
-                    return await self.edit(str(payload["message_id"]), message)
-                return await self.send(message)
+                    return await self.edit(str(payload["message_id"]), message, False)
+                return await self.send(message, wait_on_flood=False)
             path = self.attachments_dir / payload["path"]
             caption = payload.get("caption") or None
             data = await asyncio.to_thread(path.read_bytes)
