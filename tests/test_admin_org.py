@@ -353,3 +353,66 @@ async def test_rules_page_and_monthly_report(core):
             body = await resp.read()
     text = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert "Monthly report 11/2026" in text
+
+
+def deadline_form(core, **changes: str) -> dict[str, str]:
+    from bot.admin.deadlines import urgencies
+
+    catalog = core.catalog
+    form = {
+        f"due:{c.code}:{u}": str(catalog.due_hours(c.code, u))
+        for c in catalog.categories
+        for u in urgencies(catalog)
+    }
+    form.update({f"due:{k.replace('__', ':')}": v for k, v in changes.items()})
+    return form
+
+
+async def test_admins_change_deadlines_in_the_org_dir_copy(core, tmp_path):
+    from handlers.forms import load_catalog
+
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "admin", "7000")
+        page = await browser.get("/admin/rules")
+        assert 'id="deadlines-form"' not in page.text  # no ORG_DIR: nowhere to write
+        refused = await browser.post("/admin/rules/deadlines", deadline_form(core))
+        assert refused.status == 400 and "Set ORG_DIR" in refused.text
+
+        org = tmp_path / "org"
+        org.mkdir()
+        core.settings.org_dir = org
+        page = await browser.get("/admin/rules")
+        assert 'name="due:security:hot" value="8"' in page.text
+        bad = await browser.post("/admin/rules/deadlines", deadline_form(core, security__hot="0"))
+        assert bad.status == 400 and "security · hot" in bad.text
+        assert not (org / "categories.yaml").exists()
+
+        done = await browser.post(
+            "/admin/rules/deadlines",
+            deadline_form(core, security__hot="6", workplace__normal="120"),
+        )
+        assert done.status == 303
+        page = await browser.get("/admin/rules?saved=1")
+        assert "Saved." in page.text and 'name="due:security:hot" value="6"' in page.text
+    assert core.catalog.due_hours("security", "hot") == 6  # new cases, from now on
+    assert core.catalog.due_hours("workplace", "normal") == 120
+    assert core.catalog.due_hours("policy", "normal") == 168
+    reloaded = load_catalog(org)  # and after a restart
+    assert reloaded.due_hours("security", "hot") == 6
+    assert reloaded.due_hours("workplace", "normal") == 120
+    assert reloaded.category("security").label("vi") == "An ninh, trật tự, an toàn"
+    async with core.sessions() as session:
+        entry = (await session.execute(select(AuditEntry))).scalar_one()
+    assert entry.action == "deadlines.update"
+    assert entry.details == {"security.hot": [8, 6], "workplace.normal": [168, 120]}
+
+
+async def test_staff_cannot_change_deadlines(core, tmp_path):
+    core.settings.org_dir = tmp_path
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "staff", "7001")
+        page = await browser.get("/admin/rules")
+        assert page.status == 200 and 'id="deadlines-form"' not in page.text
+        refused = await browser.post("/admin/rules/deadlines", deadline_form(core))
+        assert refused.status == 403
+    assert not (tmp_path / "categories.yaml").exists()

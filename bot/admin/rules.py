@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from bot.admin import deadlines
 from bot.admin.context import admin_of
+from bot.admin.deadlines import urgencies
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.i18n import N_
 from scheduler.nudges import load_rules
@@ -31,30 +33,38 @@ def _jobs(path: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (jobs or {}).items()}
 
 
-@requires(Permission.ORGANISATION)
-async def rules(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+async def rules_page(
+    request: web.Request, viewer: Viewer, error: str = "", status: int = 200
+) -> web.Response:
     admin = admin_of(request)
     settings = admin.core.settings
     jobs = await asyncio.to_thread(_jobs, settings.data_file("schedules.yaml"))
     ladder = await asyncio.to_thread(load_rules, settings.data_file("nudges.yaml"))
     catalog = admin.core.catalog
-    urgencies = sorted(
-        set(catalog.deadlines)
-        | {u for c in catalog.categories for u in c.due_hours}
-        | {"normal", "hot"}
-    )
-    deadlines = [(c, [catalog.due_hours(c.code, u) for u in urgencies]) for c in catalog.categories]
+    kinds = urgencies(catalog)
+    deadlines = [
+        (c, [(u, catalog.due_hours(c.code, u)) for u in kinds]) for c in catalog.categories
+    ]
     return admin.pages.page(
         request,
         "rules.html",
+        status,
         deadlines=deadlines,
-        urgencies=urgencies,
+        urgencies=kinds,
         jobs=jobs,
         job_labels=JOB_LABELS,
         ladder=ladder,
         org_dir_set=settings.org_dir is not None,
+        may_edit=viewer.may(Permission.ADMINISTER) and settings.org_dir is not None,
+        error=error,
+        saved=request.query.get("saved") == "1",
     )
 
 
+@requires(Permission.ORGANISATION)
+async def rules(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    return await rules_page(request, viewer)
+
+
 def routes() -> list[web.AbstractRouteDef]:
-    return [web.get("/rules", rules)]
+    return [web.get("/rules", rules), *deadlines.routes()]
