@@ -219,16 +219,27 @@ class PollDesk:
             return None
         return rnd, PollDef.model_validate(rnd.definition), self._draft(turn, rnd.id)
 
-    # -- answers ---------------------------------------------------------------------------------
-    async def on_text(self, turn: Context) -> None:
+    async def _open_question(
+        self, turn: Context
+    ) -> tuple[PollRoundView, PollDef, dict[str, Any], Question] | None:
+        """The active round and its open question; None when there is none, or when every
+        question is answered (the round is then completed here)."""
         loaded = await self._active(turn)
         if loaded is None:
-            return
+            return None
         rnd, defn, draft = loaded
         q = self._current(defn, draft)
         if q is None:
             await self._complete(turn, rnd, defn, draft)
+            return None
+        return rnd, defn, draft, q
+
+    # -- answers ---------------------------------------------------------------------------------
+    async def on_text(self, turn: Context) -> None:
+        at = await self._open_question(turn)
+        if at is None:
             return
+        rnd, defn, draft, q = at
         t = turn.t
         if turn.inbound.media:
             turn.say(t("This question needs a typed answer; photos and files cannot be used here."))
@@ -358,14 +369,10 @@ class PollDesk:
         return "__end"
 
     async def skip(self, turn: Context) -> None:
-        loaded = await self._active(turn)
-        if loaded is None:
+        at = await self._open_question(turn)
+        if at is None:
             return
-        rnd, defn, draft = loaded
-        q = self._current(defn, draft)
-        if q is None:
-            await self._complete(turn, rnd, defn, draft)
-            return
+        rnd, defn, draft, q = at
         if q.required:
             turn.say(turn.t("This question cannot be skipped: please answer it."))
             await self._ask(turn, rnd, defn, draft)
