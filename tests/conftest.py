@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -47,8 +48,17 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await conn.close()
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     conn = await asyncpg.connect(admin)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    try:
+        for attempt in range(20):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except asyncpg.InsufficientPrivilegeError:
+                # An autovacuum worker (owned by the server, not our role) is still in the
+                # database and FORCE may not end it; it finishes within moments.
+                await asyncio.sleep(0.25 * (attempt + 1))
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
