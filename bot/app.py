@@ -155,6 +155,7 @@ class Runner:
         self.zalo: Any = None
         self.zalo_groups: Any = None
         self.scheduler: Any = None
+        self.catch_up: asyncio.Task[None] | None = None
         self.web_port: int | None = None
 
     async def start(self) -> None:
@@ -264,7 +265,9 @@ class Runner:
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
         self.scheduler = build_scheduler(core)
         self.scheduler.start()
-        self._tasks.append(asyncio.create_task(catch_up(core, self.scheduler), name="catch-up"))
+        # In the background, so a day's late digest never delays serving; tests await it.
+        self.catch_up = asyncio.create_task(catch_up(core, self.scheduler), name="catch-up")
+        self._tasks.append(self.catch_up)
         self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
 
     async def _refresh_units(self) -> None:

@@ -7,6 +7,7 @@ rendered in the organisation's language and split at each channel's limit by the
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -28,6 +30,8 @@ from storage.models import Department, JobRun, Nudge, OrgUnit, OutboxMessage, Re
 
 if TYPE_CHECKING:
     from bot.app import Core
+
+log = logging.getLogger(__name__)
 
 OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
 CHART_DAYS = 14
@@ -375,12 +379,36 @@ async def send_digest(
                 .limit(1)
             )
         ).scalar_one_or_none()
+        bound = bool(await bindings_for(session, "leaders"))
     if done is not None:
+        return 0
+    if not bound:
+        # Nothing to send, so nothing is recorded: a leaders chat bound later the same day
+        # still gets today's digest from `jobs run`.
+        log.info("%s for %s: no leaders chat is bound", job, period)
         return 0
     if since is None:
         since = _aware(last) if last is not None else until - timedelta(days=1)
     text, chart = await build(core, since, until, TITLES[job])
     rel = chart.relative_to(core.settings.attachments_dir).as_posix()
+    try:
+        sent = await _record_and_enqueue(core, job, period, until, text, rel)
+    except IntegrityError:
+        # A concurrent run (the start-up catch-up meeting the timer) recorded it first.
+        log.info("%s for %s was already sent by another run", job, period)
+        return 0
+    if core.delivery is not None:
+        core.delivery.wake()
+    return sent
+
+
+async def _record_and_enqueue(
+    core: Core, job: str, period: str, until: datetime, text: str, rel: str
+) -> int:
+    """The run's unique (job, period) row and its messages, in one transaction."""
+    from storage.admin import bindings_for
+    from storage.outbox import enqueue
+
     sent = 0
     async with core.sessions() as session, session.begin():
         session.add(JobRun(job=job, period=period, period_end=until))
@@ -396,8 +424,6 @@ async def send_digest(
                 {"kind": "photo", "path": rel, "caption": t_caption(core)},
             )
             sent += 1
-    if core.delivery is not None:
-        core.delivery.wake()
     return sent
 
 

@@ -6,17 +6,32 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grassroots() -> list[str]:
+    """The `grassroots` command as a subprocess argv, on the test's (frozen) clock."""
+    return [sys.executable, "-m", "tests.clocked"]
+
+
+def clock_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: ours) plus what a subprocess needs to share the test's clock."""
+    base = dict(os.environ if env is None else env)
+    path = base.get("PYTHONPATH")
+    base["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
+    base["GRASSROOTS_TEST_NOW"] = datetime.now(UTC).isoformat()
+    return base
 
 
 async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
     """Output (stdout + stderr) of `grassroots ARGS`; asserts the exit code."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
+        *grassroots(),
         *args,
-        env={**os.environ, "TELEGRAM_BOT_TOKEN": "", **env},
+        env=clock_env({**os.environ, "TELEGRAM_BOT_TOKEN": "", **env}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -29,12 +44,10 @@ async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
 async def spawn_run(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
     """`grassroots run ARGS` in the background (output discarded), for kill-and-restart tests."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
+        *grassroots(),
         "run",
         *args,
-        env=env,
+        env=clock_env(env),
         cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

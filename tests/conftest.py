@@ -5,13 +5,58 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from bot.app import Core, build_core
 from bot.config import Settings
+
+# Every test starts at a fixed local moment, so none depends on the hour or the date it runs
+# at. The clock ticks from there (servers, timeouts and the scheduler still move); tests that
+# need a still clock travel again inside. GRASSROOTS_TEST_CLOCK moves the whole suite, e.g.
+# `GRASSROOTS_TEST_CLOCK=2026-12-31T23:59 uv run pytest`.
+TEST_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DEFAULT_CLOCK = "2026-06-15T10:00:00"
+# Tests marked `any_hour` run once at each of these local moments: either side of the daily
+# digest (07:30), around midnight, at month-end and at year-end.
+ANY_HOUR_CLOCKS = {
+    "0005-month-end": "2026-01-31T00:05:00",
+    "0729": "2026-06-15T07:29:00",
+    "0731": "2026-06-15T07:31:00",
+    "1200-february-end": "2026-02-28T12:00:00",
+    "2359-year-end": "2026-12-31T23:59:00",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "any_hour: run the test at several local times of day (ANY_HOUR_CLOCKS)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("any_hour"):
+        metafunc.parametrize(
+            "wall_clock",
+            list(ANY_HOUR_CLOCKS.values()),
+            ids=list(ANY_HOUR_CLOCKS),
+            indirect=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """The test's local start time, ticking. Subprocesses started with tests.cli see it too."""
+    when = getattr(request, "param", None) or os.environ.get("GRASSROOTS_TEST_CLOCK", DEFAULT_CLOCK)
+    start = datetime.fromisoformat(when).replace(tzinfo=TEST_TZ)
+    with time_machine.travel(start, tick=True):
+        yield start
+
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://grassroots:grassroots@127.0.0.1:5432/postgres"

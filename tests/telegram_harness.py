@@ -52,6 +52,13 @@ class Harness:
         return await self.replies(user_id, before)
 
 
+async def started(runner: Runner) -> None:
+    """Wait for the start-up catch-up (a digest missed earlier today), so what a test binds or
+    sends afterwards never races it, whatever the hour."""
+    if runner.catch_up is not None:
+        await runner.catch_up
+
+
 @asynccontextmanager
 async def running_bot(tmp_path: Path, database_url: str, **settings: Any) -> AsyncIterator[Harness]:
     fake = FakeTelegram()
@@ -70,6 +77,7 @@ async def running_bot(tmp_path: Path, database_url: str, **settings: Any) -> Asy
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    await started(runner)
     try:
         yield Harness(fake, core, runner)
     finally:

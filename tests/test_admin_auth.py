@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -17,6 +16,7 @@ from bot.admin.throttle import LoginThrottle
 from storage import webauth
 from storage.models import Person, WebLoginToken, WebSession
 from tests.admin_web import LINK_RE, admin_browser
+from tests.cli import clock_env, grassroots
 from tests.test_casework_rules import person
 
 PASSWORD = "correct horse battery"
@@ -230,12 +230,10 @@ async def test_cli_creates_an_account_from_a_piped_password(tmp_path):
 
     async def cli(*args: str, password: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
+            *grassroots(),
             "admin",
             *args,
-            env=env,
+            env=clock_env(env),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

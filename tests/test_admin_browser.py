@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.cli import run_cli
+from tests.cli import clock_env, grassroots, run_cli
 from tests.test_browser import FLAGS, chromium_path  # noqa: F401  (the fixture)
 from tests.test_restart import Member, free_port, start_server
 
@@ -109,7 +109,6 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
 
 async def test_demo_prints_the_admin_address_and_a_working_sign_in_link(tmp_path: Path):
     import os
-    import sys
 
     import aiohttp
 
@@ -123,12 +122,10 @@ async def test_demo_prints_the_admin_address_and_a_working_sign_in_link(tmp_path
         "ZALO_BOT_TOKEN": "",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
+        *grassroots(),
         "run",
         "--demo",
-        env=env,
+        env=clock_env(env),
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from storage import admin
 from storage.models import InboundUpdate, OutboxMessage
-from tests.telegram_harness import running_bot
+from tests.telegram_harness import running_bot, started
 from tests.test_restart import free_port
 
 SECRET = "s3cr3t-webhook-token"
@@ -165,6 +165,7 @@ async def test_a_server_without_optional_methods_still_runs_the_bot(tmp_path, sq
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    await started(runner)
     try:
         fake.user_text(7777, "/start")
         messages = await fake.wait_for_messages(7777, 2, timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import Runner, build_core, seed_demo
@@ -13,6 +14,7 @@ from storage.models import OAToken
 from tests.chat import Chat
 from tests.conftest import make_settings
 from tests.fake_zalo import OA_APP_ID, OA_APP_SECRET, FakeZalo
+from tests.telegram_harness import started
 
 GROUP = "g-leaders-001"
 
@@ -34,9 +36,11 @@ async def oa_product(tmp_path, sqlite_url, fake: FakeZalo, seed: dict) -> tuple:
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    await started(runner)
     return core, runner
 
 
+@pytest.mark.any_hour
 async def test_hot_alert_and_digest_reach_a_zalo_group_and_tokens_refresh_once(
     tmp_path, sqlite_url
 ):
@@ -127,6 +131,7 @@ async def test_a_leader_gets_hot_alerts_privately_on_zalo(tmp_path, sqlite_url):
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    await started(runner)
     try:
         async with core.sessions() as session, session.begin():
             await admin.bind_chat(session, "leaders", "zalo", "leader-zalo-id")

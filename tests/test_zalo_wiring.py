@@ -9,6 +9,7 @@ from bot.app import Runner, build_core, seed_demo
 from bot.config import ConfigError, load_settings
 from tests.conftest import make_settings
 from tests.fake_zalo import FakeZalo
+from tests.telegram_harness import started
 from tests.test_restart import free_port
 
 
@@ -30,6 +31,7 @@ async def test_settings_turn_zalo_on_and_a_member_registers_over_it(tmp_path, sq
     await seed_demo(core)
     runner = Runner(core)
     await runner.start()
+    await started(runner)
     try:
         fake.user_text("zu1", "/start", display_name="Lý Thị Mơ")
         messages = await fake.wait_for_messages("zu1", 2, timeout=10)
