@@ -363,7 +363,6 @@ async def send_digest(
 ) -> int:
     """Send one digest to every leaders chat, exactly once per job and period."""
     from storage.admin import bindings_for
-    from storage.outbox import enqueue
 
     async with core.sessions() as session:
         done = (
