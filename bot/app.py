@@ -143,6 +143,29 @@ async def seed_demo(core: Core) -> str | None:
     )
 
 
+class StartError(Exception):
+    """A channel or the web server could not start; the message is one line for the operator."""
+
+
+def start_failure(exc: Exception, settings: Settings) -> str:
+    """One line saying what failed, without the token (PTB puts it in some messages)."""
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    if isinstance(exc, InvalidToken):
+        return "Telegram refused the bot token: check TELEGRAM_BOT_TOKEN"
+    if isinstance(exc, NetworkError):
+        what = f"cannot reach the Telegram Bot API at {settings.telegram_api_url}"
+    elif isinstance(exc, TelegramError):
+        what = "Telegram refused to start the bot"
+    else:
+        what = "start-up failed"
+    detail = f"{type(exc).__name__}: {exc}"
+    for token in (settings.telegram_bot_token, settings.zalo_bot_token):
+        if token:
+            detail = detail.replace(token, "<token>")
+    return f"{what} ({detail[:300]})"
+
+
 class Runner:
     """Starts the web server, the channels and the delivery worker; stops them in reverse."""
 
@@ -320,7 +343,13 @@ async def serve(settings: Settings, demo: bool) -> None:
                 flush=True,
             )
         runner = Runner(core)
-        await runner.start()
+        try:
+            await runner.start()
+        except Exception as exc:
+            # Close what did start (web server, sessions), then say in one line what failed.
+            with contextlib.suppress(Exception):
+                await runner.stop()
+            raise StartError(start_failure(exc, settings)) from None
         channels = ["web chat"] if settings.web_chat_enabled else []
         if settings.telegram_enabled:
             channels.append(f"telegram ({settings.telegram_mode.value})")

@@ -132,9 +132,12 @@ async def _with_core(settings: Settings, work: Callable[[Any], Awaitable[int]]) 
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import serve
+    from bot.app import StartError, serve
 
-    await serve(settings, args.demo)
+    try:
+        await serve(settings, args.demo)
+    except StartError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 

@@ -101,6 +101,7 @@ class Dispatcher:
     async def _once(self, inbound: Inbound) -> Reply | None:
         async with self.sessions() as session, session.begin():
             if not await claim_update(session, inbound.channel, inbound.update_key):
+                log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
                 return None
             row, state = await load_conversation(session, inbound.channel, inbound.user_id)
             result = await self.engine.step(state, inbound, SqlStore(session))

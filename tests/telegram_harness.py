@@ -60,9 +60,14 @@ async def started(runner: Runner) -> None:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, database_url: str, **settings: Any) -> AsyncIterator[Harness]:
-    fake = FakeTelegram()
-    await fake.start()
+async def running_bot(
+    tmp_path: Path, database_url: str, fake: FakeTelegram | None = None, **settings: Any
+) -> AsyncIterator[Harness]:
+    """Run the bot against `fake` (started here, and stopped, when not given)."""
+    own_fake = fake is None
+    if fake is None:
+        fake = FakeTelegram()
+        await fake.start()
     values: dict[str, Any] = {
         "telegram_bot_token": TOKEN,
         "telegram_api_url": fake.url,
@@ -83,4 +88,5 @@ async def running_bot(tmp_path: Path, database_url: str, **settings: Any) -> Asy
     finally:
         await runner.stop()
         await core.close()
-        await fake.stop()
+        if own_fake:
+            await fake.stop()

@@ -110,6 +110,8 @@ class TelegramChannel:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        # After a start that failed half-way PTB shuts nothing down: close our session anyway.
+        await self.app.bot.request.shutdown()
 
     async def feed_webhook(self, data: dict[str, Any]) -> None:
         """Queue a webhook body; PTB's processor runs it like a polled update."""
@@ -144,12 +146,14 @@ class TelegramChannel:
         chat = update.effective_chat
         if user is None or chat is None:
             return None
+        # Some Bot API emulators call every chat "private": a negative id is a group regardless.
+        private = chat.type == "private" and chat.id > 0
         common: dict[str, Any] = {
             "channel": CHANNEL,
-            "update_key": str(update.update_id),
+            "update_key": update_key(self.bot.id, update.to_dict()),
             "user_id": str(user.id),
             "chat_id": str(chat.id),
-            "chat_kind": ChatKind.PRIVATE if chat.type == "private" else ChatKind.GROUP,
+            "chat_kind": ChatKind.PRIVATE if private else ChatKind.GROUP,
             "display_name": user.full_name or "",
             "username": user.username or "",
             "language_code": user.language_code or "",
@@ -345,6 +349,24 @@ class TelegramChannel:
             raise DeliveryError(f"attachment file missing: {exc.filename}", permanent=True) from exc
         except (TimedOut, NetworkError) as exc:
             raise DeliveryError(str(exc)) from exc
+
+
+def update_key(bot_id: int, raw: dict[str, Any]) -> str:
+    """The deduplication key of an update: bot, update id and when it happened.
+
+    Update ids are not unique for ever: a new bot starts its own, Telegram picks them afresh
+    after a week without updates, an emulator restarts them when it restarts. A replay (a
+    webhook retry, an unacknowledged poll) repeats the update byte for byte, so adding the
+    message's date (or the callback query's id, unique per press) tells a replay from a new
+    update that happens to reuse an id, with no window during which the two could be confused."""
+    message = raw.get("message")
+    query = raw.get("callback_query")
+    stamp: object = ""
+    if isinstance(message, dict):
+        stamp = message.get("date", "")
+    elif isinstance(query, dict):
+        stamp = query.get("id", "")
+    return f"{bot_id}:{raw.get('update_id')}:{str(stamp)[:64]}"
 
 
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
