@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import time_machine
 from sqlalchemy import select, update
@@ -202,6 +203,25 @@ async def test_open_redirects_are_refused(core):
             {"username": "lan", "password": PASSWORD, "next": "//evil.example/"},
         )
         assert page.headers["Location"] == "/admin/"
+
+
+async def test_next_with_control_characters_goes_home_instead_of_crashing(core):
+    await account(core)
+    async with admin_browser(core) as browser:
+        for bad in ("/admin/\r\nSet-Cookie: x=1", "/admin/\nx", "/admin/\tx"):
+            page = await browser.get(f"/admin/login?next={quote(bad)}")
+            assert page.status == 200
+            page = await browser.post("/admin/lang", {"lang": "en", "next": bad})
+            assert page.status == 303 and page.headers["Location"] == "/admin/"
+        page = await browser.post(
+            "/admin/login", {"username": "lan", "password": PASSWORD, "next": "/admin/\r\nx"}
+        )
+        assert page.status == 303 and page.headers["Location"] == "/admin/"
+        page = await browser.get(f"/admin/login?next={quote(chr(10))}")
+        assert page.status == 303 and page.headers["Location"] == "/admin/"
+    async with admin_browser(core) as browser:  # signed out: sent to sign in, safely
+        page = await browser.get("/admin/cases%0D%0ASet-Cookie:%20x=1?q=1")
+        assert page.status == 303 and "\n" not in page.headers["Location"]
 
 
 async def test_every_admin_route_declares_who_may_use_it(core):

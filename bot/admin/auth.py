@@ -6,6 +6,8 @@ fetch links for previews and would otherwise use up the single-use token.
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from bot.admin.context import admin_of
@@ -21,14 +23,13 @@ from storage import webauth
 HOME = "/admin/"
 
 
+# Printable ASCII only: no CR, LF or TAB (header injection, a crash), no spaces or backslashes.
+NEXT_RE = re.compile(r"/admin(?:[/?#][!-\[\]-~]*)?")
+
+
 def safe_next(target: str | None) -> str:
     """Only our own admin pages: never an open redirect to another site."""
-    if (
-        target
-        and target.startswith("/admin")
-        and not target.startswith("//")
-        and "\\" not in target
-    ):
+    if target and NEXT_RE.fullmatch(target):
         return target
     return HOME
 

@@ -40,6 +40,7 @@ from bot.channels.zalo_client import (
 )
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
+from bot.web import parse_json, read_capped
 from handlers.text import labelled
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
 from scheduler.delivery import DeliveryError
@@ -173,17 +174,14 @@ class ZaloChannel:
             if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
                 log.warning("zalo webhook: wrong or missing secret token from %s", request.remote)
                 return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-            if request.content_length and request.content_length > MAX_WEBHOOK_BYTES:
-                log.warning("zalo webhook: ignored a %d-byte body", request.content_length)
-                return web.json_response({"ok": True})
             try:
-                raw = await request.read()
+                raw = await read_capped(request, MAX_WEBHOOK_BYTES)
             except web.HTTPRequestEntityTooLarge:
                 log.warning("zalo webhook: ignored an over-large body")
                 return web.json_response({"ok": True})
             try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+                body = parse_json(raw)
+            except ValueError:
                 log.warning("zalo webhook: ignored a body that is not JSON (%d bytes)", len(raw))
                 return web.json_response({"ok": True})
             self._accept(body, "webhook")

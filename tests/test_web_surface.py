@@ -1,0 +1,138 @@
+"""The public web surface under attack: stored files, webhook bodies, hostile JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.web import attachment_files, build_web_app, telegram_webhook
+from tests.fake_telegram import tiny_png
+
+SCRIPT = b"<html><script>fetch('/admin/invites')</script></html>"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.fixture
+async def files(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Path]]:
+    root = tmp_path / "attachments"
+    (root / "2026" / "12").mkdir(parents=True)
+    app = build_web_app([attachment_files(root)], 200_000)
+    async with TestClient(TestServer(app)) as client:
+        yield client, root
+
+
+def put(root: Path, name: str, content: bytes) -> str:
+    rel = f"2026/12/{name.split('.')[0]:0>32}.{name.split('.')[1]}"
+    (root / rel).write_bytes(content)
+    return rel
+
+
+async def test_stored_html_and_svg_are_never_served_as_pages(files):
+    client, root = files
+    for name, content in (
+        ("a1.html", SCRIPT),
+        ("a2.svg", SVG),
+        ("a3.png", SCRIPT),  # a page dressed up with an image's name
+        ("a4.bin", SCRIPT),
+    ):
+        resp = await client.get(f"/files/{put(root, name, content)}")
+        if resp.status == 404:
+            continue
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "application/octet-stream", name
+        assert resp.headers["Content-Disposition"].startswith("attachment"), name
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in resp.headers["Content-Security-Policy"]
+
+
+async def test_real_images_are_served_inline_in_a_sandbox(files):
+    client, root = files
+    resp = await client.get(f"/files/{put(root, 'b1.png', tiny_png())}")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    assert "attachment" not in resp.headers.get("Content-Disposition", "")
+    assert await resp.read() == tiny_png()
+
+
+Sink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[tuple[TestClient, list[dict[str, Any]]]]:
+    seen: list[dict[str, Any]] = []
+
+    async def sink(update: dict[str, Any]) -> None:
+        seen.append(update)
+
+    # The app's own cap is large (uploads); the webhook must apply its own.
+    app = build_web_app([telegram_webhook("s3cret-token", sink)], 20 * 1024 * 1024)
+    async with TestClient(TestServer(app)) as client:
+        yield client, seen
+
+
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+
+
+async def test_a_chunked_webhook_body_over_the_cap_is_refused(webhook):
+    client, seen = webhook
+    body = json.dumps({"update_id": 1, "pad": "x" * (15 * 1024 * 1024)}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked encoding
+        for i in range(0, len(body), 256 * 1024):
+            yield body[i : i + 256 * 1024]
+
+    resp = await client.post("/telegram/webhook", data=chunks(), headers=HEADERS)
+    assert resp.status == 413
+    assert seen == []
+
+
+async def test_deeply_nested_json_is_a_clear_400(webhook):
+    client, seen = webhook
+    deep = '{"update_id": 1, "x": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    resp = await client.post("/telegram/webhook", data=deep, headers=HEADERS)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "bad json"
+    assert seen == []
+
+
+@pytest.fixture
+async def zalo_hook(core) -> AsyncIterator[tuple[TestClient, list[Any]]]:
+    from bot.channels.zalo import ZaloChannel
+    from bot.channels.zalo_client import ZaloBotClient
+
+    client = ZaloBotClient(token="1:abc", api_url="http://127.0.0.1:9", request_timeout=1)
+    channel = ZaloChannel(
+        client, core.dispatcher, core.settings.attachments_dir, 200_000, public_url=""
+    )
+    accepted: list[Any] = []
+    channel._accept = lambda body, source: accepted.append(body)  # type: ignore[method-assign]
+    app = build_web_app([channel.webhook_route("zalo-secret-42")], 20 * 1024 * 1024)
+    async with TestClient(TestServer(app)) as http:
+        yield http, accepted
+    await client.close()
+
+
+async def test_zalo_webhook_ignores_chunked_giants_and_deep_nesting(zalo_hook):
+    from bot.channels.zalo_client import SECRET_HEADER
+
+    http, accepted = zalo_hook
+    headers = {SECRET_HEADER: "zalo-secret-42"}
+    body = json.dumps({"event_name": "message.text.received", "pad": "x" * 15_000_000}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 256 * 1024):
+            yield body[i : i + 256 * 1024]
+
+    resp = await http.post("/zalo/webhook", data=chunks(), headers=headers)
+    assert resp.status in (200, 413)
+    deep = "[" * 50_000 + "]" * 50_000
+    resp = await http.post("/zalo/webhook", data=deep, headers=headers)
+    assert resp.status == 200  # Zalo disables webhooks that fail: answered, then ignored
+    assert accepted == []
