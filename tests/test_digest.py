@@ -87,6 +87,7 @@ async def test_a_quiet_day_gets_a_short_digest(core):
     assert chart.read_bytes().startswith(PNG)
 
 
+@pytest.mark.any_hour
 async def test_daily_digest_reaches_the_leaders_chat_once_with_its_chart(tmp_path, sqlite_url):
     async with running_bot(tmp_path, sqlite_url) as h:
         async with h.core.sessions() as session, session.begin():
