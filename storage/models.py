@@ -268,6 +268,24 @@ class LinkCode(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     expires_at: datetime = _ts()
     used: bool = False
+    # Failed /link tries anywhere while this code was live: any of them may have aimed at it.
+    failures: int = 0
+    # A staff account's new messenger, waiting for the existing messenger to confirm it.
+    pending_channel: str = Field(default="", max_length=16)
+    pending_external_id: str = Field(default="", max_length=64)
+    pending_chat_id: str = Field(default="", max_length=64)
+    pending_username: str = Field(default="", max_length=64)
+
+
+class RateHit(SQLModel, table=True):
+    """One counted event (a failed sign-in or /link try) for rate limits and lockouts; shared
+    by every instance, and dropped once it can no longer count."""
+
+    __tablename__ = "rate_hit"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, max_length=200)
+    at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
 
 
 class OAToken(SQLModel, table=True):

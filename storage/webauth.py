@@ -15,6 +15,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import ratelimit
 from storage.models import Department, Person, WebAccount, WebLoginToken, WebSession
 
 SESSION_HOURS = 12
@@ -86,7 +87,7 @@ async def set_password_hash(session: AsyncSession, username: str, password_hash:
     row.password_hash = password_hash
     session.add(row)
     # A new password signs out every browser that used the old one.
-    await session.execute(delete(WebSession).where(col(WebSession.person_id) == row.person_id))
+    await end_sessions(session, row.person_id)
 
 
 # -- one-time sign-in links ----------------------------------------------------------------------
@@ -155,12 +156,18 @@ async def find_session(session: AsyncSession, sid: str) -> WebSession | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def end_sessions(session: AsyncSession, person_id: int) -> None:
+    """Sign a person out everywhere, e.g. when their role or rights change."""
+    await session.execute(delete(WebSession).where(col(WebSession.person_id) == person_id))
+
+
 async def close_session(session: AsyncSession, sid: str) -> None:
     await session.execute(delete(WebSession).where(col(WebSession.session_hash) == digest(sid)))
 
 
 async def prune(session: AsyncSession) -> None:
-    """Drop expired sessions and sign-in links."""
+    """Drop expired sessions, sign-in links and rate-limit counts."""
     now = datetime.now(UTC)
+    await ratelimit.prune(session)
     await session.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
     await session.execute(delete(WebLoginToken).where(col(WebLoginToken.expires_at) <= now))

@@ -36,9 +36,14 @@ class AdminBrowser:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.csrf = ""
+        self.address = ""  # the client's address as our proxy reports it (WEB_TRUST_PROXY)
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"X-Forwarded-For": self.address} if self.address else {}
 
     async def get(self, path: str) -> Page:
-        async with self.client.get(path, allow_redirects=False) as resp:
+        async with self.client.get(path, allow_redirects=False, headers=self._headers) as resp:
             page = Page(resp.status, await resp.text(), dict(resp.headers))
         if 'name="csrf"' in page.text:
             self.csrf = page.csrf
@@ -46,7 +51,9 @@ class AdminBrowser:
 
     async def post(self, path: str, data: dict[str, str], csrf: str | None = None) -> Page:
         form = {"csrf": self.csrf if csrf is None else csrf, **data}
-        async with self.client.post(path, data=form, allow_redirects=False) as resp:
+        async with self.client.post(
+            path, data=form, allow_redirects=False, headers=self._headers
+        ) as resp:
             page = Page(resp.status, await resp.text(), dict(resp.headers))
         if 'name="csrf"' in page.text:
             self.csrf = page.csrf
@@ -69,6 +76,7 @@ class AdminBrowser:
 
 @asynccontextmanager
 async def admin_browser(core: Core) -> AsyncIterator[AdminBrowser]:
+    """A browser on a fresh admin app, as another instance of the bot would serve it."""
     app = build_web_app([], core.settings.max_attachment_bytes, {"/admin": build_admin_app(core)})
     client = TestClient(TestServer(app))
     await client.start_server()

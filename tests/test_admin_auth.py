@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 from bot.admin.app import build_admin_app
 from bot.admin.passwords import hash_password
 from bot.admin.permissions import is_guarded
-from bot.admin.throttle import LoginThrottle
 from storage import webauth
 from storage.models import Person, WebLoginToken, WebSession
 from tests.admin_web import LINK_RE, admin_browser
@@ -128,15 +127,55 @@ async def test_one_address_guessing_many_usernames_is_locked_out(core):
         assert page.status == 429
 
 
-def test_a_lockout_ends_after_its_window():
-    now = [1000.0]
-    throttle = LoginThrottle(user_limit=3, address_limit=10, window=600, clock=lambda: now[0])
-    for _ in range(3):
-        throttle.failed("lan", "10.0.0.1")
-    assert throttle.locked_for("lan", "10.0.0.2") == 600
-    assert throttle.locked_for("other", "10.0.0.2") == 0  # other people are not blocked
-    now[0] += 601
-    assert throttle.locked_for("lan", "10.0.0.1") == 0
+async def test_a_lockout_ends_after_its_window(core):
+    await account(core)
+    with time_machine.travel(datetime(2026, 12, 1, 2, 0, tzinfo=UTC), tick=False) as clock:
+        async with admin_browser(core) as browser:
+            for _ in range(5):
+                await browser.sign_in("lan", "wrong password!")
+            assert (await browser.sign_in("lan", PASSWORD)).status == 429
+            clock.shift(timedelta(minutes=16))
+            assert (await browser.sign_in("lan", PASSWORD)).status == 303
+
+
+def behind_proxy(core) -> None:
+    core.settings = core.settings.model_copy(update={"web_trust_proxy": True})
+
+
+async def test_failures_from_elsewhere_do_not_lock_the_owner_out(core):
+    """Throttled by username and address together: guessing a known username from one place
+    does not stop its owner signing in from another."""
+    await account(core)
+    behind_proxy(core)
+    async with admin_browser(core) as browser:
+        browser.address = "203.0.113.7"  # the attacker
+        for _ in range(8):
+            await browser.sign_in("lan", "wrong password!")
+        assert (await browser.sign_in("lan", PASSWORD)).status == 429
+        browser.address = "198.51.100.20"  # the owner
+        assert (await browser.sign_in("lan", PASSWORD)).status == 303
+
+
+async def test_a_locked_address_still_lets_a_weblogin_link_through(core):
+    staff = await person(core, "7020", "staff")
+    behind_proxy(core)
+    async with admin_browser(core) as browser:
+        browser.address = "203.0.113.9"
+        for i in range(20):
+            await browser.sign_in(f"guess{i}", "nope nope nope")
+        assert (await browser.sign_in("guess0", "nope nope nope")).status == 429
+        page = await browser.sign_in_with_link(staff)
+        assert page.status == 303 and page.headers["Location"] == "/admin/"
+        assert (await browser.get("/admin/")).status == 200
+
+
+async def test_lockouts_are_kept_in_the_database_for_every_instance(core):
+    await account(core)
+    async with admin_browser(core) as first:
+        for _ in range(5):
+            await first.sign_in("lan", "wrong password!")
+    async with admin_browser(core) as second:  # another instance, or this one restarted
+        assert (await second.sign_in("lan", PASSWORD)).status == 429
 
 
 async def test_members_with_an_account_are_refused(core):
@@ -284,3 +323,51 @@ async def test_the_admin_address_without_its_slash_leads_to_it(core):
     async with admin_browser(core) as browser:
         page = await browser.get("/admin")
         assert page.status == 301 and page.headers["Location"] == "/admin/"
+
+
+async def _person_id(core, name: str) -> int:
+    async with core.sessions() as session:
+        found = await session.execute(select(Person.id).where(Person.display_name == name))
+        return int(found.scalar_one())
+
+
+async def test_a_demoted_persons_web_sessions_end_at_once(core):
+    """Demoted to a role that still opens the web admin: their open browsers sign out anyway."""
+    from tests.test_admin_cases import signed_in
+
+    async with admin_browser(core) as boss, admin_browser(core) as demoted:
+        await signed_in(core, boss, "admin", "7100")
+        await signed_in(core, demoted, "admin", "7101")
+        assert (await demoted.get("/admin/people")).status == 200
+        target = await _person_id(core, "admin 7101")
+        done = await boss.post(f"/admin/people/{target}", {"role": "staff", "unit": "U007"})
+        assert done.status == 303
+        page = await demoted.get("/admin/cases")
+        assert page.status == 303 and page.headers["Location"].startswith("/admin/login")
+    async with core.sessions() as session:
+        left = (await session.execute(select(WebSession.person_id))).scalars().all()
+    assert target not in left
+
+
+async def test_an_admin_cannot_grant_themselves_reveal_rights(core):
+    from tests.test_admin_cases import signed_in
+
+    async with admin_browser(core) as me, admin_browser(core) as other:
+        await signed_in(core, me, "admin", "7110")
+        mine = await _person_id(core, "admin 7110")
+        page = await me.post(
+            f"/admin/people/{mine}", {"role": "admin", "unit": "U007", "can_reveal": "1"}
+        )
+        assert page.status == 400 and "another administrator" in page.text
+        async with core.sessions() as session:
+            assert (await session.get(Person, mine)).can_reveal is False  # type: ignore[union-attr]
+        # Another admin may grant it, and the grant is in the audit log.
+        await signed_in(core, other, "admin", "7111")
+        done = await other.post(
+            f"/admin/people/{mine}", {"role": "admin", "unit": "U007", "can_reveal": "1"}
+        )
+        assert done.status == 303
+        audit = await other.get("/admin/audit")
+        assert "person.update" in audit.text and "admin 7110" in audit.text
+    async with core.sessions() as session:
+        assert (await session.get(Person, mine)).can_reveal is True  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.i18n import N_
 from handlers.org import ROLES
+from storage import webauth
 from storage.models import Department, Identity, OrgUnit, Person
 
 PAGE_SIZE = 50
@@ -204,6 +205,11 @@ async def _apply(
             problem = t("A department handler needs a department.")
         elif person.id == viewer.person_id and role != person.role:
             problem = t("You cannot change your own role; ask another administrator.")
+        elif person.id == viewer.person_id and can_reveal and not person.can_reveal:
+            # Reveal rights expose hidden reporters: always a second admin's decision.
+            problem = t(
+                "You cannot give yourself the right to reveal reporters; ask another administrator."
+            )
         if problem:
             raise _Refused(problem)
         before = {
@@ -220,6 +226,10 @@ async def _apply(
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if changed:
             await done.log("person.update", f"#{person.id} {person.display_name}", **changed)
+        if changed.keys() & {"role", "department"} or (before["can_reveal"] and not can_reveal):
+            # Rights taken away must not live on in a browser that is already signed in.
+            assert person.id is not None
+            await webauth.end_sessions(session, person.id)
         return person.id
 
 

@@ -1,64 +1,50 @@
-"""Login throttling: too many failures for one username or from one address lock it out for a
-while, so passwords and sign-in links cannot be guessed online."""
+"""Login throttling: too many failures for one username from one address, or from one address
+in all, pause signing in there for a while, so passwords cannot be guessed online.
+
+A username alone is never locked: anyone can type a known username, and that must not lock its
+owner out. Counts live in the database (storage/ratelimit), shared by every instance.
+"""
 
 from __future__ import annotations
 
-import collections
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-USER_LIMIT = 5
-ADDRESS_LIMIT = 20
-WINDOW_SECONDS = 15 * 60
-MAX_KEYS = 10_000
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import ratelimit
+
+USER_LIMIT = 5  # one username, from one address
+ADDRESS_LIMIT = 20  # any usernames, from one address
+WINDOW = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
 class LoginThrottle:
-    def __init__(
-        self,
-        user_limit: int = USER_LIMIT,
-        address_limit: int = ADDRESS_LIMIT,
-        window: float = WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limits = {"user": user_limit, "ip": address_limit}
-        self.window = window
-        self.clock = clock
-        self._failures: dict[tuple[str, str], collections.deque[float]] = {}
+    user_limit: int = USER_LIMIT
+    address_limit: int = ADDRESS_LIMIT
+    window: timedelta = WINDOW
 
-    def _recent(self, key: tuple[str, str], now: float) -> collections.deque[float]:
-        seen = self._failures.get(key, collections.deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        return seen
+    def _keys(self, username: str | None, address: str) -> list[tuple[str, int]]:
+        keys = [(f"login:ip:{address}", self.address_limit)]
+        if username:
+            name = username.strip().lower()[:64]
+            keys.append((f"login:user:{name}|{address}", self.user_limit))
+        return keys
 
-    def locked_for(self, username: str | None, address: str) -> float:
+    async def locked_for(self, session: AsyncSession, username: str | None, address: str) -> float:
         """Seconds until these may try again; 0 when they may try now."""
-        now = self.clock()
         wait = 0.0
-        for key in self._keys(username, address):
-            seen = self._recent(key, now)
-            if len(seen) >= self.limits[key[0]]:
-                wait = max(wait, self.window - (now - seen[-1]))
+        now = datetime.now(UTC)
+        for key, limit in self._keys(username, address):
+            count, latest = await ratelimit.recent(session, key, self.window)
+            if count >= limit and latest is not None:
+                wait = max(wait, (self.window - (now - latest)).total_seconds())
         return wait
 
-    def failed(self, username: str | None, address: str) -> None:
-        now = self.clock()
-        if len(self._failures) > MAX_KEYS:  # forget quiet keys; memory stays bounded
-            for key in [k for k in self._failures if not self._recent(k, now)]:
-                del self._failures[key]
-        for key in self._keys(username, address):
-            seen = self._recent(key, now)
-            seen.append(now)
-            self._failures[key] = seen
+    async def failed(self, session: AsyncSession, username: str | None, address: str) -> None:
+        for key, _limit in self._keys(username, address):
+            await ratelimit.record(session, key, self.window)
 
-    def succeeded(self, username: str | None) -> None:
-        if username:
-            self._failures.pop(("user", username.strip().lower()), None)
-
-    @staticmethod
-    def _keys(username: str | None, address: str) -> list[tuple[str, str]]:
-        keys = [("ip", address)]
-        if username:
-            keys.append(("user", username.strip().lower()[:64]))
-        return keys
+    async def succeeded(self, session: AsyncSession, username: str, address: str) -> None:
+        await ratelimit.clear(session, self._keys(username, address)[-1][0])
