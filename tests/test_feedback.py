@@ -343,6 +343,20 @@ async def test_uploads_that_are_too_big_or_of_the_wrong_type_are_refused(setup, 
     assert left == []  # refused files are not kept
 
 
+async def test_image_bombs_are_refused_and_not_kept(setup, tmp_path):
+    from tests.fake_telegram import huge_png
+
+    core, client = setup
+    for width in (12_000, 30_000):
+        _, token = await open_form(client)
+        bomb = ("anh.png", huge_png(width, width), "image/png")
+        status, html = await post(client, fields(token), [bomb])
+        assert status == 400
+        assert "quá lớn" in html and "anh.png" in html
+    assert await reports(core) == []
+    assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []
+
+
 @pytest.mark.parametrize(
     "name", ["../../etc/cron.d/x.png", "..\\..\\boot.png", "a/b.png", ".htaccess", "x\x00.png"]
 )

@@ -15,7 +15,7 @@ from bot.app import Core
 from bot.channels.webchat import WebChat
 from bot.web import build_web_app
 from storage.models import Attachment, Report
-from tests.fake_telegram import tiny_png
+from tests.fake_telegram import huge_png, tiny_png
 
 
 @pytest.fixture
@@ -184,3 +184,32 @@ async def test_uploaded_photos_lose_their_metadata(client, core, tmp_path):
     )
     with Image.open(stored) as img:
         assert img.size == (40, 30) and not img.getexif()
+
+
+async def at_attachments(client: TestClient) -> None:
+    """A newcomer registers and starts a report up to its attachments question."""
+    await client.get("/")
+    for step in ("/start", "Ẩn Danh", "1", "1", "/report", "1", "1", "1"):
+        await send(client, step)
+    reply = await send(client, "Ảnh chụp hiện trường vụ việc.")
+    assert reply["messages"][-1]["choices"], reply  # "Done": the attachments question
+
+
+async def upload(client: TestClient, content: bytes, name: str, mime: str):
+    form = FormData()
+    form.add_field("id", str(uuid.uuid4()))
+    form.add_field("file", content, filename=name, content_type=mime)
+    return await client.post("/api/chat/upload", data=form)
+
+
+async def test_image_bombs_are_refused_politely_and_not_kept(client, tmp_path):
+    """A 12000x12000 PNG is a few hundred kB but decodes to over a gigabyte of memory."""
+    await at_attachments(client)
+    for width in (12_000, 30_000):
+        resp = await upload(client, huge_png(width, width), "anh.png", "image/png")
+        assert resp.status == 200, await resp.text()
+        reply = await resp.json()
+        assert "quá lớn" in reply["messages"][0]["text"]
+    assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []
+    resp = await upload(client, tiny_png(), "anh.png", "image/png")  # a real photo still goes
+    assert "1" in (await resp.json())["messages"][0]["text"]

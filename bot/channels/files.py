@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to about 160 MB; more is refused
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic"})
 
 
@@ -16,20 +17,27 @@ def new_attachment_path(suffix: str) -> Path:
     return Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
 
 
-def scrub_image(path: Path) -> None:
+def scrub_image(path: Path) -> bool:
     """Rewrite a stored image without its metadata. EXIF can carry GPS positions, device owners'
     names and timestamps, which would undo a reporter's anonymity once staff open the file.
-    Runs in a thread (it is CPU work); anything that is not a readable image is left as it is."""
+    Runs in a thread (it is CPU work); anything that is not a readable image is left as it is.
+    False means: refuse the file, it has too many pixels to decode safely (a few hundred kB of
+    PNG can unpack to gigabytes); the header is read first, so nothing big is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
             fmt = img.format
             if fmt not in ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIC"):
-                return
+                return True
+            if img.width * img.height > MAX_PIXELS:
+                return False
             clean = ImageOps.exif_transpose(img)  # keep the picture upright without the tag
             clean.load()
         options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
         clean.save(path, format=fmt if fmt != "HEIC" else "JPEG", **options)
+    except Image.DecompressionBombError:
+        return False
     except (UnidentifiedImageError, OSError, ValueError):
-        return
+        return True
+    return True

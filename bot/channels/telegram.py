@@ -195,10 +195,13 @@ class TelegramChannel:
         if size > self.max_attachment_bytes:
             return (Media(kind, mime=mime, size=size, name=name, too_large=True),)
         ref = await self._download(item.file_id, kind, name) if download else ""
+        if download and not ref:  # a picture with too many pixels to open: not kept
+            return (Media(kind, mime=mime, size=size, name=name, too_large=True),)
         return (Media(kind, ref=ref, mime=mime, size=size, name=name),)
 
     async def _download(self, file_id: str, kind: MediaKind, name: str) -> str:
-        """Store the file under ATTACHMENTS_DIR with an unguessable name; returns the relative path."""
+        """Store the file under ATTACHMENTS_DIR with an unguessable name; returns the relative
+        path, or "" for a picture too large to open (it is deleted)."""
         tg_file = await self.bot.get_file(file_id)
         suffix = Path(name or tg_file.file_path or "").suffix.lower()[:10]
         if not suffix:
@@ -207,8 +210,10 @@ class TelegramChannel:
         target = self.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await tg_file.download_to_drive(target)
-        if kind == MediaKind.PHOTO or (kind == MediaKind.DOCUMENT and suffix in IMAGE_SUFFIXES):
-            await asyncio.to_thread(scrub_image, target)
+        image = kind == MediaKind.PHOTO or (kind == MediaKind.DOCUMENT and suffix in IMAGE_SUFFIXES)
+        if image and not await asyncio.to_thread(scrub_image, target):
+            await asyncio.to_thread(target.unlink, True)
+            return ""
         return rel.as_posix()
 
     # -- outbound --------------------------------------------------------------------------------

@@ -267,8 +267,9 @@ class WebChat:
         if size > self.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return None
-        if kind == MediaKind.PHOTO:
-            await asyncio.to_thread(scrub_image, target)
+        if kind == MediaKind.PHOTO and not await asyncio.to_thread(scrub_image, target):
+            await asyncio.to_thread(target.unlink, True)
+            return Media(kind, mime=mime, size=size, name=name, too_large=True)
         return Media(kind, ref=rel.as_posix(), mime=mime, size=size, name=name)
 
     async def _run(

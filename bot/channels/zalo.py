@@ -288,7 +288,9 @@ class ZaloChannel:
         if size > self.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
-        await asyncio.to_thread(scrub_image, self.attachments_dir / rel)
+        if not await asyncio.to_thread(scrub_image, target):  # too many pixels to open
+            await asyncio.to_thread(target.unlink, True)
+            return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
         return Media(MediaKind.PHOTO, ref=rel.as_posix(), mime=mime or "image/jpeg", size=size)
 
     async def _discard_media(self, inbound: Inbound) -> None:

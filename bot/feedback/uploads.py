@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader
 
-from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.files import MAX_PIXELS, new_attachment_path, scrub_image
 from handlers.i18n import N_
 
 CHUNK = 64 * 1024
@@ -112,6 +112,9 @@ class StoredFile:
 
 
 DAMAGED = N_("“{name}” is empty, damaged or not really the kind of file its name says.")
+BOMB = N_(
+    "The picture “{name}” is too large to open (more than {max} megapixels). Please send a smaller photo or a screenshot."
+)
 TOO_LARGE = N_(
     "The attachments are too large: at most {mb} MB in all. Choose smaller or fewer files."
 )
@@ -157,25 +160,28 @@ async def receive_file(
             raise UploadRefused(TOO_LARGE, mb=megabytes(total_limit))
         if size == 0 or not file_type.looks_right(head):
             raise UploadRefused(DAMAGED, name=name)
-        if file_type.kind == "photo" and not await asyncio.to_thread(_clean_photo, target):
-            raise UploadRefused(DAMAGED, name=name)
+        if file_type.kind == "photo":
+            await asyncio.to_thread(_clean_photo, target, name)
     except UploadRefused:
         await asyncio.to_thread(target.unlink, True)
         raise
     return StoredFile(file_type.kind, rel.as_posix(), file_type.mime, size, name)
 
 
-def _clean_photo(path: Path) -> bool:
-    """True when the photo is a readable image, now without its metadata."""
+def _clean_photo(path: Path, name: str) -> None:
+    """Strip a photo's metadata; raises UploadRefused when it is not a readable image or has
+    too many pixels to open safely."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
             img.verify()
-    except Exception:  # any unreadable or hostile image (bombs included) is refused
-        return False
-    scrub_image(path)
-    return True
+    except Image.DecompressionBombError:
+        raise UploadRefused(BOMB, name=name, max=MAX_PIXELS // 1_000_000) from None
+    except Exception:  # any unreadable or hostile image is refused
+        raise UploadRefused(DAMAGED, name=name) from None
+    if not scrub_image(path):
+        raise UploadRefused(BOMB, name=name, max=MAX_PIXELS // 1_000_000)
 
 
 def discard(root: Path, files: list[StoredFile]) -> None:
