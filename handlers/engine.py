@@ -18,6 +18,7 @@ from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
 from handlers.forms import Catalog, Form
 from handlers.i18n import Translations, Translator
+from handlers.linking import LinkDesk
 from handlers.polldesk import PollDesk
 from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
 from handlers.state import State
@@ -41,7 +42,6 @@ COMMANDS = (
     "poll",
     "weblogin",
 )
-LINK_MINUTES = 10
 WEB_LOGIN_MINUTES = 10
 MY_LIST_SIZE = 10
 
@@ -71,6 +71,7 @@ class Engine:
         self.admin_url = admin_url  # where the web admin is, for /weblogin links
         self.desk = CaseDesk(catalog, tz)
         self.polls = PollDesk(tz)
+        self.links = LinkDesk(translations)
 
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
@@ -101,6 +102,13 @@ class Engine:
             and inbound.chat_kind == ChatKind.PRIVATE
         ):
             await self.desk.on_reporter_button(turn, callback)
+        elif (
+            callback is not None
+            and callback.startswith("lk:")
+            and inbound.chat_kind == ChatKind.PRIVATE
+        ):
+            turn.reply.callback_answer = CallbackAnswer()
+            await self.links.on_button(turn, callback)
         elif self.desk.has_pending_input(turn) and (inbound.command in (None, "cancel", "skip")):
             await self.desk.on_text(turn)
         elif (
@@ -231,7 +239,7 @@ class Engine:
             await self._start(turn)
             return
         if cmd in ("link", "unlink"):
-            await self._link(turn)
+            await self.links.on_command(turn)
             return
         if turn.person is None:
             await self._begin_onboarding(turn, None)
@@ -290,69 +298,6 @@ class Engine:
         await self._begin_onboarding(turn, code or None)
 
     # -- one person across messengers ------------------------------------------------------------
-    async def _link(self, turn: Context) -> None:
-        t = turn.t
-        inbound = turn.inbound
-        code = inbound.command_args.strip()
-        if inbound.command == "unlink":
-            if turn.person is None:
-                turn.say(t("This messenger is not linked to anyone."))
-            elif await turn.store.unlink(turn.person.id, inbound.channel, inbound.user_id):
-                turn.state.data.clear()
-                turn.say(
-                    t(
-                        "This messenger is no longer linked to your account. Your reports stay with your account on your other messenger."
-                    )
-                )
-            else:
-                turn.say(
-                    t("This is the only messenger on your account, so there is nothing to unlink.")
-                )
-            return
-        if turn.person is not None:
-            if code:
-                turn.say(
-                    t(
-                        "This messenger is already registered. Send /unlink here first if you want to attach it to another account."
-                    )
-                )
-                return
-            new_code = await turn.store.create_link_code(turn.person.id, LINK_MINUTES)
-            turn.say(
-                t(
-                    "To use your account on another messenger, send this there within {minutes} minutes:\n/link {code}",
-                    minutes=LINK_MINUTES,
-                    code=new_code,
-                )
-            )
-            return
-        if not code:
-            turn.say(
-                t(
-                    "Send /link on the messenger where you are already registered to get a code, then send /link CODE here."
-                )
-            )
-            return
-        person = await turn.store.redeem_link_code(
-            code, inbound.channel, inbound.user_id, inbound.username
-        )
-        if person is None:
-            turn.say(
-                t(
-                    "This link code is not valid or has expired. Ask for a new one with /link on your other messenger."
-                )
-            )
-            return
-        turn.person = person
-        turn.state.data.clear()
-        turn.t = self.translations(person.locale)
-        turn.say(
-            turn.t(
-                "Linked: this messenger now uses the account of {name}. Your reports and notifications follow you here.",
-                name=person.display_name,
-            )
-        )
-
     async def _weblogin(self, turn: Context) -> None:
         """A one-time link into the web admin, for people whose role may use it."""
         assert turn.person is not None

@@ -30,6 +30,43 @@ class PersonView:
 
 
 @dataclass(frozen=True)
+class Newcomer:
+    """A messenger account asking to join an existing person with /link."""
+
+    channel: str
+    external_id: str
+    chat_id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    code_id: int
+    person: PersonView
+    confirm: bool  # waits for the person's existing messenger to say yes
+
+
+@dataclass(frozen=True)
+class LinkAlarm:
+    """The owner of a live code, and how many failed tries it has now seen."""
+
+    code_id: int
+    person_id: int
+    locale: str
+    failures: int
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A confirmed or refused link: who, and the new messenger's chat to tell."""
+
+    person: PersonView
+    channel: str
+    chat_id: str
+    accepted: bool
+
+
+@dataclass(frozen=True)
 class InviteView:
     code: str
     role: str
@@ -187,13 +224,43 @@ class Store(Protocol):
     async def rate_case(self, report_id: int, rating: int) -> None: ...
 
     # -- one person across messengers ------------------------------------------------------------
-    async def create_link_code(self, person_id: int, valid_minutes: int) -> str: ...
+    async def create_link_code(self, person_id: int, valid_minutes: int) -> str:
+        """A new code (see handlers/linkcode) for the person, valid for `valid_minutes`."""
+        ...
 
     async def redeem_link_code(
-        self, code: str, channel: str, external_id: str, username: str
-    ) -> PersonView | None:
-        """Attach this messenger account to the code's person; None if the code is not valid."""
+        self, code: str, newcomer: Newcomer, max_failures: int, confirm_minutes: int
+    ) -> LinkClaim | None:
+        """Use up a live code that has seen fewer than `max_failures` failed tries. A person
+        with web admin rights is only asked to confirm (within `confirm_minutes`); anyone else
+        is linked at once. None if the code is not valid."""
         ...
+
+    async def link_failed(self, max_failures: int) -> list[LinkAlarm]:
+        """Count a failed try against every live code; the owners that must hear of it."""
+        ...
+
+    async def decide_link(
+        self, person_id: int, code_id: int | None, accept: bool
+    ) -> PendingLink | None:
+        """The person answers a link waiting for them (`code_id`, or their latest); on accept
+        the new messenger is attached. None if nothing of theirs is waiting."""
+        ...
+
+    async def recent_hits(self, key: str, window_seconds: int) -> tuple[int, datetime | None]:
+        """Rate limits: how many events under `key` within the window, and the latest."""
+        ...
+
+    async def hit(self, key: str, keep_seconds: int) -> None: ...
+
+    async def tell_person(
+        self, person_id: int, key: str, text: str, choices: list[tuple[str, str]]
+    ) -> None:
+        """A message (outbox, once per `key`) to where the person last talked to us;
+        `choices` are (payload, label)."""
+        ...
+
+    async def tell_chat(self, channel: str, chat_id: str, key: str, text: str) -> None: ...
 
     async def unlink(self, person_id: int, channel: str, external_id: str) -> bool:
         """Detach this messenger account, unless it is the person's only one."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,17 +10,24 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from handlers import linkcode
+from handlers.casework import WEB_ROLES
 from handlers.ports import (
     CaseChange,
     DepartmentView,
     EventView,
     InviteUnavailable,
     InviteView,
+    LinkAlarm,
+    LinkClaim,
+    Newcomer,
+    PendingLink,
     PersonView,
     Registration,
     ReportView,
     StaleCase,
 )
+from storage import ratelimit
 from storage.models import (
     Attachment,
     Department,
@@ -33,7 +39,9 @@ from storage.models import (
     Report,
     ReportEvent,
     RevealLog,
+    WebAccount,
 )
+from storage.outbox import enqueue
 from storage.polls import PollStore
 from storage.webauth import issue_login_token
 
@@ -386,7 +394,7 @@ class SqlStore(PollStore):
 
     async def create_link_code(self, person_id: int, valid_minutes: int) -> str:
         for _ in range(10):
-            code = f"{secrets.randbelow(10**6):06d}"
+            code = linkcode.new_code()
             taken = await self.session.execute(select(LinkCode.id).where(LinkCode.code == code))
             if taken.first() is None:
                 expires = datetime.now(UTC) + timedelta(minutes=valid_minutes)
@@ -395,31 +403,156 @@ class SqlStore(PollStore):
                 return code
         raise RuntimeError("could not find a free link code")
 
+    async def _needs_confirmation(self, person_id: int) -> bool:
+        """Staff, leaders, handlers and anyone who may sign in to the web admin or reveal."""
+        person = await self.session.get(Person, person_id)
+        if person is None or person.role in WEB_ROLES or person.can_reveal:
+            return True
+        account = await self.session.execute(
+            select(WebAccount.id).where(WebAccount.person_id == person_id)
+        )
+        return account.first() is not None
+
     async def redeem_link_code(
-        self, code: str, channel: str, external_id: str, username: str
-    ) -> PersonView | None:
+        self, code: str, newcomer: Newcomer, max_failures: int, confirm_minutes: int
+    ) -> LinkClaim | None:
         now = datetime.now(UTC)
         # One atomic claim: a code works once, within its validity, whoever races for it.
         claimed = await self.session.execute(
             update(LinkCode)
             .where(
-                col(LinkCode.code) == code.strip(),
+                col(LinkCode.code) == code,
                 col(LinkCode.used).is_(False),
                 col(LinkCode.expires_at) > now,
+                col(LinkCode.failures) < max_failures,
             )
             .values(used=True)
-            .returning(col(LinkCode.person_id))
+            .returning(col(LinkCode.id), col(LinkCode.person_id))
         )
-        person_id = claimed.scalar_one_or_none()
-        if person_id is None:
+        row = claimed.first()
+        if row is None:
             return None
+        code_id, person_id = row
+        assert code_id is not None  # a primary key
+        person = await self.session.get(Person, person_id)
+        assert person is not None
+        view = await self._person_view(person)
+        if await self._needs_confirmation(person_id):
+            await self.session.execute(
+                update(LinkCode)
+                .where(col(LinkCode.id) == code_id)
+                .values(
+                    pending_channel=newcomer.channel,
+                    pending_external_id=newcomer.external_id,
+                    pending_chat_id=newcomer.chat_id,
+                    pending_username=newcomer.username,
+                    expires_at=now + timedelta(minutes=confirm_minutes),
+                )
+            )
+            return LinkClaim(code_id, view, confirm=True)
         self.session.add(
             Identity(
-                person_id=person_id, channel=channel, external_id=external_id, username=username
+                person_id=person_id,
+                channel=newcomer.channel,
+                external_id=newcomer.external_id,
+                username=newcomer.username,
             )
         )
         await self.session.flush()
-        return await self.person_for(channel, external_id)
+        return LinkClaim(code_id, view, confirm=False)
+
+    async def link_failed(self, max_failures: int) -> list[LinkAlarm]:
+        bumped = await self.session.execute(
+            update(LinkCode)
+            .where(
+                col(LinkCode.used).is_(False),
+                col(LinkCode.expires_at) > datetime.now(UTC),
+                col(LinkCode.failures) < max_failures,
+            )
+            .values(failures=col(LinkCode.failures) + 1)
+            .returning(col(LinkCode.id), col(LinkCode.person_id), col(LinkCode.failures))
+        )
+        rows = bumped.all()
+        alarms = []
+        for code_id, person_id, failures in rows:
+            assert code_id is not None  # a primary key
+            person = await self.session.get(Person, person_id)
+            locale = person.locale if person else ""
+            alarms.append(LinkAlarm(code_id, person_id, locale, failures))
+        return alarms
+
+    async def decide_link(
+        self, person_id: int, code_id: int | None, accept: bool
+    ) -> PendingLink | None:
+        waiting = (
+            select(LinkCode)
+            .where(
+                col(LinkCode.person_id) == person_id,
+                col(LinkCode.pending_channel) != "",
+                col(LinkCode.expires_at) > datetime.now(UTC),
+            )
+            .order_by(col(LinkCode.id).desc())
+            .limit(1)
+        )
+        if code_id is not None:
+            waiting = waiting.where(col(LinkCode.id) == code_id)
+        row = (await self.session.execute(waiting)).scalar_one_or_none()
+        if row is None:
+            return None
+        channel, external_id = row.pending_channel, row.pending_external_id
+        chat_id, username = row.pending_chat_id, row.pending_username
+        # Answered once: clearing the request in the same statement stops a double press.
+        cleared = await self.session.execute(
+            update(LinkCode)
+            .where(col(LinkCode.id) == row.id, col(LinkCode.pending_channel) != "")
+            .values(pending_channel="")
+            .returning(col(LinkCode.id))
+        )
+        if cleared.first() is None:
+            return None
+        taken = await self.session.execute(
+            select(Identity.id).where(
+                Identity.channel == channel, Identity.external_id == external_id
+            )
+        )
+        accepted = accept and taken.first() is None  # it registered on its own meanwhile
+        if accepted:
+            self.session.add(
+                Identity(
+                    person_id=person_id,
+                    channel=channel,
+                    external_id=external_id,
+                    username=username,
+                )
+            )
+            await self.session.flush()
+        person = await self.session.get(Person, person_id)
+        assert person is not None
+        return PendingLink(await self._person_view(person), channel, chat_id, accepted)
+
+    async def recent_hits(self, key: str, window_seconds: int) -> tuple[int, datetime | None]:
+        return await ratelimit.recent(self.session, key, timedelta(seconds=window_seconds))
+
+    async def hit(self, key: str, keep_seconds: int) -> None:
+        await ratelimit.record(self.session, key, timedelta(seconds=keep_seconds))
+
+    async def tell_person(
+        self, person_id: int, key: str, text: str, choices: list[tuple[str, str]]
+    ) -> None:
+        person = await self.session.get(Person, person_id)
+        identities = (
+            (await self.session.execute(select(Identity).where(Identity.person_id == person_id)))
+            .scalars()
+            .all()
+        )
+        if person is None or not identities:
+            return
+        ident = next((i for i in identities if i.channel == person.last_channel), identities[0])
+        payload = {"kind": "text", "text": text, "choices": [list(c) for c in choices]}
+        await enqueue(self.session, key, ident.channel, ident.external_id, payload)
+
+    async def tell_chat(self, channel: str, chat_id: str, key: str, text: str) -> None:
+        await enqueue(self.session, key, channel, chat_id, {"kind": "text", "text": text})
 
     async def unlink(self, person_id: int, channel: str, external_id: str) -> bool:
         count = (

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage import ratelimit
-from storage.models import Department, Person, WebAccount, WebLoginToken, WebSession
+from storage.models import Department, LinkCode, Person, WebAccount, WebLoginToken, WebSession
 
 SESSION_HOURS = 12
 
@@ -166,8 +166,9 @@ async def close_session(session: AsyncSession, sid: str) -> None:
 
 
 async def prune(session: AsyncSession) -> None:
-    """Drop expired sessions, sign-in links and rate-limit counts."""
+    """Drop expired sessions, sign-in links, /link codes and rate-limit counts."""
     now = datetime.now(UTC)
     await ratelimit.prune(session)
+    await session.execute(delete(LinkCode).where(col(LinkCode.expires_at) <= now))
     await session.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
     await session.execute(delete(WebLoginToken).where(col(WebLoginToken.expires_at) <= now))
