@@ -194,6 +194,8 @@ class Runner:
             settings.max_attachment_bytes,
             settings.max_text_length,
             secure_cookies=settings.public_url.startswith("https://"),
+            public_url=settings.public_url,
+            trust_proxy=settings.web_trust_proxy,
         )
         core.senders["web"] = webchat
         if settings.web_chat_enabled:

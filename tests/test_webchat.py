@@ -213,3 +213,68 @@ async def test_image_bombs_are_refused_politely_and_not_kept(client, tmp_path):
     assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []
     resp = await upload(client, tiny_png(), "anh.png", "image/png")  # a real photo still goes
     assert "1" in (await resp.json())["messages"][0]["text"]
+
+
+async def test_cross_site_requests_cannot_drive_a_chat_or_replace_its_cookie(client):
+    await client.get("/")
+    jar = client.session.cookie_jar
+    cookie = next(iter(jar)).value
+    own = str(client.make_url("/")).rstrip("/")
+    attacks: list[tuple[dict[str, str], bytes | str]] = [
+        (
+            {"Origin": "https://evil.example", "Content-Type": "application/json"},
+            '{"text":"/start"}',
+        ),
+        ({"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}, '{"text":"/start"}'),
+        ({"Origin": "null", "Content-Type": "application/json"}, '{"text":"/start"}'),
+        ({"Content-Type": "text/plain"}, '{"text":"/start"}'),  # what a plain HTML form can send
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "text=/start"),
+    ]
+    for headers, body in attacks:
+        jar.clear()  # a cross-site post carries no Lax cookie
+        resp = await client.post("/api/chat/send", data=body, headers=headers)
+        assert resp.status in (403, 415), headers
+        assert "Set-Cookie" not in resp.headers, headers
+    jar.update_cookies({"gr_chat": cookie})
+    history = await (await client.get("/api/chat/history")).json()
+    assert history["messages"] == []  # nothing was said in the visitor's chat
+    form = FormData()
+    form.add_field("file", tiny_png(), filename="a.png", content_type="image/png")
+    resp = await client.post(
+        "/api/chat/upload", data=form, headers={"Origin": "https://evil.example"}
+    )
+    assert resp.status == 403
+    ok = await client.post("/api/chat/send", json={"text": "/start"}, headers={"Origin": own})
+    assert ok.status == 200
+    jar.clear()  # the API itself never hands out a new cookie: only the page does
+    resp = await client.get("/api/chat/history")
+    assert resp.status == 200 and "Set-Cookie" not in resp.headers
+
+
+async def test_hostile_json_is_a_clear_400(client):
+    await client.get("/")
+    deep = '{"text": ' + "[" * 20_000 + "]" * 20_000 + "}"  # under the size cap
+    resp = await client.post(
+        "/api/chat/send", data=deep, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    assert "thử lại" in (await resp.json())["error"].lower()
+
+
+async def test_files_are_taken_only_at_the_attachments_question(client, tmp_path):
+    await client.get("/")
+    await send(client, "/start")
+    resp = await upload(client, b"<html><script>alert(1)</script></html>", "x.html", "text/html")
+    assert resp.status == 409
+    assert "đính kèm" in (await resp.json())["error"]
+    assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []
+
+
+async def test_one_visitor_cannot_upload_without_end(client, tmp_path):
+    await at_attachments(client)
+    statuses = [
+        (await upload(client, tiny_png(), f"a{i}.png", "image/png")).status for i in range(25)
+    ]
+    assert 429 in statuses
+    kept = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
+    assert len(kept) <= 10  # a report carries at most 10 files; the rest were not kept

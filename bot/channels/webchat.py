@@ -14,15 +14,20 @@ import secrets
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from bot.channels.files import new_attachment_path, scrub_image
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, FloodGuard
+from bot.feedback.guard import client_address
 from bot.render import numbered_text
+from bot.web import parse_json, read_capped
+from handlers.forms import StepType
 from handlers.i18n import N_, Translations
+from handlers.state import State
 from handlers.types import Choice, Inbound, Media, MediaKind, Outbound
 from storage.models import Conversation, WebChatMessage
 from storage.store import SqlStore
@@ -34,6 +39,13 @@ STATIC = Path(__file__).resolve().parent.parent / "web_static"
 ID_RE = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 MAX_JSON_BYTES = 64 * 1024
 NEW_COOKIE = web.RequestKey("new_cookie", str)
+UNREADABLE = N_("The message could not be read. Please try again.")
+NOT_EXPECTED = N_(
+    "I was not expecting a file or a photo here. You can add attachments later in the report, at the attachments question."
+)
+CROSS_SITE = N_("This request did not come from this page. Please reload the page and try again.")
+TOO_MANY_FILES = N_("You have sent many files in a short time. Please wait a while and try again.")
+UPLOADS_PER_HOUR = 20  # per visitor and per address: a report carries at most 10 files
 TOO_LARGE = N_(
     "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
 )
@@ -53,6 +65,8 @@ class WebChat:
         max_attachment_bytes: int,
         max_text_length: int,
         secure_cookies: bool,
+        public_url: str = "",
+        trust_proxy: bool = False,
     ) -> None:
         self.dispatcher = dispatcher
         self.sessions = sessions
@@ -61,6 +75,9 @@ class WebChat:
         self.max_attachment_bytes = max_attachment_bytes
         self.max_text_length = max_text_length
         self.secure_cookies = secure_cookies
+        self.public_origin = _origin(public_url)
+        self.trust_proxy = trust_proxy
+        self.upload_guard = FloodGuard(UPLOADS_PER_HOUR, 3600.0)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -87,6 +104,23 @@ class WebChat:
         return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
     # -- session ---------------------------------------------------------------------------------
+    def _same_site(self, request: web.Request) -> bool:
+        """Browsers say where a request comes from. Refusing other sites means a page elsewhere
+        can neither talk in a visitor's chat nor reset their cookie with a new one."""
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if fetch_site is not None:
+            return fetch_site == "same-origin"
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser (browsers send Origin with every POST)
+        ours = {_origin(f"{request.scheme}://{request.host}"), self.public_origin} - {""}
+        return _origin(origin) in ours
+
+    def _existing(self, request: web.Request) -> str | None:
+        """The visitor's session key, if they already have a cookie; never makes one."""
+        token = request.cookies.get(COOKIE, "")
+        return session_key(token) if re.fullmatch(r"[A-Za-z0-9_\-]{20,64}", token) else None
+
     def _session(self, request: web.Request, response: web.StreamResponse | None = None) -> str:
         token = request.cookies.get(COOKIE, "")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{20,64}", token):
@@ -130,26 +164,44 @@ class WebChat:
         return self.translations.default_locale
 
     async def _error(
-        self, request: web.Request, key: str, message: str, status: int
+        self, request: web.Request, key: str | None, message: str, status: int
     ) -> web.Response:
-        t = self.translations(await self._locale(key))
-        return self._json(request, {"error": t(message)}, status)
+        """A refusal in the visitor's language; only a request from this site gets a cookie."""
+        locale = await self._locale(key) if key else self.translations.default_locale
+        return self._json(request, {"error": self.translations(locale)(message)}, status)
+
+    async def _expects_file(self, key: str) -> bool:
+        """True while the visitor's report is at a question that takes attachments."""
+        async with self.sessions() as session:
+            conv = (
+                await session.execute(
+                    select(Conversation).where(
+                        Conversation.channel == CHANNEL, Conversation.user_id == key
+                    )
+                )
+            ).scalar_one_or_none()
+        state = State(conv.state if conv else {})
+        form = self.dispatcher.engine.catalog.forms.get("report")
+        if form is None or state.flow != "report" or not state.has_form("report"):
+            return False
+        step_id = state.form("report").get("step")
+        return any(s.id == step_id and s.type == StepType.MEDIA for s in form.steps)
 
     # -- talking ---------------------------------------------------------------------------------
     async def send(self, request: web.Request) -> web.Response:
+        if not self._same_site(request):
+            return await self._error(request, self._existing(request), CROSS_SITE, 403)
+        if request.content_type != "application/json":  # no plain HTML form can send JSON
+            return await self._error(request, self._existing(request), UNREADABLE, 415)
         key = self._session(request)
-        if request.content_length and request.content_length > MAX_JSON_BYTES:
-            return await self._error(request, key, N_("Your message is too long to send."), 413)
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return await self._error(
-                request, key, N_("The message could not be read. Please try again."), 400
-            )
+            body = parse_json(await read_capped(request, MAX_JSON_BYTES))
+        except web.HTTPRequestEntityTooLarge:
+            return await self._error(request, key, N_("Your message is too long to send."), 413)
+        except ValueError:
+            return await self._error(request, key, UNREADABLE, 400)
         if not isinstance(body, dict):
-            return await self._error(
-                request, key, N_("The message could not be read. Please try again."), 400
-            )
+            return await self._error(request, key, UNREADABLE, 400)
         client_id = str(body.get("id") or "")
         if not ID_RE.match(client_id):
             client_id = uuid.uuid4().hex
@@ -174,9 +226,7 @@ class WebChat:
             callback = None
             shown = text
         else:
-            return await self._error(
-                request, key, N_("The message could not be read. Please try again."), 400
-            )
+            return await self._error(request, key, UNREADABLE, 400)
         inbound = Inbound(
             channel=CHANNEL,
             update_key=f"{key}:{client_id}",  # ids are the page's: scope them
@@ -189,17 +239,19 @@ class WebChat:
         return await self._run(request, key, inbound, shown)
 
     async def upload(self, request: web.Request) -> web.Response:
+        if not self._same_site(request):
+            return await self._error(request, self._existing(request), CROSS_SITE, 403)
         key = self._session(request)
+        address = client_address(request, self.trust_proxy)
+        if self.upload_guard.check(key) or self.upload_guard.check(f"ip:{address}"):
+            return await self._error(request, key, TOO_MANY_FILES, 429)
         if (
             request.content_length
             and request.content_length > self.max_attachment_bytes + 64 * 1024
         ):
-            return await self._error(
-                request,
-                key,
-                TOO_LARGE,
-                413,
-            )
+            return await self._error(request, key, TOO_LARGE, 413)
+        if not await self._expects_file(key):
+            return await self._error(request, key, NOT_EXPECTED, 409)
         try:
             reader = await request.multipart()
         except (AssertionError, ValueError, KeyError):
@@ -338,7 +390,9 @@ class WebChat:
             return [dict(r.payload) for r in rows]
 
     async def history(self, request: web.Request) -> web.Response:
-        key = self._session(request)
+        key = self._existing(request)
+        if key is None:
+            return self._json(request, {"messages": [], "lang": self.translations.default_locale})
         async with self.sessions() as session:
             rows = (
                 (
@@ -356,7 +410,9 @@ class WebChat:
         return self._json(request, {"messages": messages, "lang": await self._locale(key)})
 
     async def updates(self, request: web.Request) -> web.Response:
-        key = self._session(request)
+        key = self._existing(request)
+        if key is None:
+            return self._json(request, {"messages": []})
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
@@ -394,6 +450,12 @@ class WebChat:
                 )
             )
         return None
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] in lower case, or "" for anything else (such as "null")."""
+    parts = urlsplit(url.strip().lower())
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
 
 
 def client_id_of(inbound: Inbound) -> str:
