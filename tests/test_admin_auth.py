@@ -371,3 +371,20 @@ async def test_an_admin_cannot_grant_themselves_reveal_rights(core):
         assert "person.update" in audit.text and "admin 7110" in audit.text
     async with core.sessions() as session:
         assert (await session.get(Person, mine)).can_reveal is True  # type: ignore[union-attr]
+
+
+async def test_an_admin_cannot_hand_reveal_rights_to_an_account_of_their_own_making(core):
+    """Not through an invite either: whoever registers with it could be the admin themselves."""
+    from storage.models import Invite
+    from tests.test_admin_cases import signed_in
+
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "admin", "7120")
+        page = await browser.post(
+            "/admin/invites", {"role": "admin", "unit": "U007", "uses": "1", "can_reveal": "1"}
+        )
+        assert page.status == 400 and "cannot carry the right to reveal" in page.text
+        assert 'name="can_reveal"' not in (await browser.get("/admin/invites")).text
+    async with core.sessions() as session:
+        found = await session.execute(select(Invite.id).where(Invite.can_reveal.is_(True)))  # type: ignore[attr-defined]
+        assert found.first() is None

@@ -1,4 +1,4 @@
-"""Invites: created with a role, unit, department, number of uses and the right to reveal;
+"""Invites: created with a role, unit, department and number of uses (never the right to reveal);
 listed with their Telegram deep link and a QR code to print; revoked by using them up.
 
 Invite codes are shown to admins (they hand them out) but never written to the audit log."""
@@ -98,7 +98,16 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     unit = str(form.get("unit", ""))[:64] or None
     dept = str(form.get("department", ""))[:32] or None
     uses_raw = str(form.get("uses", "1")).strip()
-    can_reveal = form.get("can_reveal") == "1"
+    if form.get("can_reveal") == "1":
+        # Whoever registers with an invite could be the admin who made it: reveal rights are
+        # only given to a registered person, by another administrator (see people.py).
+        return await _page(
+            request,
+            t(
+                "Invites cannot carry the right to reveal reporters: another administrator gives it on the person's page once they have registered."
+            ),
+            400,
+        )
     if role not in ROLES:
         return await _page(request, t("Choose a role from the list."), 400)
     if not uses_raw.isdigit() or not 1 <= int(uses_raw) <= MAX_USES:
@@ -109,9 +118,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         return await _page(request, t("A department handler needs a department."), 400)
     try:
         async with change(request, viewer) as done:
-            invite = await org.create_invite(
-                done.session, role, unit, int(uses_raw), dept, can_reveal
-            )
+            invite = await org.create_invite(done.session, role, unit, int(uses_raw), dept, False)
             await done.log(
                 "invite.create",
                 f"#{invite.id}",
@@ -119,7 +126,6 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 unit=unit or "",
                 department=dept or "",
                 uses=int(uses_raw),
-                can_reveal=can_reveal,
             )
     except org.AdminError:
         return await _page(
