@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.casework import OPEN, Action, CaseFacts, Status, buttons_for
 from handlers.forms import Catalog
 from handlers.i18n import N_, Translator
+from handlers.ports import ReporterInfo as ReporterInfo  # defined with the views; used from here
 from handlers.ports import ReportView
 from handlers.status import event_line, status_label
 from handlers.text import labelled
-
-
-@dataclass(frozen=True)
-class ReporterInfo:
-    name: str
-    username: str
-    unit_name: str
 
 
 def reporter_line(t: Translator, anonymity: str, reporter: ReporterInfo | None) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from handlers.cards import ACTION_LABELS, case_facts
 from handlers.casework import (
     NEEDS_TEXT,
+    WEB_ROLES,
     Action,
     Actor,
     Refusal,
@@ -28,7 +29,8 @@ from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
 from handlers.status import status_label
-from handlers.types import CallbackAnswer
+from handlers.text import fold
+from handlers.types import CallbackAnswer, ChatKind
 
 MAX_NOTE = 2000
 DUE_PRESETS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
@@ -41,6 +43,28 @@ def _refuse_stale(ctx: Context, case: ReportView, message: str) -> None:
     """A press on an older version of the case: say what it is now, change nothing."""
     ctx.reply.callback_answer = CallbackAnswer(
         message.format(code=case.code, status=status_label(ctx.t, case.status)), True
+    )
+
+
+def typed_choice(text: str, choices: list[tuple[str, str]]) -> str | None:
+    """The payload of the choice a typed number or label names (channels without buttons
+    number every choice, and a typed label works everywhere)."""
+    stripped = text.strip().rstrip(".")
+    if stripped.isdigit():
+        n = int(stripped)
+        return choices[n - 1][0] if 1 <= n <= len(choices) else None
+    folded = fold(stripped)
+    return next((key for key, label in choices if folded and fold(label) == folded), None)
+
+
+def too_long(t: Translator, text: str) -> str | None:
+    """The refusal for a note over the limit; never cut it silently."""
+    if len(text) <= MAX_NOTE:
+        return None
+    return t(
+        "That is {length} characters; please keep it under {limit}.",
+        length=len(text),
+        limit=MAX_NOTE,
     )
 
 
@@ -106,9 +130,6 @@ class CaseDesk:
         report_id, version, arg = int(parts[1]), int(parts[3]), ":".join(parts[4:])
         case = await ctx.store.case(report_id)
         actor = await self.actor(ctx, case)
-        if case is None:
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
-            return
         if actor is None:
             ctx.reply.callback_answer = CallbackAnswer(
                 t(
@@ -116,6 +137,10 @@ class CaseDesk:
                 ),
                 True,
             )
+            return
+        if case is None or actor.role not in WEB_ROLES or not may_view(actor, case_facts(case)):
+            # Someone who may not see the case learns nothing of it: not its code, not its status.
+            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         if case.version != version:
             _refuse_stale(ctx, case, t("This card is out of date: {code} is now {status}."))
@@ -239,15 +264,8 @@ class CaseDesk:
         elif ctx.inbound.media or not text or command:
             ctx.say_raw(t("Please reply with text, or /cancel."), force_reply=True)
             return
-        if len(text) > MAX_NOTE:
-            ctx.say_raw(
-                t(
-                    "That is {length} characters; please keep it under {limit}.",
-                    length=len(text),
-                    limit=MAX_NOTE,
-                ),
-                force_reply=True,
-            )
+        if refusal := too_long(t, text):
+            ctx.say_raw(refusal, force_reply=True)
             return
         if action == Action.REJECT and pending["stage"] == 0:
             pending["notes"] = [text]
@@ -478,14 +496,33 @@ class CaseDesk:
         ctx.reply.callback_answer = CallbackAnswer(t("Sent to you privately."))
 
     # -- /cases and /case CODE -------------------------------------------------------------------
+    async def chat_scope(self, ctx: Context) -> tuple[bool, str | None]:
+        """Where case commands may answer: (allowed, the department a bound chat belongs to).
+        A private chat, or a group bound as the staff chat or a department's chat; any other
+        group may have outsiders in it."""
+        inbound = ctx.inbound
+        if inbound.chat_kind == ChatKind.PRIVATE:
+            return True, None
+        roles = await ctx.store.chat_roles(inbound.channel, inbound.chat_id)
+        if "staff" in roles:
+            return True, None
+        departments = [r.removeprefix("department:") for r in roles if r.startswith("department:")]
+        return (True, departments[0]) if departments else (False, None)
+
     async def cases_command(self, ctx: Context) -> None:
         t = ctx.t
+        allowed, chat_department = await self.chat_scope(ctx)
+        if not allowed:
+            ctx.say_raw(t("Please write to me in a private chat to use this command."))
+            return
         actor = await self.actor(ctx)
-        if actor is None or actor.role not in ("staff", "admin", "leader", "handler"):
+        if actor is None or actor.role not in WEB_ROLES:
             ctx.say_raw(t("This command is for staff and departments."))
             return
         department = actor.department_code if actor.role == "handler" else None
         cases = await ctx.store.open_cases(department, 200)
+        if chat_department is not None:
+            cases = [c for c in cases if c.department_code == chat_department]
         flt = ctx.inbound.command_args.strip().lower()
         now = ctx.now
         if flt == "overdue":
@@ -513,40 +550,51 @@ class CaseDesk:
 
     async def case_command(self, ctx: Context, render_card: Any) -> None:
         t = ctx.t
+        allowed, chat_department = await self.chat_scope(ctx)
+        if not allowed:
+            ctx.say_raw(t("Please write to me in a private chat to use this command."))
+            return
         code = ctx.inbound.command_args.strip()
         case = await ctx.store.case_by_code(code) if code else None
         actor = await self.actor(ctx, case)
         if (
             case is None
             or actor is None
+            or actor.role not in WEB_ROLES
             or not may_view(actor, case_facts(case))
-            or (actor.is_reporter and actor.role not in ("staff", "admin", "leader", "handler"))
+            or (chat_department is not None and case.department_code != chat_department)
         ):
             ctx.say_raw(
                 t("No case {code} that you may see. Usage: /case PA-0042", code=code.upper() or "?")
             )
             return
-        audience = "department" if actor.role == "handler" else "staff"
+        audience = "department" if actor.role == "handler" or chat_department else "staff"
         text, buttons = await render_card(ctx, case, audience)
         ctx.say_raw(text, buttons if actor.role != "leader" else None)
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
     async def on_reporter_button(self, ctx: Context, data: str) -> None:
+        refusal = await self.reporter_press(ctx, data)
+        ctx.reply.callback_answer = CallbackAnswer(refusal or "", bool(refusal))
+
+    async def reporter_press(self, ctx: Context, data: str) -> str | None:
+        """A reporter's choice, pressed or typed; the refusal to show when it is not valid."""
         t = ctx.t
         parts = data.split(":")
         if not _well_formed(parts):
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
-            return
+            return t("This button is not valid.")
         case = await ctx.store.case(int(parts[1]))
         actor = await self.actor(ctx, case)
         if case is None or actor is None or not actor.is_reporter:
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
-            return
+            return t("This button is not valid.")
         if case.version != int(parts[3]):
-            _refuse_stale(ctx, case, t("This button is out of date: {code} is now {status}."))
-            return
-        ctx.reply.callback_answer = CallbackAnswer()
+            return t(
+                "This button is out of date: {code} is now {status}.",
+                code=case.code,
+                status=status_label(t, case.status),
+            )
         await self.reporter_choice(ctx, actor, case, parts[2], ":".join(parts[4:]))
+        return None
 
     async def reporter_choice(
         self, ctx: Context, actor: Actor, case: ReportView, what: str, arg: str
@@ -624,14 +672,8 @@ class CaseDesk:
             if not text or ctx.inbound.media:
                 ctx.say_raw(t("Please type your answer as text."))
                 return True
-            if len(text) > MAX_NOTE:
-                ctx.say_raw(
-                    t(
-                        "That is {length} characters; please keep it under {limit}.",
-                        length=len(text),
-                        limit=MAX_NOTE,
-                    )
-                )
+            if refusal := too_long(t, text):
+                ctx.say_raw(refusal)  # still waiting for the answer: nothing is lost
                 return True
             ctx.state.data.pop("reporter_input", None)
             action = {
@@ -648,11 +690,17 @@ class CaseDesk:
         case = waiting[0]
         actor = await self.actor(ctx, case)
         assert actor is not None
+        # The notice offered numbered choices: a typed number or label means that choice.
+        offered = self.waiting_choices(t, case)
+        chosen = typed_choice(text, offered)
+        if chosen is not None:
+            await self.reporter_choice(ctx, actor, case, chosen.split(":")[2], "")
+            return True
         if case.status == Status.NEEDS_INFO:
-            if (
-                await self._reporter_apply(ctx, actor, case, Action.ANSWER, note=text[:MAX_NOTE])
-                is not None
-            ):
+            if refusal := too_long(t, text):
+                ctx.say_raw(refusal)
+                return True
+            if await self._reporter_apply(ctx, actor, case, Action.ANSWER, note=text) is not None:
                 ctx.say_raw(self._reporter_thanks(ctx, Action.ANSWER, case))
             return True
         folded = text.lower().rstrip(".!")
@@ -664,6 +712,13 @@ class CaseDesk:
             return True
         return False
 
+    @staticmethod
+    def waiting_choices(t: Translator, case: ReportView) -> list[tuple[str, str]]:
+        """The choices the reporter's notice offered for a case that waits for them."""
+        if case.status == Status.NEEDS_INFO:
+            return [answer_button(t, case)]
+        return resolution_question(t, case)[1]
+
     def _reporter_thanks(self, ctx: Context, action: Action, case: ReportView) -> str:
         t = ctx.t
         if action == Action.DISPUTE:
@@ -672,6 +727,11 @@ class CaseDesk:
                 code=case.code,
             )
         return t("Thank you: your message has been added to {code}.", code=case.code)
+
+
+def answer_button(t: Translator, case: ReportView) -> tuple[str, str]:
+    """The reporter's button for a staff question."""
+    return f"r:{case.id}:answer:{case.version}", t("Answer the question")
 
 
 def resolution_question(t: Any, case: ReportView) -> tuple[str, list[tuple[str, str]]]:

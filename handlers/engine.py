@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.cards import card_buttons, staff_card
-from handlers.casedesk import CaseDesk, resolution_question
+from handlers.casedesk import CaseDesk, answer_button, resolution_question
 from handlers.casework import WEB_ROLES
 from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
@@ -154,7 +154,9 @@ class Engine:
             if case.attachment_count
             else ""
         )
-        text = staff_card(t, self.catalog, case, None, summary, [], self.tz, turn.now)
+        # Named reports show who sent them, as on the cards posted to the staff chat.
+        reporter = await turn.store.named_reporter(case.id) if case.anonymity == "named" else None
+        text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now)
         return text, card_buttons(t, case, audience)
 
     def command_menu(self) -> list[tuple[str, str]]:
@@ -243,6 +245,13 @@ class Engine:
             return
         if turn.person is None:
             await self._begin_onboarding(turn, None)
+            return
+        # A reporter's unsent answer ends with any new command, so it cannot swallow what they
+        # type next; /cancel ends just that.
+        unsent = cmd not in ("help", "lang") and turn.state.data.pop("reporter_input", None)
+        if unsent and cmd == "cancel":
+            turn.say(t("Cancelled: nothing was changed."))
+            await self._reprompt_any(turn)
             return
         if turn.state.flow == "poll" and cmd in ("cancel", "back", "skip"):
             if cmd == "cancel":
@@ -356,12 +365,26 @@ class Engine:
                     fs["preset"] = ["unit"]
         state.flow = "onboarding"
         turn.runner.start(self.onboarding, fs)
-        turn.say(
-            t(
+        turn.say(self._welcome(t, fs))
+        self._ask(turn)
+
+    def _welcome(self, t: Translator, fs: dict[str, Any]) -> str:
+        """The greeting, counting the questions that will really be asked (an invite may fix
+        the unit)."""
+        asked = len([s for s in self.onboarding.steps if s.id not in fs.get("preset", [])])
+        if asked == 3:
+            return t(
                 "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes three short questions."
             )
+        if asked == 2:
+            return t(
+                "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes two short questions."
+            )
+        return t.n(
+            "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes {count} short question.",
+            "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes {count} short questions.",
+            asked,
         )
-        self._ask(turn)
 
     async def _complete_onboarding(self, turn: Context, fs: dict[str, Any]) -> None:
         t = turn.t
@@ -643,13 +666,22 @@ class Engine:
     async def _my_answer(self, turn: Context, answer: Answer) -> None:
         assert turn.person is not None
         t = turn.t
+        if answer.key is not None and answer.key.startswith("r:"):
+            # A choice under a case's detail, typed rather than pressed.
+            self._leave_my(turn)
+            if refusal := await self.desk.reporter_press(turn, answer.key):
+                turn.say_raw(refusal)
+            return
         code = answer.key or (answer.text or "").strip().upper()
         report = await turn.store.report_of(turn.person.id, code) if code else None
         if report is None:
-            # Not a report of theirs: leave the list and treat it as an answer to the draft.
+            # Not a report of theirs: leave the list and treat it as an answer to the draft,
+            # or else to a question the people handling a case asked meanwhile.
             self._leave_my(turn)
             if answer.text is not None and (active := self._active_form(turn)) is not None:
                 answer = turn.runner.resolve(active[0], active[1], answer.text)
+            elif answer.text is not None and await self.desk.reporter_text(turn):
+                return
             await self._answer(turn, answer)
             return
         turn.reply.selected_label = report.code
@@ -670,7 +702,10 @@ class Engine:
         ]
         for ev in public_history(report.events):
             lines.append(f"• {self._datetime(ev.at)}: {event_line(t, ev.action, ev.note)}")
-        turn.say_raw("\n".join(lines), self._reporter_buttons(t, report))
+        buttons = self._reporter_buttons(t, report)
+        turn.say_raw("\n".join(lines), buttons)
+        if buttons:
+            turn.state.scratch["choices"] = [(data, label) for data, label in buttons]
         if turn.state.scratch.get("my_return"):
             # A draft is open: go back to it rather than leave it hidden behind the list.
             self._leave_my(turn)
@@ -685,7 +720,7 @@ class Engine:
             return resolution_question(t, report)[1]
         buttons = []
         if report.status == "needs_info":
-            buttons.append((f"{base}:answer:{report.version}", t("Answer the question")))
+            buttons.append(answer_button(t, report))
         if report.status in ("new", "acknowledged", "assigned", "needs_info", "reopened"):
             buttons.append((f"{base}:addinfo:{report.version}", t("Add information")))
         return buttons

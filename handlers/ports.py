@@ -108,6 +108,15 @@ class ReportView:
 
 
 @dataclass(frozen=True)
+class ReporterInfo:
+    """Who sent a named report, as its card shows them."""
+
+    name: str
+    username: str
+    unit_name: str
+
+
+@dataclass(frozen=True)
 class DepartmentView:
     code: str
     name: str
@@ -222,6 +231,14 @@ class Store(Protocol):
         ...
 
     async def rate_case(self, report_id: int, rating: int) -> None: ...
+
+    async def named_reporter(self, report_id: int) -> ReporterInfo | None:
+        """Who sent a report, for a named report only; None for every other one."""
+        ...
+
+    async def chat_roles(self, channel: str, chat_id: str) -> list[str]:
+        """What a group chat is bound as: staff, leaders, department:CODE; [] when unbound."""
+        ...
 
     # -- one person across messengers ------------------------------------------------------------
     async def create_link_code(self, person_id: int, valid_minutes: int) -> str:

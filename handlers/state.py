@@ -6,13 +6,16 @@ restarts and upgrades; unknown keys are preserved.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import Any
 
 
 class State:
     def __init__(self, data: dict[str, Any] | None = None) -> None:
-        self.data: dict[str, Any] = dict(data or {})
+        # A deep copy: the host compares the result with what it loaded to decide whether to
+        # save, so a change inside a nested dict must not show up in the loaded one as well.
+        self.data: dict[str, Any] = copy.deepcopy(data or {})
 
     # -- prompt token, so buttons from an older prompt are recognised as stale ----------------
     @property

@@ -24,12 +24,15 @@ from handlers.ports import (
     PendingLink,
     PersonView,
     Registration,
+    ReporterInfo,
     ReportView,
     StaleCase,
 )
 from storage import ratelimit
+from storage.admin import reporter_of
 from storage.models import (
     Attachment,
+    ChatBinding,
     Department,
     Identity,
     Invite,
@@ -386,6 +389,19 @@ class SqlStore(PollStore):
         if unit is not None:
             who += f", {unit.name}"
         return who
+
+    async def named_reporter(self, report_id: int) -> ReporterInfo | None:
+        report = await self.session.get(Report, report_id)
+        if report is None or report.anonymity != "named":
+            return None
+        found = await reporter_of(self.session, report)
+        return ReporterInfo(found.name, found.username, found.unit_name) if found else None
+
+    async def chat_roles(self, channel: str, chat_id: str) -> list[str]:
+        stmt = select(ChatBinding.role).where(
+            ChatBinding.channel == channel, ChatBinding.chat_id == chat_id
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
     async def rate_case(self, report_id: int, rating: int) -> None:
         await self.session.execute(
