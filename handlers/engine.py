@@ -92,6 +92,9 @@ class Engine:
         turn = Context(inbound, state, person, t, runner, store)
         if person is not None and person.last_channel != inbound.channel:
             await store.touch_channel(person.id, inbound.channel)  # notifications follow them
+        if inbound.command not in (None, "cancel", "skip", "help", "lang"):
+            # A new command ends a pending note for a case, so it cannot swallow what follows.
+            state.data.pop("case_input", None)
         callback = inbound.callback
         if callback is not None and callback.startswith("c:"):
             turn.reply.retire_keyboard = False

@@ -212,3 +212,14 @@ async def test_forged_case_buttons_from_non_staff_reveal_nothing(core, data, who
     async with core.sessions() as session:
         row = (await session.execute(select(Report))).scalar_one()
     assert (row.status, row.version) == ("assigned", 1)
+
+
+async def test_a_new_command_ends_a_staff_members_pending_note(core):
+    await reporter_with_case(core)
+    staff = await person(core, "7308", "staff")  # in their private chat
+    await staff.press_data("c:1:ack:0")
+    await staff.press_data("c:1:ask:1")  # "what should we ask the reporter?"
+    await staff.say("/report")
+    out = await staff.say("2")  # the second category of a report of their own
+    assert "(Question 2 of" in out[-1], out
+    assert ("ask", "2") not in await case_events(core)
