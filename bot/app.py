@@ -208,7 +208,6 @@ class Runner:
                 settings.telegram_bot_token,
                 settings.telegram_api_url,
                 settings.telegram_concurrency,
-                with_updater=not webhook,
             )
             self.telegram = TelegramChannel(
                 app,

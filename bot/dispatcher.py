@@ -11,8 +11,10 @@ import collections
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,12 +24,14 @@ from bot.locks import KeyedLocks
 from handlers.engine import Engine
 from handlers.i18n import Translations
 from handlers.types import Inbound, Outbound, Reply
+from storage import inbox
 from storage.conversations import (
     ConcurrentUpdate,
     claim_update,
     load_conversation,
     save_conversation,
 )
+from storage.outbox import enqueue
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -114,6 +118,41 @@ class Dispatcher:
         if result.effects:
             self.on_commit()
         return result.reply
+
+    # -- the inbox: what a channel fetched is kept until it is handled ---------------------------
+    async def inbox_store(
+        self, channel: str, updates: list[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        """Keep fetched updates before they are acknowledged; returns the keys that are new."""
+        async with self.sessions() as session, session.begin():
+            return await inbox.store(session, channel, updates)
+
+    async def inbox_waiting(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
+        async with self.sessions() as session:
+            return await inbox.waiting(session, channel)
+
+    async def inbox_done(self, channel: str, key: str) -> None:
+        """Forget a handled update. If this fails it is handled again after a restart, where
+        the deduplication record makes it a no-op."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await inbox.done(session, channel, key)
+        except Exception as exc:
+            log.warning("could not clear a handled update from the inbox: %s", type(exc).__name__)
+
+    # -- replies that could not be sent -------------------------------------------------------------
+    async def defer(self, channel: str, chat_id: str, payloads: list[dict[str, Any]]) -> None:
+        """Hand replies the messenger would not take to the outbox, which retries them after the
+        outage, in order with everything else queued for that chat."""
+        async with self.sessions() as session, session.begin():
+            for payload in payloads:
+                await enqueue(session, f"reply:{uuid.uuid4().hex}", channel, chat_id, payload)
+        self.on_commit()
+
+    async def queued_for(self, channel: str, chat_id: str) -> bool:
+        """Whether the outbox still holds messages to this chat (a reply must not overtake them)."""
+        async with self.sessions() as session:
+            return await inbox.queued_for(session, channel, chat_id) > 0
 
     def _apology(self, inbound: Inbound) -> Reply:
         t = self.translations(None)

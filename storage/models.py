@@ -120,6 +120,20 @@ class InboundUpdate(SQLModel, table=True):
     received_at: datetime = _ts(index=True)
 
 
+class InboxUpdate(SQLModel, table=True):
+    """An update fetched from a messenger and not yet handled. Written before the update is
+    acknowledged and deleted once handled, so a crash in between loses nothing; it holds the
+    raw update (names, text) only that long."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_key: str = Field(max_length=128)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _ts()
+
+
 class Report(SQLModel, table=True):
     __tablename__ = "report"
     id: int | None = Field(default=None, primary_key=True)

@@ -438,6 +438,8 @@ class FakeTelegram:
         }
         self.strict_edits = strict_edits
         self.validate_markup = validate_markup
+        # Some emulators answer getUpdates at once, whatever its ``timeout`` says.
+        self.ignore_timeout = False
         self._shutdown_timeout = shutdown_timeout
 
         # Public recordings -----------------------------------------------------------------
@@ -1075,7 +1077,7 @@ class FakeTelegram:
             )
         self._confirm(params.get("offset"))
         limit = max(1, min(100, int(params.get("limit") or 100)))
-        timeout = float(params.get("timeout") or 0)
+        timeout = 0.0 if self.ignore_timeout else float(params.get("timeout") or 0)
         allowed = params.get("allowed_updates") or None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -6,7 +6,9 @@ No business rules live here: the adapter maps, downloads attachments at the edge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,21 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
+from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
@@ -32,31 +45,40 @@ from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound
 from scheduler.delivery import DeliveryError
 
 log = logging.getLogger(__name__)
+# Polling is ours on purpose (see TelegramChannel), through PTB's request and error handling.
+warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 BUTTON_LABEL_LIMIT = 60
 SEND_ATTEMPTS = 4
+POLL_SECONDS = 25
+STOP_GRACE_SECONDS = 10.0
+ALLOWED = ["message", "callback_query"]
 
 
 def build_application(
-    token: str, api_url: str, concurrency: int, with_updater: bool = True
+    token: str, api_url: str, concurrency: int
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    builder = (
+    """PTB builds requests and parses answers; fetching updates is ours (see `_poll`)."""
+    return (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(concurrency)
-        .get_updates_connection_pool_size(2)  # before .request(), which forbids it after
         .request(AiohttpRequest(max(8, concurrency)))
+        .updater(None)
+        .build()
     )
-    if not with_updater:
-        builder = builder.updater(None)
-    return builder.build()
 
 
 class TelegramChannel:
-    """Owns the PTB application; `start`/`stop` run it in polling or webhook mode."""
+    """Owns the PTB application; `start_polling`/`start_webhook` take updates in.
+
+    Every update fetched is written to the inbox before it is acknowledged (before the next
+    getUpdates with a higher offset, or before the webhook's 200) and cleared once handled, so a
+    crash loses none; the restarted bot handles what is left. PTB's own Updater acknowledges
+    before handling and stops for good at an update it cannot parse, so polling is done here."""
 
     def __init__(
         self,
@@ -71,8 +93,13 @@ class TelegramChannel:
         self.dispatcher = dispatcher
         self.attachments_dir = attachments_dir
         self.max_attachment_bytes = max_attachment_bytes
-        app.add_handler(TypeHandler(Update, self._on_update))
-        app.add_error_handler(self._on_error)
+        self.poll_seconds = POLL_SECONDS
+        self._slots = asyncio.Semaphore(max(1, app.concurrent_updates))
+        self._poller: asyncio.Task[None] | None = None
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Chats whose replies went to the outbox in an outage: later ones queue behind them.
+        self._deferred: set[str] = set()
 
     @property
     def bot(self) -> Bot:
@@ -84,19 +111,14 @@ class TelegramChannel:
         # Emulators and self-hosted servers may lack these: the bot works without them.
         await self._optional(self.app.bot.delete_webhook(), "deleteWebhook")
         await self._optional(self.app.bot.set_my_commands(self.commands), "setMyCommands")
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0.0, timeout=25, allowed_updates=["message", "callback_query"]
-        )
+        await self._resume()
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
 
     async def start_webhook(self, url: str, secret: str) -> None:
         await self.app.initialize()
         await self._optional(self.app.bot.set_my_commands(self.commands), "setMyCommands")
-        await self.app.start()
-        await self.app.bot.set_webhook(
-            url, secret_token=secret or None, allowed_updates=["message", "callback_query"]
-        )
+        await self._resume()
+        await self.app.bot.set_webhook(url, secret_token=secret or None, allowed_updates=ALLOWED)
 
     async def _optional(self, call: Any, name: str) -> None:
         try:
@@ -104,44 +126,138 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("telegram %s failed (%s); carrying on without it", name, exc)
 
+    async def drain(self) -> None:
+        """Wait until every update taken in so far has been handled (tests, graceful stop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._tasks:  # an update cut short stays in the inbox for the next start
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         await self.app.shutdown()
         # After a start that failed half-way PTB shuts nothing down: close our session anyway.
         await self.app.bot.request.shutdown()
 
+    # -- intake ----------------------------------------------------------------------------------
+    async def _poll(self) -> None:
+        """Long-poll forever. A batch is stored before the next call acknowledges it; a failure
+        to store it leaves the offset where it was, so the batch is fetched again."""
+        loop = asyncio.get_running_loop()
+        idle = IdleBackoff()
+        offset: int | None = None
+        failures = 0
+        while True:
+            started = loop.time()
+            try:
+                raw = await self.bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={
+                        "offset": offset,
+                        "timeout": self.poll_seconds,
+                        "allowed_updates": ALLOWED,
+                    },
+                    read_timeout=self.poll_seconds + 10,
+                )
+            except TelegramError as exc:
+                failures += 1
+                delay = _poll_backoff(failures, exc)
+                reason = str(exc).replace(self.bot.token, "<token>")[:200]
+                log.warning("telegram poll failed (%s); retrying in %.1fs", reason, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            updates = [
+                u
+                for u in (raw if isinstance(raw, list) else [])
+                if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+            ]
+            if not updates:
+                await idle.after_empty(loop.time() - started, self.poll_seconds)
+                continue
+            idle.reset()
+            keyed = [(update_key(self.bot.id, u), u) for u in updates]
+            try:
+                fresh = set(await self.dispatcher.inbox_store(CHANNEL, keyed))
+            except Exception as exc:
+                log.error("telegram: could not store fetched updates (%s)", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            offset = max(int(u["update_id"]) for u in updates) + 1
+            for key, update in keyed:
+                if key in fresh:  # otherwise it is in the inbox already, taken in at start-up
+                    self._spawn(key, update)
+
+    async def _resume(self) -> None:
+        """Handle what was fetched before a restart and never handled."""
+        waiting = await self.dispatcher.inbox_waiting(CHANNEL)
+        if waiting:
+            log.info("telegram: handling %d update(s) fetched before the restart", len(waiting))
+        for key, raw in waiting:
+            self._spawn(key, raw)
+
     async def feed_webhook(self, data: dict[str, Any]) -> None:
-        """Queue a webhook body; PTB's processor runs it like a polled update."""
-        update = Update.de_json(data, self.app.bot)
-        await self.app.update_queue.put(update)
+        """Store a webhook body (before our 200 acknowledges it), then handle it."""
+        key = update_key(self.bot.id, data)
+        if await self.dispatcher.inbox_store(CHANNEL, [(key, data)]):
+            self._spawn(key, data)
+
+    def _spawn(self, key: str, raw: dict[str, Any]) -> None:
+        """Handle in a task: tasks reach each person's FIFO lock in the order updates came."""
+        task = asyncio.create_task(self._process(key, raw), name=f"telegram-{key[:32]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, key: str, raw: dict[str, Any]) -> None:
+        try:
+            update = Update.de_json(raw, self.bot)
+        except Exception as exc:
+            # Skipped and cleared, so it neither blocks the people after it nor comes back.
+            log.warning(
+                "telegram: skipped update %s, which could not be read (%s)",
+                digest(raw),
+                type(exc).__name__,
+            )
+            await self.dispatcher.inbox_done(CHANNEL, key)
+            return
+        try:
+            await self._on_update(update, key)
+        except Exception as exc:  # one bad update must never stop the others
+            log.error("telegram: failed to handle update %s (%s)", digest(raw), type(exc).__name__)
+        await self.dispatcher.inbox_done(CHANNEL, key)
 
     # -- inbound ---------------------------------------------------------------------------------
-    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not isinstance(update, Update):
-            return
+    async def _on_update(self, update: Update, key: str | None = None) -> None:
         user = update.effective_user
         if user is None or user.is_bot:
             return
         if update.message is None and update.callback_query is None:
             return  # edits, channel posts, membership changes: nothing to do
-        async with self.dispatcher.serialised(CHANNEL, str(user.id)):
-            inbound = await self.to_inbound(update)
+        async with self.dispatcher.serialised(CHANNEL, str(user.id)), self._slots:
+            inbound = await self.to_inbound(update, key)
             if inbound is None:
                 return
             reply = await self.dispatcher.handle(inbound)
             if reply is None:
+                await self._discard_media(inbound)  # a replay: its copy is already stored
                 if update.callback_query is not None:
                     await self._safe(update.callback_query.answer())
                 return
             await self.render(reply, update.callback_query)
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram handler error: %r", context.error)
+    async def _discard_media(self, inbound: Inbound) -> None:
+        for media in inbound.media:
+            if media.ref:
+                await asyncio.to_thread((self.attachments_dir / media.ref).unlink, True)
 
-    async def to_inbound(self, update: Update) -> Inbound | None:
+    async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user
         chat = update.effective_chat
         if user is None or chat is None:
@@ -150,7 +266,7 @@ class TelegramChannel:
         private = chat.type == "private" and chat.id > 0
         common: dict[str, Any] = {
             "channel": CHANNEL,
-            "update_key": update_key(self.bot.id, update.to_dict()),
+            "update_key": key or update_key(self.bot.id, update.to_dict()),
             "user_id": str(user.id),
             "chat_id": str(chat.id),
             "chat_kind": ChatKind.PRIVATE if private else ChatKind.GROUP,
@@ -232,8 +348,44 @@ class TelegramChannel:
                 )
             else:
                 await acknowledge
-        for message in reply.messages:
-            await self.send(message)
+        for i, message in enumerate(reply.messages):
+            if await self._queued_behind(message.chat_id):
+                await self._defer(reply.messages[i:])
+                return
+            try:
+                await self.send(message)
+            except BadRequest:
+                raise  # a NetworkError too, but the outbox could not send it either
+            except (RetryAfter, TimedOut, NetworkError) as exc:
+                log.warning("telegram: reply not sent (%s); handed to the outbox", exc)
+                await self._defer(reply.messages[i:])
+                return
+
+    async def _queued_behind(self, chat_id: str) -> bool:
+        """A chat whose replies went to the outbox gets its next ones there too, until the outbox
+        has caught up with it, so they arrive in the order they were written."""
+        if chat_id not in self._deferred:
+            return False
+        if await self.dispatcher.queued_for(CHANNEL, chat_id):
+            return True
+        self._deferred.discard(chat_id)
+        return False
+
+    async def _defer(self, messages: list[Outbound]) -> None:
+        """Replies the Bot API would not take (an outage) go to the outbox, which sends them
+        once it is back, in order with everything else for that chat."""
+        by_chat: dict[str, list[dict[str, Any]]] = {}
+        for message in messages:
+            by_chat.setdefault(message.chat_id, []).append(
+                {
+                    "kind": "text" if message.numbered else "card",
+                    "text": message.text,
+                    "choices": [[c.data, c.label] for c in message.choices],
+                }
+            )
+        for chat_id, payloads in by_chat.items():
+            self._deferred.add(chat_id)
+            await self.dispatcher.defer(CHANNEL, chat_id, payloads)
 
     async def _retire_keyboard(self, query: CallbackQuery, selected: str | None) -> None:
         """Take the buttons off a tapped prompt so they cannot be tapped twice."""
@@ -387,6 +539,14 @@ def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
 def _button_label(number: int, label: str) -> str:
     text = f"{number}. {label}"
     return text if len(text) <= BUTTON_LABEL_LIMIT else text[: BUTTON_LABEL_LIMIT - 1] + "…"
+
+
+def _poll_backoff(failures: int, exc: TelegramError) -> float:
+    if isinstance(exc, RetryAfter):
+        return min(60.0, _seconds(exc.retry_after))
+    if isinstance(exc, (InvalidToken, Forbidden, Conflict)):
+        return 30.0  # a revoked token or another poller: no point hammering the API
+    return min(30.0, 0.25 * 2 ** min(failures, 7))
 
 
 def _seconds(value: Any) -> float:

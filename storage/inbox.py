@@ -1,0 +1,64 @@
+"""The inbox: updates fetched from a messenger, kept until they are handled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import InboxUpdate, OutboxMessage, utcnow
+
+
+async def store(
+    session: AsyncSession, channel: str, updates: list[tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """Keep each (key, raw update); returns the keys that were new. A key already waiting is
+    being handled (or will be, after a restart), so it is not handled a second time."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    fresh = []
+    for key, payload in updates:
+        stmt = (
+            insert(InboxUpdate)
+            .values(channel=channel, update_key=key, payload=payload, received_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+        )
+        if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+            fresh.append(key)
+    return fresh
+
+
+async def waiting(session: AsyncSession, channel: str) -> list[tuple[str, dict[str, Any]]]:
+    """Updates of `channel` not yet handled, in the order they were fetched."""
+    stmt = (
+        select(InboxUpdate.update_key, InboxUpdate.payload)
+        .where(col(InboxUpdate.channel) == channel)
+        .order_by(col(InboxUpdate.id))
+    )
+    return [(key, dict(payload)) for key, payload in (await session.execute(stmt)).all()]
+
+
+async def done(session: AsyncSession, channel: str, key: str) -> None:
+    await session.execute(
+        delete(InboxUpdate).where(
+            col(InboxUpdate.channel) == channel, col(InboxUpdate.update_key) == key
+        )
+    )
+
+
+async def queued_for(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """Outbox messages to this chat not yet delivered (a reply must not overtake them)."""
+    stmt = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.chat_id) == chat_id,
+            col(OutboxMessage.status).in_(("pending", "sending")),
+        )
+    )
+    return int((await session.execute(stmt)).scalar_one())
