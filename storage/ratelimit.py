@@ -12,10 +12,18 @@ from sqlmodel import col, select
 from storage.models import RateHit
 
 
-async def record(session: AsyncSession, key: str, keep: timedelta) -> None:
+async def record(session: AsyncSession, key: str, keep: timedelta) -> int:
+    """Count one event; its id, to take it back with `forget` (e.g. a try that succeeded)."""
     now = datetime.now(UTC)
-    session.add(RateHit(key=key[:200], at=now, expires_at=now + keep))
+    hit = RateHit(key=key[:200], at=now, expires_at=now + keep)
+    session.add(hit)
     await session.flush()
+    assert hit.id is not None
+    return hit.id
+
+
+async def forget(session: AsyncSession, ids: list[int]) -> None:
+    await session.execute(delete(RateHit).where(col(RateHit.id).in_(ids)))
 
 
 async def recent(session: AsyncSession, key: str, window: timedelta) -> tuple[int, datetime | None]:

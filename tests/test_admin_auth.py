@@ -388,3 +388,20 @@ async def test_an_admin_cannot_hand_reveal_rights_to_an_account_of_their_own_mak
     async with core.sessions() as session:
         found = await session.execute(select(Invite.id).where(Invite.can_reveal.is_(True)))  # type: ignore[attr-defined]
         assert found.first() is None
+
+
+async def test_parallel_guesses_cannot_outrun_the_lockout(pg_or_sqlite_core):
+    core = pg_or_sqlite_core
+    """Each try is counted before its password is checked, so a burst of parallel guesses
+    gets no more checks than the limit."""
+    await account(core)
+    async with admin_browser(core) as browser:
+        await browser.get("/admin/login")
+        pages = await asyncio.gather(
+            *(
+                browser.post("/admin/login", {"username": "lan", "password": f"guess {i}"})
+                for i in range(12)
+            )
+        )
+    statuses = sorted(p.status for p in pages)
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 7, statuses

@@ -97,25 +97,25 @@ async def login_password(request: web.Request) -> web.StreamResponse:
     throttle = admin.throttle
     async with admin.core.sessions() as session, session.begin():
         wait = await throttle.locked_for(session, username, address)
-        account = await webauth.account(session, username) if username and not wait else None
-    if wait:
-        return again(_locked_message(request, wait), 429)
+        if wait:
+            return again(_locked_message(request, wait), 429)
+        attempt = await throttle.attempt(session, username, address)
+        account = await webauth.account(session, username) if username else None
     if account is None:
         await verify_password(admin.decoy_hash, password)
         ok = False
     else:
         ok = await verify_password(account.password_hash, password)
     if not ok or account is None:
-        async with admin.core.sessions() as session, session.begin():
-            await throttle.failed(session, username, address)
+        async with admin.core.sessions() as session:
             wait = await throttle.locked_for(session, username, address)
         if wait:
             return again(_locked_message(request, wait), 429)
         return again(t("Wrong username or password."), 401)
+    async with admin.core.sessions() as session, session.begin():
+        await throttle.succeeded(session, username, address, attempt)
     if not await _may_use_admin(request, account.person_id):
         return again(t("Your role does not give access to the web admin."), 403)
-    async with admin.core.sessions() as session, session.begin():
-        await throttle.succeeded(session, username, address)
     return await _signed_in(request, account.person_id)
 
 

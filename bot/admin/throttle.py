@@ -42,9 +42,16 @@ class LoginThrottle:
                 wait = max(wait, (self.window - (now - latest)).total_seconds())
         return wait
 
-    async def failed(self, session: AsyncSession, username: str | None, address: str) -> None:
-        for key, _limit in self._keys(username, address):
-            await ratelimit.record(session, key, self.window)
+    async def attempt(self, session: AsyncSession, username: str, address: str) -> list[int]:
+        """Count a try as failed before its password is checked, so parallel guesses cannot
+        all slip in under the limit; `succeeded` takes it back."""
+        return [
+            await ratelimit.record(session, k, self.window)
+            for k, _ in self._keys(username, address)
+        ]
 
-    async def succeeded(self, session: AsyncSession, username: str, address: str) -> None:
+    async def succeeded(
+        self, session: AsyncSession, username: str, address: str, attempt: list[int]
+    ) -> None:
+        await ratelimit.forget(session, attempt)
         await ratelimit.clear(session, self._keys(username, address)[-1][0])
