@@ -137,7 +137,12 @@ class Refusal(Exception):
 def may_view(actor: Actor, case: CaseFacts) -> bool:
     if actor.role in STAFF_ROLES or actor.role == LEADER_ROLE or actor.is_reporter:
         return True
-    return actor.role == HANDLER_ROLE and actor.department_code == case.department_code
+    # A handler whose department is gone sees nothing, not every unassigned case.
+    return (
+        actor.role == HANDLER_ROLE
+        and actor.department_code is not None
+        and actor.department_code == case.department_code
+    )
 
 
 def check(actor: Actor, action: Action, case: CaseFacts) -> None:

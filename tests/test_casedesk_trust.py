@@ -223,3 +223,12 @@ async def test_a_new_command_ends_a_staff_members_pending_note(core):
     out = await staff.say("2")  # the second category of a report of their own
     assert "(Question 2 of" in out[-1], out
     assert ("ask", "2") not in await case_events(core)
+
+
+def test_a_handler_without_a_department_sees_no_unassigned_case():
+    """A department removed from under its handler must not open every unassigned case."""
+    from handlers.casework import Actor, CaseFacts, Status, may_view
+
+    lost = Actor(person_id=1, role="handler", department_code=None)
+    assert not may_view(lost, CaseFacts(Status.NEW, None, "confidential"))
+    assert may_view(Actor(1, "handler", "SCT"), CaseFacts(Status.ASSIGNED, "SCT", "named"))
