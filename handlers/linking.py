@@ -159,7 +159,7 @@ class LinkDesk:
     async def _ask_owner(self, turn: Context, code_id: int, person_id: int, locale: str) -> None:
         t = self.translations(locale)
         inbound = turn.inbound
-        who = inbound.display_name or inbound.username or inbound.user_id
+        who = (inbound.display_name or inbound.username or inbound.user_id)[:64]
         text = t(
             "Someone on {channel} ({who}) sent your /link code and asks to use your account. Confirm only if that was you.\nPress a button, or send /link yes to confirm or /link no to refuse.",
             channel=inbound.channel,
