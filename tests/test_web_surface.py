@@ -136,3 +136,47 @@ async def test_zalo_webhook_ignores_chunked_giants_and_deep_nesting(zalo_hook):
     resp = await http.post("/zalo/webhook", data=deep, headers=headers)
     assert resp.status == 200  # Zalo disables webhooks that fail: answered, then ignored
     assert accepted == []
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_files_the_core_refuses_are_deleted_on_telegram(tmp_path, sqlite_url):
+    from tests.telegram_harness import running_bot
+
+    async with running_bot(tmp_path, sqlite_url) as h:
+        root = h.core.settings.attachments_dir
+        before = len(h.fake.messages_to(5550077))
+        h.fake.user_document(5550077, "trang.html", "text/html", SCRIPT)
+        await h.replies(5550077, before)
+        before = len(h.fake.messages_to(5550077))
+        h.fake.user_photo(5550077)  # a newcomer's photo answers no question either
+        await h.replies(5550077, before)
+        assert stored_files(root) == []
+
+
+async def test_files_the_core_refuses_are_deleted_on_zalo(tmp_path, sqlite_url):
+    from bot.app import build_core, seed_demo
+    from bot.channels.zalo import ZaloChannel
+    from bot.channels.zalo_client import ZaloBotClient
+    from tests.conftest import make_settings
+    from tests.fake_zalo import FakeZalo
+
+    fake = FakeZalo()
+    await fake.start()
+    core = await build_core(make_settings(tmp_path, sqlite_url, web_chat=False))
+    await seed_demo(core)
+    client = ZaloBotClient(token=fake.bot_token, api_url=fake.url, request_timeout=5)
+    channel = ZaloChannel(client, core.dispatcher, core.settings.attachments_dir, 200_000, "")
+    core.senders["zalo"] = channel
+    try:
+        await channel.start_polling()
+        fake.user_image("zu9", fake.file_url("photo.png"), display_name="Lê Văn")
+        await fake.wait_for_messages("zu9", 1, timeout=5)
+        await channel.drain()
+        assert stored_files(core.settings.attachments_dir) == []
+    finally:
+        await channel.stop()
+        await core.close()
+        await fake.stop()

@@ -278,3 +278,11 @@ async def test_one_visitor_cannot_upload_without_end(client, tmp_path):
     assert 429 in statuses
     kept = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
     assert len(kept) <= 10  # a report carries at most 10 files; the rest were not kept
+
+
+async def test_files_the_core_refuses_are_not_kept(client, tmp_path):
+    await at_attachments(client)
+    resp = await upload(client, b"\x00\x00\x00\x18ftypmp42", "clip.mp4", "video/mp4")
+    assert resp.status == 200
+    assert "không nhận loại tệp" in (await resp.json())["messages"][0]["text"]
+    assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []

@@ -3,9 +3,15 @@ cannot be guessed and no folder grows without bound."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.types import Inbound
+from storage.attachments import unheld
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to about 160 MB; more is refused
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic"})
@@ -15,6 +21,21 @@ def new_attachment_path(suffix: str) -> Path:
     """A fresh relative path; `suffix` is the file's extension with its dot (".jpg")."""
     now = datetime.now(UTC)
     return Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
+
+
+async def discard_unheld(
+    sessions: async_sessionmaker[AsyncSession], root: Path, inbound: Inbound
+) -> None:
+    """After the core has handled `inbound`, delete the files it received that neither a draft
+    nor a report took: the core refused them (a file where none was asked, a kind it does not
+    accept, a replay), and nobody must find them on disk later."""
+    refs = [m.ref for m in inbound.media if m.ref]
+    if not refs:
+        return
+    async with sessions() as session:
+        gone = await unheld(session, refs, (inbound.channel, inbound.user_id))
+    for ref in gone:
+        await asyncio.to_thread((root / ref).unlink, True)
 
 
 def scrub_image(path: Path) -> bool:

@@ -35,7 +35,12 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
-from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
+from bot.channels.files import (
+    IMAGE_SUFFIXES,
+    discard_unheld,
+    new_attachment_path,
+    scrub_image,
+)
 from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
 from bot.dispatcher import Dispatcher
@@ -245,6 +250,7 @@ class TelegramChannel:
             if inbound is None:
                 return
             reply = await self.dispatcher.handle(inbound)
+            await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
             if reply is None:
                 await self._discard_media(inbound)  # a replay: its copy is already stored
                 if update.callback_query is not None:

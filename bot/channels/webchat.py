@@ -20,7 +20,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
 from bot.dispatcher import Dispatcher, FloodGuard
 from bot.feedback.guard import client_address
 from bot.render import numbered_text
@@ -329,6 +329,7 @@ class WebChat:
     ) -> web.Response:
         async with self.dispatcher.serialised(CHANNEL, key):
             reply = await self.dispatcher.handle(inbound)
+            await discard_unheld(self.sessions, self.attachments_dir, inbound)
             if reply is None:
                 # A retry after a dropped connection: answer what we answered the first time.
                 earlier = await self._replies_to(key, client_id_of(inbound))

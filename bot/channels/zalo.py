@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -220,8 +220,9 @@ class ZaloChannel:
                     await self._send_with_retry(event.chat_id, self._apology())
                     return  # not claimed: a redelivery of this event is handled afresh
                 reply = await self.dispatcher.handle(inbound)
+                # Refused, or a replay whose first copy is already stored: not kept.
+                await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
                 if reply is None:
-                    await self._discard_media(inbound)  # a replay: its copy is already stored
                     return
                 await self.render(reply, event.chat_id)
         except Exception as exc:  # one bad event must never take the loop or the webhook down
@@ -292,11 +293,6 @@ class ZaloChannel:
             await asyncio.to_thread(target.unlink, True)
             return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
         return Media(MediaKind.PHOTO, ref=rel.as_posix(), mime=mime or "image/jpeg", size=size)
-
-    async def _discard_media(self, inbound: Inbound) -> None:
-        for media in inbound.media:
-            if media.ref:
-                await asyncio.to_thread((self.attachments_dir / media.ref).unlink, True)
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
