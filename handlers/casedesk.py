@@ -72,8 +72,8 @@ def _well_formed(parts: list[str]) -> bool:
     """c:<id>:<action>:<version>[:<arg>] with plausible numbers; anything else is forged."""
     return (
         len(parts) >= 4
-        and parts[1].isdigit()
-        and parts[3].isdigit()
+        and parts[1].isdecimal()
+        and parts[3].isdecimal()
         and len(parts[1]) <= 12
         and len(parts[3]) <= 9
     )
@@ -620,7 +620,7 @@ class CaseDesk:
                     code=case.code,
                 )
             )
-        elif what == "rate" and arg.isdigit() and 1 <= int(arg) <= 5:
+        elif what == "rate" and arg.isdecimal() and 1 <= int(arg) <= 5:
             ctx.state.data.pop("reporter_input", None)
             await ctx.store.rate_case(case.id, int(arg))
             ctx.say_raw(t("Thank you: your rating helps the committee improve."))
@@ -664,7 +664,7 @@ class CaseDesk:
                 return False
             what = pending["what"]
             if what == "rate":
-                if text.isdigit() and 1 <= int(text) <= 5:
+                if text.isdecimal() and 1 <= int(text) <= 5:
                     await self.reporter_choice(ctx, actor, case, "rate", text)
                     return True
                 ctx.state.data.pop("reporter_input", None)

@@ -136,7 +136,7 @@ class Engine:
     async def _poll_invitation(self, turn: Context, callback: str) -> None:
         """The "Answer now" button on an invitation, which came through the outbox."""
         round_id = callback.removeprefix("poll:")
-        if turn.person is None or not round_id.isdigit():
+        if turn.person is None or not round_id.isdecimal():
             turn.say(turn.t("This button is not valid."))
             return
         await self.polls.start(turn, int(round_id))
@@ -350,8 +350,11 @@ class Engine:
                 )
             )
             return
+        # A restart (say, with an invite code) keeps what the person already typed.
+        typed = dict(state.form("onboarding")["answers"]) if state.has_form("onboarding") else {}
         state.drop_form("onboarding")
         fs = state.form("onboarding")
+        fs["answers"].update(typed)
         if code:
             invite = await turn.store.find_invite(code)
             if invite is None or invite.uses_left <= 0:
@@ -608,7 +611,7 @@ class Engine:
         """Typed numbers for the /my and /lang lists, which are not forms."""
         choices: list[tuple[str, str]] = turn.state.scratch.get("choices", [])
         stripped = text.strip().rstrip(".")
-        if stripped.isdigit() and 1 <= int(stripped) <= len(choices):
+        if stripped.isdecimal() and 1 <= int(stripped) <= len(choices):
             return Answer(key=choices[int(stripped) - 1][0])
         for key, label in choices:
             if fold(label) == fold(stripped) or fold(key) == fold(stripped):

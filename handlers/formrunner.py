@@ -183,7 +183,7 @@ class FormRunner:
         """A typed number or a typed label picks a choice; anything else stays free text."""
         choices = self.current_choices(form, fs)
         stripped = text.strip().rstrip(".")
-        if stripped.isdigit() and choices:
+        if stripped.isdecimal() and choices:
             n = int(stripped)
             if 1 <= n <= len(choices):
                 return Answer(key=choices[n - 1][0])
@@ -327,7 +327,7 @@ class FormRunner:
             if unit is not None:
                 fs["answers"][step.id] = unit.code
                 return self._finish_unit(form, fs, unit.name)
-        if answer.text and not answer.text.strip().isdigit() and len(answer.text) <= 100:
+        if answer.text and not answer.text.strip().isdecimal() and len(answer.text) <= 100:
             query = " ".join(answer.text.split())
             found = search_units(self.units, query)
             if not found:

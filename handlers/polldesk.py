@@ -106,7 +106,7 @@ class PollDesk:
         """An answer to the /poll list."""
         turn.state.flow = None
         turn.state.clear_scratch()
-        if answer.key and answer.key.isdigit():
+        if answer.key and answer.key.isdecimal():
             await self.start(turn, int(answer.key))
         else:
             turn.say(turn.t("Please pick one of the numbers. Send /poll to see the list again."))
@@ -265,7 +265,7 @@ class PollDesk:
         anything else is refused and the current question asked again."""
         t = turn.t
         _, round_part, qid, value = [*key.split(":", 3), "", "", ""][:4]
-        if not round_part.isdigit():
+        if not round_part.isdecimal():
             turn.say(t("This button is not valid."))
             return
         round_id = int(round_part)

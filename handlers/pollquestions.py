@@ -148,7 +148,7 @@ def read_typed(q: Question, text: str, t: Translator) -> Any:
             )
         return list(dict.fromkeys(v for v in values if v is not None))
     if q.type == QuestionType.SCALE:
-        if not stripped.isdigit() or int(stripped) not in SCALE:
+        if not stripped.isdecimal() or int(stripped) not in SCALE:
             raise Invalid(t("Please send a whole number from 1 to 5."))
         return int(stripped)
     if q.type == QuestionType.NUMBER:
@@ -174,14 +174,14 @@ def read_typed(q: Question, text: str, t: Translator) -> Any:
 def read_button(q: Question, value: str) -> Any:
     """A button's value for this question, or None when it is not one of its options."""
     if q.type == QuestionType.SCALE:
-        return int(value) if value.isdigit() and int(value) in SCALE else None
+        return int(value) if value.isdecimal() and int(value) in SCALE else None
     if q.type in (QuestionType.SINGLE, QuestionType.MULTI):
         return value if q.option(value) is not None else None
     return None
 
 
 def _option_of(q: Question, typed: str) -> str | None:
-    if typed.isdigit():
+    if typed.isdecimal():
         n = int(typed)
         return q.options[n - 1].value if 1 <= n <= len(q.options) else None
     folded = fold(typed)

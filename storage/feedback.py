@@ -38,7 +38,7 @@ def normalise_code(text: str) -> str:
     """`pa-12`, `PA-0012` and `12` all name the report PA-0012."""
     cleaned = text.strip().upper().replace(" ", "")
     digits = cleaned.removeprefix("PA-").removeprefix("PA")
-    if digits.isdigit() and 0 < len(digits) <= 9:
+    if digits.isdecimal() and 0 < len(digits) <= 9:
         return report_code(int(digits))
     return cleaned[:32]
 

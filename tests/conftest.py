@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import Core, build_core
 from bot.config import Settings
@@ -57,6 +59,31 @@ def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
     with time_machine.travel(start, tick=True):
         yield start
 
+
+# Property tests: "ci" is fixed (derandomized) and bounded, so the suite stays fast and repeatable;
+# HYPOTHESIS_PROFILE=long searches far more, randomly, from the command line.
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=12,
+    stateful_step_count=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+hypothesis_settings.register_profile(
+    "long",
+    max_examples=400,
+    stateful_step_count=60,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://grassroots:grassroots@127.0.0.1:5432/postgres"

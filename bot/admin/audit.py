@@ -24,7 +24,7 @@ def _date(raw: str) -> date | None:
 
 
 def _number(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
 
 
 def _aware(at: datetime) -> datetime:

@@ -44,7 +44,7 @@ INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
 def _before(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= 12 else None
+    return int(value) if value.isdecimal() and len(value) <= 12 else None
 
 
 @requires(Permission.CASES)
@@ -225,7 +225,7 @@ async def case_file(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     root = admin.core.settings.attachments_dir.resolve()
     file_id = request.match_info["file_id"]
-    if not file_id.isdigit() or len(file_id) > 12:
+    if not file_id.isdecimal() or len(file_id) > 12:
         raise web.HTTPNotFound()
     async with admin.core.sessions() as session:
         case = await _visible_case(request, viewer, SqlStore(session))

@@ -43,7 +43,7 @@ def _wanted(form: Any, catalog: Catalog) -> tuple[dict[str, dict[str, int]], lis
     for c in catalog.categories:
         for u in urgencies(catalog):
             raw = str(form.get(f"due:{c.code}:{u}", "")).strip()
-            if not raw.isdigit() or not 1 <= int(raw) <= MAX_HOURS:
+            if not raw.isdecimal() or not 1 <= int(raw) <= MAX_HOURS:
                 bad.append(f"{c.code} · {u}")
                 continue
             wanted.setdefault(c.code, {})[u] = int(raw)

@@ -110,7 +110,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         )
     if role not in ROLES:
         return await _page(request, t("Choose a role from the list."), 400)
-    if not uses_raw.isdigit() or not 1 <= int(uses_raw) <= MAX_USES:
+    if not uses_raw.isdecimal() or not 1 <= int(uses_raw) <= MAX_USES:
         return await _page(
             request, t("Uses must be a whole number from 1 to {max}.", max=MAX_USES), 400
         )

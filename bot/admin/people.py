@@ -46,7 +46,7 @@ class PersonRow:
 
 
 def _page_number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return int(raw) if raw.isdecimal() and 0 < int(raw) < 100_000 else 1
 
 
 async def _channels(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
@@ -123,7 +123,7 @@ async def people(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 async def _person(session: AsyncSession, request: web.Request) -> Person:
     raw = request.match_info["id"]
-    person = await session.get(Person, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    person = await session.get(Person, int(raw)) if raw.isdecimal() and len(raw) < 12 else None
     if person is None:
         raise web.HTTPNotFound()
     return person

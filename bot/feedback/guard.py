@@ -53,7 +53,7 @@ class FormTokens:
     def check(self, token: str, binding: str) -> TokenProblem | None:
         """None when the token is good; otherwise what is wrong with it."""
         issued, _, signature = token.partition(".")
-        if not issued.isdigit() or not binding:
+        if not issued.isdecimal() or not binding:
             return TokenProblem.INVALID
         if not hmac.compare_digest(self._sign(int(issued), binding), signature):
             return TokenProblem.INVALID

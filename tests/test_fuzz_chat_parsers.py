@@ -1,0 +1,63 @@
+"""Whatever a person types, the parsers of the conversation answer it or refuse it; never raise.
+
+These are the functions every typed message passes through; hypothesis feeds them any Unicode,
+including characters Python calls digits but `int()` cannot read (superscripts, circled numbers).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers.casedesk import CaseDesk
+from handlers.formrunner import FormRunner
+from handlers.forms import load_catalog
+from handlers.i18n import Translations
+from handlers.pollquestions import Invalid, read_button, read_typed
+from handlers.polldefs import parse_poll
+from handlers.ports import UnitView
+from tests.polls_helpers import definition
+
+CATALOG = load_catalog(None)
+T = Translations("en")("en")
+UNITS = [UnitView(f"U{i:03d}", f"Chi bộ {i}", "cell", "agency") for i in range(1, 30)]
+POLL = parse_poll(definition("opinion-monthly"), "opinion-monthly")
+# What people type: anything, and numbers in every script and form Unicode knows.
+typed = st.one_of(
+    st.text(),
+    st.text(st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=4),
+    st.sampled_from(["²", "①", "١", "Ⅻ", " 3 ", "3.", "1, ²", "²/²/²⁰²⁶"]),
+)
+
+
+def _runner() -> FormRunner:
+    return FormRunner(CATALOG, T, UNITS, None, "Lan", 4000, has_buttons=False)
+
+
+@pytest.mark.parametrize("form_id", ["report", "onboarding"])
+@given(text=typed)
+def test_any_text_at_any_question_is_resolved_and_judged(form_id: str, text: str) -> None:
+    form = CATALOG.forms[form_id]
+    runner = _runner()
+    for step in [*form.steps, None]:
+        fs = {"answers": {}, "step": step.id if step else "review", "history": []}
+        answer = runner.resolve(form, fs, text)
+        runner.handle(form, fs, answer)
+
+
+@given(text=typed)
+def test_any_text_at_any_poll_question_is_read_or_refused(text: str) -> None:
+    for question in POLL.questions:
+        try:
+            read_typed(question, text, T)
+        except Invalid:
+            pass
+        read_button(question, text)
+
+
+@given(text=typed)
+def test_any_typed_due_date_is_read_or_refused(text: str) -> None:
+    CaseDesk(CATALOG, ZoneInfo("Asia/Ho_Chi_Minh")).parse_date(text)

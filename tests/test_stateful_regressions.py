@@ -1,0 +1,27 @@
+"""What the random conversations (test_stateful_conversation.py) found, pinned as plain tests."""
+
+from __future__ import annotations
+
+from tests.chat import Chat
+
+
+async def test_a_wrong_invite_code_mid_registration_keeps_the_name_typed_so_far(core):
+    chat = Chat(core, user_id="8101", display_name="")
+    await chat.say("/start")
+    await chat.say("Lê Thị Mai")
+    out = await chat.say("/start NOSUCHCODE")
+    assert "không hợp lệ" in out[0]
+    assert "Lê Thị Mai" in chat.transcript[-1]  # the name question shows it as the answer
+    await chat.say("Lê Thị Mai")
+    out = await chat.say("tai chinh")
+    assert "Sở Tài chính" in out[-1]  # on to the unit question, as before
+
+
+async def test_superscript_and_circled_digits_are_refused_kindly(core):
+    chat = Chat(core, user_id="8102")
+    await chat.say("/start")
+    await chat.press(1)
+    for text in ("²", "①", "Ⅻ"):
+        out = await chat.say(text)
+        assert "Xin lỗi, đã có lỗi" not in out[0]
+        assert "tổ chức cơ sở đảng nào" in out[-1]
