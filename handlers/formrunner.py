@@ -116,11 +116,15 @@ class FormRunner:
             return [(o.value, t(o.label)) for o in step.options]
         if step.type == StepType.UNIT:
             return self._unit_choices(form, fs)
-        if step.type == StepType.TEXT and step.suggest_profile_name and self.profile_name:
+        if step.type == StepType.TEXT and step.suggest_profile_name and self._profile_fits(step):
             return [("profile", t("Use “{name}”", name=self.profile_name[:60]))]
         if step.type == StepType.MEDIA:
             return [("done", t("Done"))]
         return []
+
+    def _profile_fits(self, step: Step) -> bool:
+        """The messenger's name is offered only when it would pass as a typed answer."""
+        return len(self.profile_name) >= max(1, step.min_length)
 
     def current_choices(self, form: Form, fs: dict[str, Any]) -> list[tuple[str, str]]:
         step_id = fs.get("step")
@@ -257,7 +261,7 @@ class FormRunner:
 
     def _handle_text(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
         t = self.t
-        if answer.key == "profile" and self.profile_name:
+        if answer.key == "profile" and self._profile_fits(step):
             value = self.profile_name[: step.max_length]
             fs["answers"][step.id] = value
             return self._advance(form, fs, value)

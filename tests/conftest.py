@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
 from bot.app import Core, build_core
@@ -82,6 +82,10 @@ hypothesis_settings.register_profile(
     print_blob=True,
     report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+# While fixing what a run found: the same examples as "ci", failures reported unshrunk, at once.
+hypothesis_settings.register_profile(
+    "dev", hypothesis_settings.get_profile("ci"), phases=[Phase.explicit, Phase.generate]
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import tempfile
 from datetime import UTC, datetime
@@ -210,6 +211,8 @@ class Conversations(RuleBasedStateMachine):
         self.after(None, None)
 
     def teardown(self) -> None:
+        if os.environ.get("STATEFUL_DEBUG"):
+            print("reports", self.statuses, "sent", len(self.transport.sent))
         try:
             if self.core is not None:
                 self.run(self.core.close())
@@ -250,6 +253,35 @@ class Conversations(RuleBasedStateMachine):
         label = self.me.last_choices[index - 1][0]
         label = label.upper() if how == "LABEL" else label
         self.me_send(self.me.say(label), label)
+
+    @rule(data=st.data())
+    def answer_sensibly(self, data: st.DataObject) -> None:
+        """What most people do: answer the question asked, so forms finish and cases exist."""
+        self._sensible(data)
+
+    @rule(data=st.data())
+    def send_a_whole_report(self, data: st.DataObject) -> None:
+        self.me_send(self.me.say("/report"), "/report")
+        for _ in range(12):
+            if "report" not in self.drafts:
+                break
+            self._sensible(data)
+
+    def _sensible(self, data: st.DataObject) -> None:
+        flow = self.drafts.get("report") or self.drafts.get("onboarding") or {}
+        step = flow.get("step")
+        if step == "description":
+            text = data.draw(st.text(min_size=10, max_size=50).filter(lambda s: len(s.strip()) >= 10))
+            self.me_send(self.me.say(text), text)
+        elif step == "name":
+            self.me_send(self.me.say(NAME), NAME)
+        elif step == REVIEW:
+            self.me_send(self.me.say("1"), "1")
+        elif self.me.last_choices:
+            index = data.draw(st.integers(1, min(3, len(self.me.last_choices))))
+            self.me_send(self.me.press(index))
+        else:
+            self.me_send(self.me.say("/report"), "/report")
 
     @rule(items=st.lists(media_item, min_size=1, max_size=3), caption=free_text)
     def send_media(self, items: list[Media], caption: str) -> None:

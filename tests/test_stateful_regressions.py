@@ -25,3 +25,11 @@ async def test_superscript_and_circled_digits_are_refused_kindly(core):
         out = await chat.say(text)
         assert "Xin lỗi, đã có lỗi" not in out[0]
         assert "tổ chức cơ sở đảng nào" in out[-1]
+
+
+async def test_a_one_letter_messenger_name_is_not_offered_as_the_full_name(core):
+    chat = Chat(core, user_id="8103", display_name=" L ")
+    await chat.say("/start")
+    assert not chat.last_choices  # no "Use “L”" button: the name needs two characters
+    out = await chat.say("1")
+    assert "ít nhất 2" in out[0]
