@@ -64,8 +64,8 @@ def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
 # HYPOTHESIS_PROFILE=long searches far more, randomly, from the command line.
 hypothesis_settings.register_profile(
     "ci",
-    max_examples=12,
-    stateful_step_count=30,
+    max_examples=8,
+    stateful_step_count=25,
     derandomize=True,
     database=None,
     deadline=None,

@@ -37,7 +37,9 @@ def build_template(directory: Path) -> Path:
             async with core.sessions() as session, session.begin():
                 await admin.bind_chat(session, "staff", "telegram", STAFF_ROOM)
                 await SqlStore(session).register(
-                    Registration("telegram", STAFF_ID, "", "Cán bộ Ban", "U001", "staff", "en", None)
+                    Registration(
+                        "telegram", STAFF_ID, "", "Cán bộ Ban", "U001", "staff", "en", None
+                    )
                 )
         finally:
             await core.close()

@@ -40,14 +40,14 @@ from sqlalchemy import select
 
 from bot.app import Core
 from handlers.casework import Action
-from handlers.forms import StepType
 from handlers.formrunner import EDIT_MENU, REVIEW
+from handlers.forms import StepType
 from handlers.ports import Registration
 from handlers.text import fold
 from handlers.types import ACCEPTED_MEDIA, ChatKind, Media, MediaKind, Reply
 from scheduler.polls import run_polls
 from storage.conversations import load_conversation
-from storage.models import Person, Report, ReportEvent
+from storage.models import Report, ReportEvent
 from storage.store import SqlStore
 from tests.chat import Chat
 from tests.stateful_harness import (
@@ -162,6 +162,7 @@ class Conversations(RuleBasedStateMachine):
         self.logs = LogRecorder().__enter__()
         self.transport = Transport()
         self.core: Core | None = None
+        self.outbox_dirty = False
         self.seen = 0  # transport messages already checked
         self.last_event = 0
         self.statuses: dict[int, str] = {}
@@ -169,6 +170,9 @@ class Conversations(RuleBasedStateMachine):
         self.report_count = 0
         self.my_buttons: list[str] = []  # every button the person was ever shown
         self.staff_buttons: list[str] = []
+
+    def _queued(self) -> None:
+        self.outbox_dirty = True
 
     def run(self, coro: Any) -> Any:
         return self.runner.run(coro)
@@ -179,11 +183,13 @@ class Conversations(RuleBasedStateMachine):
         registered=st.booleans(),
         locale=st.sampled_from(["vi", "en"]),
         profile=st.sampled_from([NAME, NAME, " L ", "", "x" * 150]),
+        cases=st.integers(0, 2),
     )
-    def start(self, channel: str, registered: bool, locale: str, profile: str) -> None:
+    def start(self, channel: str, registered: bool, locale: str, profile: str, cases: int) -> None:
         self.core = self.run(core_from(self.template, Path(self.tmp.name)))
         for name in CHANNELS:
             self.core.senders[name] = self.transport.sender(name)
+        self.core.dispatcher.on_commit = self._queued
         self.me = Chat(self.core, "u5000x", channel, profile, USERNAME)
         other = next(c for c in CHANNELS if c != channel)
         self.other = Chat(self.core, "u6000x", other, profile, USERNAME + "2")
@@ -209,6 +215,12 @@ class Conversations(RuleBasedStateMachine):
 
             self.run(register())
         self.after(None, None)
+        for number in range(cases if registered else 0):
+            # Cases to act on from the first step: staff and reporter buttons need them.
+            for text in ("/report", "1", "2", "1", f"Sự việc số {number} cần phản ánh.", "/skip"):
+                self.me_send(self.me.say(text), text)
+            for text in (str(number % 3 + 1), "1"):
+                self.me_send(self.me.say(text), text)
 
     def teardown(self) -> None:
         if os.environ.get("STATEFUL_DEBUG"):
@@ -271,7 +283,9 @@ class Conversations(RuleBasedStateMachine):
         flow = self.drafts.get("report") or self.drafts.get("onboarding") or {}
         step = flow.get("step")
         if step == "description":
-            text = data.draw(st.text(min_size=10, max_size=50).filter(lambda s: len(s.strip()) >= 10))
+            text = data.draw(
+                st.text(min_size=10, max_size=50).filter(lambda s: len(s.strip()) >= 10)
+            )
             self.me_send(self.me.say(text), text)
         elif step == "name":
             self.me_send(self.me.say(NAME), NAME)
@@ -310,16 +324,22 @@ class Conversations(RuleBasedStateMachine):
     @precondition(lambda self: self.statuses)
     @rule(
         data=st.data(),
-        action=st.sampled_from([a.value for a in Action]),
+        action=st.sampled_from([a.value for a in Action] + ["ack", "assign", "ask", "resolve"]),
         arg=st.sampled_from(["", "", "SCT", "BTC", "NOPE", "24h", "type", "7d"]),
         stale=st.booleans(),
+        note=st.none() | st.just("Đề nghị bổ sung thông tin về thời gian.") | free_text,
     )
-    def staff_presses(self, data: st.DataObject, action: str, arg: str, stale: bool) -> None:
+    def staff_presses(
+        self, data: st.DataObject, action: str, arg: str, stale: bool, note: str | None
+    ) -> None:
         case_id = data.draw(st.sampled_from(sorted(self.statuses)))
         version = self.run(self._version(case_id)) - (1 if stale else 0)
         payload = f"c:{case_id}:{action}:{version}" + (f":{arg}" if arg else "")
         self.run(self.staff.press_data(payload))
         self.after(self.staff.last_reply, "", who=self.staff)
+        if note is not None:  # the reason, question or answer the press asked for
+            self.run(self.staff.say(note))
+            self.after(self.staff.last_reply, "", who=self.staff)
 
     @precondition(lambda self: self.staff_buttons)
     @rule(data=st.data())
@@ -353,7 +373,9 @@ class Conversations(RuleBasedStateMachine):
     def after(self, reply: Reply | None, typed: str | None, who: Chat | None = None) -> None:
         """Deliver what the step queued, then check every invariant against what changed."""
         assert self.core is not None and self.core.delivery is not None
-        self.run(self.core.delivery.run_once())
+        if self.outbox_dirty or typed is None:
+            self.outbox_dirty = False
+            self.run(self.core.delivery.run_once())
         who = who or self.me
         fresh = self.transport.sent[self.seen :]
         self.seen = len(self.transport.sent)
@@ -486,7 +508,9 @@ class Conversations(RuleBasedStateMachine):
             assert len(value) <= step.max_items, where
             assert all(MediaKind(item["kind"]) in ACCEPTED_MEDIA for item in value), where
 
-    def _statuses_follow_the_machine(self, reports: list[Report], events: list[ReportEvent]) -> None:
+    def _statuses_follow_the_machine(
+        self, reports: list[Report], events: list[ReportEvent]
+    ) -> None:
         for event in events:
             edge = (event.from_status, event.to_status)
             before = self.statuses.get(event.report_id, "")
