@@ -50,7 +50,7 @@ def typed_choice(text: str, choices: list[tuple[str, str]]) -> str | None:
     """The payload of the choice a typed number or label names (channels without buttons
     number every choice, and a typed label works everywhere)."""
     stripped = text.strip().rstrip(".")
-    if stripped.isdigit():
+    if stripped.isdecimal():
         n = int(stripped)
         return choices[n - 1][0] if 1 <= n <= len(choices) else None
     folded = fold(stripped)

@@ -170,7 +170,7 @@ class LinkDesk:
 
     async def on_button(self, turn: Context, callback: str) -> None:
         _prefix, raw_id, answer = [*callback.split(":"), "", ""][:3]
-        if turn.person is None or not raw_id.isdigit() or answer not in (YES, NO):
+        if turn.person is None or not raw_id.isdecimal() or answer not in (YES, NO):
             turn.say(turn.t("This button is not valid."))
             return
         await self._decide(turn, int(raw_id), answer == YES)

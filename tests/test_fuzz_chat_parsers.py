@@ -7,13 +7,14 @@ including characters Python calls digits but `int()` cannot read (superscripts, 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.casedesk import CaseDesk
+from handlers.casedesk import CaseDesk, typed_choice
 from handlers.formrunner import FormRunner
 from handlers.forms import load_catalog
 from handlers.i18n import Translations
@@ -60,3 +61,21 @@ def test_any_text_at_any_poll_question_is_read_or_refused(text: str) -> None:
 @given(text=typed)
 def test_any_typed_due_date_is_read_or_refused(text: str) -> None:
     CaseDesk(CATALOG, ZoneInfo("Asia/Ho_Chi_Minh")).parse_date(text)
+
+
+@given(text=typed)
+def test_any_text_typed_at_a_staff_choice_is_read_or_refused(text: str) -> None:
+    assert typed_choice(text, [("a", "Sở Công Thương"), ("b", "Công an tỉnh")]) in ("a", "b", None)
+
+
+def test_no_code_reads_numbers_with_isdigit() -> None:
+    """`"²".isdigit()` is true but `int("²")` raises: use isdecimal(), which int() always reads."""
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for package in ("bot", "handlers", "storage", "scheduler")
+        for path in (root / package).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".isdigit()" in line
+    ]
+    assert not offenders, offenders

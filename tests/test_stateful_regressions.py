@@ -33,3 +33,14 @@ async def test_a_one_letter_messenger_name_is_not_offered_as_the_full_name(core)
     assert not chat.last_choices  # no "Use “L”" button: the name needs two characters
     out = await chat.say("1")
     assert "ít nhất 2" in out[0]
+
+
+async def test_a_forged_link_confirmation_button_with_a_superscript_is_refused(core):
+    chat = Chat(core, user_id="8104")
+    await chat.say("/start")
+    await chat.say("Lê Thị Mai")
+    await chat.say("tai chinh")
+    await chat.press(1)
+    await chat.press(1)
+    out = await chat.press_data("lk:²:yes")
+    assert "không hợp lệ" in out[0]
