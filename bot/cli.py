@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_parser("list", help="show each schedule with its next run")
     jrun = jobs.add_parser("run", help="run one job now")
     jrun.add_argument("name")
+    jrun.add_argument(
+        "--force", action="store_true", help="send a digest again that already went out"
+    )
 
     digest = sub.add_parser("digest", help="the leaders' digest").add_subparsers(
         dest="action", required=True
@@ -161,9 +164,10 @@ async def _import_csv(args: argparse.Namespace, core: Any, importer: Any, action
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     async with core.sessions() as session, session.begin():
-        result = await importer(session, data, dry_run=args.dry_run)
-        if not result.ok:
+        result = await importer(session, data)
+        if not result.ok or args.dry_run:  # a dry run imports for real, then rolls back
             await session.rollback()
+        if not result.ok:
             for error in result.errors:
                 print(f"{args.file}: {error}", file=sys.stderr)
             raise CliError(f"{len(result.errors)} bad row(s); nothing was imported")
@@ -215,17 +219,18 @@ async def cmd_dept(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
-async def _bot_username(settings: Settings) -> str | None:
+async def _bot_username(settings: Settings) -> tuple[str | None, str]:
+    """The bot's @username from Telegram's getMe, or None and why not (said to the operator)."""
     if not settings.telegram_enabled:
-        return None
+        return None, "TELEGRAM_BOT_TOKEN is not set"
     from telegram import Bot
 
     try:
         bot = Bot(settings.telegram_bot_token, base_url=f"{settings.telegram_api_url}/bot")
         async with bot:
-            return (await asyncio.wait_for(bot.get_me(), 10)).username
-    except Exception:
-        return None
+            return (await asyncio.wait_for(bot.get_me(), 10)).username, ""
+    except Exception as exc:
+        return None, f"Telegram's getMe failed: {type(exc).__name__}"
 
 
 async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
@@ -252,11 +257,16 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
                 can_reveal=bool(args.can_reveal),
             )
         print(invite.code)
-        username = await _bot_username(settings)
+        who = f"the new {args.role}" if args.uses == 1 else f"each new {args.role}"
+        username, why = await _bot_username(settings)
         if username:
             print(f"https://t.me/{username}?start={invite.code}")
+            print(f"{who.capitalize()} opens the link, or sends /start {invite.code} to the bot.")
         else:
-            print(f"Members send: /start {invite.code}")
+            print(
+                f"{who.capitalize()} sends /start {invite.code} to the bot. No Telegram link, "
+                f"as {why}; it is https://t.me/<bot username>?start={invite.code}"
+            )
         return 0
 
     return await _with_core(settings, work)
@@ -271,9 +281,20 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             f"role must be one of {', '.join(BINDING_ROLES)} or department:CODE, not {role!r}"
         )
 
+    chat_id = args.chat_id.strip()
+    if not chat_id or len(chat_id) > 64 or any(c.isspace() for c in chat_id):
+        raise CliError("--chat must be 1-64 characters without spaces")
+
     async def work(core: Any) -> int:
         async with core.sessions() as session, session.begin():
-            created = await admin.bind_chat(session, role, args.channel, args.chat_id.strip())
+            if role.startswith("department:") and not await admin.department_exists(
+                session, role.removeprefix("department:")
+            ):
+                raise CliError(
+                    f"no department with code {role.removeprefix('department:')!r}; "
+                    "see `grassroots dept list`"
+                )
+            created = await admin.bind_chat(session, role, args.channel, chat_id)
             if created:
                 await audit.record(
                     session,
@@ -282,16 +303,18 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                     "binding.add",
                     role,
                     channel=args.channel,
-                    chat_id=args.chat_id.strip(),
+                    chat_id=chat_id,
                 )
         state = "bound" if created else "was already bound"
-        print(f"Chat {args.chat_id} on {args.channel} {state} as {role}.")
+        print(f"Chat {chat_id} on {args.channel} {state} as {role}.")
         return 0
 
     return await _with_core(settings, work)
 
 
 async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+
     from storage import admin
 
     async def work(core: Any) -> int:
@@ -304,8 +327,9 @@ async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
             print("No reports yet.")
         for r in rows:
             hot = "HOT " if r["urgency"] == "hot" else ""
+            created = datetime.fromisoformat(r["created_at"]).astimezone(settings.tz)
             print(
-                f"{r['code']}\t{r['created_at'][:16]}\t{r['status']}\t{hot}{r['category']}\t{r['unit'] or '-'}"
+                f"{r['code']}\t{created:%Y-%m-%d %H:%M}\t{r['status']}\t{hot}{r['category']}\t{r['unit'] or '-'}"
             )
         return 0
 
@@ -328,14 +352,41 @@ async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.name not in JOBS:
         raise CliError(f"unknown job {args.name!r}; known jobs: {', '.join(JOBS)}")
+    if args.force and args.name not in DIGESTS:
+        raise CliError(f"--force is for the digests ({', '.join(DIGESTS)}), not {args.name}")
 
     async def work(core: Any) -> int:
+        if args.name in DIGESTS:
+            return await _run_digest(core, args.name, args.force)
         count = await JOBS[args.name](core)
         # What the job queued goes out through the running server's delivery worker.
         print(f"{args.name}: {count}")
         return 0
 
     return await _with_core(settings, work)
+
+
+DIGESTS = ("daily_digest", "weekly_digest", "monthly_digest")
+
+
+async def _run_digest(core: Any, name: str, force: bool) -> int:
+    """A digest goes out once per period: say so rather than print a bare 0."""
+    from scheduler.digest import run_digest, sent_at
+
+    period, at = await sent_at(core, name)
+    if at is not None and not force:
+        print(
+            f"{name}: not sent: the digest for {period} already went out at "
+            f"{at.astimezone(core.settings.tz):%H:%M %d/%m/%Y}. "
+            f"To send it again: grassroots jobs run {name} --force"
+        )
+        return 0
+    chats = await run_digest(core, name, force)
+    if not chats:
+        print(f"{name}: no leaders chat is bound; bind one: grassroots chat bind leaders ...")
+    else:  # the running server's delivery worker sends what was queued
+        print(f"{name}: sent to {chats} chat{'s' if chats > 1 else ''} (queued for delivery)")
+    return 0
 
 
 async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:

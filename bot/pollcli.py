@@ -14,6 +14,10 @@ class PollCliError(Exception):
     """A one-line reason for the operator."""
 
 
+class NoRoundYet(PollCliError):
+    """The poll has no round yet; the message says when or how it starts."""
+
+
 def add_parsers(sub: Any) -> None:
     poll = sub.add_parser("poll", help="collaborator polls").add_subparsers(
         dest="action", required=True
@@ -53,7 +57,11 @@ def check_poll(defn: Any, catalog: Any, source: str) -> None:
 
 
 async def _round(
-    session: Any, poll_key: str, number: int | None = None, period: str | None = None
+    session: Any,
+    poll_key: str,
+    tz: Any,
+    number: int | None = None,
+    period: str | None = None,
 ) -> Any:
     from storage.polls import find_poll, rounds_of
 
@@ -66,9 +74,30 @@ async def _round(
         rounds = [r for r in rounds if r.number == number]
     if period is not None:
         rounds = [r for r in rounds if r.period == period]
+    if not rounds and number is None and period is None:
+        raise NoRoundYet(_not_started(poll, tz))
     if not rounds:
         raise PollCliError(f"{poll_key}: no such round yet")
     return poll, rounds[-1]
+
+
+def _not_started(poll: Any, tz: Any) -> str:
+    """Rounds are opened by the `polls` job, so a round can be due by its schedule and not
+    exist yet (just imported, or `grassroots run` is not running)."""
+    from datetime import UTC, datetime
+
+    from handlers.polldefs import PollDef
+    from scheduler.polls import current_windows
+
+    defn = PollDef.model_validate(poll.definition)
+    windows = current_windows(defn, datetime.now(UTC), tz)
+    if not windows:
+        return f"{poll.key}: no round yet. {_when_it_opens(defn, tz)}"
+    return (
+        f"{poll.key}: the round for {windows[-1].period} is open by its schedule but has not "
+        "started yet: it starts within a minute while `grassroots run` is running, "
+        "or now with `grassroots jobs run polls`."
+    )
 
 
 async def poll_command(args: argparse.Namespace, core: Any) -> int:
@@ -107,6 +136,7 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
         print(_when_it_opens(defn, core.settings.tz))
         return 0
     if args.action == "list":
+        tz = core.settings.tz
         async with core.sessions() as session:
             polls = await all_polls(session)
             if not polls:
@@ -119,14 +149,14 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
                     invited, responded = await response_rate(session, rnd.id)
                     print(
                         f"  round {rnd.number}  {rnd.period}  {rnd.status}  "
-                        f"{responded}/{invited} responded  closes {rnd.closes_at:%Y-%m-%d %H:%M} UTC"
+                        f"{responded}/{invited} responded  closes {_local(rnd.closes_at, tz):%Y-%m-%d %H:%M}"
                     )
         return 0
     if args.action == "resend":
         from scheduler.polls import resend_round
 
         async with core.sessions() as session:
-            _, rnd = await _round(session, args.poll)
+            _, rnd = await _round(session, args.poll, core.settings.tz)
         if rnd.status != "open":
             raise PollCliError(f"{args.poll}: the latest round is closed")
 
@@ -146,6 +176,13 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
         print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
         return 0
     return await _results(args, core)
+
+
+def _local(at: Any, tz: Any) -> Any:
+    """A stored UTC time (SQLite gives it back naive) as the organisation's local time."""
+    from datetime import UTC
+
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
 
 
 def _when_it_opens(defn: Any, tz: Any) -> str:
@@ -179,13 +216,13 @@ async def _results(args: argparse.Namespace, core: Any) -> int:
 
     t = core.translations(None)
     async with core.sessions() as session:
-        _, rnd = await _round(session, args.poll, args.round)
+        _, rnd = await _round(session, args.poll, core.settings.tz, args.round)
         if args.format == "text":
             results = await round_results(session, rnd.id)
             closes = rnd.closes_at if rnd.closes_at.tzinfo else rnd.closes_at.replace(tzinfo=UTC)
             print(render_results(t, results, core.settings.tz, closes))
             return 0
-        header, rows = await response_table(session, rnd.id, t.locale)
+        header, rows = await response_table(session, rnd.id, t.locale, core.settings.tz)
     _write(header, rows, args, f"{args.poll}-round{rnd.number}")
     return 0
 
@@ -215,7 +252,11 @@ async def sitrep_command(args: argparse.Namespace, core: Any) -> int:
                     else f"several situation reports; choose one with --poll ({', '.join(sitreps)})"
                 )
             key = sitreps[0]
-        _, rnd = await _round(session, key, period=args.period)
+        try:
+            _, rnd = await _round(session, key, core.settings.tz, period=args.period)
+        except NoRoundYet as exc:  # a status, not a failure
+            print(exc)
+            return 0
         c = await compliance(session, rnd.id)
     tz = core.settings.tz
     if args.format == "text":

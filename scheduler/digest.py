@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, not_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -68,9 +68,12 @@ async def collect(
     until: datetime,
     tz: ZoneInfo,
     chart_days: int = CHART_DAYS,
+    now: datetime | None = None,
 ) -> DigestData:
     # Compare in UTC: SQLite keeps UTC wall times and would read local bounds as if UTC.
     since, until = since.astimezone(UTC), until.astimezone(UTC)
+    # A window reaching past now (this month's report) must not call a case due later overdue.
+    due_by = min(until, now or datetime.now(UTC))
     data = DigestData(since, until)
     window = (col(Report.created_at) >= since, col(Report.created_at) < until)
     rows = await session.execute(
@@ -102,7 +105,7 @@ async def collect(
         select(Report.code, Department.name)
         .join(Department, col(Department.id) == col(Report.department_id), isouter=True)
         .where(
-            col(Report.due_at) >= since, col(Report.due_at) < until, col(Report.status).in_(OPEN)
+            col(Report.due_at) >= since, col(Report.due_at) < due_by, col(Report.status).in_(OPEN)
         )
         .order_by(col(Report.due_at))
         .limit(50)
@@ -326,29 +329,60 @@ def digest_day(now: datetime, tz: ZoneInfo) -> str:
     return now.astimezone(tz).date().isoformat()
 
 
+def digest_window(job: str, now: datetime, tz: ZoneInfo) -> tuple[str, datetime | None, datetime]:
+    """(period, since, until) of a digest job at `now`; since None means "since the last one"."""
+    local = now.astimezone(tz)
+    if job == "daily_digest":
+        return digest_day(now, tz), None, now
+    if job == "weekly_digest":  # Monday's summary of the last seven days
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}", now - timedelta(days=7), now
+    # The first of the month: the previous calendar month, for the monthly briefing.
+    this_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    return f"{last_month:%Y-%m}", last_month, this_month
+
+
+async def run_digest(core: Core, job: str, force: bool = False) -> int:
+    """Send the digest of the current period, once; `force` sends it again (the operator's
+    `jobs run NAME --force`, e.g. after binding the leaders chat). Returns chats reached."""
+    period, since, until = digest_window(job, datetime.now(UTC), core.settings.tz)
+    return await send_digest(core, job, period, since, until, force)
+
+
 async def daily_digest(core: Core) -> int:
     """Today's digest since the previous one; a second run the same day sends nothing."""
-    now = datetime.now(UTC)
-    return await send_digest(core, "daily_digest", digest_day(now, core.settings.tz), None, now)
+    return await run_digest(core, "daily_digest")
 
 
 async def weekly_digest(core: Core) -> int:
-    """Monday's summary of the last seven days."""
-    now = datetime.now(UTC)
-    year, week, _ = now.astimezone(core.settings.tz).isocalendar()
-    return await send_digest(
-        core, "weekly_digest", f"{year}-W{week:02d}", now - timedelta(days=7), now
-    )
+    return await run_digest(core, "weekly_digest")
 
 
 async def monthly_digest(core: Core) -> int:
-    """The first of the month: the previous calendar month, for the monthly briefing."""
-    now = datetime.now(UTC)
-    local = now.astimezone(core.settings.tz)
-    this_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    last_month = (this_month - timedelta(days=1)).replace(day=1)
-    period = f"{last_month:%Y-%m}"
-    return await send_digest(core, "monthly_digest", period, last_month, this_month)
+    return await run_digest(core, "monthly_digest")
+
+
+def _of_period(period: str) -> Any:
+    """This period's runs: the first, and any forced repeats (`2026-12-03/2`)."""
+    return or_(
+        col(JobRun.period) == period, col(JobRun.period).startswith(f"{period}/", autoescape=True)
+    )
+
+
+async def sent_at(core: Core, job: str) -> tuple[str, datetime | None]:
+    """The current period of `job`, and when its digest went out (None: not yet)."""
+    period, _, _ = digest_window(job, datetime.now(UTC), core.settings.tz)
+    async with core.sessions() as session:
+        first = (
+            await session.execute(
+                select(JobRun.created_at)
+                .where(JobRun.job == job, _of_period(period))
+                .order_by(col(JobRun.id))
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    return period, _aware(first) if first is not None else None
 
 
 TITLES = {
@@ -359,33 +393,42 @@ TITLES = {
 
 
 async def send_digest(
-    core: Core, job: str, period: str, since: datetime | None, until: datetime
+    core: Core,
+    job: str,
+    period: str,
+    since: datetime | None,
+    until: datetime,
+    force: bool = False,
 ) -> int:
-    """Send one digest to every leaders chat, exactly once per job and period."""
+    """Send one digest to every leaders chat, exactly once per job and period unless forced."""
     from storage.admin import bindings_for
 
     async with core.sessions() as session:
         done = (
             await session.execute(
-                select(JobRun.id).where(JobRun.job == job, JobRun.period == period)
+                select(func.count())
+                .select_from(JobRun)
+                .where(JobRun.job == job, _of_period(period))
             )
-        ).scalar_one_or_none()
-        last = (
+        ).scalar_one()
+        last = (  # the end of the previous period's digest: where this one starts
             await session.execute(
                 select(JobRun.period_end)
-                .where(JobRun.job == job)
+                .where(JobRun.job == job, not_(_of_period(period)))
                 .order_by(col(JobRun.id).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
         bound = bool(await bindings_for(session, "leaders"))
-    if done is not None:
+    if done and not force:
         return 0
     if not bound:
         # Nothing to send, so nothing is recorded: a leaders chat bound later the same day
         # still gets today's digest from `jobs run`.
         log.info("%s for %s: no leaders chat is bound", job, period)
         return 0
+    if done:  # a forced repeat: its own run row and outbox keys, so it is really sent
+        period = f"{period}/{done + 1}"
     if since is None:
         since = _aware(last) if last is not None else until - timedelta(days=1)
     text, chart = await build(core, since, until, TITLES[job])

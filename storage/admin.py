@@ -83,6 +83,11 @@ async def create_invite(
     return invite
 
 
+async def department_exists(session: AsyncSession, code: str) -> bool:
+    found = await session.execute(select(Department.id).where(Department.code == code))
+    return found.first() is not None
+
+
 async def bind_chat(session: AsyncSession, role: str, channel: str, chat_id: str) -> bool:
     """Bind a chat; False when it was already bound (so running it twice is harmless)."""
     existing = await session.execute(

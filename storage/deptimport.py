@@ -21,12 +21,11 @@ def _problems(cell: dict[str, str]) -> list[str]:
     return problems
 
 
-async def import_departments(
-    session: AsyncSession, data: bytes, dry_run: bool = False
-) -> ImportResult:
+async def import_departments(session: AsyncSession, data: bytes) -> ImportResult:
+    """Upsert by code. A dry run is this, rolled back by the caller."""
     rows, errors = read_rows(data, COLUMNS, _problems)
     result = ImportResult(errors=errors)
-    if errors or dry_run:
+    if errors:
         return result
     existing = {d.code: d for d in (await session.execute(select(Department))).scalars()}
     for _line, cell in rows:

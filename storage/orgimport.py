@@ -45,8 +45,9 @@ def parse_units_csv(data: bytes) -> tuple[list[UnitRow], list[str]]:
     return [UnitRow(line, *(c[k] for k in COLUMNS)) for line, c in rows], errors
 
 
-async def import_units(session: AsyncSession, data: bytes, dry_run: bool = False) -> ImportResult:
-    """Upsert by code; running the same file twice changes nothing the second time."""
+async def import_units(session: AsyncSession, data: bytes) -> ImportResult:
+    """Upsert by code; running the same file twice changes nothing the second time. A dry run
+    is this, rolled back by the caller, so its counts are the real ones."""
     rows, errors = parse_units_csv(data)
     result = ImportResult(errors=errors)
     existing = {u.code: u for u in (await session.execute(select(OrgUnit))).scalars()}
@@ -56,7 +57,7 @@ async def import_units(session: AsyncSession, data: bytes, dry_run: bool = False
             result.errors.append(
                 f"line {row.line}: parent_code {row.parent_code!r} is not a known unit"
             )
-    if result.errors or dry_run:
+    if result.errors:
         return result
     by_code = dict(existing)
     for row in rows:  # first create the new units, so parents resolve in the second pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from statistics import mean
 from typing import Any
 
@@ -129,10 +129,10 @@ async def round_results(session: AsyncSession, round_id: int) -> RoundResults:
 
 
 async def response_table(
-    session: AsyncSession, round_id: int, locale: str
+    session: AsyncSession, round_id: int, locale: str, tz: tzinfo = UTC
 ) -> tuple[list[str], Iterator[list[Any]]]:
     """Header and rows for an export: one row per response, one column per question. Named
-    rounds add who and which unit; anonymous ones have nothing to add."""
+    rounds add who, which unit and when, in `tz` (people read it); anonymous ones add nothing."""
     rnd = await session.get(PollRound, round_id)
     if rnd is None:
         raise LookupError(round_id)
@@ -162,7 +162,9 @@ async def response_table(
     def generate() -> Iterator[list[Any]]:
         for response, name, unit in rows:
             who = (
-                [name or "", unit or "", _aware(response.submitted_at).isoformat()] if named else []
+                [name or "", unit or "", _aware(response.submitted_at).astimezone(tz).isoformat()]
+                if named
+                else []
             )
             yield who + [
                 cell(q.type, response.answers.get(q.id), options[q.id]) for q in defn.questions

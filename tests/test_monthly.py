@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from docx import Document
 from docx.table import Table
 from docx.text.paragraph import Paragraph
@@ -185,3 +186,43 @@ async def test_the_cli_writes_the_report(tmp_path: Path, core, sqlite_url):
         ["report", "monthly", "--month", "October", "--out", str(out)], expect=1, **env
     )
     assert "--month must look like 2026-11" in said
+
+
+async def test_this_months_report_lists_as_overdue_only_cases_already_due(core):
+    """Made mid-month, the report must not call a case due next week overdue (the dashboard
+    does not either)."""
+    now = datetime(2026, 12, 15, 3, 0, tzinfo=UTC)  # 15 Dec, 10:00 in Hanoi
+    async with core.sessions() as session, session.begin():
+        for i, due in enumerate((now - 24 * H, now + 7 * 24 * H), 1):
+            session.add(
+                Report(
+                    code=f"PA-{i:04d}",
+                    category="workplace",
+                    urgency="normal",
+                    description="x",
+                    anonymity="named",
+                    channel="telegram",
+                    status="assigned",
+                    created_at=now - 10 * 24 * H,
+                    due_at=due,
+                )
+            )
+    with time_machine.travel(now, tick=False):
+        _, tables, _ = sections(await build_monthly_report(core, "2026-12", "en"))
+    assert [row[0] for row in tables["Overdue cases"][1:]] == ["PA-0001"]
+
+
+async def test_the_report_is_a4_in_times_new_roman_with_page_numbers_and_its_date(core):
+    from docx.oxml.ns import qn
+
+    with time_machine.travel(datetime(2026, 11, 2, 2, 0, tzinfo=UTC), tick=False):
+        document = await build_monthly_report(core, "2026-10", "vi")
+    doc = Document(io.BytesIO(document))
+    section = doc.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    fonts = list(doc.styles.element.iter(qn("w:rFonts")))
+    assert fonts and all(f.get(qn("w:ascii")) == "Times New Roman" for f in fonts)
+    assert not any(k.endswith("Theme") or k.endswith("theme") for f in fonts for k in f.attrib)
+    assert doc.styles.element.find(qn("w:docDefaults")).find(f".//{qn('w:rFonts')}") is not None
+    assert 'w:instr="PAGE"' in section.footer._element.xml
+    assert "Lập ngày 02/11/2026" in "\n".join(p.text for p in doc.paragraphs)

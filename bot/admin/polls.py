@@ -190,7 +190,7 @@ async def _download(request: web.Request, what: str) -> web.StreamResponse:
         poll, defn, rnd = await _round(session, request)
         assert rnd.id is not None
         if what == "results":
-            header, rows = await response_table(session, rnd.id, t.locale)
+            header, rows = await response_table(session, rnd.id, t.locale, admin.core.settings.tz)
             data = [safe_cells(list(r)) for r in rows]
         else:
             if defn.kind != "sitrep":

@@ -80,6 +80,38 @@ async def build_monthly_report(core: Core, month: str | date, lang: str | None =
     return await asyncio.to_thread(render_docx, t, core.catalog, data, core.settings.tz)
 
 
+FONT = "Times New Roman"  # full Vietnamese coverage; what Vietnamese official papers use
+
+
+def _page_setup(doc: Any, t: Translator, made: date) -> None:
+    """A4 with the usual margins of Vietnamese official documents, one font everywhere (no
+    theme fonts: Word's default Calibri lacks some Vietnamese glyphs), page numbers below."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Mm, RGBColor
+
+    for section in doc.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin = section.bottom_margin = Mm(20)
+        section.left_margin, section.right_margin = Mm(30), Mm(15)
+        footer = section.footer.paragraphs[0]
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        field = OxmlElement("w:fldSimple")
+        field.set(qn("w:instr"), "PAGE")
+        footer._p.append(field)
+    styles = doc.styles.element
+    for fonts in styles.iter(qn("w:rFonts")):
+        for attr in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
+            fonts.attrib.pop(qn(f"w:{attr}"), None)
+        for attr in ("ascii", "hAnsi", "eastAsia", "cs"):
+            fonts.set(qn(f"w:{attr}"), FONT)
+    for name in ("Title", "Heading 1"):
+        doc.styles[name].font.color.rgb = RGBColor(0, 0, 0)
+    dated = doc.add_paragraph(t("Made on {date}", date=f"{made:%d/%m/%Y}"))
+    dated.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+
+
 # -- the document ----------------------------------------------------------------------------------
 def _number(t: Translator, value: float, digits: int = 1) -> str:
     return format_decimal(value, format="#,##0." + "0" * digits, locale=t.locale)
@@ -95,6 +127,7 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
 
     d = data.digest
     doc = Document()
+    _page_setup(doc, t, datetime.now(tz).date())
     month = f"{data.first:%m/%Y}"
     doc.add_heading(t("Monthly report {month}", month=month), level=0)
     last_day = d.until.astimezone(tz).date() - timedelta(days=1)
