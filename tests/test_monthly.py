@@ -147,7 +147,8 @@ async def test_the_monthly_report_has_the_hand_counted_figures(pg_or_sqlite_core
     await seed(core)
     t = core.translations(lang)
     expected = EXPECTED[lang]
-    title, tables, text = sections(await build_monthly_report(core, "2026-10", lang))
+    with time_machine.travel(NOV_START + 24 * H, tick=False):  # made on 2 November
+        title, tables, text = sections(await build_monthly_report(core, "2026-10", lang))
     assert title == expected["title"]
     assert tables[t("Totals")][1:] == expected["totals"]
     by_category = tables[t("By category")]
