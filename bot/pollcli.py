@@ -112,8 +112,15 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
         except PollDefError as exc:
             raise PollCliError(str(exc)) from None
         check_poll(defn, core.catalog, args.file.name)
-        if args.dry_run:
-            print(f"{defn.id}: valid, {len(defn.questions)} questions.")
+        if args.dry_run:  # import for real, then roll back: the outcome is the real one
+            async with core.sessions() as session, session.begin():
+                _, outcome = await import_poll(session, defn)
+                await session.rollback()
+            would = {"created": "would be created", "updated": "would be updated"}
+            print(
+                f"{defn.id}: valid, {len(defn.questions)} questions; "
+                f"{would.get(outcome, 'unchanged')}."
+            )
             return 0
         async with core.sessions() as session, session.begin():
             poll, outcome = await import_poll(session, defn)

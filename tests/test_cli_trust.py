@@ -94,6 +94,10 @@ async def test_a_handler_invite_says_who_sends_what_and_how_to_get_the_link(
     assert "Members" not in out
     assert f"The new handler sends /start {code} to the bot" in out
     assert "TELEGRAM_BOT_TOKEN" in out  # no token here: how to get the Telegram link
+    core.settings.telegram_bot_token = "123:abc"
+    core.settings.telegram_api_url = "http://127.0.0.1:9"  # nothing listens there
+    out = await cli(core, capsys, "invite", "create", "--role", "handler", "--dept", "BTC")
+    assert "getMe failed" in out and "https://t.me/<bot username>?start=" in out
 
 
 async def test_an_invite_prints_the_deep_link_when_the_bot_is_known(
@@ -150,7 +154,11 @@ async def test_sitrep_status_right_after_import_says_the_round_is_about_to_start
     core: Core, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with time_machine.travel(datetime(2026, 11, 20, 1, 0, tzinfo=UTC), tick=False):
-        out = await cli(core, capsys, "poll", "import", str(POLLS / "sitrep-monthly.yaml"))
+        sitrep = str(POLLS / "sitrep-monthly.yaml")
+        out = await cli(core, capsys, "poll", "import", sitrep, "--dry-run")
+        assert "would be created" in out
+        out = await cli(core, capsys, "poll", "import", sitrep)
+        assert "would be" not in out
         assert "A round is open now" in out
         out = await cli(core, capsys, "sitrep", "status")
         assert "no such round" not in out
@@ -161,3 +169,5 @@ async def test_sitrep_status_right_after_import_says_the_round_is_about_to_start
         assert "2026-11" in out and "has not started" not in out
         out = await cli(core, capsys, "poll", "list")
         assert "UTC" not in out and "closes 2026-12-20 08:00" in out
+        out = await cli(core, capsys, "poll", "import", sitrep, "--dry-run")
+        assert "unchanged" in out
