@@ -478,13 +478,22 @@ class SqlStore(PollStore):
         return LinkClaim(code_id, view, confirm=False)
 
     async def link_failed(self, max_failures: int) -> list[LinkAlarm]:
-        bumped = await self.session.execute(
-            update(LinkCode)
+        live = (
+            select(LinkCode.id)
             .where(
                 col(LinkCode.used).is_(False),
                 col(LinkCode.expires_at) > datetime.now(UTC),
                 col(LinkCode.failures) < max_failures,
             )
+            .order_by(col(LinkCode.id))
+            .with_for_update()  # in id order, so parallel failures cannot deadlock
+        )
+        ids = list((await self.session.execute(live)).scalars())
+        if not ids:
+            return []
+        bumped = await self.session.execute(
+            update(LinkCode)
+            .where(col(LinkCode.id).in_(ids), col(LinkCode.failures) < max_failures)
             .values(failures=col(LinkCode.failures) + 1)
             .returning(col(LinkCode.id), col(LinkCode.person_id), col(LinkCode.failures))
         )

@@ -143,7 +143,8 @@ async def test_link_codes_carry_forty_random_bits_and_are_easy_to_type(core):
     assert "Lò Văn Páo" in out[0]
 
 
-async def test_a_code_dies_after_five_wrong_tries_and_its_owner_hears_of_it(core):
+async def test_a_code_dies_after_five_wrong_tries_and_its_owner_hears_of_it(pg_or_sqlite_core):
+    core = pg_or_sqlite_core
     owner = await registered(core, "130")
     code = await new_code(owner)
     for i in range(5):  # rotating web-chat sessions, each trying once
