@@ -21,6 +21,7 @@ from bot.channels.webchat import WebChat
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
 from bot.effects import EffectApplier
+from bot.keys import open_sealer
 from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
@@ -78,7 +79,12 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     if migrate:
         await upgrade(settings.database_url)
     db = create_engine(settings.database_url)
-    sessions = session_factory(db)
+    try:
+        sealer = await open_sealer(settings, db)
+    except BaseException:
+        await db.dispose()
+        raise
+    sessions = session_factory(db, sealer)
     engine = Engine(
         catalog, translations, [], settings.tz, settings.max_text_length, admin_url(settings)
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.keys import add_parsers as add_key_parsers
+from bot.keys import keys_command
 from bot.logs import configure_logging
 from bot.pollcli import PollCliError, poll_command, sitrep_command
 from bot.pollcli import add_parsers as add_poll_parsers
@@ -92,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     box.add_parser("status", help="pending, failed and sent counts, and the oldest pending age")
 
     add_poll_parsers(sub)
+    add_key_parsers(sub)
     web_admin = sub.add_parser("admin", help="web admin accounts").add_subparsers(
         dest="action", required=True
     )
@@ -507,6 +510,10 @@ async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_core(settings, work)
 
 
+async def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    return await _with_core(settings, lambda core: keys_command(args, settings, core))
+
+
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "db": cmd_db,
@@ -522,6 +529,7 @@ COMMANDS: dict[str, Command] = {
     "sitrep": cmd_poll,
     "report": cmd_report,
     "admin": cmd_admin,
+    "keys": cmd_keys,
 }
 
 

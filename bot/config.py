@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     attachments_dir: Path = Path("./var/attachments")
     org_dir: Path | None = None  # categories.yaml and forms; None = the built-in defaults
+    # The key that seals hidden reporters' links (bot/keys.py). SEAL_KEY wins when set (a comma
+    # list while rotating: new key first); else SEAL_KEY_FILE, by default DATA_DIR/keys/seal.key,
+    # created on first start.
+    seal_key: str = ""
+    seal_key_file: Path | None = None
 
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -69,7 +74,7 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
-    @field_validator("web_chat", "org_dir", mode="before")
+    @field_validator("web_chat", "org_dir", "seal_key_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`WEB_CHAT=` in .env means "not set", as .env.example shows it."""
@@ -151,6 +156,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def seal_key_path(self) -> Path:
+        return self.seal_key_file or self.data_dir / "keys" / "seal.key"
 
     def data_file(self, name: str) -> Path:
         """An organisation's own data file from ORG_DIR, else the built-in default."""

@@ -25,6 +25,7 @@ from handlers.text import labelled
 from storage.admin import attachments_of, bindings_for, reporter_of
 from storage.models import CaseCard, Department, Identity, OutboxMessage, Person, Report
 from storage.outbox import enqueue
+from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
 from storage.store import SqlStore
 
 
@@ -274,24 +275,14 @@ class EffectApplier:
     async def reporter_chat(
         self, session: AsyncSession, report: Report
     ) -> tuple[str, str, str] | None:
-        """The messenger the reporter last talked to us on, else the one they reported from."""
-        if report.person_id is None:
+        """(channel, chat id, locale) to address the reporter. A hidden reporter is addressed by
+        a sealed handle naming only the report; the delivery worker resolves it at send time."""
+        found = await reporter_address(session, report)
+        if found is None:
             return None
-        person = await session.get(Person, report.person_id)
-        if person is None:
-            return None
-        identities = (
-            (await session.execute(select(Identity).where(Identity.person_id == report.person_id)))
-            .scalars()
-            .all()
-        )
-        for channel in (person.last_channel, report.channel):
-            ident = next((i for i in identities if i.channel == channel), None)
-            if ident is not None:
-                return ident.channel, ident.external_id, person.locale
-        if not identities:
-            return None
-        return identities[0].channel, identities[0].external_id, person.locale
+        if report.sealed_reporter and report.id is not None:
+            return SEALED_CHANNEL, sealed_address(report.id), found[2]
+        return found
 
     # -- delivery failures -----------------------------------------------------------------------
     async def delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:

@@ -22,6 +22,7 @@ from scheduler.ledger import Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
+from storage.seal import SEALED_CHANNEL, resolve_sealed
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -144,16 +145,22 @@ class DeliveryWorker:
         after the answer, so after a crash only the rows then on the wire are in doubt.
         """
         assert row.id is not None
-        limiter = self.limiters.get(row.channel)
+        channel, chat_id = row.channel, row.chat_id
+        if channel == SEALED_CHANNEL:
+            target = await self._resolve(row)
+            if target is None:
+                return True
+            channel, chat_id = target
+        limiter = self.limiters.get(channel)
         if limiter is not None:
-            delay = limiter.delay_for(row.chat_id)
+            delay = limiter.delay_for(chat_id)
             if delay > 0:
                 self._soonest = delay if not self._soonest else min(self._soonest, delay)
                 return False
-        sender = self.senders.get(row.channel)
+        sender = self.senders.get(channel)
         if sender is None:
             async with self.sessions() as session, session.begin():
-                await outbox.mark_retry(session, row.id, f"channel {row.channel} is off", 60)
+                await outbox.mark_retry(session, row.id, f"channel {channel} is off", 60)
             return False
         try:
             if not await self.ledger.claim(row.id):
@@ -168,10 +175,10 @@ class DeliveryWorker:
                 async with self.sessions() as session:
                     payload = await self._with_card_message(session, row)
             if limiter is not None:
-                await limiter.acquire(row.chat_id)
+                await limiter.acquire(chat_id)
             # No transaction is open while we wait on the network.
             on_the_wire = True
-            message_id = await sender.deliver(row.chat_id, payload)
+            message_id = await sender.deliver(chat_id, payload)
         except asyncio.CancelledError:
             if not on_the_wire:
                 await asyncio.shield(self.ledger.release([row.id]))
@@ -190,6 +197,15 @@ class DeliveryWorker:
             remember = functools.partial(self._remember_card, row=row, message_id=message_id)
         self.ledger.sent(row.id, remember)
         return True
+
+    async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | None:
+        """A hidden reporter's address, unsealed now and kept only in memory. A reporter who
+        can no longer be found fails the row, which the case's card then shows."""
+        async with self.sessions() as session:
+            target = await resolve_sealed(session, row.chat_id)
+        if target is None:
+            await self._settle_error(row, DeliveryError("the reporter cannot be reached", True))
+        return target
 
     async def _settle_error(self, row: OutboxMessage, exc: DeliveryError) -> bool:
         """Record a failed send: permanently (the chat's next rows may go) or for a retry."""

@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage.models import Conversation, InboundUpdate, utcnow
+from storage.seal import sealer_of
+
+# Parts of the state that can name a person's reports (the /my list, the case a reporter is
+# answering): stored sealed, so a dump does not link a hidden reporter's chat to their report.
+SEALED_STATE = ("scratch", "reporter_input")
 
 
 class ConcurrentUpdate(Exception):
@@ -40,7 +45,23 @@ async def load_conversation(
         Conversation.channel == channel, Conversation.user_id == user_id
     )
     row = (await session.execute(stmt)).scalar_one_or_none()
-    return row, dict(row.state) if row else {}
+    if row is None:
+        return None, {}
+    state = dict(row.state)
+    token = state.pop("sealed", None)
+    sealer = sealer_of(session)
+    if token and sealer is not None:
+        state.update(sealer.open(token))
+    return row, state
+
+
+def _sealed(session: AsyncSession, state: dict[str, Any]) -> dict[str, Any]:
+    sealer = sealer_of(session)
+    private = {key: state[key] for key in SEALED_STATE if key in state}
+    if sealer is None or not private:
+        return state
+    public = {key: value for key, value in state.items() if key not in SEALED_STATE}
+    return {**public, "sealed": sealer.seal(private)}
 
 
 async def save_conversation(
@@ -51,6 +72,7 @@ async def save_conversation(
     chat_id: str,
     state: dict[str, Any],
 ) -> None:
+    state = _sealed(session, state)
     if row is None:
         session.add(
             Conversation(channel=channel, user_id=user_id, chat_id=chat_id, state=state, version=1)

@@ -50,5 +50,10 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, sealer: object | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """`sealer` (storage.seal.Sealer) rides along in every session's `info`, so the code that
+    writes or reads a hidden reporter's link has the key without it being passed everywhere."""
+    info = {"sealer": sealer} if sealer is not None else {}
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)

@@ -138,7 +138,10 @@ class Report(SQLModel, table=True):
     __tablename__ = "report"
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(default="", index=True, max_length=32)
+    # Named reports only. A hidden (confidential or anonymous) report keeps its reporter only in
+    # `sealed_reporter`, ciphertext under the seal key (storage/seal.py).
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    sealed_reporter: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Indexed for the admin's case list filters, which page by id over a million rows.
     unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
     category: str = Field(max_length=64, index=True)
@@ -163,6 +166,16 @@ class Report(SQLModel, table=True):
     delivery_problem: str = Field(default="", max_length=300)
     # A case opened from a situation report's pressing issue.
     poll_response_id: int | None = Field(default=None, foreign_key="poll_response.id")
+
+
+class ReporterBox(SQLModel, table=True):
+    """One hidden reporter's list of hidden reports, sealed, found by a keyed tag of their person
+    id: without the seal key neither side can be read or linked."""
+
+    __tablename__ = "reporter_box"
+    id: int | None = Field(default=None, primary_key=True)
+    tag: str = Field(unique=True, max_length=64)
+    token: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ReportEvent(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import ColumnElement, delete, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -46,6 +46,14 @@ from storage.models import (
 )
 from storage.outbox import enqueue
 from storage.polls import PollStore
+from storage.seal import (
+    HIDDEN,
+    add_hidden_report,
+    hidden_report_ids,
+    require_sealer,
+    seal_reporter,
+    sealed_person,
+)
 from storage.webauth import issue_login_token
 
 REPORT_PREFIX = "PA"
@@ -170,8 +178,10 @@ class SqlStore(PollStore):
     ) -> ReportView:
         """`person` is None for a report from the public feedback page, which has no account."""
         person_id = person.id if person is not None else None
+        # A hidden reporter's person id is written only sealed, on both sides of the link.
+        hidden = person_id is not None and answers["anonymity"] in HIDDEN
         report = Report(
-            person_id=person_id,
+            person_id=None if hidden else person_id,
             unit_id=await self._unit_id(answers.get("unit")),
             category=answers["category"],
             urgency=answers["urgency"],
@@ -180,11 +190,18 @@ class SqlStore(PollStore):
             channel=channel,
             locale=locale,
         )
+        if hidden:
+            assert person_id is not None
+            sealer = require_sealer(self.session)
+            report.sealed_reporter = seal_reporter(sealer, person_id)
         self.session.add(report)
         await self.session.flush()
         assert report.id is not None
         report.code = report_code(report.id)
         self.session.add(report)
+        if hidden:
+            assert person_id is not None
+            await add_hidden_report(self.session, sealer, person_id, report.id)
         for item in answers.get("attachments") or []:
             self.session.add(
                 Attachment(
@@ -201,7 +218,10 @@ class SqlStore(PollStore):
             )
         self.session.add(
             ReportEvent(
-                report_id=report.id, actor_person_id=person_id, from_status="", to_status="new"
+                report_id=report.id,
+                actor_person_id=report.person_id,
+                from_status="",
+                to_status="new",
             )
         )
         await self.session.flush()
@@ -252,16 +272,22 @@ class SqlStore(PollStore):
             department_code=dept.code if dept else None,
             department_name=dept.name if dept else "",
             due_at=_aware(report.due_at) if report.due_at else None,
-            reporter_person_id=report.person_id,
+            reporter_person_id=sealed_person(self.session, report),
             delivery_problem=report.delivery_problem,
             rating=report.rating,
             channel=report.channel,
         )
 
+    async def _theirs(self, person_id: int) -> ColumnElement[bool]:
+        """Their named reports, and the hidden ones listed in their sealed box."""
+        hidden = await hidden_report_ids(self.session, person_id)
+        named = col(Report.person_id) == person_id
+        return or_(named, col(Report.id).in_(hidden)) if hidden else named
+
     async def reports_of(self, person_id: int, limit: int) -> list[ReportView]:
         stmt = (
             select(Report)
-            .where(Report.person_id == person_id)
+            .where(await self._theirs(person_id))
             .order_by(col(Report.id).desc())
             .limit(limit)
         )
@@ -269,7 +295,7 @@ class SqlStore(PollStore):
         return [await self.report_view(r) for r in rows]
 
     async def report_of(self, person_id: int, code: str) -> ReportView | None:
-        stmt = select(Report).where(Report.person_id == person_id, Report.code == code)
+        stmt = select(Report).where(await self._theirs(person_id), Report.code == code)
         report = (await self.session.execute(stmt)).scalar_one_or_none()
         return await self.report_view(report, with_events=True) if report else None
 
@@ -336,10 +362,16 @@ class SqlStore(PollStore):
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCase(change.report_id)
+        actor = change.actor_person_id
+        if actor is not None:
+            report = await self.session.get(Report, change.report_id)
+            hidden = report is not None and report.sealed_reporter
+            if hidden and report is not None and sealed_person(self.session, report) == actor:
+                actor = None  # a hidden reporter's own step names nobody
         self.session.add(
             ReportEvent(
                 report_id=change.report_id,
-                actor_person_id=change.actor_person_id,
+                actor_person_id=actor,
                 from_status=change.from_status,
                 to_status=change.to_status,
                 action=change.action,
@@ -363,7 +395,7 @@ class SqlStore(PollStore):
         stmt = (
             select(Report)
             .where(
-                Report.person_id == person_id, col(Report.status).in_(("needs_info", "resolved"))
+                await self._theirs(person_id), col(Report.status).in_(("needs_info", "resolved"))
             )
             .order_by(col(Report.id).desc())
         )
@@ -372,9 +404,12 @@ class SqlStore(PollStore):
 
     async def reporter_identity(self, report_id: int) -> str | None:
         report = await self.session.get(Report, report_id)
-        if report is None or report.person_id is None or report.anonymity == "anonymous":
+        if report is None or report.anonymity == "anonymous":
             return None
-        person = await self.session.get(Person, report.person_id)
+        person_id = sealed_person(self.session, report)
+        if person_id is None:
+            return None
+        person = await self.session.get(Person, person_id)
         if person is None:
             return None
         ident = (

@@ -118,7 +118,8 @@ async def test_blocked_reporter_is_recorded_on_the_case_and_its_card(core):
             .scalars()
             .all()
         )
-    assert [m.chat_id for m in failed] == ["5000"]
+    # The anonymous reporter's row names their report, never their chat.
+    assert [(m.channel, m.chat_id) for m in failed] == [("sealed", "report:1")]
     # The case goes on: staff can still act on it.
     await staff.press_data(f"c:1:resolve:{case.version}")
     await staff.say("Đã xử lý xong.")

@@ -19,6 +19,7 @@ from storage.db import create_engine, session_factory
 from storage.migrate import downgrade_sync, upgrade, upgrade_sync
 from storage.models import OrgUnit, OutboxMessage, Report, utcnow
 from storage.orgimport import import_units
+from storage.seal import Sealer, new_key
 from storage.store import SqlStore
 
 UNITS = (
@@ -33,7 +34,7 @@ UNITS = (
 async def sessions(db_url):
     await upgrade(db_url)
     engine = create_engine(db_url)
-    yield session_factory(engine)
+    yield session_factory(engine, Sealer([new_key()]))
     await engine.dispose()
 
 

@@ -88,6 +88,9 @@ async def _visible_case(request: web.Request, viewer: Viewer, store: SqlStore) -
     return case
 
 
+_REPORTER_STEPS = frozenset({"", "answer", "addinfo", "confirm", "dispute"})
+
+
 async def _timeline(session: Any, case: ReportView) -> list[dict[str, Any]]:
     """Every event, with who acted: staff by name; the reporter only as "the reporter"."""
     rows = await session.execute(
@@ -98,7 +101,10 @@ async def _timeline(session: Any, case: ReportView) -> list[dict[str, Any]]:
     )
     events = []
     for event, actor_name in rows.all():
-        by_reporter = event.actor_person_id == case.reporter_person_id
+        # A hidden reporter's own steps are stored with no actor at all.
+        by_reporter = event.actor_person_id == case.reporter_person_id or (
+            event.actor_person_id is None and event.action in _REPORTER_STEPS
+        )
         events.append(
             {
                 "at": event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC),

@@ -1,0 +1,137 @@
+"""The seal key: found or created at start-up, checked against the database, and rotated.
+
+The key lives outside the database (SEAL_KEY, or a 0600 file, by default DATA_DIR/keys/seal.key),
+so a dump or backup of the database alone cannot link a hidden report to its reporter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import ConfigError, Settings
+from storage.db import session_factory
+from storage.seal import Sealer, SealError, first_seal, new_key, reseal_all, seal_existing
+
+log = logging.getLogger(__name__)
+
+
+def read_keys(settings: Settings) -> list[str]:
+    """The keys, newest first; empty when none is configured yet."""
+    if settings.seal_key.strip():
+        return [k.strip() for k in settings.seal_key.split(",") if k.strip()]
+    path = settings.seal_key_path
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="ascii").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """Replace the key file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(
+            "# Grassroots seal key. Back it up apart from the database; never share it.\n"
+            + "".join(k + "\n" for k in keys)
+        )
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _where(settings: Settings) -> str:
+    return "SEAL_KEY" if settings.seal_key.strip() else f"the key file {settings.seal_key_path}"
+
+
+def _sealer(settings: Settings, keys: list[str]) -> Sealer:
+    try:
+        return Sealer(keys)
+    except (ValueError, TypeError):
+        raise ConfigError(f"invalid seal key in {_where(settings)}: not a Fernet key") from None
+
+
+async def open_sealer(settings: Settings, db: AsyncEngine) -> Sealer:
+    """The sealer for this database: its key must open the seals already there. With no key
+    and no seals yet (a first start), a new key is created and the operator told to back it up."""
+    async with session_factory(db)() as session:
+        existing = await first_seal(session)
+    keys = read_keys(settings)
+    if not keys:
+        if existing is not None:
+            raise ConfigError(
+                f"no seal key ({_where(settings)} is missing) but the database holds sealed "
+                "reporter links: restore the key from your backup"
+            )
+        keys = [new_key()]
+        write_key_file(settings.seal_key_path, keys)
+        log.warning(
+            "Created a new seal key in %s. Back this file up now, apart from the database: "
+            "without it, confidential and anonymous reporters can no longer be reached.",
+            settings.seal_key_path,
+        )
+    sealer = _sealer(settings, keys)
+    if existing is not None:
+        try:
+            sealer.open(existing)
+        except SealError:
+            raise ConfigError(
+                f"the seal key in {_where(settings)} cannot open this database's sealed reporter "
+                "links: restore the right key from your backup"
+            ) from None
+    async with session_factory(db)() as session, session.begin():
+        sealed = await seal_existing(session, sealer)
+    if sealed:
+        log.warning("Sealed the reporter links of %d earlier hidden reports.", sealed)
+    return sealer
+
+
+# -- grassroots keys ... ---------------------------------------------------------------------------
+def add_parsers(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="the seal key of hidden reporters' links").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser(
+        "rotate", help="re-seal every hidden reporter's link under a new key (stop the bot first)"
+    )
+    keys.add_parser("new", help="print a new key, for SEAL_KEY")
+
+
+async def keys_command(args: argparse.Namespace, settings: Settings, core: Any) -> int:
+    """`core` is built already, so the current key has been checked against the database."""
+    if args.action == "new":
+        print(new_key())
+        return 0
+    keys = read_keys(settings)
+    from_env = bool(settings.seal_key.strip())
+    if from_env and len(keys) < 2:
+        raise ConfigError(
+            "SEAL_KEY is set in the environment: set SEAL_KEY=NEW,OLD (`grassroots keys new` "
+            "prints a key), run `grassroots keys rotate`, then set SEAL_KEY=NEW"
+        )
+    path = settings.seal_key_path
+    if not from_env:
+        keys = [new_key(), *keys]
+        write_key_file(path, keys)  # a crash from here on leaves both keys at hand
+    sealer = _sealer(settings, keys)
+    async with core.sessions() as session, session.begin():
+        count = await reseal_all(session, sealer)
+    if from_env:
+        print(
+            f"Re-sealed {count} links under the first key of SEAL_KEY; now set SEAL_KEY to it alone."
+        )
+    else:
+        write_key_file(path, keys[:1])
+        print(
+            f"Re-sealed {count} links under a new key in {path}; the old key is no longer "
+            "needed. Back up the new key file now, then restart the bot."
+        )
+    return 0

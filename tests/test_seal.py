@@ -1,0 +1,242 @@
+"""Anonymity that holds at rest: a database dump alone cannot link a hidden report to its
+reporter; the key that can is kept apart, checked at start-up and rotated by one command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+from bot.app import build_core, seed_demo
+from handlers.types import ChatKind
+from storage import admin
+from storage.models import OutboxMessage, Person, Report
+from tests.chat import Chat
+from tests.cli import run_cli
+from tests.conftest import make_settings
+from tests.test_casework_actions import Recorder
+from tests.test_casework_rules import person
+
+USER = "770011"
+NAME = "Đinh Thị Lan"
+USERNAME = "dinhthilan"
+# Tables that may name the reporter: who they are, and where their conversation is.
+THEIR_TABLES = {"person", "identity", "conversation"}
+
+
+async def hidden_reporter(core, anonymity: int) -> Chat:
+    """A member who sends one report with the given anonymity (2 confidential, 3 anonymous)."""
+    chat = Chat(core, user_id=USER, display_name=NAME, username=USERNAME)
+    if not chat.transcript:
+        for step in ("/start", NAME, "1", "1"):
+            await chat.say(step)
+    await send_report(chat, anonymity)
+    return chat
+
+
+async def send_report(chat: Chat, anonymity: int) -> None:
+    for step in (
+        "/report",
+        "2",
+        "2",
+        "1",
+        "Tai nạn lao động tại xưởng cơ khí, một người bị thương.",
+        "/skip",
+        str(anonymity),
+        "1",
+    ):
+        await chat.say(step)
+    assert "PA-000" in chat.transcript[-1]
+
+
+async def casework(core) -> tuple[Chat, Recorder]:
+    """An anonymous and a confidential report from one member; staff ask, the reporter answers,
+    staff resolve, the reporter disputes; the reporter looks at /my; everything is delivered."""
+    recorder = Recorder()
+    core.senders["web"] = recorder
+    async with core.sessions() as session, session.begin():
+        await admin.bind_chat(session, "staff", "web", "staff-room")
+    reporter = await hidden_reporter(core, 3)
+    await send_report(reporter, 2)
+    staff = await person(core, "7106", "staff")
+    staff.chat_kind, staff.chat_id = ChatKind.GROUP, "staff-room"
+    for case in (1, 2):
+        await staff.press_data(f"c:{case}:ack:0")
+        await staff.press_data(f"c:{case}:ask:1")
+        await staff.say("Xin cho biết thời gian xảy ra?")
+        await core.delivery.run_once()
+        await reporter.say(f"Sáng thứ Hai, 8 giờ ({case}).")
+    for case in (1, 2):
+        await staff.press_data(f"c:{case}:resolve:3")
+        await staff.say("Đã kiểm tra, doanh nghiệp đã khắc phục.")
+    await core.delivery.run_once()
+    await reporter.say("/my")  # leaves the list of their codes in their conversation
+    await core.delivery.run_once()
+    return reporter, recorder
+
+
+def sqlite_dump(url: str) -> list[tuple[str, str]]:
+    """(table, row) for every row, from sqlite3's own dump."""
+    conn = sqlite3.connect(make_url(url).database or "")
+    try:
+        lines = list(conn.iterdump())
+    finally:
+        conn.close()
+    rows = []
+    for line in lines:
+        if line.startswith('INSERT INTO "'):
+            rows.append((line.split('"')[1], line))
+    return rows
+
+
+async def pg_dump(url: str) -> list[tuple[str, str]]:
+    parsed = make_url(url)
+    proc = await asyncio.create_subprocess_exec(
+        "pg_dump",
+        "--data-only",
+        "--inserts",
+        "-h",
+        parsed.host or "127.0.0.1",
+        "-p",
+        str(parsed.port or 5432),
+        "-U",
+        parsed.username or "",
+        parsed.database or "",
+        env={**os.environ, "PGPASSWORD": parsed.password or ""},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    rows = []
+    for line in out.decode().splitlines():
+        if line.startswith("INSERT INTO public."):
+            rows.append((line.split()[2].removeprefix("public.").strip('"'), line))
+    return rows
+
+
+async def test_a_dump_holds_no_path_from_hidden_reports_to_their_reporter(
+    pg_or_sqlite_core, db_url
+):
+    core = pg_or_sqlite_core
+    reporter, recorder = await casework(core)
+    # The sealed link still works: every step reached the reporter, and their answers the case.
+    to_reporter = recorder.texts(USER)
+    assert sum("Xin cho biết thời gian" in t for t in to_reporter) == 2
+    assert sum("đã được giải quyết" in t for t in to_reporter) == 2
+    assert any("Sáng thứ Hai, 8 giờ (2)" in t for t in recorder.texts("staff-room"))
+    assert "PA-0001" in reporter.transcript[-1] and "PA-0002" in reporter.transcript[-1]
+
+    rows = sqlite_dump(db_url) if db_url.startswith("sqlite") else await pg_dump(db_url)
+    assert any(table == "report" for table, _ in rows)
+    async with core.sessions() as session:
+        them = (
+            await session.execute(select(Person).where(Person.display_name == NAME))
+        ).scalar_one()
+        codes = [r.code for r in (await session.execute(select(Report))).scalars()]
+    assert codes == ["PA-0001", "PA-0002"]
+    # Who they are appears only where they are described, never beside a report.
+    for table, row in rows:
+        for secret in (USER, NAME, USERNAME):
+            assert secret not in row or table in THEIR_TABLES, f"{secret!r} in {table}: {row}"
+        if table in THEIR_TABLES:
+            for code in codes:
+                assert code not in row, f"{code} in {table}: {row}"
+    # No row that belongs to a report holds their person id, in any column that names a person.
+    async with core.sessions() as session:
+        for table in SQLModel.metadata.sorted_tables:
+            to_report = table.name == "report" or any(
+                fk.column.table.name == "report" for fk in table.foreign_keys
+            )
+            person_columns = [
+                fk.parent for fk in table.foreign_keys if fk.column.table.name == "person"
+            ]
+            if not to_report:
+                continue
+            for column in person_columns:
+                found = await session.execute(select(table).where(column == them.id))
+                assert found.first() is None, f"{table.name}.{column.name} names the reporter"
+        outbox = (await session.execute(select(OutboxMessage))).scalars().all()
+    assert not [m for m in outbox if m.chat_id == USER]
+
+
+async def test_first_start_creates_a_private_key_file_and_says_to_back_it_up(
+    tmp_path, sqlite_url, caplog
+):
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    await core.close()
+    key_file = tmp_path / "keys" / "seal.key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert any("Back this file up" in r.getMessage() for r in caplog.records)
+    before = key_file.read_text()
+    core = await build_core(make_settings(tmp_path, sqlite_url))  # the second start keeps it
+    await core.close()
+    assert key_file.read_text() == before
+
+
+async def _one_anonymous_report(tmp_path: Path, url: str) -> None:
+    core = await build_core(make_settings(tmp_path, url))
+    try:
+        await seed_demo(core)
+        await hidden_reporter(core, 3)
+    finally:
+        await core.close()
+
+
+def _cli_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "DATA_DIR": str(tmp_path),
+        "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
+        "ZALO_BOT_TOKEN": "",
+        **extra,
+    }
+
+
+async def test_a_wrong_or_missing_key_stops_start_up_with_one_line(tmp_path, sqlite_url):
+    await _one_anonymous_report(tmp_path, sqlite_url)
+    other = tmp_path / "other.key"
+    other.write_text("xXNTeA1s2uO0x3sqqqtD2pUEsf7kq2OGpb5wo2n4q9U=\n")
+    out = await run_cli(
+        ["reports", "list"], expect=1, **_cli_env(tmp_path, sqlite_url, SEAL_KEY_FILE=str(other))
+    )
+    assert out.strip().count("\n") == 0 and "cannot open" in out, out
+    (tmp_path / "keys" / "seal.key").rename(tmp_path / "moved.key")
+    out = await run_cli(["reports", "list"], expect=1, **_cli_env(tmp_path, sqlite_url))
+    assert out.strip().count("\n") == 0 and "restore the key" in out, out
+    assert not (tmp_path / "keys" / "seal.key").exists()  # no new key was made in its place
+
+
+async def test_keys_rotate_reseals_everything_under_a_new_key(tmp_path, sqlite_url):
+    await _one_anonymous_report(tmp_path, sqlite_url)
+    key_file = tmp_path / "keys" / "seal.key"
+    old = key_file.read_text()
+    env = _cli_env(tmp_path, sqlite_url)
+    out = await run_cli(["keys", "rotate"], **env)
+    assert "Re-sealed 2 links" in out  # the report's seal and the reporter's list
+    first = key_file.read_text()
+    assert first != old and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    await run_cli(["keys", "rotate"], **env)  # safe to run twice
+    assert key_file.read_text() not in (old, first)
+    # The old keys are not needed: with one of them start-up refuses; with the new one, the
+    # reporter still finds their report and hears from staff.
+    (tmp_path / "old.key").write_text(old)
+    await run_cli(["outbox", "status"], expect=1, SEAL_KEY_FILE=str(tmp_path / "old.key"), **env)
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        recorder = Recorder()
+        core.senders["web"] = recorder
+        reporter = Chat(core, user_id=USER, display_name=NAME, username=USERNAME)
+        assert "PA-0001" in (await reporter.say("/my"))[0]
+        staff = await person(core, "7106", "staff")
+        await staff.press_data("c:1:ack:0")
+        await core.delivery.run_once()
+        assert any("PA-0001" in t for t in recorder.texts(USER))
+    finally:
+        await core.close()
