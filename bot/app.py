@@ -88,7 +88,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     engine = Engine(
         catalog, translations, [], settings.tz, settings.max_text_length, admin_url(settings)
     )
-    effects = EffectApplier(catalog, translations, settings.tz)
+    effects = EffectApplier(catalog, translations, settings.tz, settings.attachments_dir)
     dispatcher = Dispatcher(sessions, engine, translations, effects)
     core = Core(settings, db, sessions, catalog, translations, engine, dispatcher, effects)
     limits = {

@@ -6,13 +6,16 @@ queued; the delivery worker sends them. Nothing staff-facing ever carries a hidd
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from bot.documents import strip_document
 from handlers.cards import ReporterInfo, card_buttons, reporter_line, staff_card
 from handlers.casedesk import resolution_question
 from handlers.casework import Action
@@ -25,15 +28,22 @@ from handlers.text import labelled
 from storage.admin import attachments_of, bindings_for, reporter_of
 from storage.models import CaseCard, Department, Identity, OutboxMessage, Person, Report
 from storage.outbox import enqueue
-from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
+from storage.seal import HIDDEN, SEALED_CHANNEL, reporter_address, sealed_address
 from storage.store import SqlStore
 
 
 class EffectApplier:
-    def __init__(self, catalog: Catalog, translations: Translations, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        translations: Translations,
+        tz: ZoneInfo,
+        attachments_dir: Path | None = None,
+    ) -> None:
         self.catalog = catalog
         self.translations = translations
         self.tz = tz
+        self.attachments_dir = attachments_dir
 
     async def apply(self, session: AsyncSession, effect: Effect) -> None:
         if isinstance(effect, ReportSubmitted):
@@ -69,6 +79,8 @@ class EffectApplier:
     async def _new_report(self, session: AsyncSession, report_id: int) -> None:
         report = await session.get(Report, report_id)
         assert report is not None
+        if report.anonymity in HIDDEN:
+            await self._strip_documents(session, report_id)
         if report.urgency == "hot":
             await self._hot_alert(session, report)
         bindings = await bindings_for(session, "staff")
@@ -90,6 +102,17 @@ class EffectApplier:
                         binding.chat_id,
                         {"kind": a.kind, "path": a.path, "caption": report.code},
                     )
+
+    async def _strip_documents(self, session: AsyncSession, report_id: int) -> None:
+        """A hidden reporter's Word and PDF files lose their author and other properties before
+        anyone can open them."""
+        if self.attachments_dir is None:
+            return
+        for a in await attachments_of(session, report_id):
+            if a.kind == "document" and a.path:
+                target = self.attachments_dir / a.path
+                if target.is_file():
+                    await asyncio.to_thread(strip_document, target, a.mime)
 
     async def _hot_alert(self, session: AsyncSession, report: Report) -> None:
         """Leaders hear of a hot report at once: code, category, unit and a short summary."""

@@ -511,16 +511,33 @@ class FormRunner:
 
     @staticmethod
     def _hidden_sender_with_documents(form: Form, fs: dict[str, Any]) -> bool:
-        """We strip photos' metadata, but cannot promise it for arbitrary documents."""
+        """We strip the metadata of photos, and of Word and PDF files for hidden senders, but
+        cannot promise it for other documents."""
         answers = fs["answers"]
         hidden = answers.get("anonymity") in ("anonymous", "confidential")
         documents = any(
-            isinstance(item, dict) and item.get("kind") == "document"
+            isinstance(item, dict)
+            and item.get("kind") == "document"
+            and not _strippable_document(item)
             for step in form.steps
             if step.type == StepType.MEDIA
             for item in answers.get(step.id) or []
         )
         return hidden and documents
+
+
+def _strippable_document(item: dict[str, Any]) -> bool:
+    """Word (.docx) and PDF files, whose properties bot/documents.py strips."""
+    ref = str(item.get("ref") or item.get("name") or "").lower()
+    return item.get("mime") in STRIPPABLE_MIMES or ref.endswith((".docx", ".pdf"))
+
+
+STRIPPABLE_MIMES = frozenset(
+    {
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    }
+)
 
 
 def _media_item(media: Media) -> dict[str, Any]:

@@ -211,7 +211,8 @@ class SqlStore(PollStore):
                     path=item.get("ref", ""),
                     mime=item.get("mime", ""),
                     size=item.get("size", 0),
-                    name=item.get("name", ""),
+                    # A file's own name often carries its author's ("don-cua-Lan.docx").
+                    name="" if hidden else item.get("name", ""),
                     latitude=item.get("latitude"),
                     longitude=item.get("longitude"),
                 )

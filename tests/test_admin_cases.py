@@ -78,7 +78,12 @@ async def test_staff_acknowledge_on_the_web_and_the_reporter_hears_of_it(pg_or_s
     async with core.sessions() as session:
         report = (await session.execute(select(Report))).scalar_one()
         notices = (
-            (await session.execute(select(OutboxMessage).where(OutboxMessage.chat_id == "5000")))
+            # The anonymous reporter's notice names their report, not their chat.
+            (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.chat_id == "report:1")
+                )
+            )
             .scalars()
             .all()
         )

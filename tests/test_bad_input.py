@@ -265,9 +265,7 @@ async def test_an_anonymous_report_with_a_document_warns_about_its_properties(co
     chat = await registered(core)
     await at_description(chat)
     await chat.say("Biên bản cuộc họp có nội dung đáng lo ngại.")
-    await chat.media(
-        Media(MediaKind.DOCUMENT, ref="2026/11/d.docx", name="bien-ban.docx", size=9000)
-    )
+    await chat.media(Media(MediaKind.DOCUMENT, ref="2026/11/d.odt", name="bien-ban.odt", size=9000))
     await chat.press("Done")
     out = await chat.press(3)  # anonymous
     assert "author's name" in out[0]

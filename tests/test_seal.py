@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from bot.app import build_core, seed_demo
 from handlers.types import ChatKind
 from storage import admin
-from storage.models import OutboxMessage, Person, Report
+from storage.models import Attachment, OutboxMessage, Person, Report
 from tests.chat import Chat
 from tests.cli import run_cli
 from tests.conftest import make_settings
@@ -240,3 +240,65 @@ async def test_keys_rotate_reseals_everything_under_a_new_key(tmp_path, sqlite_u
         assert any("PA-0001" in t for t in recorder.texts(USER))
     finally:
         await core.close()
+
+
+def _word_file(path: Path) -> None:
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("Biên bản cuộc họp.")
+    props = document.core_properties
+    props.author, props.last_modified_by, props.title = NAME, NAME, "Đơn của Lan"
+    document.save(str(path))
+
+
+def _pdf_file(path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_metadata({"/Author": "Dinh Thi Lan", "/Title": "Don cua Lan"})
+    writer.xmp_metadata = (
+        b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>Dinh Thi Lan'
+        b"</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>"
+        b'<?xpacket end="w"?>'
+    )
+    with path.open("wb") as fh:
+        writer.write(fh)
+
+
+async def test_word_and_pdf_files_of_a_hidden_reporter_lose_their_author(core):
+    from docx import Document
+    from pypdf import PdfReader
+
+    from handlers.types import Media, MediaKind
+    from tests.test_bad_input import at_description, registered
+
+    folder = core.settings.attachments_dir / "2026" / "11"
+    folder.mkdir(parents=True)
+    _word_file(folder / "a.docx")
+    _pdf_file(folder / "b.pdf")
+    assert b"Dinh Thi Lan" in (folder / "b.pdf").read_bytes()
+    chat = await registered(core)
+    await at_description(chat)
+    await chat.say("Biên bản cuộc họp có nội dung đáng lo ngại.")
+    await chat.media(
+        Media(MediaKind.DOCUMENT, ref="2026/11/a.docx", name="don-cua-Lan.docx", size=9000)
+    )
+    await chat.media(Media(MediaKind.DOCUMENT, ref="2026/11/b.pdf", name="b.pdf", size=900))
+    await chat.press("Done")
+    review = (await chat.press(3))[0]  # anonymous
+    assert "author's name" not in review  # no warning: these two are stripped
+    out = await chat.press(1)  # send
+    assert "PA-0001" in out[0]
+    props = Document(str(folder / "a.docx")).core_properties
+    assert (props.author, props.last_modified_by, props.title) == ("", "", "")
+    assert "Biên bản cuộc họp." in Document(str(folder / "a.docx")).paragraphs[0].text
+    pdf = (folder / "b.pdf").read_bytes()
+    assert b"Dinh Thi Lan" not in pdf and b"Don cua Lan" not in pdf
+    assert len(PdfReader(folder / "b.pdf").pages) == 1
+    async with core.sessions() as session:
+        names = [a.name for a in (await session.execute(select(Attachment))).scalars()]
+    assert names == ["", ""]  # a file's own name can name its author too
