@@ -26,7 +26,16 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Identity, OutboxMessage, Person, Report, ReporterBox, ReportEvent
+from storage.models import (
+    Conversation,
+    Identity,
+    OutboxMessage,
+    Person,
+    Report,
+    ReporterBox,
+    ReportEvent,
+    WebChatMessage,
+)
 
 HIDDEN = ("confidential", "anonymous")
 SEALED_CHANNEL = "sealed"  # outbox rows to a hidden reporter: resolved at send time
@@ -177,6 +186,15 @@ async def reseal_all(session: AsyncSession, sealer: Sealer) -> int:
         box.token = sealer.seal(content)
         session.add(box)
         count += 1
+    # Sealed parts of conversation states and of the web chat's transcript.
+    for model, column in ((Conversation, "state"), (WebChatMessage, "payload")):
+        for row in (await session.execute(select(model).with_for_update())).scalars():
+            value = dict(getattr(row, column))
+            if isinstance(value.get("sealed"), str):
+                value["sealed"] = sealer.reseal(value["sealed"])
+                setattr(row, column, value)
+                session.add(row)
+                count += 1
     await session.flush()
     return count
 
@@ -248,3 +266,18 @@ async def resolve_sealed(session: AsyncSession, address: str) -> tuple[str, str]
         return None
     found = await reporter_address(session, report)
     return (found[0], found[1]) if found else None
+
+
+def seal_payload(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
+    """A web chat transcript entry, sealed: the transcript sits beside the session that is the
+    web reporter's identity, and holds their report codes and what they wrote."""
+    sealer = sealer_of(session)
+    return {"sealed": sealer.seal(payload)} if sealer is not None else payload
+
+
+def open_payload(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
+    token = payload.get("sealed")
+    sealer = sealer_of(session)
+    if not isinstance(token, str) or sealer is None:
+        return dict(payload)
+    return dict(sealer.open(token))

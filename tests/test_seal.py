@@ -7,13 +7,18 @@ import asyncio
 import os
 import sqlite3
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bot.app import build_core, seed_demo
+from bot.channels.webchat import WebChat
+from bot.web import build_web_app
 from handlers.types import ChatKind
 from storage import admin
 from storage.models import Attachment, OutboxMessage, Person, Report
@@ -184,7 +189,8 @@ async def _one_anonymous_report(tmp_path: Path, url: str) -> None:
     core = await build_core(make_settings(tmp_path, url))
     try:
         await seed_demo(core)
-        await hidden_reporter(core, 3)
+        reporter = await hidden_reporter(core, 3)
+        await reporter.say("/my")  # their list now waits, sealed, in their conversation
     finally:
         await core.close()
 
@@ -219,7 +225,7 @@ async def test_keys_rotate_reseals_everything_under_a_new_key(tmp_path, sqlite_u
     old = key_file.read_text()
     env = _cli_env(tmp_path, sqlite_url)
     out = await run_cli(["keys", "rotate"], **env)
-    assert "Re-sealed 2 links" in out  # the report's seal and the reporter's list
+    assert "Re-sealed 3 links" in out  # the report's, the reporter's list, their conversation
     first = key_file.read_text()
     assert first != old and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     await run_cli(["keys", "rotate"], **env)  # safe to run twice
@@ -233,6 +239,7 @@ async def test_keys_rotate_reseals_everything_under_a_new_key(tmp_path, sqlite_u
         recorder = Recorder()
         core.senders["web"] = recorder
         reporter = Chat(core, user_id=USER, display_name=NAME, username=USERNAME)
+        assert "PA-0001" in (await reporter.say("1"))[0]  # picked from the list shown before
         assert "PA-0001" in (await reporter.say("/my"))[0]
         staff = await person(core, "7106", "staff")
         await staff.press_data("c:1:ack:0")
@@ -302,3 +309,35 @@ async def test_word_and_pdf_files_of_a_hidden_reporter_lose_their_author(core):
     async with core.sessions() as session:
         names = [a.name for a in (await session.execute(select(Attachment))).scalars()]
     assert names == ["", ""]  # a file's own name can name its author too
+
+
+@pytest.fixture
+async def webchat(core, tmp_path) -> AsyncIterator[TestClient]:
+    web = WebChat(
+        core.dispatcher,
+        core.sessions,
+        core.translations,
+        tmp_path / "attachments",
+        max_attachment_bytes=200_000,
+        max_text_length=4000,
+        secure_cookies=False,
+    )
+    core.senders["web"] = web
+    async with TestClient(TestServer(build_web_app(web.routes(), 200_000))) as c:
+        yield c
+
+
+async def test_the_web_chat_transcript_is_sealed_but_still_shown(webchat, sqlite_url):
+    from tests.test_webchat import send
+
+    client = webchat
+    await client.get("/")
+    steps = ["/start", "Đỗ Minh Châu", "dien luc", "1", "1", "/report", "2", "2", "1"]
+    steps += ["Kho vật tư bị mất trộm đêm qua.", "/skip", "3", "1"]
+    for step in steps:
+        reply = await send(client, step)
+    assert "PA-0001" in reply["messages"][-1]["text"]
+    history = await (await client.get("/api/chat/history")).json()
+    assert any("PA-0001" in m.get("text", "") for m in history["messages"])
+    rows = [row for table, row in sqlite_dump(sqlite_url) if table == "web_chat_message"]
+    assert rows and not [r for r in rows if "PA-0001" in r or "Kho vật tư" in r]

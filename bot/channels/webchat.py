@@ -30,6 +30,7 @@ from handlers.i18n import N_, Translations
 from handlers.state import State
 from handlers.types import Choice, Inbound, Media, MediaKind, Outbound
 from storage.models import Conversation, WebChatMessage
+from storage.seal import open_payload, seal_payload
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -367,12 +368,17 @@ class WebChat:
                         session_id=key,
                         client_id=client_id,
                         sender="user",
-                        payload={"text": shown, "choices": []},
+                        payload=seal_payload(session, {"text": shown, "choices": []}),
                     )
                 )
             for m in messages:
                 session.add(
-                    WebChatMessage(session_id=key, client_id=client_id, sender="bot", payload=m)
+                    WebChatMessage(
+                        session_id=key,
+                        client_id=client_id,
+                        sender="bot",
+                        payload=seal_payload(session, m),
+                    )
                 )
 
     async def _replies_to(self, key: str, client_id: str) -> list[dict[str, Any]]:
@@ -388,7 +394,7 @@ class WebChat:
                     .order_by(col(WebChatMessage.id))
                 )
             ).scalars()
-            return [dict(r.payload) for r in rows]
+            return [open_payload(session, r.payload) for r in rows]
 
     async def history(self, request: web.Request) -> web.Response:
         key = self._existing(request)
@@ -407,7 +413,10 @@ class WebChat:
                 .scalars()
                 .all()
             )
-        messages = [{"from": r.sender, "seq": r.id, **r.payload} for r in reversed(rows)]
+            messages = [
+                {"from": r.sender, "seq": r.id, **open_payload(session, r.payload)}
+                for r in reversed(rows)
+            ]
         return self._json(request, {"messages": messages, "lang": await self._locale(key)})
 
     async def updates(self, request: web.Request) -> web.Response:
@@ -435,7 +444,8 @@ class WebChat:
                 .scalars()
                 .all()
             )
-        return self._json(request, {"messages": [{"seq": r.id, **r.payload} for r in rows]})
+            messages = [{"seq": r.id, **open_payload(session, r.payload)} for r in rows]
+        return self._json(request, {"messages": messages})
 
     # -- outbox delivery: a proactive message lands in the transcript, fetched by polling --------
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
@@ -447,7 +457,10 @@ class WebChat:
         async with self.sessions() as session, session.begin():
             session.add(
                 WebChatMessage(
-                    session_id=chat_id, sender="bot", proactive=True, payload=self._message(message)
+                    session_id=chat_id,
+                    sender="bot",
+                    proactive=True,
+                    payload=seal_payload(session, self._message(message)),
                 )
             )
         return None
