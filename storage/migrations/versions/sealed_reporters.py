@@ -1,7 +1,7 @@
 """sealed reporter links: hidden reports keep their reporter only as ciphertext
 
 Revision ID: sealed_reporters
-Revises: trust_link
+Revises: inbox
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "sealed_reporters"
-down_revision: str | None = "trust_link"
+down_revision: str | None = "inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
