@@ -167,6 +167,8 @@ class FakeZalo:
         self.oa_secret_key = oa_secret_key
         self.oa_token_lifetime = oa_token_lifetime
         self.updates_as_list = updates_as_list
+        # Some servers answer getUpdates at once, whatever its ``timeout`` says.
+        self.ignore_timeout = False
         self._shutdown_timeout = shutdown_timeout
         self.bot_info: JSONDict = {
             "id": BOT_ID,
@@ -588,7 +590,7 @@ class FakeZalo:
         if self.webhook.get("url"):
             raise ZaloApiError(400, "Bad request: webhook is set, call deleteWebhook first")
         try:
-            timeout = float(params.get("timeout") or 30)
+            timeout = 0.0 if self.ignore_timeout else float(params.get("timeout") or 30)
         except (TypeError, ValueError):
             raise ZaloApiError(400, "Bad request: timeout must be a number") from None
         loop = asyncio.get_running_loop()
@@ -773,6 +775,8 @@ class FakeZalo:
         stored = self.files.get(name)
         if stored is None:
             return web.Response(status=404, text="not found")
+        if (fault := await self._apply_fault("file")) is not None:  # fail_next("file", …)
+            return fault
         self.file_downloads[name] += 1
         return web.Response(body=stored[0], content_type=stored[1])
 

@@ -252,16 +252,10 @@ class TelegramChannel:
             reply = await self.dispatcher.handle(inbound)
             await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
             if reply is None:
-                await self._discard_media(inbound)  # a replay: its copy is already stored
                 if update.callback_query is not None:
                     await self._safe(update.callback_query.answer())
                 return
             await self.render(reply, update.callback_query)
-
-    async def _discard_media(self, inbound: Inbound) -> None:
-        for media in inbound.media:
-            if media.ref:
-                await asyncio.to_thread((self.attachments_dir / media.ref).unlink, True)
 
     async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user

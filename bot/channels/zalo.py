@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
+from bot.channels.polling import IdleBackoff
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -99,6 +100,8 @@ class ZaloChannel:
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
+        # Chats whose replies went to the outbox in an outage: later ones queue behind them.
+        self._deferred: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_polling(self) -> None:
@@ -107,11 +110,13 @@ class ZaloChannel:
             await self.client.delete_webhook()
         except ZaloError as exc:
             log.warning("zalo: could not delete the webhook before polling: %s", exc)
+        await self._resume()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
 
     async def start_webhook(self, url: str, secret: str) -> None:
         """Register ``url`` with Zalo; it will send ``secret`` in ``X-Bot-Api-Secret-Token``."""
+        await self._resume()
         await self.client.set_webhook(url, secret)
 
     async def drain(self) -> None:
@@ -139,8 +144,11 @@ class ZaloChannel:
     async def _poll(self) -> None:
         """Long-poll forever. Errors are logged (the client redacts the token) and retried with a
         short backoff; a bad update is dropped by ``_accept``, never allowed to end the loop."""
+        loop = asyncio.get_running_loop()
+        idle = IdleBackoff()
         failures = 0
         while True:
+            started = loop.time()
             try:
                 updates = await self.client.get_updates(timeout=self.poll_seconds)
             except asyncio.CancelledError:
@@ -159,11 +167,11 @@ class ZaloChannel:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            for raw in updates:
-                try:
-                    self._accept(raw, "poll")
-                except Exception as exc:  # parse_update never raises; this is belt and braces
-                    log.error("zalo poll: dropped an update (%s)", type(exc).__name__)
+            if not updates:
+                await idle.after_empty(loop.time() - started, self.poll_seconds)
+                continue
+            idle.reset()
+            await self._accept(updates, "poll")
 
     # -- webhook ---------------------------------------------------------------------------------
     def webhook_route(self, secret: str) -> web.AbstractRouteDef:
@@ -184,31 +192,64 @@ class ZaloChannel:
             except ValueError:
                 log.warning("zalo webhook: ignored a body that is not JSON (%d bytes)", len(raw))
                 return web.json_response({"ok": True})
-            self._accept(body, "webhook")
+            await self._accept([body], "webhook")
             return web.json_response({"ok": True})
 
         return web.post(WEBHOOK_PATH, handler)
 
     # -- inbound ---------------------------------------------------------------------------------
-    def _accept(self, body: Any, source: str) -> None:
-        """Parse now (cheap, synchronous), handle in a task. Logs never carry message content."""
+    async def _accept(self, bodies: list[Any], source: str) -> None:
+        """Parse (cheap), keep in the inbox, then handle each in a task. Logs never carry
+        message content."""
+        taken: list[tuple[str, dict[str, Any]]] = []
+        for body in bodies:
+            try:
+                event = parse_update(body)
+            except Exception as exc:  # parse_update never raises; this is belt and braces
+                log.error("zalo %s: dropped an update (%s)", source, type(exc).__name__)
+                continue
+            if event is None:
+                keys = sorted(body)[:10] if isinstance(body, Mapping) else type(body).__name__
+                log.warning(
+                    "zalo %s: ignored an update that is not a user message: %s", source, keys
+                )
+                continue
+            if event.is_bot:
+                continue
+            if not event.is_known:
+                log.warning(
+                    "zalo %s: unknown event %r; answering it as unsupported content",
+                    source,
+                    event.event_name[:64],
+                )
+            taken.append((update_key(event, body), dict(body)))
+        if not taken:
+            return
+        try:
+            fresh = set(await self.dispatcher.inbox_store(CHANNEL, taken))
+        except Exception as exc:
+            # Zalo will not send these again: handle them now rather than lose them.
+            log.error("zalo %s: could not store updates (%s)", source, type(exc).__name__)
+            fresh = {key for key, _ in taken}
+        for key, body in taken:
+            if key in fresh:  # otherwise it is in the inbox already, taken in at start-up
+                self._spawn(key, body)
+
+    def _spawn(self, key: str, body: dict[str, Any]) -> None:
         event = parse_update(body)
         if event is None:
-            keys = sorted(body)[:10] if isinstance(body, Mapping) else type(body).__name__
-            log.warning("zalo %s: ignored an update that is not a user message: %s", source, keys)
             return
-        if event.is_bot:
-            return
-        if not event.is_known:
-            log.warning(
-                "zalo %s: unknown event %r; answering it as unsupported content",
-                source,
-                event.event_name[:64],
-            )
-        key = update_key(event, body)
         task = asyncio.create_task(self._handle(event, key), name=f"zalo-{key[:24]}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _resume(self) -> None:
+        """Handle what was received before a restart and never handled."""
+        waiting = await self.dispatcher.inbox_waiting(CHANNEL)
+        if waiting:
+            log.info("zalo: handling %d update(s) received before the restart", len(waiting))
+        for key, body in waiting:
+            self._spawn(key, body)
 
     async def _handle(self, event: ZaloEvent, key: str) -> None:
         try:
@@ -218,16 +259,19 @@ class ZaloChannel:
                 except DownloadFailed as exc:
                     log.warning("zalo: photo download failed for update %s: %s", key, exc)
                     await self._send_with_retry(event.chat_id, self._apology())
-                    return  # not claimed: a redelivery of this event is handled afresh
+                    # Not claimed: a redelivery of this event is handled afresh.
+                    await self.dispatcher.inbox_done(CHANNEL, key)
+                    return
                 reply = await self.dispatcher.handle(inbound)
                 # Refused, or a replay whose first copy is already stored: not kept.
                 await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
-                if reply is None:
-                    return
-                await self.render(reply, event.chat_id)
+                if reply is not None:
+                    await self.render(reply, event.chat_id)
         except Exception as exc:  # one bad event must never take the loop or the webhook down
             reason = self.client.redact(f"{type(exc).__name__}: {exc}")
             log.error("zalo: failed to handle update %s: %s", key, reason)
+        # Not reached when cancelled at a stop: the update stays in the inbox for the next start.
+        await self.dispatcher.inbox_done(CHANNEL, key)
 
     async def to_inbound(self, event: ZaloEvent, key: str | None = None) -> Inbound:
         """Map a Zalo event; the photo of an image event is downloaded here, at the edge."""
@@ -310,10 +354,43 @@ class ZaloChannel:
         """Send a reply in order. Choices are numbered in the text; toasts become messages."""
         if reply.callback_answer is not None and reply.callback_answer.text.strip():
             await self._send_with_retry(chat_id, reply.callback_answer.text)
-        for message in reply.messages:
+        for i, message in enumerate(reply.messages):
+            if await self._queued_behind(message.chat_id):
+                await self._defer(reply.messages[i:])
+                return
             text = numbered_text(message)
-            if text.strip():
+            if not text.strip():
+                continue
+            try:
                 await self._send_with_retry(message.chat_id, text)
+            except ZaloError as exc:
+                if exc.permanent:
+                    raise
+                log.warning("zalo: reply not sent (%s); handed to the outbox", exc)
+                await self._defer(reply.messages[i:])
+                return
+
+    async def _queued_behind(self, chat_id: str) -> bool:
+        """A chat whose replies went to the outbox gets its next ones there too, until the outbox
+        has caught up with it, so they arrive in the order they were written."""
+        if chat_id not in self._deferred:
+            return False
+        if await self.dispatcher.queued_for(CHANNEL, chat_id):
+            return True
+        self._deferred.discard(chat_id)
+        return False
+
+    async def _defer(self, messages: list[Outbound]) -> None:
+        """Replies Zalo would not take (an outage) go to the outbox, which sends them once it is
+        back, in order with everything else for that chat."""
+        by_chat: dict[str, list[dict[str, Any]]] = {}
+        for message in messages:
+            by_chat.setdefault(message.chat_id, []).append(
+                {"text": message.text, "choices": [[c.data, c.label] for c in message.choices]}
+            )
+        for chat_id, payloads in by_chat.items():
+            self._deferred.add(chat_id)
+            await self.dispatcher.defer(CHANNEL, chat_id, payloads)
 
     async def _send_with_retry(self, chat_id: str, text: str) -> str | None:
         """Send chunk by chunk, retrying only the chunk that failed, so a hiccup never repeats
