@@ -170,7 +170,8 @@ class LinkDesk:
 
     async def on_button(self, turn: Context, callback: str) -> None:
         _prefix, raw_id, answer = [*callback.split(":"), "", ""][:3]
-        if turn.person is None or not raw_id.isdecimal() or answer not in (YES, NO):
+        forged = not raw_id.isdecimal() or len(raw_id) > 9 or answer not in (YES, NO)
+        if turn.person is None or forged:
             turn.say(turn.t("This button is not valid."))
             return
         await self._decide(turn, int(raw_id), answer == YES)

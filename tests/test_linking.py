@@ -213,3 +213,17 @@ async def test_linking_a_staff_account_waits_for_its_existing_messenger(pg_or_sq
     out = await staff.press_data(ask["choices"][0][0])
     assert "Confirmed" in out[-1] and await identities(core, "zalo", "z-7500") == 1
     assert "staff 7500" in (await queued(core, "z-7500"))[-1]["text"]
+
+
+async def test_a_forged_confirmation_button_changes_nothing(pg_or_sqlite_core):
+    core = pg_or_sqlite_core
+    staff = await person(core, "7510", "staff")
+    for data in (
+        "lk:99999999999999999999999:yes",
+        "lk:999999999999:no",
+        "lk:1:maybe",
+        "lk::yes",
+        "lk:1:yes",
+    ):
+        out = await staff.press_data(data)
+        assert "not valid" in out[-1] or "No link request" in out[-1], out
