@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,7 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
             page = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
+            refused = watch_csp(page)
             await page.goto(f"http://127.0.0.1:{port}/")
             bot = page.locator(".msg.bot")
             await expect(bot.last).to_contain_text("full name", timeout=10_000)
@@ -78,10 +80,21 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
             await page.reload()
             await expect(page.locator(".msg.bot").last).to_contain_text("PA-0001", timeout=10_000)
             await page.screenshot(path=str(tmp_path / "webchat.png"))
+            assert refused == []  # the page's CSP lets everything it needs run
             await browser.close()
     finally:
         server.terminate()
         await server.wait()
+
+
+def watch_csp(page: Any) -> list[str]:
+    """Console reports of anything the Content-Security-Policy blocked on `page`."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return refused
 
 
 def _png() -> bytes:
@@ -113,8 +126,12 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
             phone = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
+            refused = watch_csp(phone)
             await phone.goto(f"{base}/feedback?lang=vi")
             await expect(phone.locator("h1")).to_have_text("Gửi góp ý")
+            # The inline style runs under the strict CSP (by its nonce): the header is red.
+            header = phone.locator("header")
+            await expect(header).to_have_css("background-color", "rgb(165, 15, 21)")
             await phone.select_option("#unit", label="Đảng bộ Kho bạc Nhà nước tỉnh")
             await phone.get_by_label("An ninh, trật tự, an toàn").check()
             await phone.get_by_label("Bình thường").check()
@@ -139,6 +156,7 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
             await phone.get_by_role("button", name="Tra cứu").click()
             await expect(phone.locator("#status")).to_have_text("Mới", timeout=10_000)
             await expect(phone.locator("#history")).to_contain_text("Thời gian nhận")
+            assert refused == []
 
             staff = await browser.new_context(viewport={"width": 360, "height": 740})
             await staff.add_cookies([{"name": COOKIE, "value": staff_token, "url": base}])

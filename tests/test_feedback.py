@@ -414,6 +414,19 @@ async def test_the_form_is_small_on_the_wire(setup):
     assert "<script" not in await resp.text()  # works without JavaScript, nothing to download
 
 
+async def test_the_pages_allow_no_inline_code_but_their_own_style(setup):
+    _, client = setup
+    for path in ("/feedback", "/feedback/status"):
+        resp = await client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "script-src" not in csp  # default-src 'none'
+        nonce = re.search(r"style-src 'nonce-([A-Za-z0-9_\-]+)'", csp)
+        assert nonce is not None, csp
+        assert f'<style nonce="{nonce.group(1)}">' in await resp.text()
+    again = await client.get("/feedback")
+    assert again.headers["Content-Security-Policy"] != resp.headers["Content-Security-Policy"]
+
+
 async def test_the_page_is_complete_in_english(setup):
     _, client = setup
     html, _ = await open_form(client, "en")

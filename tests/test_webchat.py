@@ -59,6 +59,16 @@ async def test_page_and_static_files_are_served(client):
     assert (await client.get("/static/..%2Fchannels%2Fwebchat.py")).status == 404
 
 
+async def test_the_chat_page_runs_only_its_own_scripts(client):
+    resp = await client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    for directive in ("default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in await resp.text() and " style=" not in await resp.text()
+
+
 async def test_a_newcomer_completes_a_report_with_a_photo_and_a_location(client, core):
     await client.get("/")
     reply = await send(client, "/start")
