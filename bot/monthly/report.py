@@ -84,8 +84,8 @@ FONT = "Times New Roman"  # full Vietnamese coverage; what Vietnamese official p
 
 
 def _page_setup(doc: Any, t: Translator, made: date) -> None:
-    """A4 with the usual margins of Vietnamese official documents, one font everywhere (no
-    theme fonts: Word's default Calibri lacks some Vietnamese glyphs), page numbers below."""
+    """A4 with the usual margins of Vietnamese official documents, page numbers below, and one
+    font everywhere: theme fonts are replaced, so no heading or table falls back to Calibri."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
