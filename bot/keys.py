@@ -34,7 +34,7 @@ def read_keys(settings: Settings) -> list[str]:
 
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:

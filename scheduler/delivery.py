@@ -22,7 +22,7 @@ from scheduler.ledger import Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
-from storage.seal import SEALED_CHANNEL, resolve_sealed
+from storage.seal import SEALED_CHANNEL, SealError, resolve_sealed
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -148,8 +148,8 @@ class DeliveryWorker:
         channel, chat_id = row.channel, row.chat_id
         if channel == SEALED_CHANNEL:
             target = await self._resolve(row)
-            if target is None:
-                return True
+            if isinstance(target, bool):
+                return target
             channel, chat_id = target
         limiter = self.limiters.get(channel)
         if limiter is not None:
@@ -198,13 +198,22 @@ class DeliveryWorker:
         self.ledger.sent(row.id, remember)
         return True
 
-    async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | None:
+    async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | bool:
         """A hidden reporter's address, unsealed now and kept only in memory. A reporter who
         can no longer be found fails the row, which the case's card then shows."""
-        async with self.sessions() as session:
-            target = await resolve_sealed(session, row.chat_id)
+        assert row.id is not None
+        try:
+            async with self.sessions() as session:
+                target = await resolve_sealed(session, row.chat_id)
+        except SealError:  # keys rotated under a running bot: this row waits for a restart
+            log.error("outbox %s: the seal key cannot open its address; restart the bot", row.id)
+            async with self.sessions() as session, session.begin():
+                await outbox.mark_retry(session, row.id, "seal key cannot open the address", 300)
+            return False
         if target is None:
-            await self._settle_error(row, DeliveryError("the reporter cannot be reached", True))
+            return await self._settle_error(
+                row, DeliveryError("the reporter cannot be reached", True)
+            )
         return target
 
     async def _settle_error(self, row: OutboxMessage, exc: DeliveryError) -> bool:

@@ -164,7 +164,13 @@ async def first_seal(session: AsyncSession) -> str | None:
     if found:
         return found
     box = (await session.execute(select(ReporterBox.token).limit(1))).scalar_one_or_none()
-    return box
+    if box:
+        return box
+    # Only web chat transcripts may be sealed yet (a web chat used before any hidden report).
+    newest = select(WebChatMessage.payload).order_by(col(WebChatMessage.id).desc()).limit(1)
+    latest = (await session.execute(newest)).scalar_one_or_none()
+    token = latest.get("sealed") if isinstance(latest, dict) else None
+    return token if isinstance(token, str) else None
 
 
 async def reseal_all(session: AsyncSession, sealer: Sealer) -> int:

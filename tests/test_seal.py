@@ -341,3 +341,79 @@ async def test_the_web_chat_transcript_is_sealed_but_still_shown(webchat, sqlite
     assert any("PA-0001" in m.get("text", "") for m in history["messages"])
     rows = [row for table, row in sqlite_dump(sqlite_url) if table == "web_chat_message"]
     assert rows and not [r for r in rows if "PA-0001" in r or "Kho vật tư" in r]
+
+
+async def test_hidden_reports_from_before_the_upgrade_are_sealed_at_start_up(tmp_path, sqlite_url):
+    from sqlalchemy import delete, update
+
+    from storage.models import ReporterBox, ReportEvent
+
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        await seed_demo(core)
+        await hidden_reporter(core, 3)
+        staff = await person(core, "7106", "staff")
+        await staff.press_data("c:1:ack:0")  # queues a notice to the reporter
+        # As the release before sealing wrote it: the person id in clear everywhere.
+        async with core.sessions() as session, session.begin():
+            stmt = select(Person.id).where(Person.display_name == NAME)
+            them = (await session.execute(stmt)).scalar_one()
+            await session.execute(update(Report).values(person_id=them, sealed_reporter=None))
+            await session.execute(delete(ReporterBox))
+            await session.execute(
+                update(ReportEvent)
+                .where(ReportEvent.to_status == "new")
+                .values(actor_person_id=them)
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.idempotency_key.startswith("notice:1:"))
+                .values(channel="web", chat_id=USER)
+            )
+    finally:
+        await core.close()
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        recorder = Recorder()
+        core.senders["web"] = recorder
+        async with core.sessions() as session:
+            report = (await session.execute(select(Report))).scalar_one()
+            events = (await session.execute(select(ReportEvent))).scalars().all()
+            notice = (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith("notice:"))
+                )
+            ).scalar_one()
+        assert report.person_id is None and report.sealed_reporter
+        assert them not in [e.actor_person_id for e in events]
+        assert (notice.channel, notice.chat_id) == ("sealed", "report:1")
+        reporter = Chat(core, user_id=USER, display_name=NAME, username=USERNAME)
+        assert "PA-0001" in (await reporter.say("/my"))[0]
+        await core.delivery.run_once()
+        assert any("PA-0001" in t for t in recorder.texts(USER))
+    finally:
+        await core.close()
+
+
+async def test_a_key_rotated_under_a_running_bot_holds_only_the_sealed_rows(core):
+    from storage.db import session_factory
+    from storage.seal import Sealer, new_key
+
+    recorder = Recorder()
+    core.senders["web"] = recorder
+    async with core.sessions() as session, session.begin():
+        await admin.bind_chat(session, "staff", "web", "staff-room")
+    await hidden_reporter(core, 3)
+    staff = await person(core, "7106", "staff")
+    await staff.press_data("c:1:ack:0")
+    # The database was re-sealed under a key this process does not hold.
+    core.delivery.sessions = session_factory(core.db, Sealer([new_key()]))
+    core.delivery.ledger.sessions = core.delivery.sessions
+    await core.delivery.run_once()
+    assert recorder.texts("staff-room")  # everyone else's messages still go out
+    assert not recorder.texts(USER)
+    async with core.sessions() as session:
+        notice = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.chat_id == "report:1"))
+        ).scalar_one()
+    assert notice.status == "pending" and "seal key" in notice.last_error
