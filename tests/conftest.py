@@ -61,10 +61,11 @@ def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
 
 
 # Property tests: "ci" is fixed (derandomized) and bounded, so the suite stays fast and repeatable;
-# HYPOTHESIS_PROFILE=long searches far more, randomly, from the command line.
+# HYPOTHESIS_PROFILE=long searches far more, randomly, from the command line. The stateful
+# conversation test runs a sixth of max_examples: each of its examples is a whole conversation.
 hypothesis_settings.register_profile(
     "ci",
-    max_examples=8,
+    max_examples=50,
     stateful_step_count=25,
     derandomize=True,
     database=None,
@@ -75,7 +76,7 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.register_profile(
     "long",
-    max_examples=400,
+    max_examples=1000,
     stateful_step_count=60,
     deadline=None,
     database=None,

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -561,4 +562,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_random_conversations_keep_every_promise(template: Path) -> None:
     machine = type("Machine", (Conversations,), {"template": template})
-    run_state_machine_as_test(machine)
+    profile = settings.default
+    run_state_machine_as_test(
+        machine, settings=settings(profile, max_examples=max(1, profile.max_examples // 6))
+    )
