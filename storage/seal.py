@@ -265,7 +265,7 @@ async def reporter_address(session: AsyncSession, report: Report) -> tuple[str, 
 async def resolve_sealed(session: AsyncSession, address: str) -> tuple[str, str] | None:
     """Where an outbox row addressed to `report:ID` goes now; None if nowhere."""
     kind, _, ident = address.partition(":")
-    if kind != "report" or not ident.isdigit():
+    if kind != "report" or not ident.isdecimal():
         return None
     report = await session.get(Report, int(ident))
     if report is None:
