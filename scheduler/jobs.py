@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -12,6 +14,7 @@ from sqlmodel import col, select
 from handlers.casework import Action, Status
 from handlers.context import CaseChanged
 from handlers.ports import CaseChange, StaleCase
+from storage.attachments import unheld
 from storage.models import Report
 from storage.store import SqlStore
 
@@ -88,7 +91,35 @@ async def polls(core: Core) -> int:
     return await run_polls(core)
 
 
+SWEEP_AFTER = timedelta(days=1)  # far longer than any upload takes to arrive and be handled
+STORED_NAME = re.compile(r"^\d{4}/\d{2}/[0-9a-f]{32}\.[a-z0-9]{1,10}$")
+
+
+async def sweep_files(core: Core) -> int:
+    """Delete received files that no report and no draft holds a day after they arrived: drafts
+    that were cancelled or abandoned, uploads cut short by a crash. Charts are not touched."""
+    root = core.settings.attachments_dir
+    cutoff = (datetime.now(UTC) - SWEEP_AFTER).timestamp()
+
+    def old_files() -> list[str]:
+        if not root.is_dir():
+            return []
+        found = (p for p in root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*") if p.is_file())
+        names = (p.relative_to(root).as_posix() for p in found if p.stat().st_mtime < cutoff)
+        return [n for n in names if STORED_NAME.match(n)]
+
+    candidates = await asyncio.to_thread(old_files)
+    if not candidates:
+        return 0
+    async with core.sessions() as session:
+        gone = await unheld(session, candidates)
+    for name in gone:
+        await asyncio.to_thread((root / name).unlink, True)
+    return len(gone)
+
+
 JOBS: dict[str, Callable[[Core], Awaitable[int]]] = {
+    "sweep_files": sweep_files,
     "nudges": nudges,
     "polls": polls,
     "close_unconfirmed": close_unconfirmed,

@@ -296,3 +296,27 @@ async def test_files_the_core_refuses_are_not_kept(client, tmp_path):
     assert resp.status == 200
     assert "không nhận loại tệp" in (await resp.json())["messages"][0]["text"]
     assert [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()] == []
+
+
+async def test_files_left_by_abandoned_drafts_are_swept(client, core, tmp_path):
+    import os
+    import time
+
+    from scheduler.jobs import JOBS
+
+    root = tmp_path / "attachments"
+    await at_attachments(client)
+    assert (await upload(client, tiny_png(), "giu.png", "image/png")).status == 200
+    (kept,) = [p for p in root.rglob("*") if p.is_file()]
+    orphan = kept.with_name("0" * 32 + ".pdf")  # a file some crash left behind
+    orphan.write_bytes(b"%PDF-1.4")
+    fresh = kept.with_name("1" * 32 + ".pdf")  # an upload still on its way in
+    fresh.write_bytes(b"%PDF-1.4")
+    old = time.time() - 2 * 24 * 3600
+    for path in (kept, orphan):
+        os.utime(path, (old, old))
+    assert await JOBS["sweep_files"](core) == 1
+    assert kept.exists() and fresh.exists() and not orphan.exists()
+    await send(client, "/cancel")  # the draft holding the photo is dropped
+    assert await JOBS["sweep_files"](core) == 1
+    assert not kept.exists() and fresh.exists()
