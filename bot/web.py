@@ -73,9 +73,12 @@ def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
         if not isinstance(body, dict) or "update_id" not in body:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         try:
-            await sink(body)  # queued; processing happens after we answer
-        except Exception:  # a malformed update must not make Telegram retry it forever
-            log.warning("telegram webhook: could not read update %s", body.get("update_id"))
+            await sink(
+                body
+            )  # kept in the inbox; handled (or skipped, if unreadable) after we answer
+        except Exception as exc:  # not kept: Telegram must send it again, not consider it done
+            log.error("telegram webhook: could not keep an update (%s)", type(exc).__name__)
+            return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
 
     return web.post("/telegram/webhook", handler)

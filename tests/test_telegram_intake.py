@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import text
+
 from bot.logs import configure_logging
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import running_bot
+from tests.test_restart import free_port
 from tests.test_telegram_interop import FIRST_EPOCH
 
 SECRET_NAME = "Nguyễn Bí Mật"
@@ -98,3 +101,26 @@ async def test_no_log_line_carries_message_text_or_a_raw_update(tmp_path, sqlite
         assert SECRET_NAME not in line, (record.name, line[:300])
         assert '"update_id"' not in line and "'update_id'" not in line, (record.name, line[:300])
         assert "Ai đi họp" not in line, (record.name, line[:300])
+
+
+async def test_a_webhook_update_that_cannot_be_kept_is_refused_so_telegram_sends_it_again(
+    tmp_path, sqlite_url
+):
+    port = free_port()
+    async with running_bot(
+        tmp_path,
+        sqlite_url,
+        telegram_mode="webhook",
+        telegram_webhook_secret="s3cr3t-webhook-token",
+        web_port=port,
+        public_url=f"http://127.0.0.1:{port}",
+    ) as h:
+        update = h.fake.user_text(7207, "/start")
+        async with h.core.db.begin() as conn:  # the database breaks under us
+            await conn.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+        assert await h.fake.deliver_webhook(update) >= 500  # not acknowledged
+        async with h.core.db.begin() as conn:
+            await conn.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+        assert await h.fake.deliver_webhook(update) == 200  # Telegram's retry
+        out = await h.fake.wait_for_messages(7207, 1, timeout=10)
+        assert "Grassroots" in out[0]["text"]
