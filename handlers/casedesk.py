@@ -178,7 +178,7 @@ class CaseDesk:
             (f"c:{case.id}:{Action.ASSIGN.value}:{case.version}:{d.code}", d.name)
             for d in departments
         ]
-        ctx.say_raw(t("Assign {code} to which department?", code=case.code), choices)
+        self.offer(ctx, t("Assign {code} to which department?", code=case.code), choices)
 
     def _ask_due(self, ctx: Context, case: ReportView) -> None:
         t = ctx.t
@@ -189,7 +189,27 @@ class CaseDesk:
             (f"{base}:7d", t("In 7 days")),
             (f"{base}:type", t("Type a date")),
         ]
-        ctx.say_raw(t("When is {code} due?", code=case.code), choices)
+        self.offer(ctx, t("When is {code} due?", code=case.code), choices)
+
+    @staticmethod
+    def offer(ctx: Context, text: str, choices: list[tuple[str, str]]) -> None:
+        """Case buttons; in a private chat a typed number or label picks one as well."""
+        ctx.say_raw(text, choices)
+        if ctx.inbound.chat_kind == ChatKind.PRIVATE and choices:
+            ctx.state.data["case_choices"] = choices
+
+    async def on_typed_choice(self, ctx: Context) -> bool:
+        """A typed number or label for the case buttons just offered; True when it was one."""
+        offered = ctx.state.data.pop("case_choices", None)
+        data = typed_choice(ctx.inbound.text, [(d, lab) for d, lab in offered or []])
+        if data is None or ctx.inbound.media:
+            return False
+        await self.on_button(ctx, data)
+        # What a press shows as a toast is a message for typed text.
+        answer, ctx.reply.callback_answer = ctx.reply.callback_answer, None
+        if answer is not None and answer.text:
+            ctx.say_raw(answer.text)
+        return True
 
     def _ask_text(self, ctx: Context, case: ReportView, action: Action, stage: int = 0) -> None:
         """Ask the actor for a line of text; their next message in this chat is the answer."""
@@ -570,7 +590,7 @@ class CaseDesk:
             return
         audience = "department" if actor.role == "handler" or chat_department else "staff"
         text, buttons = await render_card(ctx, case, audience)
-        ctx.say_raw(text, buttons if actor.role != "leader" else None)
+        self.offer(ctx, text, buttons if actor.role != "leader" else [])
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
     async def on_reporter_button(self, ctx: Context, data: str) -> None:

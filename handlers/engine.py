@@ -95,6 +95,7 @@ class Engine:
         if inbound.command not in (None, "cancel", "skip", "help", "lang"):
             # A new command ends a pending note for a case, so it cannot swallow what follows.
             state.data.pop("case_input", None)
+            state.data.pop("case_choices", None)
         callback = inbound.callback
         if callback is not None and callback.startswith("c:"):
             turn.reply.retire_keyboard = False
@@ -592,6 +593,8 @@ class Engine:
             return
         if turn.state.flow == "pollpick" and not inbound.media:
             await self.polls.pick(turn, self._resolve_scratch(turn, inbound.text))
+            return
+        if "case_choices" in turn.state.data and await self.desk.on_typed_choice(turn):
             return
         explicit = "reporter_input" in turn.state.data
         idle = turn.state.flow is None

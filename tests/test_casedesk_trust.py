@@ -232,3 +232,23 @@ def test_a_handler_without_a_department_sees_no_unassigned_case():
     lost = Actor(person_id=1, role="handler", department_code=None)
     assert not may_view(lost, CaseFacts(Status.NEW, None, "confidential"))
     assert may_view(Actor(1, "handler", "SCT"), CaseFacts(Status.ASSIGNED, "SCT", "named"))
+
+
+async def test_case_choices_in_a_private_chat_can_be_typed(core):
+    async with core.sessions() as session, session.begin():
+        await import_departments(session, b"code,name,kind\nSCT,So Cong Thuong,external\n")
+    await reporter_with_case(core)
+    staff = await person(core, "7310", "staff")  # in their private chat
+    card = await staff.say("/case PA-0001")
+    assert "1. ✔ Acknowledge" in card[0]
+    out = await staff.say("1")
+    assert out == ["Done: PA-0001 is now Acknowledged."]
+    await staff.say("/case PA-0001")
+    out = await staff.say("➡ assign")
+    assert "Assign PA-0001 to which department?" in out[0] and "So Cong Thuong" in out[0]
+    await staff.say("so cong thuong")
+    async with core.sessions() as session:
+        case = await SqlStore(session).case(1)
+    assert case is not None and (case.status, case.department_code) == ("assigned", "SCT")
+    out = await staff.say("1")  # used once: a stray number later does nothing to the case
+    assert "PA-0001" not in out[0]
