@@ -32,6 +32,7 @@ from storage.conversations import (
     save_conversation,
 )
 from storage.outbox import enqueue
+from storage.seal import seal_payload
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ class Dispatcher:
         outage, in order with everything else queued for that chat."""
         async with self.sessions() as session, session.begin():
             for payload in payloads:
-                await enqueue(session, f"reply:{uuid.uuid4().hex}", channel, chat_id, payload)
+                # Sealed: a reply can carry a hidden reporter's report code next to their chat.
+                sealed = seal_payload(session, payload)
+                await enqueue(session, f"reply:{uuid.uuid4().hex}", channel, chat_id, sealed)
         self.on_commit()
 
     async def queued_for(self, channel: str, chat_id: str) -> bool:

@@ -22,7 +22,7 @@ from scheduler.ledger import Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
-from storage.seal import SEALED_CHANNEL, SealError, resolve_sealed
+from storage.seal import SEALED_CHANNEL, SealError, open_payload, resolve_sealed
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -171,6 +171,9 @@ class DeliveryWorker:
         on_the_wire = False
         try:
             payload = dict(row.payload)
+            if "sealed" in payload:  # a deferred reply (bot/dispatcher.py): opened only here
+                async with self.sessions() as session:
+                    payload = open_payload(session, payload)
             if payload.get("kind") == "card_edit":
                 async with self.sessions() as session:
                     payload = await self._with_card_message(session, row)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.logs import configure_logging
+from storage.models import OutboxMessage
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import running_bot
 from tests.test_restart import free_port
@@ -73,6 +74,10 @@ async def test_a_reply_during_an_outage_arrives_after_recovery_in_order(tmp_path
         await fake.wait_for_messages(7204, 3, timeout=15)
         await h.settle()
         texts = fake.texts_to(7204)
+        async with h.core.sessions() as session:
+            stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith("reply:"))
+            deferred = (await session.execute(stmt)).scalars().all()
+    assert deferred and all(set(row.payload) == {"sealed"} for row in deferred)
     assert "/report" in texts[0]  # the /help answer, first, as it was asked first
     assert "Grassroots" in texts[1]
 
