@@ -180,3 +180,25 @@ async def test_files_the_core_refuses_are_deleted_on_zalo(tmp_path, sqlite_url):
         await channel.stop()
         await core.close()
         await fake.stop()
+
+
+async def test_a_telegram_image_bomb_is_refused_politely_and_not_kept(tmp_path, sqlite_url):
+    from tests.fake_telegram import huge_png
+    from tests.telegram_harness import running_bot
+    from tests.test_telegram_e2e import _invite
+
+    member = 5550088
+    async with running_bot(tmp_path, sqlite_url) as h:
+        await _invite(h.core, "BOMB0001")
+        out = await h.say(member, "/start BOMB0001")
+        out = await h.press(member, out[-1], 1)  # the Telegram profile name
+        out = await h.press(member, out[-1], 1)  # agree
+        out = await h.say(member, "/report")
+        for number in (2, 2, 1):  # category, urgency, my unit
+            out = await h.press(member, out[-1], number)
+        await h.say(member, "Công nhân phân xưởng 2 bị nợ lương ba tháng, chưa có văn bản.")
+        before = len(h.fake.messages_to(member))
+        h.fake.user_document(member, "anh.png", "image/png", huge_png(12_000, 12_000))
+        out = await h.replies(member, before)
+        assert any("quá lớn" in m["text"] for m in out), out
+        assert stored_files(h.core.settings.attachments_dir) == []
