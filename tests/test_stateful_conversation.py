@@ -417,7 +417,7 @@ class Conversations(RuleBasedStateMachine):
         assert reply is not None, "a fresh update was treated as a replay"
         if who.chat_kind == ChatKind.GROUP and who.last_reply is not None:
             # In groups plain chatter is ignored by design; a press or a command is answered.
-            last = who.transcript[-2] if len(who.transcript) > 1 else ""
+            last = next((line for line in reversed(who.transcript) if line.startswith("> ")), "")
             if not last.startswith("> [") and not last.startswith("> /"):
                 return
         toast = reply.callback_answer.text if reply.callback_answer else ""
