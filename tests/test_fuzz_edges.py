@@ -204,6 +204,25 @@ def test_the_unmutated_updates_are_answered(server: Server) -> None:
     server.assert_no_errors()
 
 
+FIELDS = ["text", "caption", "first_name", "username", "data"]
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_a_telegram_update_with_a_field_of_the_wrong_type_is_handled_quietly(
+    server: Server, field: str
+) -> None:
+    """Found by the fuzzer: python-telegram-bot keeps whatever JSON type a field had."""
+    for n, value in enumerate(([None, None], 5, {"a": 1}, True)):
+        body = json.loads(json.dumps(TG_CALLBACK if field == "data" else TG_MESSAGE))
+        body["update_id"] = 9000 + 10 * FIELDS.index(field) + n  # each one new, not a replay
+        inner = body.get("message") or body["callback_query"]
+        target = inner["from"] if field in ("first_name", "username") else inner
+        target[field] = value
+        headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+        assert server.post("/telegram/webhook", body, headers) == 200
+        server.assert_no_errors()
+
+
 @given(body=telegram_bodies, secret=st.sampled_from([TG_SECRET, TG_SECRET, "", "wrong"]))
 def test_telegram_webhook_refuses_or_ignores_any_body(
     server: Server, body: Any, secret: str

@@ -270,21 +270,21 @@ class TelegramChannel:
             "user_id": str(user.id),
             "chat_id": str(chat.id),
             "chat_kind": ChatKind.PRIVATE if private else ChatKind.GROUP,
-            "display_name": user.full_name or "",
-            "username": user.username or "",
-            "language_code": user.language_code or "",
+            "display_name": _text(user.first_name, user.last_name),
+            "username": _text(user.username),
+            "language_code": _text(user.language_code),
         }
         query = update.callback_query
         if query is not None:
             return Inbound(
                 **common,
-                callback=query.data or "",
+                callback=_text(query.data),
                 callback_message_id=str(query.message.message_id) if query.message else None,
             )
         message = update.message
         assert message is not None
         media = await self._media(message, common["chat_kind"] == ChatKind.PRIVATE)
-        return Inbound(**common, text=message.text or message.caption or "", media=media)
+        return Inbound(**common, text=_text(message.text) or _text(message.caption), media=media)
 
     async def _media(self, message: Message, download: bool) -> tuple[Media, ...]:
         if message.location is not None:
@@ -524,6 +524,12 @@ def update_key(bot_id: int, raw: dict[str, Any]) -> str:
     elif isinstance(query, dict):
         stamp = query.get("id", "")
     return f"{bot_id}:{raw.get('update_id')}:{str(stamp)[:64]}"
+
+
+def _text(*parts: object) -> str:
+    """The string fields of an update, joined; python-telegram-bot keeps whatever JSON type a
+    field came with, and a forged or buggy update must not crash the core."""
+    return " ".join(p for p in parts if isinstance(p, str) and p)
 
 
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
