@@ -72,7 +72,13 @@ async def open_sealer(settings: Settings, db: AsyncEngine) -> Sealer:
                 "reporter links: restore the key from your backup"
             )
         keys = [new_key()]
-        write_key_file(settings.seal_key_path, keys)
+        try:
+            write_key_file(settings.seal_key_path, keys)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the seal key file {settings.seal_key_path}: "
+                f"{exc.strerror or exc} (set SEAL_KEY_FILE to a writable place, or SEAL_KEY)"
+            ) from None
         log.warning(
             "Created a new seal key in %s. Back this file up now, apart from the database: "
             "without it, confidential and anonymous reporters can no longer be reached.",

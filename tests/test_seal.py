@@ -417,3 +417,11 @@ async def test_a_key_rotated_under_a_running_bot_holds_only_the_sealed_rows(core
             await session.execute(select(OutboxMessage).where(OutboxMessage.chat_id == "report:1"))
         ).scalar_one()
     assert notice.status == "pending" and "seal key" in notice.last_error
+
+
+async def test_a_key_file_that_cannot_be_written_is_named_in_one_line(tmp_path, sqlite_url):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = _cli_env(tmp_path, sqlite_url, SEAL_KEY_FILE=str(blocker / "seal.key"))
+    out = await run_cli(["reports", "list"], expect=1, **env)
+    assert out.strip().count("\n") == 0 and "SEAL_KEY_FILE" in out, out
