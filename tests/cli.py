@@ -27,7 +27,11 @@ def clock_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
-    """Output (stdout + stderr) of `grassroots ARGS`; asserts the exit code."""
+    """Output (stdout + stderr) of `grassroots ARGS`; asserts the exit code. DATA_DIR (where
+    the seal key lives) defaults to the SQLite database's folder, as the tests' cores have it."""
+    url = env.get("DATABASE_URL", "")
+    if "DATA_DIR" not in env and url.startswith("sqlite") and ":///" in url:
+        env = {**env, "DATA_DIR": str(Path(url.split(":///", 1)[1]).parent)}
     proc = await asyncio.create_subprocess_exec(
         *grassroots(),
         *args,
