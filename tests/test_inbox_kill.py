@@ -9,6 +9,10 @@ import os
 import signal
 from pathlib import Path
 
+from sqlalchemy import select
+
+from storage.db import create_engine, session_factory
+from storage.models import InboxUpdate
 from tests.cli import spawn_run, stop_run
 from tests.fake_telegram import FakeTelegram
 from tests.test_outbox_kill import wait_until
@@ -17,6 +21,15 @@ TOKEN = "123456:INBOX-KILL"
 EARLY = 7300  # answered before the kill
 PHOTOS = [7301, 7302, 7303, 7304]  # fetched, acknowledged, still downloading at the kill
 LATE = 7305  # sends a photo after the restart: what each photo should get
+
+
+async def inbox_rows(database_url: str) -> list[dict]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return [row.payload for row in (await session.execute(select(InboxUpdate))).scalars()]
+    finally:
+        await engine.dispose()
 
 
 async def test_kill_minus_nine_after_updates_were_acknowledged_loses_none_of_them(
@@ -54,6 +67,9 @@ async def test_kill_minus_nine_after_updates_were_acknowledged_loses_none_of_the
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         assert all(fake.messages_to(user) == [] for user in PHOTOS)
+        kept = await inbox_rows(sqlite_url)
+        assert len(kept) == len(PHOTOS)
+        assert all(set(payload) == {"sealed"} for payload in kept)  # who sent what: sealed
 
         proc = await spawn_run(env, tmp_path, "--demo")
         fake.user_photo(LATE)

@@ -42,6 +42,9 @@ async def test_an_update_received_but_not_handled_at_a_crash_is_handled_after_th
             break
         await asyncio.sleep(0.02)
     assert await rig.count(InboxUpdate) == 1
+    async with core.sessions() as session:  # kept sealed: it says who wrote what
+        kept = (await session.execute(select(InboxUpdate))).scalar_one()
+    assert set(kept.payload) == {"sealed"}
     # The process dies: nothing gets to finish or clean up.
     for task in [rig.channel._poller, *rig.channel._tasks]:
         assert task is not None
