@@ -137,7 +137,9 @@ class Dispatcher:
                 try:
                     opened.append((key, open_payload(session, raw)))
                 except Exception as exc:  # sealed under a key this run does not hold
-                    log.error("inbox: cannot open a kept update (%s); left for later", type(exc).__name__)
+                    log.error(
+                        "inbox: cannot open a kept update (%s); left for later", type(exc).__name__
+                    )
         return opened
 
     async def inbox_done(self, channel: str, key: str) -> None:
