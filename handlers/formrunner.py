@@ -413,7 +413,10 @@ class FormRunner:
             fs["step"] = EDIT_MENU
             return Turn(selected_label=self.t("✏️ Edit"))
         if answer.key == "cancel":
-            return Turn(cancelled=True, ask_again=False, selected_label=self.t("✖ Cancel"))
+            said = self.t("Cancelled. Nothing was sent. Send /report to start a new report.")
+            return Turn(
+                [Prompt(said)], cancelled=True, ask_again=False, selected_label=self.t("✖ Cancel")
+            )
         return Turn([Prompt(self.t("Please choose Send, Edit or Cancel."))])
 
     def _handle_edit_menu(self, form: Form, fs: dict[str, Any], answer: Answer) -> Turn:

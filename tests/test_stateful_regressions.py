@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.chat import Chat
 
 
@@ -44,3 +46,15 @@ async def test_a_forged_link_confirmation_button_with_a_superscript_is_refused(c
     await chat.press(1)
     out = await chat.press_data("lk:²:yes")
     assert "không hợp lệ" in out[0]
+
+
+@pytest.mark.parametrize("channel", ["web", "zalo"])
+async def test_cancel_at_the_review_says_nothing_was_sent(core, channel):
+    chat = Chat(core, user_id="8105", channel=channel)
+    for text in ("/start", "1", "tai chinh", "1", "1", "/report", "1", "1", "1"):
+        await chat.say(text)
+    await chat.say("Mô tả đủ dài về sự việc cần phản ánh.")
+    await chat.say("/skip")
+    await chat.say("1")  # named: the review follows
+    out = await chat.press("Hủy")
+    assert out and "chưa có nội dung nào được gửi" in out[-1]
