@@ -171,6 +171,7 @@ class Conversations(RuleBasedStateMachine):
         self.report_count = 0
         self.my_buttons: list[str] = []  # every button the person was ever shown
         self.staff_buttons: list[str] = []
+        self.delivered: list[str] = []  # buttons that reached the person through the outbox
 
     def _queued(self) -> None:
         self.outbox_dirty = True
@@ -181,10 +182,10 @@ class Conversations(RuleBasedStateMachine):
     # -- set-up ----------------------------------------------------------------------------------
     @initialize(
         channel=st.sampled_from(CHANNELS),
-        registered=st.booleans(),
+        registered=st.sampled_from([True, True, False]),
         locale=st.sampled_from(["vi", "en"]),
         profile=st.sampled_from([NAME, NAME, " L ", "", "x" * 150]),
-        cases=st.integers(0, 2),
+        cases=st.sampled_from([1, 2, 0]),
     )
     def start(self, channel: str, registered: bool, locale: str, profile: str, cases: int) -> None:
         self.core = self.run(core_from(self.template, Path(self.tmp.name)))
@@ -307,6 +308,12 @@ class Conversations(RuleBasedStateMachine):
     def stale_button(self, data: st.DataObject) -> None:
         self.me_send(self.me.press_data(data.draw(st.sampled_from(self.my_buttons))))
 
+    @precondition(lambda self: self.delivered)
+    @rule(data=st.data())
+    def press_a_delivered_button(self, data: st.DataObject) -> None:
+        """A poll invitation, a staff question or "is it resolved?", pressed mid-form."""
+        self.me_send(self.me.press_data(data.draw(st.sampled_from(self.delivered))))
+
     @rule(payload=forged)
     def forged_button(self, payload: str) -> None:
         self.me_send(self.me.press_data(payload))
@@ -339,6 +346,25 @@ class Conversations(RuleBasedStateMachine):
         self.run(self.staff.press_data(payload))
         self.after(self.staff.last_reply, "", who=self.staff)
         if note is not None:  # the reason, question or answer the press asked for
+            self.run(self.staff.say(note))
+            self.after(self.staff.last_reply, "", who=self.staff)
+
+    @precondition(lambda self: self.statuses)
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["ack", "assign:SCT", "ask", "resolve", "reject", "dup", "reopen"]),
+    )
+    def staff_works_a_case(self, data: st.DataObject, action: str) -> None:
+        """What staff usually do: a current card's button, then the note it asks for."""
+        case_id = data.draw(st.sampled_from(sorted(self.statuses)))
+        name, _, arg = action.partition(":")
+        version = self.run(self._version(case_id))
+        self.run(
+            self.staff.press_data(f"c:{case_id}:{name}:{version}" + (f":{arg}" if arg else ""))
+        )
+        self.after(self.staff.last_reply, "", who=self.staff)
+        notes = {"dup": ["PA-0001"], "reject": ["Không thuộc thẩm quyền.", "UBND phường"]}
+        for note in notes.get(name, ["Đã kiểm tra, xin đồng chí cho biết thêm chi tiết."]):
             self.run(self.staff.say(note))
             self.after(self.staff.last_reply, "", who=self.staff)
 
@@ -381,7 +407,8 @@ class Conversations(RuleBasedStateMachine):
         fresh = self.transport.sent[self.seen :]
         self.seen = len(self.transport.sent)
         for _, chat_id, payload in fresh:
-            pool = self.my_buttons if chat_id == self.me.user_id else self.staff_buttons
+            mine = chat_id in (self.me.user_id, self.other.user_id)
+            pool = self.delivered if mine else self.staff_buttons
             pool.extend(str(data) for data, _ in payload.get("choices", []) or [])
         if who is self.me and self.me.last_choices:
             self.my_buttons.extend(d for _, d in self.me.last_choices)
@@ -452,8 +479,13 @@ class Conversations(RuleBasedStateMachine):
         for form_id, before in self.drafts.items():
             after = drafts.get(form_id)
             if after is None:
+                answers = before["answers"]
                 sent = form_id == "report" and any(
-                    r.description == before["answers"].get("description") for r in new_reports
+                    (r.description, r.category, r.urgency, r.anonymity)
+                    == tuple(
+                        answers.get(k) for k in ("description", "category", "urgency", "anonymity")
+                    )
+                    for r in new_reports
                 )
                 registered = form_id == "onboarding" and self.run(self._registered())
                 # At the review and the consent question, Cancel and "I do not agree" are the
