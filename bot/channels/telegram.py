@@ -178,6 +178,14 @@ class TelegramChannel:
                 log.warning("telegram poll failed (%s); retrying in %.1fs", reason, delay)
                 await asyncio.sleep(delay)
                 continue
+            except Exception as exc:  # never let the one poll loop end: nobody would be served
+                failures += 1
+                delay = min(30.0, 0.25 * 2 ** min(failures, 7))
+                log.error(
+                    "telegram poll: unexpected %s; retrying in %.1fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                continue
             failures = 0
             updates = [
                 u
