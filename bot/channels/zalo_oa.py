@@ -118,9 +118,10 @@ def verify_signature(
     if given.lower().startswith("mac="):
         given = given[4:].strip()
     digest = hashlib.sha256(
-        app_id.encode() + raw_body + str(timestamp).encode() + secret_key.encode()
+        app_id.encode() + raw_body + str(timestamp).encode(errors="replace") + secret_key.encode()
     ).hexdigest()
-    return hmac.compare_digest(digest.encode(), given.lower().encode())
+    # Undecodable header bytes arrive as surrogates: they never match, and must not raise.
+    return hmac.compare_digest(digest.encode(), given.lower().encode(errors="replace"))
 
 
 class ZaloOAClient(SessionOwner):
