@@ -29,6 +29,7 @@ from sqlmodel import col, select
 from storage.models import (
     Conversation,
     Identity,
+    InboxUpdate,
     OutboxMessage,
     Person,
     Report,
@@ -192,9 +193,16 @@ async def reseal_all(session: AsyncSession, sealer: Sealer) -> int:
         box.token = sealer.seal(content)
         session.add(box)
         count += 1
-    # Sealed parts of conversation states and of the web chat's transcript.
-    for model, column in ((Conversation, "state"), (WebChatMessage, "payload")):
-        for row in (await session.execute(select(model).with_for_update())).scalars():
+    # Sealed parts of conversation states, the web chat's transcript, replies deferred to the
+    # outbox and updates waiting in the inbox.
+    unsent = col(OutboxMessage.status).in_(("pending", "sending"))  # sent ones are never read
+    for stmt, column in (
+        (select(Conversation), "state"),
+        (select(WebChatMessage), "payload"),
+        (select(OutboxMessage).where(unsent), "payload"),
+        (select(InboxUpdate), "payload"),
+    ):
+        for row in (await session.execute(stmt.with_for_update())).scalars():
             value = dict(getattr(row, column))
             if isinstance(value.get("sealed"), str):
                 value["sealed"] = sealer.reseal(value["sealed"])

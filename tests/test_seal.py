@@ -425,3 +425,21 @@ async def test_a_key_file_that_cannot_be_written_is_named_in_one_line(tmp_path, 
     env = _cli_env(tmp_path, sqlite_url, SEAL_KEY_FILE=str(blocker / "seal.key"))
     out = await run_cli(["reports", "list"], expect=1, **env)
     assert out.strip().count("\n") == 0 and "SEAL_KEY_FILE" in out, out
+
+
+async def test_a_reply_waiting_in_the_outbox_survives_a_key_rotation(tmp_path, sqlite_url):
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        text = "Phản ánh PA-0001 đã được tiếp nhận."
+        await core.dispatcher.defer("web", USER, [{"kind": "text", "text": text, "choices": []}])
+    finally:
+        await core.close()
+    await run_cli(["keys", "rotate"], **_cli_env(tmp_path, sqlite_url))
+    core = await build_core(make_settings(tmp_path, sqlite_url))
+    try:
+        recorder = Recorder()
+        core.senders["web"] = recorder
+        await core.delivery.run_once()
+        assert recorder.texts(USER) == [text]
+    finally:
+        await core.close()
