@@ -36,6 +36,8 @@ MAX_NOTE = 2000
 DUE_PRESETS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
 YES = {"1", "yes", "y", "có", "co", "rồi", "roi", "đã", "da"}
 NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
+REPORTER_CHOICES = frozenset({"yes", "no", "rate", "answer", "addinfo"})
+STARS = frozenset({"1", "2", "3", "4", "5"})
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
 
@@ -613,7 +615,10 @@ class CaseDesk:
                 code=case.code,
                 status=status_label(t, case.status),
             )
-        await self.reporter_choice(ctx, actor, case, parts[2], ":".join(parts[4:]))
+        what, arg = parts[2], ":".join(parts[4:])
+        if what not in REPORTER_CHOICES or (what == "rate" and arg not in STARS):
+            return t("This button is not valid.")  # else it would get no answer at all
+        await self.reporter_choice(ctx, actor, case, what, arg)
         return None
 
     async def reporter_choice(

@@ -58,3 +58,12 @@ async def test_cancel_at_the_review_says_nothing_was_sent(core, channel):
     await chat.say("1")  # named: the review follows
     out = await chat.press("Hủy")
     assert out and "chưa có nội dung nào được gửi" in out[-1]
+
+
+@pytest.mark.parametrize("payload", ["r:1:confirm:0", "r:1:rate:0:9", "r:1:nuke:0"])
+async def test_a_reporter_button_naming_no_known_choice_is_refused(core, payload):
+    from tests.test_casework_rules import reporter_with_case
+
+    reporter = await reporter_with_case(core, anonymity=1)
+    out = await reporter.press_data(payload)
+    assert out and "không hợp lệ" in out[0]
