@@ -41,6 +41,7 @@ from sqlalchemy import select
 
 from bot.app import Core
 from handlers.casework import Action
+from handlers.engine import COMMANDS
 from handlers.formrunner import EDIT_MENU, REVIEW
 from handlers.forms import StepType
 from handlers.ports import Registration
@@ -445,7 +446,8 @@ class Conversations(RuleBasedStateMachine):
         if who.chat_kind == ChatKind.GROUP and who.last_reply is not None:
             # In groups plain chatter is ignored by design; a press or a command is answered.
             last = next((line for line in reversed(who.transcript) if line.startswith("> ")), "")
-            if not last.startswith("> [") and not last.startswith("> /"):
+            command = last[3:].split(maxsplit=1)[0].split("@")[0].lower() if last[3:] else ""
+            if not last.startswith("> [") and not (last.startswith("> /") and command in COMMANDS):
                 return
         toast = reply.callback_answer.text if reply.callback_answer else ""
         delivered = any(chat_id == who.chat_id for _, chat_id, _ in fresh)
