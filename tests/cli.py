@@ -18,8 +18,13 @@ def grassroots() -> list[str]:
 
 
 def clock_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """`env` (default: ours) plus what a subprocess needs to share the test's clock."""
+    """`env` (default: ours) plus what a subprocess needs to share the test's clock. DATA_DIR
+    (where the seal key lives) defaults to the SQLite database's folder, as the tests' cores
+    have it, so a server and the CLI run beside it find the same key."""
     base = dict(os.environ if env is None else env)
+    url = base.get("DATABASE_URL", "")
+    if "DATA_DIR" not in base and url.startswith("sqlite") and ":///" in url:
+        base["DATA_DIR"] = str(Path(url.split(":///", 1)[1]).parent)
     path = base.get("PYTHONPATH")
     base["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
     base["GRASSROOTS_TEST_NOW"] = datetime.now(UTC).isoformat()
@@ -27,11 +32,7 @@ def clock_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def run_cli(args: list[str], expect: int = 0, **env: str) -> str:
-    """Output (stdout + stderr) of `grassroots ARGS`; asserts the exit code. DATA_DIR (where
-    the seal key lives) defaults to the SQLite database's folder, as the tests' cores have it."""
-    url = env.get("DATABASE_URL", "")
-    if "DATA_DIR" not in env and url.startswith("sqlite") and ":///" in url:
-        env = {**env, "DATA_DIR": str(Path(url.split(":///", 1)[1]).parent)}
+    """Output (stdout + stderr) of `grassroots ARGS`; asserts the exit code."""
     proc = await asyncio.create_subprocess_exec(
         *grassroots(),
         *args,
