@@ -572,8 +572,10 @@ class Conversations(RuleBasedStateMachine):
         for text in staff_side:
             for secret in secrets:
                 if secret in text:
-                    # A named case may show its reporter; a hidden one never.
-                    assert not any(code in text for code in hidden), (
+                    # A named case's card may show its reporter (and name other cases, say
+                    # the one it duplicates); a hidden case's card never.
+                    about = re.search(r"PA-\d{4}", text)
+                    assert about is None or about.group() not in hidden, (
                         f"{secret!r} shown with a hidden case: {text[:300]}"
                     )
 
