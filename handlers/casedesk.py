@@ -369,8 +369,8 @@ class CaseDesk:
         elif action == Action.SET_DUE:
             if due is None:
                 preset = DUE_PRESETS.get(arg)
-                if preset is None:
-                    raise ActionFailed("")
+                if preset is None:  # a forged or garbled preset: say so rather than stay silent
+                    raise ActionFailed(t("This button is not valid."), stale=True)
                 due = now + preset
             change.update(due_at=due, set_due=True)
             note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")

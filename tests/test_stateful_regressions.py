@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.chat import Chat
+from tests.test_casework_rules import reporter_with_case
 
 
 async def test_a_wrong_invite_code_mid_registration_keeps_the_name_typed_so_far(core):
@@ -67,3 +68,16 @@ async def test_a_reporter_button_naming_no_known_choice_is_refused(core, payload
     reporter = await reporter_with_case(core, anonymity=1)
     out = await reporter.press_data(payload)
     assert out and "không hợp lệ" in out[0]
+
+
+@pytest.mark.parametrize("preset", ["NOPE", "", "24h:extra"])
+async def test_a_due_date_button_naming_no_known_preset_is_refused(core, preset):
+    """Found by the long stateful run: staff pressing `c:…:due:…:NOPE` got no answer at all."""
+    from tests.test_casework_rules import person
+
+    await reporter_with_case(core, anonymity=1)
+    staff = await person(core, "7301", "staff")
+    out = await staff.press_data(f"c:1:due:0:{preset}" if preset else "c:1:due:0:?")
+    assert out and "not valid" in out[0]
+    out = await staff.press_data("c:1:due:0:3d")  # a real preset still works afterwards
+    assert out and "PA-0001" in out[0]
