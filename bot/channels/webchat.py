@@ -160,15 +160,19 @@ class WebChat:
             self._set_cookie(response, request[NEW_COOKIE])
         return response
 
+    @staticmethod
+    async def _conversation(session: AsyncSession, key: str) -> Conversation | None:
+        return (
+            await session.execute(
+                select(Conversation).where(
+                    Conversation.channel == CHANNEL, Conversation.user_id == key
+                )
+            )
+        ).scalar_one_or_none()
+
     async def _locale(self, key: str) -> str:
         async with self.sessions() as session:
-            conv = (
-                await session.execute(
-                    select(Conversation).where(
-                        Conversation.channel == CHANNEL, Conversation.user_id == key
-                    )
-                )
-            ).scalar_one_or_none()
+            conv = await self._conversation(session, key)
             person = await SqlStore(session).person_for(CHANNEL, key)
         if person is not None:
             return person.locale
@@ -186,13 +190,7 @@ class WebChat:
     async def _expects_file(self, key: str) -> bool:
         """True while the visitor's report is at a question that takes attachments."""
         async with self.sessions() as session:
-            conv = (
-                await session.execute(
-                    select(Conversation).where(
-                        Conversation.channel == CHANNEL, Conversation.user_id == key
-                    )
-                )
-            ).scalar_one_or_none()
+            conv = await self._conversation(session, key)
         state = State(conv.state if conv else {})
         form = self.dispatcher.engine.catalog.forms.get("report")
         if form is None or state.flow != "report" or not state.has_form("report"):
