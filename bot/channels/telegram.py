@@ -35,6 +35,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.deferral import DeferredReplies
 from bot.channels.files import (
     IMAGE_SUFFIXES,
     discard_unheld,
@@ -103,8 +104,16 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
-        # Chats whose replies went to the outbox in an outage: later ones queue behind them.
-        self._deferred: set[str] = set()
+        # Replies the messenger would not take (an outage) wait in the outbox, in order.
+        self._deferred = DeferredReplies(
+            dispatcher,
+            CHANNEL,
+            lambda m: {
+                "kind": "text" if m.numbered else "card",
+                "text": m.text,
+                "choices": [[c.data, c.label] for c in m.choices],
+            },
+        )
 
     @property
     def bot(self) -> Bot:
@@ -357,8 +366,8 @@ class TelegramChannel:
             else:
                 await acknowledge
         for i, message in enumerate(reply.messages):
-            if await self._queued_behind(message.chat_id):
-                await self._defer(reply.messages[i:])
+            if await self._deferred.queued_behind(message.chat_id):
+                await self._deferred.defer(reply.messages[i:])
                 return
             try:
                 await self.send(message)
@@ -366,34 +375,8 @@ class TelegramChannel:
                 raise  # a NetworkError too, but the outbox could not send it either
             except (RetryAfter, TimedOut, NetworkError) as exc:
                 log.warning("telegram: reply not sent (%s); handed to the outbox", exc)
-                await self._defer(reply.messages[i:])
+                await self._deferred.defer(reply.messages[i:])
                 return
-
-    async def _queued_behind(self, chat_id: str) -> bool:
-        """A chat whose replies went to the outbox gets its next ones there too, until the outbox
-        has caught up with it, so they arrive in the order they were written."""
-        if chat_id not in self._deferred:
-            return False
-        if await self.dispatcher.queued_for(CHANNEL, chat_id):
-            return True
-        self._deferred.discard(chat_id)
-        return False
-
-    async def _defer(self, messages: list[Outbound]) -> None:
-        """Replies the Bot API would not take (an outage) go to the outbox, which sends them
-        once it is back, in order with everything else for that chat."""
-        by_chat: dict[str, list[dict[str, Any]]] = {}
-        for message in messages:
-            by_chat.setdefault(message.chat_id, []).append(
-                {
-                    "kind": "text" if message.numbered else "card",
-                    "text": message.text,
-                    "choices": [[c.data, c.label] for c in message.choices],
-                }
-            )
-        for chat_id, payloads in by_chat.items():
-            self._deferred.add(chat_id)
-            await self.dispatcher.defer(CHANNEL, chat_id, payloads)
 
     async def _retire_keyboard(self, query: CallbackQuery, selected: str | None) -> None:
         """Take the buttons off a tapped prompt so they cannot be tapped twice."""

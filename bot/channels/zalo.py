@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.channels.deferral import DeferredReplies
 from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
 from bot.channels.polling import IdleBackoff
 from bot.channels.zalo_client import (
@@ -100,8 +101,12 @@ class ZaloChannel:
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
-        # Chats whose replies went to the outbox in an outage: later ones queue behind them.
-        self._deferred: set[str] = set()
+        # Replies the messenger would not take (an outage) wait in the outbox, in order.
+        self._deferred = DeferredReplies(
+            dispatcher,
+            CHANNEL,
+            lambda m: {"text": m.text, "choices": [[c.data, c.label] for c in m.choices]},
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_polling(self) -> None:
@@ -355,8 +360,8 @@ class ZaloChannel:
         if reply.callback_answer is not None and reply.callback_answer.text.strip():
             await self._send_with_retry(chat_id, reply.callback_answer.text)
         for i, message in enumerate(reply.messages):
-            if await self._queued_behind(message.chat_id):
-                await self._defer(reply.messages[i:])
+            if await self._deferred.queued_behind(message.chat_id):
+                await self._deferred.defer(reply.messages[i:])
                 return
             text = numbered_text(message)
             if not text.strip():
@@ -367,30 +372,8 @@ class ZaloChannel:
                 if exc.permanent:
                     raise
                 log.warning("zalo: reply not sent (%s); handed to the outbox", exc)
-                await self._defer(reply.messages[i:])
+                await self._deferred.defer(reply.messages[i:])
                 return
-
-    async def _queued_behind(self, chat_id: str) -> bool:
-        """A chat whose replies went to the outbox gets its next ones there too, until the outbox
-        has caught up with it, so they arrive in the order they were written."""
-        if chat_id not in self._deferred:
-            return False
-        if await self.dispatcher.queued_for(CHANNEL, chat_id):
-            return True
-        self._deferred.discard(chat_id)
-        return False
-
-    async def _defer(self, messages: list[Outbound]) -> None:
-        """Replies Zalo would not take (an outage) go to the outbox, which sends them once it is
-        back, in order with everything else for that chat."""
-        by_chat: dict[str, list[dict[str, Any]]] = {}
-        for message in messages:
-            by_chat.setdefault(message.chat_id, []).append(
-                {"text": message.text, "choices": [[c.data, c.label] for c in message.choices]}
-            )
-        for chat_id, payloads in by_chat.items():
-            self._deferred.add(chat_id)
-            await self.dispatcher.defer(CHANNEL, chat_id, payloads)
 
     async def _send_with_retry(self, chat_id: str, text: str) -> str | None:
         """Send chunk by chunk, retrying only the chunk that failed, so a hiccup never repeats
