@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -13,12 +14,32 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back aware, in UTC.
+
+    SQLite stores no zone and hands back naive values; PostgreSQL hands back aware ones. This one
+    type makes both alike, so no caller has to repair times it reads."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # naive times in our code are UTC by convention
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _time_column() -> Column[Any]:
-    return Column(DateTime(timezone=True), index=True)
+    return Column(UTCDateTime(), index=True)
 
 
 def _ts(index: bool = False) -> Any:
-    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), index=index))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), index=index))
 
 
 class OrgUnit(SQLModel, table=True):
@@ -52,9 +73,7 @@ class Person(SQLModel, table=True):
     # Where they last talked to us: notifications follow the person there.
     last_channel: str = Field(default="", max_length=16)
     locale: str = Field(default="vi", max_length=8)
-    privacy_accepted_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True))
-    )
+    privacy_accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = _ts()
 
 
@@ -160,7 +179,7 @@ class Report(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_column=_time_column())
     acknowledged_at: datetime | None = Field(default=None, sa_column=_time_column())
     resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
-    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     duplicate_of_id: int | None = Field(default=None, foreign_key="report.id")
     rating: int | None = None
     delivery_problem: str = Field(default="", max_length=300)
@@ -222,7 +241,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     created_at: datetime = _ts()
     next_attempt_at: datetime = _ts(index=True)
-    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class WebChatMessage(SQLModel, table=True):
@@ -358,9 +377,7 @@ class PollRound(SQLModel, table=True):
     due_at: datetime = _ts()
     closes_at: datetime = _ts(index=True)
     status: str = Field(default="open", max_length=16, index=True)  # open | closed
-    results_sent_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True))
-    )
+    results_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class PollInvite(SQLModel, table=True):
@@ -374,7 +391,7 @@ class PollInvite(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
     invited_at: datetime = _ts()
-    responded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    responded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class PollResponse(SQLModel, table=True):
@@ -424,7 +441,7 @@ class WebLoginToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, index=True, max_length=64)
     person_id: int = Field(foreign_key="person.id")
     expires_at: datetime = _ts()
-    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class WebSession(SQLModel, table=True):
