@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# The names the rest of the application annotates with, so that only storage imports SQLAlchemy.
+Session: TypeAlias = AsyncSession
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+Database: TypeAlias = AsyncEngine
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,9 +55,7 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def session_factory(
-    engine: AsyncEngine, sealer: object | None = None
-) -> async_sessionmaker[AsyncSession]:
+def session_factory(engine: AsyncEngine, sealer: object | None = None) -> Sessions:
     """`sealer` (storage.seal.Sealer) rides along in every session's `info`, so the code that
     writes or reads a hidden reporter's link has the key without it being passed everywhere."""
     info = {"sealer": sealer} if sealer is not None else {}
