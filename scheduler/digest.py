@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, not_, or_
@@ -26,10 +26,8 @@ from handlers.i18n import N_, Translator
 from handlers.org import HOST_KINDS
 from handlers.status import status_label
 from handlers.text import labelled
+from scheduler.context import JobContext
 from storage.models import Department, JobRun, Nudge, OrgUnit, OutboxMessage, Report
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 log = logging.getLogger(__name__)
 
@@ -308,19 +306,19 @@ def plot_daily(t: Translator, catalog: Catalog, data: DigestData, target: Path |
 
 
 async def build(
-    core: Core, since: datetime, until: datetime, title: str | None = None
+    ctx: JobContext, since: datetime, until: datetime, title: str | None = None
 ) -> tuple[str, Path]:
     """The digest text and its chart, in the organisation's language."""
-    t = core.translations(None)
+    t = ctx.translations(None)
     from scheduler.pollreport import digest_lines
 
-    async with core.sessions() as session:
-        data = await collect(session, since, until, core.settings.tz)
-        extra = await digest_lines(t, session, core.settings.tz, until)
-    text = "\n".join([render(t, core.catalog, data, core.settings.tz, title), *extra])
+    async with ctx.sessions() as session:
+        data = await collect(session, since, until, ctx.settings.tz)
+        extra = await digest_lines(t, session, ctx.settings.tz, until)
+    text = "\n".join([render(t, ctx.catalog, data, ctx.settings.tz, title), *extra])
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
     chart = await asyncio.to_thread(
-        draw_chart, t, core.catalog, data, core.settings.attachments_dir / name
+        draw_chart, t, ctx.catalog, data, ctx.settings.attachments_dir / name
     )
     return text, chart
 
@@ -343,24 +341,24 @@ def digest_window(job: str, now: datetime, tz: ZoneInfo) -> tuple[str, datetime 
     return f"{last_month:%Y-%m}", last_month, this_month
 
 
-async def run_digest(core: Core, job: str, force: bool = False) -> int:
+async def run_digest(ctx: JobContext, job: str, force: bool = False) -> int:
     """Send the digest of the current period, once; `force` sends it again (the operator's
     `jobs run NAME --force`, e.g. after binding the leaders chat). Returns chats reached."""
-    period, since, until = digest_window(job, datetime.now(UTC), core.settings.tz)
-    return await send_digest(core, job, period, since, until, force)
+    period, since, until = digest_window(job, datetime.now(UTC), ctx.settings.tz)
+    return await send_digest(ctx, job, period, since, until, force)
 
 
-async def daily_digest(core: Core) -> int:
+async def daily_digest(ctx: JobContext) -> int:
     """Today's digest since the previous one; a second run the same day sends nothing."""
-    return await run_digest(core, "daily_digest")
+    return await run_digest(ctx, "daily_digest")
 
 
-async def weekly_digest(core: Core) -> int:
-    return await run_digest(core, "weekly_digest")
+async def weekly_digest(ctx: JobContext) -> int:
+    return await run_digest(ctx, "weekly_digest")
 
 
-async def monthly_digest(core: Core) -> int:
-    return await run_digest(core, "monthly_digest")
+async def monthly_digest(ctx: JobContext) -> int:
+    return await run_digest(ctx, "monthly_digest")
 
 
 def _of_period(period: str) -> Any:
@@ -370,10 +368,10 @@ def _of_period(period: str) -> Any:
     )
 
 
-async def sent_at(core: Core, job: str) -> tuple[str, datetime | None]:
+async def sent_at(ctx: JobContext, job: str) -> tuple[str, datetime | None]:
     """The current period of `job`, and when its digest went out (None: not yet)."""
-    period, _, _ = digest_window(job, datetime.now(UTC), core.settings.tz)
-    async with core.sessions() as session:
+    period, _, _ = digest_window(job, datetime.now(UTC), ctx.settings.tz)
+    async with ctx.sessions() as session:
         first = (
             await session.execute(
                 select(JobRun.created_at)
@@ -393,7 +391,7 @@ TITLES = {
 
 
 async def send_digest(
-    core: Core,
+    ctx: JobContext,
     job: str,
     period: str,
     since: datetime | None,
@@ -403,7 +401,7 @@ async def send_digest(
     """Send one digest to every leaders chat, exactly once per job and period unless forced."""
     from storage.admin import bindings_for
 
-    async with core.sessions() as session:
+    async with ctx.sessions() as session:
         done = (
             await session.execute(
                 select(func.count())
@@ -431,28 +429,28 @@ async def send_digest(
         period = f"{period}/{done + 1}"
     if since is None:
         since = _aware(last) if last is not None else until - timedelta(days=1)
-    text, chart = await build(core, since, until, TITLES[job])
-    rel = chart.relative_to(core.settings.attachments_dir).as_posix()
+    text, chart = await build(ctx, since, until, TITLES[job])
+    rel = chart.relative_to(ctx.settings.attachments_dir).as_posix()
     try:
-        sent = await _record_and_enqueue(core, job, period, until, text, rel)
+        sent = await _record_and_enqueue(ctx, job, period, until, text, rel)
     except IntegrityError:
         # A concurrent run (the start-up catch-up meeting the timer) recorded it first.
         log.info("%s for %s was already sent by another run", job, period)
         return 0
-    if core.delivery is not None:
-        core.delivery.wake()
+    if ctx.delivery is not None:
+        ctx.delivery.wake()
     return sent
 
 
 async def _record_and_enqueue(
-    core: Core, job: str, period: str, until: datetime, text: str, rel: str
+    ctx: JobContext, job: str, period: str, until: datetime, text: str, rel: str
 ) -> int:
     """The run's unique (job, period) row and its messages, in one transaction."""
     from storage.admin import bindings_for
     from storage.outbox import enqueue
 
     sent = 0
-    async with core.sessions() as session, session.begin():
+    async with ctx.sessions() as session, session.begin():
         session.add(JobRun(job=job, period=period, period_end=until))
         await session.flush()  # the unique (job, period) row: a concurrent second run fails here
         for binding in await bindings_for(session, "leaders"):
@@ -463,12 +461,12 @@ async def _record_and_enqueue(
                 f"{key}:chart",
                 binding.channel,
                 binding.chat_id,
-                {"kind": "photo", "path": rel, "caption": t_caption(core)},
+                {"kind": "photo", "path": rel, "caption": t_caption(ctx)},
             )
             sent += 1
     return sent
 
 
-def t_caption(core: Core) -> str:
-    t = core.translations(None)
+def t_caption(ctx: JobContext) -> str:
+    t = ctx.translations(None)
     return t("Intake and resolution over the last 14 days")

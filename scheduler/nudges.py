@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -14,12 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from scheduler.context import JobContext
 from storage.admin import bindings_for
 from storage.models import Conversation, Nudge, Report
 from storage.outbox import enqueue
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 NUDGES_FILE = Path(__file__).resolve().parent.parent / "handlers" / "data" / "nudges.yaml"
 OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
@@ -90,15 +87,15 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-async def run_nudges(core: Core) -> int:
-    rules = load_rules(core.settings.data_file("nudges.yaml"))
+async def run_nudges(ctx: JobContext) -> int:
+    rules = load_rules(ctx.settings.data_file("nudges.yaml"))
     now = datetime.now(UTC)
-    local = now.astimezone(core.settings.tz).time()
+    local = now.astimezone(ctx.settings.tz).time()
     if rules.quiet_hours.contains(local):
         return 0  # held back: the buckets are still unsent, so they go out when quiet hours end
     counts = Counts()
-    t = core.translations(None)
-    async with core.sessions() as session, session.begin():
+    t = ctx.translations(None)
+    async with ctx.sessions() as session, session.begin():
         cases = (
             (await session.execute(select(Report).where(col(Report.status).in_(OPEN))))
             .scalars()
@@ -131,13 +128,13 @@ async def run_nudges(core: Core) -> int:
             every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
             bucket = str(int(late / every))
             if await _record(session, f"report:{report.id}", "overdue", bucket):
-                view = await core.effects.owner_view(session, report)
+                view = await ctx.effects.owner_view(session, report)
                 text = t(
                     "⏰ {code} is overdue by {hours} hours. Please act on it or set a new due date.",
                     code=report.code,
                     hours=int(late.total_seconds() // 3600),
                 )
-                for channel, chat_id in await core.effects.owner_chats(session, view):
+                for channel, chat_id in await ctx.effects.owner_chats(session, view):
                     await enqueue(
                         session,
                         f"nudge:overdue:{report.id}:{bucket}:{chat_id}",
@@ -163,14 +160,14 @@ async def run_nudges(core: Core) -> int:
                             b.chat_id,
                             {"text": text},
                         )
-        await _drafts(core, session, rules, now, counts)
-    if counts.total() and core.delivery is not None:
-        core.delivery.wake()
+        await _drafts(ctx, session, rules, now, counts)
+    if counts.total() and ctx.delivery is not None:
+        ctx.delivery.wake()
     return counts.total()
 
 
 async def _drafts(
-    core: Core, session: AsyncSession, rules: NudgeRules, now: datetime, counts: Counts
+    ctx: JobContext, session: AsyncSession, rules: NudgeRules, now: datetime, counts: Counts
 ) -> None:
     """One reminder for an abandoned report draft; after the expiry the draft is dropped."""
     idle = now - timedelta(minutes=rules.draft_reminder_minutes)
@@ -196,8 +193,8 @@ async def _drafts(
         bucket = _aware(conv.updated_at).isoformat()
         if await _record(session, f"draft:{conv.channel}:{conv.user_id}", "draft", bucket):
             locale = conv.state.get("locale")
-            person = await core.effects.person_locale(session, conv.channel, conv.user_id)
-            t = core.translations(person or locale)
+            person = await ctx.effects.person_locale(session, conv.channel, conv.user_id)
+            t = ctx.translations(person or locale)
             text = t(
                 "You have an unfinished report. Send /report to continue where you left off, or /cancel to discard it."
             )

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -25,6 +24,7 @@ from sqlmodel import col, select
 
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, pick
+from scheduler.context import JobContext
 from scheduler.nudges import _record, load_rules
 from scheduler.pollreport import draw_results_chart, render_compliance, render_results
 from storage.admin import bindings_for
@@ -38,9 +38,6 @@ from storage.polls import (
     non_responders,
     recipients,
 )
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 
 @dataclass(frozen=True)
@@ -117,11 +114,11 @@ def _how_to_start(t: Translator, channel: str) -> str:
 
 
 # -- opening ---------------------------------------------------------------------------------------
-async def open_round(core: Core, poll: Poll, w: Window) -> int:
+async def open_round(ctx: JobContext, poll: Poll, w: Window) -> int:
     """Create the round, its invitations and the invitation messages in one transaction."""
     defn = PollDef.model_validate(poll.definition)
-    tz = core.settings.tz
-    async with core.sessions() as session, session.begin():
+    tz = ctx.settings.tz
+    async with ctx.sessions() as session, session.begin():
         rnd = await create_round(session, poll, w.period, w.opens_at, w.due_at, w.closes_at)
         if rnd is None:
             return 0
@@ -130,7 +127,7 @@ async def open_round(core: Core, poll: Poll, w: Window) -> int:
         await invite_all(session, rnd.id, people)
         invitations = []
         for r in await recipients(session, [pid for pid, _ in people]):
-            t = core.translations(r.locale)
+            t = ctx.translations(r.locale)
             if defn.kind == "sitrep":
                 head = t(
                     "📝 The situation report for {period} is open: {title}. It is due at {due}.",
@@ -182,7 +179,7 @@ async def _late_units(session: AsyncSession, round_id: int) -> set[int]:
     return {uid for uid, _ in rows if uid is not None and uid not in filed}
 
 
-async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
+async def remind(ctx: JobContext, rnd: PollRound, now: datetime) -> int:
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
     opens, due, closes = (_aware(x) for x in (rnd.opens_at, rnd.due_at, rnd.closes_at))
@@ -192,9 +189,9 @@ async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
         step = _latest_step([-h for h in defn.reminders_hours], closes, opens, now)
     if step is None:
         return 0
-    tz = core.settings.tz
+    tz = ctx.settings.tz
     sent = 0
-    async with core.sessions() as session, session.begin():
+    async with ctx.sessions() as session, session.begin():
         if not await _record(session, f"round:{rnd.id}", "poll_reminder", f"{step:g}"):
             return 0
         waiting = await non_responders(session, rnd.id)
@@ -211,7 +208,7 @@ async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
             )
             waiting = [pid for pid in waiting if units.get(pid) in late]
         for r in await recipients(session, waiting):
-            t = core.translations(r.locale)
+            t = ctx.translations(r.locale)
             title = pick(defn.title, t.locale)
             if defn.kind == "sitrep" and now > due:
                 text = t(
@@ -242,7 +239,7 @@ async def remind(core: Core, rnd: PollRound, now: datetime) -> int:
     return sent
 
 
-async def escalate(core: Core, rnd: PollRound, now: datetime) -> int:
+async def escalate(ctx: JobContext, rnd: PollRound, now: datetime) -> int:
     """Late situation reports climb: the unit's secretary first, then the staff chat."""
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
@@ -253,9 +250,9 @@ async def escalate(core: Core, rnd: PollRound, now: datetime) -> int:
     if now >= due + timedelta(hours=defn.escalation.staff_after_hours):
         steps.append("staff")
     done = 0
-    tz = core.settings.tz
+    tz = ctx.settings.tz
     for step in steps:
-        async with core.sessions() as session, session.begin():
+        async with ctx.sessions() as session, session.begin():
             if not await _record(session, f"round:{rnd.id}", "sitrep_escalation", step):
                 continue
             late = await _late_units(session, rnd.id)
@@ -272,7 +269,7 @@ async def escalate(core: Core, rnd: PollRound, now: datetime) -> int:
                         )
                     ).scalars()
                     for r in await recipients(session, list(secretaries)):
-                        t = core.translations(r.locale)
+                        t = ctx.translations(r.locale)
                         await enqueue(
                             session,
                             f"poll:{rnd.id}:escalate:secretary:{r.person_id}:{unit.id}",
@@ -288,7 +285,7 @@ async def escalate(core: Core, rnd: PollRound, now: datetime) -> int:
                             },
                         )
             else:
-                t = core.translations(None)
+                t = ctx.translations(None)
                 text = "\n".join(
                     [
                         t(
@@ -328,13 +325,13 @@ async def _units_missing(
 
 
 # -- closing ---------------------------------------------------------------------------------------
-async def close_round(core: Core, rnd: PollRound) -> int:
+async def close_round(ctx: JobContext, rnd: PollRound) -> int:
     """Close the round and post its results (and chart) to the leaders, exactly once."""
     assert rnd.id is not None
-    t = core.translations(None)
-    tz = core.settings.tz
+    t = ctx.translations(None)
+    tz = ctx.settings.tz
     defn = PollDef.model_validate(rnd.definition)
-    async with core.sessions() as session:
+    async with ctx.sessions() as session:
         if defn.kind == "sitrep":
             text = render_compliance(t, await compliance(session, rnd.id), tz)
             chart_rel = None
@@ -343,12 +340,12 @@ async def close_round(core: Core, rnd: PollRound) -> int:
             text = render_results(t, results, tz, _aware(rnd.closes_at))
             name = Path("charts") / f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
             chart = await asyncio.to_thread(
-                draw_results_chart, t, results, core.settings.attachments_dir / name
+                draw_results_chart, t, results, ctx.settings.attachments_dir / name
             )
             chart_rel = (
-                chart.relative_to(core.settings.attachments_dir).as_posix() if chart else None
+                chart.relative_to(ctx.settings.attachments_dir).as_posix() if chart else None
             )
-    async with core.sessions() as session, session.begin():
+    async with ctx.sessions() as session, session.begin():
         claimed = await session.execute(
             update(PollRound)
             .where(col(PollRound.id) == rnd.id, col(PollRound.status) == "open")
@@ -375,36 +372,36 @@ def _aware(at: datetime) -> datetime:
 
 
 # -- the job ---------------------------------------------------------------------------------------
-async def run_polls(core: Core) -> int:
+async def run_polls(ctx: JobContext) -> int:
     now = datetime.now(UTC)
-    tz = core.settings.tz
+    tz = ctx.settings.tz
     done = 0
-    async with core.sessions() as session:
+    async with ctx.sessions() as session:
         polls = list((await session.execute(select(Poll).where(col(Poll.active)))).scalars())
     for poll in polls:
         defn = PollDef.model_validate(poll.definition)
         for w in current_windows(defn, now, tz):
-            done += await open_round(core, poll, w)
-    async with core.sessions() as session:
+            done += await open_round(ctx, poll, w)
+    async with ctx.sessions() as session:
         rounds = list(
             (await session.execute(select(PollRound).where(PollRound.status == "open"))).scalars()
         )
-    quiet = load_rules(core.settings.data_file("nudges.yaml")).quiet_hours
+    quiet = load_rules(ctx.settings.data_file("nudges.yaml")).quiet_hours
     for rnd in rounds:
         if _aware(rnd.closes_at) <= now:
-            done += await close_round(core, rnd)
+            done += await close_round(ctx, rnd)
             continue
         if not quiet.contains(now.astimezone(tz).time()):
-            done += await remind(core, rnd, now)
+            done += await remind(ctx, rnd, now)
         if rnd.definition.get("kind") == "sitrep":
-            done += await escalate(core, rnd, now)
-    if done and core.delivery is not None:
-        core.delivery.wake()
+            done += await escalate(ctx, rnd, now)
+    if done and ctx.delivery is not None:
+        ctx.delivery.wake()
     return done
 
 
 async def resend_round(
-    core: Core,
+    ctx: JobContext,
     rnd: PollRound,
     also: Callable[[AsyncSession, int, int], Awaitable[None]] | None = None,
 ) -> tuple[int, int]:
@@ -414,8 +411,8 @@ async def resend_round(
     same transaction with those two numbers (the web admin writes its audit entry there)."""
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
-    tz = core.settings.tz
-    async with core.sessions() as session, session.begin():
+    tz = ctx.settings.tz
+    async with ctx.sessions() as session, session.begin():
         already = set(
             (
                 await session.execute(
@@ -430,7 +427,7 @@ async def resend_round(
             attempt += 1
         queued = 0
         for r in await recipients(session, await non_responders(session, rnd.id)):
-            t = core.translations(r.locale)
+            t = ctx.translations(r.locale)
             text = t(
                 "📊 Please answer: {title}. Open until {deadline}.",
                 title=pick(defn.title, t.locale),
@@ -447,6 +444,6 @@ async def resend_round(
             queued += 1
         if also is not None:
             await also(session, len(joined), queued)
-    if core.delivery is not None:
-        core.delivery.wake()
+    if ctx.delivery is not None:
+        ctx.delivery.wake()
     return len(joined), queued

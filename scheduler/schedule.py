@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from scheduler.context import JobContext
 from scheduler.jobs import JOBS
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +41,24 @@ def load_schedules(path: Path, tz: ZoneInfo) -> dict[str, CronTrigger]:
     return triggers
 
 
-async def _run(core: Core, name: str) -> None:
+async def _run(ctx: JobContext, name: str) -> None:
     try:
-        count = await JOBS[name](core)
+        count = await JOBS[name](ctx)
         # The polls job runs every minute; an idle run is not worth a line in the log.
         log.log(logging.INFO if count else logging.DEBUG, "job %s done: %s", name, count)
     except Exception:
         log.exception("job %s failed", name)
 
 
-def build_scheduler(core: Core, path: Path | None = None) -> AsyncIOScheduler:
-    tz = core.settings.tz
-    path = path or core.settings.data_file("schedules.yaml")
+def build_scheduler(ctx: JobContext, path: Path | None = None) -> AsyncIOScheduler:
+    tz = ctx.settings.tz
+    path = path or ctx.settings.data_file("schedules.yaml")
     scheduler = AsyncIOScheduler(timezone=tz)
     for name, trigger in load_schedules(path, tz).items():
         scheduler.add_job(
             _run,
             trigger,
-            args=[core, name],
+            args=[ctx, name],
             id=name,
             name=name,
             coalesce=True,
@@ -70,17 +68,17 @@ def build_scheduler(core: Core, path: Path | None = None) -> AsyncIOScheduler:
     return scheduler
 
 
-async def catch_up(core: Core, scheduler: AsyncIOScheduler) -> None:
+async def catch_up(ctx: JobContext, scheduler: AsyncIOScheduler) -> None:
     """A digest missed while the process was down is still relevant today: send it once.
     The job itself records each day's run, so this can never send it twice."""
     job = scheduler.get_job("daily_digest")
     if job is None:
         return
-    now = datetime.now(core.settings.tz)
+    now = datetime.now(ctx.settings.tz)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = job.trigger.get_next_fire_time(None, midnight)
     if first is not None and first <= now:
-        await _run(core, "daily_digest")
+        await _run(ctx, "daily_digest")
 
 
 def describe(scheduler: AsyncIOScheduler) -> list[dict[str, Any]]:

@@ -1,0 +1,34 @@
+"""What the reports need from the application: a Protocol, so any object with these fields
+(the host's bundle, a test's stand-in) serves, and reports never import the host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from handlers.forms import Catalog
+from handlers.i18n import Translations
+from storage.db import Sessions
+
+
+class ReportSettings(Protocol):
+    @property
+    def tz(self) -> ZoneInfo: ...
+
+    @property
+    def attachments_dir(self) -> Path: ...  # charts are written under it
+
+
+class ReportContext(Protocol):
+    @property
+    def settings(self) -> ReportSettings: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def translations(self) -> Translations: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
