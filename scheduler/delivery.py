@@ -13,13 +13,14 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
 from scheduler.ledger import Ledger
 from scheduler.ratelimit import Limits, RateLimiter
+from scheduler.sender import DeliveryError, Sender
 from storage import outbox
 from storage.models import CaseCard, OutboxMessage, utcnow
 from storage.seal import SEALED_CHANNEL, SealError, open_payload, resolve_sealed
@@ -37,19 +38,6 @@ DEFAULT_LIMITS = {
     "zalo": Limits(per_second=10, per_chat_per_second=1, per_group_per_minute=20),
 }
 MAX_ATTEMPTS = 12
-
-
-class DeliveryError(Exception):
-    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-class Sender(Protocol):
-    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
-        """Send one outbox payload; returns the message id where the channel has one."""
-        ...
 
 
 FailureHook = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]

@@ -32,8 +32,9 @@ from bot.channels.zalo_client import (
     ZaloTimeout,
     parse_update,
     secret_ok,
-    split_text,
-    text_units,
+)
+from bot.channels.zalo_client import (
+    split_message as split_text,
 )
 from bot.channels.zalo_oa import (
     MemoryTokenStore,
@@ -42,6 +43,7 @@ from bot.channels.zalo_oa import (
     ZaloOARefreshError,
     verify_signature,
 )
+from handlers.text import utf16_units as text_units
 from tests.fake_zalo import OA_GROUP_MESSAGE, OA_REFRESH, FakeZalo
 
 USER = "e4ea2cd5189df1c3a88c"

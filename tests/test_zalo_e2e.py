@@ -25,7 +25,8 @@ from sqlalchemy import func, select, update
 
 from bot.app import Core, build_core, seed_demo
 from bot.channels.zalo import ZaloChannel
-from bot.channels.zalo_client import SECRET_HEADER, ZaloBotClient, text_units
+from bot.channels.zalo_client import SECRET_HEADER, ZaloBotClient
+from handlers.text import utf16_units as text_units
 from scheduler.delivery import DeliveryError
 from scheduler.polls import run_polls
 from storage.models import Attachment, InboundUpdate, Person, PollResponse

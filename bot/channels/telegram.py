@@ -46,9 +46,9 @@ from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
 from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
-from handlers.text import split_text
+from handlers.text import split_text, utf16_units
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
-from scheduler.delivery import DeliveryError
+from scheduler.sender import DeliveryError
 
 log = logging.getLogger(__name__)
 # Polling is ours on purpose (see TelegramChannel), through PTB's request and error handling.
@@ -396,7 +396,7 @@ class TelegramChannel:
         From the outbox (`wait_on_flood=False`) a flood wait on the first part is raised, so the
         worker reschedules the row through its pacer instead of a sleep-and-resend beside it;
         later parts still wait here, so the parts already sent are not sent again."""
-        chunks = split_text(numbered_text(message), TEXT_LIMIT)
+        chunks = split_text(numbered_text(message), TEXT_LIMIT, utf16_units)
         markup: InlineKeyboardMarkup | ForceReply | None = keyboard(message)
         if markup is None and message.force_reply:
             markup = ForceReply(selective=False)

@@ -30,14 +30,13 @@ from bot.channels.zalo_client import (
     EVENT_STICKER,
     EVENT_TEXT,
     SECRET_HEADER,
-    TEXT_LIMIT,
     ZaloBotClient,
     ZaloError,
     ZaloEvent,
     ZaloRateLimited,
     parse_update,
     secret_ok,
-    split_text,
+    split_message,
     unwrap,
 )
 from bot.dispatcher import Dispatcher
@@ -45,7 +44,7 @@ from bot.render import numbered_text
 from bot.web import parse_json, read_capped
 from handlers.text import labelled
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
-from scheduler.delivery import DeliveryError
+from scheduler.sender import DeliveryError
 
 log = logging.getLogger(__name__)
 CHANNEL = "zalo"
@@ -379,7 +378,7 @@ class ZaloChannel:
         """Send chunk by chunk, retrying only the chunk that failed, so a hiccup never repeats
         what the person already read."""
         message_id: str | None = None
-        for chunk in split_text(text, TEXT_LIMIT):
+        for chunk in split_message(text):
             results = await _retrying(partial(self.client.send_message, chat_id, chunk))
             message_id = _last_id(results) or message_id
         return message_id

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +22,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+
+from handlers.text import split_text, utf16_units
 
 log = logging.getLogger(__name__)
 
@@ -108,76 +108,10 @@ def error_for(code: int, description: str, retry_after: float | None = None) -> 
 
 
 # --------------------------------------------------------------------------------- splitting
-_PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
-_LINE_RE = re.compile(r"\n")
-# A sentence ends with . ! ? … (possibly closed by quotes/brackets) followed by whitespace.
-_SENTENCE_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-_WORD_RE = re.compile(r"\s+")
-
-
-def text_units(text: str) -> int:
-    """Length as Zalo counts it. Its servers run on the JVM, so count UTF-16 code units:
-    an emoji counts twice. This is never less than ``len``, so chunks fit either way."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """The largest index ``i`` with ``text_units(text[:i]) <= limit``."""
-    units = 0
-    for index, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-def _cut_point(rest: str, limit: int) -> int:
-    """Where to end the next chunk: the best boundary that keeps it within ``limit``."""
-    end = _prefix_within(rest, limit)
-    window = rest[: end + 1]  # a separator may start right after the last allowed char
-    candidates: list[int] = []
-    for pattern, is_sentence in (
-        (_PARAGRAPH_RE, False),
-        (_LINE_RE, False),
-        (_SENTENCE_RE, True),
-        (_WORD_RE, False),
-    ):
-        cuts = [
-            (m.end() if is_sentence else m.start())
-            for m in pattern.finditer(window)
-            if 0 < (m.end() if is_sentence else m.start()) <= end
-        ]
-        if cuts:
-            candidates.append(cuts[-1])
-    # Prefer the coarsest boundary unless it would leave a uselessly short chunk.
-    for cut in candidates:
-        if cut >= end // 2:
-            return cut
-    if candidates:
-        return max(candidates)
-    cut = end
-    while cut > 1 and unicodedata.combining(rest[cut]):
-        cut -= 1  # never separate a letter from its combining accent (NFD Vietnamese)
-    return max(cut, 1)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` units, cutting at a paragraph, then a line,
-    then a sentence, then a word boundary; only a single over-long word is cut mid-word.
-    Whitespace at the cuts is dropped; nothing else is."""
-    if text_units(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    rest = text
-    while text_units(rest) > limit:
-        cut = _cut_point(rest, limit)
-        chunk = rest[:cut].rstrip()
-        if chunk:
-            chunks.append(chunk)
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+def split_message(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Pieces of at most ``limit`` as Zalo counts them: its servers run on the JVM, so in UTF-16
+    code units (an emoji counts twice), cut at line, sentence or word boundaries."""
+    return split_text(text, limit, utf16_units)
 
 
 # ----------------------------------------------------------------------------------- parsing
@@ -504,7 +438,7 @@ class ZaloBotClient(SessionOwner):
         if not text.strip():
             raise ZaloError(400, "Bad Request: message text is empty")
         results: list[JSONDict] = []
-        for chunk in split_text(text, TEXT_LIMIT):
+        for chunk in split_message(text):
             result = await self.call("sendMessage", {"chat_id": str(chat_id), "text": chunk})
             results.append(result if isinstance(result, dict) else {})
         return results
@@ -516,7 +450,7 @@ class ZaloBotClient(SessionOwner):
         params: JSONDict = {"chat_id": str(chat_id), "photo": photo_url}
         rest: list[str] = []
         if caption and caption.strip():
-            first, *rest = split_text(caption, TEXT_LIMIT)
+            first, *rest = split_message(caption)
             params["caption"] = first
         result = await self.call("sendPhoto", params)
         for chunk in rest:
@@ -548,6 +482,5 @@ __all__ = [
     "error_for",
     "parse_update",
     "secret_ok",
-    "split_text",
-    "text_units",
+    "split_message",
 ]

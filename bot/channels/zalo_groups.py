@@ -9,7 +9,7 @@ from bot.channels.zalo_client import ZaloAuthError, ZaloError, ZaloRateLimited
 from bot.channels.zalo_oa import OATokens, ZaloOAClient, ZaloOARefreshError
 from bot.render import numbered_text
 from handlers.types import Choice, Outbound
-from scheduler.delivery import DeliveryError
+from scheduler.sender import DeliveryError
 from storage.oatokens import DbTokenStore
 
 CHANNEL = "zalo-oa"

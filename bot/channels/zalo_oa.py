@@ -30,7 +30,6 @@ from typing import Any, Protocol
 import aiohttp
 
 from bot.channels.zalo_client import (
-    TEXT_LIMIT,
     SessionOwner,
     ZaloAuthError,
     ZaloError,
@@ -38,7 +37,7 @@ from bot.channels.zalo_client import (
     ZaloRateLimited,
     ZaloServerError,
     ZaloTimeout,
-    split_text,
+    split_message,
 )
 
 log = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ class ZaloOAClient(SessionOwner):
         if not text.strip():
             raise ZaloError(400, "Bad Request: message text is empty")
         results: list[JSONDict] = []
-        for chunk in split_text(text, TEXT_LIMIT):
+        for chunk in split_message(text):
             body = {"recipient": {"group_id": str(group_id)}, "message": {"text": chunk}}
             results.append(await self._send(GROUP_MESSAGE_PATH, body))
         return results
