@@ -20,7 +20,7 @@ from bot.admin.app import build_admin_app
 from bot.channels.webchat import WebChat
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
-from bot.effects import EffectApplier
+from bot.effects import CardDelivery, EffectApplier
 from bot.keys import open_sealer
 from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
@@ -99,7 +99,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
             settings.telegram_rate_per_group_per_minute,
         ),
     }
-    core.delivery = DeliveryWorker(sessions, core.senders, effects.delivery_failed, limits)
+    core.delivery = DeliveryWorker(sessions, core.senders, CardDelivery(sessions, effects), limits)
     dispatcher.on_commit = core.delivery.wake
     await core.refresh_units()
     return core

@@ -2,21 +2,21 @@
 
 Cards, reporter notices and owner alerts are rendered here, in the reader's language, and
 queued; the delivery worker sends them. Nothing staff-facing ever carries a hidden identity.
+What a card is drawn from, and where it was posted, is read through storage/casecards.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
-
 from bot.documents import strip_document
-from handlers.cards import ReporterInfo, card_buttons, reporter_line, staff_card
+from handlers.cards import card_buttons, reporter_line, staff_card
 from handlers.casedesk import resolution_question
 from handlers.casework import Action
 from handlers.context import CaseChanged, Effect, ReportSubmitted
@@ -25,10 +25,12 @@ from handlers.forms import Catalog
 from handlers.i18n import Translations, Translator
 from handlers.ports import ReportView
 from handlers.text import labelled
-from storage.admin import attachments_of, bindings_for, reporter_of
-from storage.models import CaseCard, Department, Identity, OutboxMessage, Person, Report
+from storage import casecards
+from storage.casecards import CaseFacts
+from storage.db import Session, Sessions
+from storage.models import Attachment, OutboxMessage, Report
 from storage.outbox import enqueue
-from storage.seal import HIDDEN, SEALED_CHANNEL, reporter_address, sealed_address
+from storage.seal import HIDDEN
 from storage.store import SqlStore
 
 
@@ -45,197 +47,147 @@ class EffectApplier:
         self.tz = tz
         self.attachments_dir = attachments_dir
 
-    async def apply(self, session: AsyncSession, effect: Effect) -> None:
+    async def apply(self, session: Session, effect: Effect) -> None:
         if isinstance(effect, ReportSubmitted):
             await self._new_report(session, effect.report_id)
         elif isinstance(effect, CaseChanged):
             await self._case_changed(session, effect)
 
     # -- rendering -------------------------------------------------------------------------------
-    async def card(self, session: AsyncSession, report: Report, audience: str) -> dict[str, Any]:
+    def card(self, facts: CaseFacts, audience: str) -> dict[str, Any]:
         """The card payload for one audience: `staff` or `department:CODE`."""
-        view = await SqlStore(session).report_view(report, with_events=True)
-        found = await reporter_of(session, report) if report.anonymity == "named" else None
-        reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
-        attachments = await attachments_of(session, report.id or 0)
+        view = facts.view
         t = self.translations(None)  # staff read the organisation's default language
-        summary = describe_media(t, [{"kind": a.kind} for a in attachments])
+        summary = describe_media(t, [{"kind": a.kind} for a in facts.attachments])
         locations = [
             (a.latitude, a.longitude)
-            for a in attachments
+            for a in facts.attachments
             if a.kind == "location" and a.latitude is not None and a.longitude is not None
         ]
         text = staff_card(
-            t, self.catalog, view, reporter, summary, locations, self.tz, datetime.now(UTC)
+            t, self.catalog, view, facts.reporter, summary, locations, self.tz, datetime.now(UTC)
         )
         buttons: list[tuple[str, str]] = []
         if audience == "staff":
             buttons = card_buttons(t, view, "staff")
         elif audience == f"department:{view.department_code}":
             buttons = card_buttons(t, view, "department")
-        return {"kind": "card", "report_id": report.id, "text": text, "choices": buttons}
+        return {"kind": "card", "report_id": view.id, "text": text, "choices": buttons}
 
     # -- a new report ----------------------------------------------------------------------------
-    async def _new_report(self, session: AsyncSession, report_id: int) -> None:
-        report = await session.get(Report, report_id)
-        assert report is not None
-        if report.anonymity in HIDDEN:
-            await self._strip_documents(session, report_id)
-        if report.urgency == "hot":
-            await self._hot_alert(session, report)
-        bindings = await bindings_for(session, "staff")
-        if not bindings:
+    async def _new_report(self, session: Session, report_id: int) -> None:
+        facts = await casecards.case_facts(session, report_id)
+        assert facts is not None
+        view = facts.view
+        if view.anonymity in HIDDEN:
+            await self._strip_documents(facts.attachments)
+        if view.urgency == "hot":
+            await self._hot_alert(session, facts)
+        chats = await casecards.role_chats(session, "staff")
+        if not chats:
             return
-        payload = await self.card(session, report, "staff")
-        attachments = await attachments_of(session, report_id)
-        for binding in bindings:
-            await self._post_card(
-                session, report, "staff", binding.channel, binding.chat_id, payload
-            )
-            base = f"report:{report.code}:staff:{binding.channel}:{binding.chat_id}"
-            for a in attachments:
+        payload = self.card(facts, "staff")
+        for channel, chat_id in chats:
+            await self._post_card(session, view, "staff", channel, chat_id, payload)
+            base = f"report:{view.code}:staff:{channel}:{chat_id}"
+            for a in facts.attachments:
                 if a.kind in ("photo", "document", "voice") and a.path:
                     await enqueue(
                         session,
                         f"{base}:file:{a.id}",
-                        binding.channel,
-                        binding.chat_id,
-                        {"kind": a.kind, "path": a.path, "caption": report.code},
+                        channel,
+                        chat_id,
+                        {"kind": a.kind, "path": a.path, "caption": view.code},
                     )
 
-    async def _strip_documents(self, session: AsyncSession, report_id: int) -> None:
+    async def _strip_documents(self, attachments: list[Attachment]) -> None:
         """A hidden reporter's Word and PDF files lose their author and other properties before
         anyone can open them."""
         if self.attachments_dir is None:
             return
-        for a in await attachments_of(session, report_id):
+        for a in attachments:
             if a.kind == "document" and a.path:
                 target = self.attachments_dir / a.path
                 if target.is_file():
                     await asyncio.to_thread(strip_document, target, a.mime)
 
-    async def _hot_alert(self, session: AsyncSession, report: Report) -> None:
+    async def _hot_alert(self, session: Session, facts: CaseFacts) -> None:
         """Leaders hear of a hot report at once: code, category, unit and a short summary."""
         t = self.translations(None)
-        view = await SqlStore(session).report_view(report)
-        category = self.catalog.category(report.category)
-        found = await reporter_of(session, report) if report.anonymity == "named" else None
-        reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
-        summary = report.description.split("\n\n", 1)[0]
+        view = facts.view
+        category = self.catalog.category(view.category)
+        summary = view.description.split("\n\n", 1)[0]
         if len(summary) > 400:
             summary = summary[:399] + "…"
         text = "\n".join(
             [
-                t("🔥 HOT: {code}", code=report.code),
-                labelled(t("Category"), category.label(t.locale) if category else report.category),
+                t("🔥 HOT: {code}", code=view.code),
+                labelled(t("Category"), category.label(t.locale) if category else view.category),
                 labelled(t("Unit"), view.unit_name),
-                labelled(t("Reporter"), reporter_line(t, report.anonymity, reporter)),
+                labelled(t("Reporter"), reporter_line(t, view.anonymity, facts.reporter)),
                 "",
                 summary,
             ]
         )
-        for binding in await bindings_for(session, "leaders"):
-            key = f"hot:{report.id}:{binding.channel}:{binding.chat_id}"
-            await enqueue(session, key, binding.channel, binding.chat_id, {"text": text})
+        for channel, chat_id in await casecards.role_chats(session, "leaders"):
+            key = f"hot:{view.id}:{channel}:{chat_id}"
+            await enqueue(session, key, channel, chat_id, {"text": text})
 
     async def _post_card(
         self,
-        session: AsyncSession,
-        report: Report,
+        session: Session,
+        view: ReportView,
         audience: str,
         channel: str,
         chat_id: str,
         payload: dict[str, Any],
     ) -> None:
-        existing = (
-            await session.execute(
-                select(CaseCard).where(
-                    CaseCard.report_id == report.id,
-                    CaseCard.channel == channel,
-                    CaseCard.chat_id == chat_id,
-                )
-            )
-        ).scalar_one_or_none()
-        if existing is None:
-            session.add(
-                CaseCard(
-                    report_id=report.id or 0, audience=audience, channel=channel, chat_id=chat_id
-                )
-            )
-            await session.flush()
-        key = f"card:{report.id}:v{report.version}:{channel}:{chat_id}"
+        await casecards.record_card(session, view.id, audience, channel, chat_id)
+        key = f"card:{view.id}:v{view.version}:{channel}:{chat_id}"
         await enqueue(session, key, channel, chat_id, payload)
 
-    async def refresh_cards(self, session: AsyncSession, report: Report) -> None:
+    async def _refresh_cards(self, session: Session, facts: CaseFacts) -> None:
         """Edit every posted card of this case to show its current state."""
-        cards = (
-            await session.execute(select(CaseCard).where(CaseCard.report_id == report.id))
-        ).scalars()
-        for card in cards:
-            payload = await self.card(session, report, card.audience)
+        view = facts.view
+        for card in await casecards.posted_cards(session, view.id):
+            payload = self.card(facts, card.audience)
             payload["kind"] = "card_edit"
-            key = f"cardedit:{report.id}:v{report.version}:{card.channel}:{card.chat_id}"
+            key = f"cardedit:{view.id}:v{view.version}:{card.channel}:{card.chat_id}"
             await enqueue(session, key, card.channel, card.chat_id, payload)
 
     # -- a case moved ----------------------------------------------------------------------------
-    async def _case_changed(self, session: AsyncSession, change: CaseChanged) -> None:
-        report = await session.get(Report, change.report_id, populate_existing=True)
-        assert report is not None
+    async def _case_changed(self, session: Session, change: CaseChanged) -> None:
+        facts = await casecards.case_facts(session, change.report_id)
+        assert facts is not None
         action = Action(change.action)
-        await self.refresh_cards(session, report)
-        view = await SqlStore(session).report_view(report, with_events=True)
+        await self._refresh_cards(session, facts)
         if action == Action.ASSIGN:
-            await self._post_to_department(session, report, view)
+            await self._post_to_department(session, facts)
         if action in (Action.ANSWER, Action.ADD_INFO, Action.DISPUTE, Action.REOPEN):
-            await self._alert_owner(session, report, view, action, change.note)
-        await self._tell_reporter(session, report, view, action, change.note)
+            await self._alert_owner(session, facts.view, action, change.note)
+        await self._tell_reporter(session, facts.view, action, change.note)
 
-    async def owner_view(self, session: AsyncSession, report: Report) -> ReportView:
+    async def owner_view(self, session: Session, report: Report) -> ReportView:
         return await SqlStore(session).report_view(report)
 
-    async def person_locale(
-        self, session: AsyncSession, channel: str, external_id: str
-    ) -> str | None:
+    async def person_locale(self, session: Session, channel: str, external_id: str) -> str | None:
         person = await SqlStore(session).person_for(channel, external_id)
         return person.locale if person else None
 
-    async def owner_chats(self, session: AsyncSession, view: ReportView) -> list[tuple[str, str]]:
-        return await self._owner_chats(session, view)
+    async def owner_chats(self, session: Session, view: ReportView) -> list[tuple[str, str]]:
+        return await casecards.owner_chats(session, view.department_code)
 
-    async def _owner_chats(self, session: AsyncSession, view: ReportView) -> list[tuple[str, str]]:
-        """Where the case's owner is: its department's chats or handlers, else the staff chats."""
-        if view.department_code:
-            chats = await self._department_chats(session, view.department_code)
-            if chats:
-                return chats
-        return [(b.channel, b.chat_id) for b in await bindings_for(session, "staff")]
-
-    async def _department_chats(self, session: AsyncSession, code: str) -> list[tuple[str, str]]:
-        bound = [(b.channel, b.chat_id) for b in await bindings_for(session, f"department:{code}")]
-        if bound:
-            return bound
-        # No group chat: the department's named handlers, privately.
-        stmt = (
-            select(Identity.channel, Identity.external_id)
-            .join(Person, col(Person.id) == col(Identity.person_id))
-            .join(Department, col(Department.id) == col(Person.department_id))
-            .where(Department.code == code)
-        )
-        return [(channel, chat) for channel, chat in (await session.execute(stmt)).all()]
-
-    async def _post_to_department(
-        self, session: AsyncSession, report: Report, view: ReportView
-    ) -> None:
-        code = view.department_code
+    async def _post_to_department(self, session: Session, facts: CaseFacts) -> None:
+        code = facts.view.department_code
         if not code:
             return
         audience = f"department:{code}"
-        payload = await self.card(session, report, audience)
-        for channel, chat_id in await self._department_chats(session, code):
-            await self._post_card(session, report, audience, channel, chat_id, payload)
+        payload = self.card(facts, audience)
+        for channel, chat_id in await casecards.department_chats(session, code):
+            await self._post_card(session, facts.view, audience, channel, chat_id, payload)
 
     async def _alert_owner(
-        self, session: AsyncSession, report: Report, view: ReportView, action: Action, note: str
+        self, session: Session, view: ReportView, action: Action, note: str
     ) -> None:
         t = self.translations(None)
         texts = {
@@ -246,16 +198,16 @@ class EffectApplier:
             ),
             Action.REOPEN: t("⚠️ {code} was reopened and needs your attention again."),
         }
-        text = texts[action].format(code=report.code, note=note)
-        for channel, chat_id in await self._owner_chats(session, view):
-            key = f"alert:{report.id}:v{report.version}:{channel}:{chat_id}"
+        text = texts[action].format(code=view.code, note=note)
+        for channel, chat_id in await casecards.owner_chats(session, view.department_code):
+            key = f"alert:{view.id}:v{view.version}:{channel}:{chat_id}"
             await enqueue(session, key, channel, chat_id, {"text": text})
 
     async def _tell_reporter(
-        self, session: AsyncSession, report: Report, view: ReportView, action: Action, note: str
+        self, session: Session, view: ReportView, action: Action, note: str
     ) -> None:
         """Every public change reaches the reporter, through the sealed link of their person id."""
-        target = await self.reporter_chat(session, report)
+        target = await casecards.reporter_chat(session, view.id)
         if target is None:
             return
         channel, chat_id, locale = target
@@ -269,8 +221,8 @@ class EffectApplier:
             text += "\n\n" + question
         elif action == Action.ASK:
             choices = [(f"r:{view.id}:answer:{view.version}", t("Answer the question"))]
-        payload = {"kind": "text", "text": text, "choices": choices, "reporter_of": report.id}
-        await enqueue(session, f"notice:{report.id}:v{report.version}", channel, chat_id, payload)
+        payload = {"kind": "text", "text": text, "choices": choices, "reporter_of": view.id}
+        await enqueue(session, f"notice:{view.id}:v{view.version}", channel, chat_id, payload)
 
     @staticmethod
     def reporter_notice(t: Translator, view: ReportView, action: Action, note: str) -> str | None:
@@ -295,29 +247,53 @@ class EffectApplier:
             return None
         return text.format(code=code, department=view.department_name, note=note)
 
-    async def reporter_chat(
-        self, session: AsyncSession, report: Report
-    ) -> tuple[str, str, str] | None:
-        """(channel, chat id, locale) to address the reporter. A hidden reporter is addressed by
-        a sealed handle naming only the report; the delivery worker resolves it at send time."""
-        found = await reporter_address(session, report)
-        if found is None:
-            return None
-        if report.sealed_reporter and report.id is not None:
-            return SEALED_CHANNEL, sealed_address(report.id), found[2]
-        return found
-
     # -- delivery failures -----------------------------------------------------------------------
-    async def delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
+    async def delivery_failed(self, session: Session, row: OutboxMessage) -> None:
         """A reporter who blocked the bot does not break the case: the card says so."""
         report_id = row.payload.get("reporter_of")
         if not report_id:
             return
-        report = await session.get(Report, report_id)
-        if report is None:
+        if not await casecards.note_delivery_problem(session, report_id, row.last_error):
             return
-        report.delivery_problem = row.last_error[:300] or "delivery failed"
-        report.version += 1
-        session.add(report)
-        await session.flush()
-        await self.refresh_cards(session, report)
+        facts = await casecards.case_facts(session, report_id)
+        assert facts is not None
+        await self._refresh_cards(session, facts)
+
+
+class CardDelivery:
+    """The delivery worker's hooks (scheduler/delivery.py `DeliveryHooks`) for case cards. A
+    card is edited in place: an edit needs the id of the message it edits, and without one it
+    is posted afresh; the id a posted card got is remembered. A notice the reporter can no
+    longer receive is shown on the case's cards."""
+
+    def __init__(self, sessions: Sessions, effects: EffectApplier) -> None:
+        self.sessions = sessions
+        self.effects = effects
+
+    async def prepare(self, row: OutboxMessage, payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("kind") != "card_edit":
+            return payload
+        async with self.sessions() as session:
+            message_id = await casecards.card_message(
+                session, payload.get("report_id") or 0, row.channel, row.chat_id
+            )
+        if message_id:
+            return {**payload, "message_id": message_id}
+        return {**payload, "kind": "card"}
+
+    def sent(
+        self, row: OutboxMessage, payload: dict[str, Any], message_id: str | None
+    ) -> Callable[[Session], Awaitable[None]] | None:
+        if payload.get("kind") not in ("card", "card_edit") or not message_id:
+            return None
+        report_id = payload.get("report_id") or 0
+        return functools.partial(
+            casecards.remember_card_message,
+            report_id=report_id,
+            channel=row.channel,
+            chat_id=row.chat_id,
+            message_id=message_id,
+        )
+
+    async def failed(self, session: Session, row: OutboxMessage) -> None:
+        await self.effects.delivery_failed(session, row)

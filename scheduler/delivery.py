@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import select
 
-from scheduler.ledger import Ledger
+from scheduler.ledger import Extra, Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from scheduler.sender import DeliveryError, Sender
 from storage import outbox
-from storage.models import CaseCard, OutboxMessage, utcnow
+from storage.models import OutboxMessage, utcnow
 from storage.seal import SEALED_CHANNEL, SealError, open_payload, resolve_sealed
 
 log = logging.getLogger(__name__)
@@ -40,7 +38,23 @@ DEFAULT_LIMITS = {
 MAX_ATTEMPTS = 12
 
 
-FailureHook = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+class DeliveryHooks(Protocol):
+    """What the rest of the application does around a send (bot/effects.py `CardDelivery`:
+    case cards edited in place); the worker itself knows nothing of what a payload means."""
+
+    async def prepare(self, row: OutboxMessage, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload to send for this row."""
+        ...
+
+    def sent(
+        self, row: OutboxMessage, payload: dict[str, Any], message_id: str | None
+    ) -> Extra | None:
+        """Writes to make in the transaction that records the row as sent, if any."""
+        ...
+
+    async def failed(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """The row failed for good (called in the transaction that records it)."""
+        ...
 
 
 def parallel_sends(limits: Iterable[Limits]) -> int:
@@ -58,12 +72,12 @@ class DeliveryWorker:
         self,
         sessions: async_sessionmaker[AsyncSession],
         senders: Mapping[str, Sender],
-        on_failure: FailureHook | None = None,
+        hooks: DeliveryHooks | None = None,
         limits: Mapping[str, Limits] | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = senders
-        self.on_failure = on_failure
+        self.hooks = hooks
         self.limiters = {
             channel: RateLimiter(lim) for channel, lim in (limits or DEFAULT_LIMITS).items()
         }
@@ -162,9 +176,8 @@ class DeliveryWorker:
             if "sealed" in payload:  # a deferred reply (bot/dispatcher.py): opened only here
                 async with self.sessions() as session:
                     payload = open_payload(session, payload)
-            if payload.get("kind") == "card_edit":
-                async with self.sessions() as session:
-                    payload = await self._with_card_message(session, row)
+            if self.hooks is not None:
+                payload = await self.hooks.prepare(row, payload)
             if limiter is not None:
                 await limiter.acquire(chat_id)
             # No transaction is open while we wait on the network.
@@ -183,10 +196,7 @@ class DeliveryWorker:
             async with self.sessions() as session, session.begin():
                 await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
             return False
-        remember = None
-        if payload.get("kind") in ("card", "card_edit") and message_id:
-            remember = functools.partial(self._remember_card, row=row, message_id=message_id)
-        self.ledger.sent(row.id, remember)
+        self.ledger.sent(row.id, self.hooks.sent(row, payload, message_id) if self.hooks else None)
         return True
 
     async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | bool:
@@ -214,40 +224,13 @@ class DeliveryWorker:
             if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
                 log.warning("outbox %s failed permanently: %s", row.id, exc)
                 await outbox.mark_failed(session, row.id, str(exc))
-                if self.on_failure is not None:
+                if self.hooks is not None:
                     row.last_error = str(exc)
-                    await self.on_failure(session, row)
+                    await self.hooks.failed(session, row)
                 return True
             delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
             await outbox.mark_retry(session, row.id, str(exc), delay)
         return False
-
-    async def _card(self, session: AsyncSession, row: OutboxMessage) -> CaseCard | None:
-        stmt = select(CaseCard).where(
-            CaseCard.report_id == row.payload.get("report_id"),
-            CaseCard.channel == row.channel,
-            CaseCard.chat_id == row.chat_id,
-        )
-        return (await session.execute(stmt)).scalar_one_or_none()
-
-    async def _with_card_message(self, session: AsyncSession, row: OutboxMessage) -> dict[str, Any]:
-        """An edit needs the id of the message it edits; without one it is posted afresh."""
-        payload = dict(row.payload)
-        if payload.get("kind") == "card_edit":
-            card = await self._card(session, row)
-            if card is None or not card.message_id:
-                payload["kind"] = "card"
-            else:
-                payload["message_id"] = card.message_id
-        return payload
-
-    async def _remember_card(
-        self, session: AsyncSession, *, row: OutboxMessage, message_id: str
-    ) -> None:
-        card = await self._card(session, row)
-        if card is not None and card.message_id != message_id:
-            card.message_id = message_id
-            session.add(card)
 
 
 Chat = tuple[str, str]

@@ -1,0 +1,144 @@
+"""Case cards and the people around a case: where each card was posted (so it can be edited in
+place as the case moves), who owns a case, how its reporter is reached, and the facts a card is
+drawn from. bot/effects.py renders from these; the delivery worker's card hooks use them too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.ports import ReporterInfo, ReportView
+from storage.admin import attachments_of, bindings_for, reporter_of
+from storage.models import Attachment, CaseCard, Department, Identity, Person, Report
+from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
+from storage.store import SqlStore
+
+Chat = tuple[str, str]  # (channel, chat id)
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """One case as its cards show it, read afresh from the database."""
+
+    view: ReportView
+    reporter: ReporterInfo | None  # a named reporter only: hidden ones are never read here
+    attachments: list[Attachment]
+
+
+@dataclass(frozen=True)
+class PostedCard:
+    audience: str  # staff | department:CODE
+    channel: str
+    chat_id: str
+
+
+async def case_facts(session: AsyncSession, report_id: int) -> CaseFacts | None:
+    # populate_existing: a case change is an UPDATE that bypasses the loaded object.
+    report = await session.get(Report, report_id, populate_existing=True)
+    if report is None:
+        return None
+    view = await SqlStore(session).report_view(report, with_events=True)
+    found = await reporter_of(session, report) if report.anonymity == "named" else None
+    reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
+    return CaseFacts(view, reporter, await attachments_of(session, report_id))
+
+
+async def role_chats(session: AsyncSession, role: str) -> list[Chat]:
+    """The chats bound to a role: `staff`, `leaders` or `department:CODE`."""
+    return [(b.channel, b.chat_id) for b in await bindings_for(session, role)]
+
+
+async def department_chats(session: AsyncSession, code: str) -> list[Chat]:
+    """A department's group chats, else its named handlers, privately."""
+    bound = await role_chats(session, f"department:{code}")
+    if bound:
+        return bound
+    stmt = (
+        select(Identity.channel, Identity.external_id)
+        .join(Person, col(Person.id) == col(Identity.person_id))
+        .join(Department, col(Department.id) == col(Person.department_id))
+        .where(Department.code == code)
+    )
+    return [(channel, chat) for channel, chat in (await session.execute(stmt)).all()]
+
+
+async def owner_chats(session: AsyncSession, department_code: str | None) -> list[Chat]:
+    """Where a case's owner is: its department's chats or handlers, else the staff chats."""
+    if department_code:
+        chats = await department_chats(session, department_code)
+        if chats:
+            return chats
+    return await role_chats(session, "staff")
+
+
+async def reporter_chat(session: AsyncSession, report_id: int) -> tuple[str, str, str] | None:
+    """(channel, chat id, locale) to address the reporter. A hidden reporter is addressed by
+    a sealed handle naming only the report; the delivery worker resolves it at send time."""
+    report = await session.get(Report, report_id)
+    if report is None:
+        return None
+    found = await reporter_address(session, report)
+    if found is None:
+        return None
+    if report.sealed_reporter:
+        return SEALED_CHANNEL, sealed_address(report_id), found[2]
+    return found
+
+
+async def record_card(
+    session: AsyncSession, report_id: int, audience: str, channel: str, chat_id: str
+) -> None:
+    """Remember that this case has a card in this chat (once per chat)."""
+    stmt = select(CaseCard.id).where(
+        CaseCard.report_id == report_id, CaseCard.channel == channel, CaseCard.chat_id == chat_id
+    )
+    if (await session.execute(stmt)).first() is None:
+        session.add(
+            CaseCard(report_id=report_id, audience=audience, channel=channel, chat_id=chat_id)
+        )
+        await session.flush()
+
+
+async def posted_cards(session: AsyncSession, report_id: int) -> list[PostedCard]:
+    stmt = select(CaseCard).where(CaseCard.report_id == report_id).order_by(col(CaseCard.id))
+    cards = (await session.execute(stmt)).scalars()
+    return [PostedCard(c.audience, c.channel, c.chat_id) for c in cards]
+
+
+async def _card(
+    session: AsyncSession, report_id: int, channel: str, chat_id: str
+) -> CaseCard | None:
+    stmt = select(CaseCard).where(
+        CaseCard.report_id == report_id, CaseCard.channel == channel, CaseCard.chat_id == chat_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def card_message(session: AsyncSession, report_id: int, channel: str, chat_id: str) -> str:
+    """The id of the message showing this case's card in this chat; empty if none is known."""
+    card = await _card(session, report_id, channel, chat_id)
+    return card.message_id if card is not None else ""
+
+
+async def remember_card_message(
+    session: AsyncSession, report_id: int, channel: str, chat_id: str, message_id: str
+) -> None:
+    card = await _card(session, report_id, channel, chat_id)
+    if card is not None and card.message_id != message_id:
+        card.message_id = message_id
+        session.add(card)
+
+
+async def note_delivery_problem(session: AsyncSession, report_id: int, error: str) -> bool:
+    """A message to the reporter failed for good: the case records it (and moves a version, so
+    its cards are edited to show it). False when the case is gone."""
+    report = await session.get(Report, report_id)
+    if report is None:
+        return False
+    report.delivery_problem = error[:300] or "delivery failed"
+    report.version += 1
+    session.add(report)
+    await session.flush()
+    return True
