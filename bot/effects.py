@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.documents import strip_document
 from handlers.cards import card_buttons, reporter_line, staff_card
-from handlers.casedesk import resolution_question
+from handlers.casedesk import answer_button, resolution_question
 from handlers.casework import Action
 from handlers.context import CaseChanged, Effect, ReportSubmitted
 from handlers.formrunner import describe_media
@@ -220,7 +220,7 @@ class EffectApplier:
             question, choices = resolution_question(t, view)
             text += "\n\n" + question
         elif action == Action.ASK:
-            choices = [(f"r:{view.id}:answer:{view.version}", t("Answer the question"))]
+            choices = [answer_button(t, view)]
         payload = {"kind": "text", "text": text, "choices": choices, "reporter_of": view.id}
         await enqueue(session, f"notice:{view.id}:v{view.version}", channel, chat_id, payload)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.callbacks import CaseButton, encode
 from handlers.casework import OPEN, Action, CaseFacts, Status, buttons_for
 from handlers.forms import Catalog
 from handlers.i18n import N_, Translator
@@ -54,8 +55,7 @@ def case_facts(case: ReportView) -> CaseFacts:
 
 def button_data(case: ReportView, action: Action, arg: str = "") -> str:
     """Payload of a case button: it names the case, the action and the card's version only."""
-    data = f"c:{case.id}:{action.value}:{case.version}"
-    return f"{data}:{arg}" if arg else data
+    return encode(CaseButton(case.id, action, case.version, arg))
 
 
 def card_buttons(t: Translator, case: ReportView, audience: str) -> list[tuple[str, str]]:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.cards import ACTION_LABELS, case_facts
+from handlers.callbacks import CaseButton, InvalidCallback, ReporterButton, encode, parse
+from handlers.cards import ACTION_LABELS, button_data, case_facts
 from handlers.casework import (
     NEEDS_TEXT,
     WEB_ROLES,
@@ -70,17 +71,6 @@ def too_long(t: Translator, text: str) -> str | None:
     )
 
 
-def _well_formed(parts: list[str]) -> bool:
-    """c:<id>:<action>:<version>[:<arg>] with plausible numbers; anything else is forged."""
-    return (
-        len(parts) >= 4
-        and parts[1].isdecimal()
-        and parts[3].isdecimal()
-        and len(parts[1]) <= 12
-        and len(parts[3]) <= 9
-    )
-
-
 class ActionFailed(Exception):
     """An action that was not applied; `message` is translated and ready to show ("" = none)."""
 
@@ -120,17 +110,12 @@ class CaseDesk:
     # -- staff and department buttons: c:<id>:<action>:<version>[:<arg>] ------------------------
     async def on_button(self, ctx: Context, data: str) -> None:
         t = ctx.t
-        parts = data.split(":")
-        if not _well_formed(parts):
+        button = _parsed(data)
+        if not isinstance(button, CaseButton):
             ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
-        try:
-            action = Action(parts[2])
-        except ValueError:
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
-            return
-        report_id, version, arg = int(parts[1]), int(parts[3]), ":".join(parts[4:])
-        case = await ctx.store.case(report_id)
+        action, version, arg = button.action, button.version, button.arg
+        case = await ctx.store.case(button.case_id)
         actor = await self.actor(ctx, case)
         if actor is None:
             ctx.reply.callback_answer = CallbackAnswer(
@@ -176,20 +161,16 @@ class CaseDesk:
                 )
             )
             return
-        choices = [
-            (f"c:{case.id}:{Action.ASSIGN.value}:{case.version}:{d.code}", d.name)
-            for d in departments
-        ]
+        choices = [(button_data(case, Action.ASSIGN, d.code), d.name) for d in departments]
         self.offer(ctx, t("Assign {code} to which department?", code=case.code), choices)
 
     def _ask_due(self, ctx: Context, case: ReportView) -> None:
         t = ctx.t
-        base = f"c:{case.id}:{Action.SET_DUE.value}:{case.version}"
         choices = [
-            (f"{base}:24h", t("In 24 hours")),
-            (f"{base}:3d", t("In 3 days")),
-            (f"{base}:7d", t("In 7 days")),
-            (f"{base}:type", t("Type a date")),
+            (button_data(case, Action.SET_DUE, "24h"), t("In 24 hours")),
+            (button_data(case, Action.SET_DUE, "3d"), t("In 3 days")),
+            (button_data(case, Action.SET_DUE, "7d"), t("In 7 days")),
+            (button_data(case, Action.SET_DUE, "type"), t("Type a date")),
         ]
         self.offer(ctx, t("When is {code} due?", code=case.code), choices)
 
@@ -602,20 +583,20 @@ class CaseDesk:
     async def reporter_press(self, ctx: Context, data: str) -> str | None:
         """A reporter's choice, pressed or typed; the refusal to show when it is not valid."""
         t = ctx.t
-        parts = data.split(":")
-        if not _well_formed(parts):
+        button = _parsed(data)
+        if not isinstance(button, ReporterButton):
             return t("This button is not valid.")
-        case = await ctx.store.case(int(parts[1]))
+        case = await ctx.store.case(button.case_id)
         actor = await self.actor(ctx, case)
         if case is None or actor is None or not actor.is_reporter:
             return t("This button is not valid.")
-        if case.version != int(parts[3]):
+        if case.version != button.version:
             return t(
                 "This button is out of date: {code} is now {status}.",
                 code=case.code,
                 status=status_label(t, case.status),
             )
-        what, arg = parts[2], ":".join(parts[4:])
+        what, arg = button.choice, button.arg
         if what not in REPORTER_CHOICES or (what == "rate" and arg not in STARS):
             return t("This button is not valid.")  # else it would get no answer at all
         await self.reporter_choice(ctx, actor, case, what, arg)
@@ -628,13 +609,12 @@ class CaseDesk:
         if what == "yes":
             updated = await self._reporter_apply(ctx, actor, case, Action.CONFIRM)
             if updated is not None:
-                base = f"r:{updated.id}:rate:{updated.version}"
                 ctx.say_raw(
                     t(
                         "Thank you for confirming. How satisfied are you with how {code} was handled? 1 = not at all, 5 = very.",
                         code=case.code,
                     ),
-                    [(f"{base}:{n}", "⭐" * n) for n in range(1, 6)],
+                    [(reporter_data(updated, "rate", str(n)), "⭐" * n) for n in range(1, 6)],
                 )
                 ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "rate"}
         elif what == "no":
@@ -717,9 +697,9 @@ class CaseDesk:
         assert actor is not None
         # The notice offered numbered choices: a typed number or label means that choice.
         offered = self.waiting_choices(t, case)
-        chosen = typed_choice(text, offered)
-        if chosen is not None:
-            await self.reporter_choice(ctx, actor, case, chosen.split(":")[2], "")
+        chosen = _parsed(typed_choice(text, offered) or "")
+        if isinstance(chosen, ReporterButton):
+            await self.reporter_choice(ctx, actor, case, chosen.choice, "")
             return True
         if case.status == Status.NEEDS_INFO:
             if refusal := too_long(t, text):
@@ -754,18 +734,31 @@ class CaseDesk:
         return t("Thank you: your message has been added to {code}.", code=case.code)
 
 
+def _parsed(data: str) -> CaseButton | ReporterButton | None:
+    """A case or reporter button, pressed or typed; None for anything else."""
+    try:
+        button = parse(data)
+    except InvalidCallback:
+        return None
+    return button if isinstance(button, CaseButton | ReporterButton) else None
+
+
+def reporter_data(case: ReportView, choice: str, arg: str = "") -> str:
+    """Payload of a reporter's button about their case, at the case's current version."""
+    return encode(ReporterButton(case.id, choice, case.version, arg))
+
+
 def answer_button(t: Translator, case: ReportView) -> tuple[str, str]:
     """The reporter's button for a staff question."""
-    return f"r:{case.id}:answer:{case.version}", t("Answer the question")
+    return reporter_data(case, "answer"), t("Answer the question")
 
 
 def resolution_question(t: Any, case: ReportView) -> tuple[str, list[tuple[str, str]]]:
     """The "has this been resolved?" message and its buttons, for the reporter."""
-    base = f"r:{case.id}"
     return (
         t("Has the issue in {code} been resolved?", code=case.code),
         [
-            (f"{base}:yes:{case.version}", t("Yes, it is resolved")),
-            (f"{base}:no:{case.version}", t("No, it is not")),
+            (reporter_data(case, "yes"), t("Yes, it is resolved")),
+            (reporter_data(case, "no"), t("No, it is not")),
         ],
     )

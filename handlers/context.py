@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from handlers.callbacks import PromptChoice, encode
 from handlers.formrunner import FormRunner
 from handlers.i18n import Translator
 from handlers.ports import PersonView, Store
@@ -53,7 +54,9 @@ class Context:
             Outbound(
                 chat_id=self.inbound.chat_id,
                 text=text,
-                choices=tuple(Choice(label, f"{nonce}:{key}") for key, label in choices or []),
+                choices=tuple(
+                    Choice(label, encode(PromptChoice(nonce, key))) for key, label in choices or []
+                ),
             )
         )
 

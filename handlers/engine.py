@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.callbacks import InvalidCallback, Kind, PollAnswer, PollInvitation, PromptChoice
+from handlers.callbacks import parse as parse_callback
 from handlers.cards import card_buttons, staff_card
-from handlers.casedesk import CaseDesk, answer_button, resolution_question
+from handlers.casedesk import CaseDesk, answer_button, reporter_data, resolution_question
 from handlers.casework import WEB_ROLES
 from handlers.context import Context, Effect, ReportSubmitted
 from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
@@ -136,11 +138,14 @@ class Engine:
 
     async def _poll_invitation(self, turn: Context, callback: str) -> None:
         """The "Answer now" button on an invitation, which came through the outbox."""
-        round_id = callback.removeprefix("poll:")
-        if turn.person is None or not round_id.isdecimal():
+        try:
+            button = parse_callback(callback)
+        except InvalidCallback:
+            button = None
+        if turn.person is None or not isinstance(button, PollInvitation):
             turn.say(turn.t("This button is not valid."))
             return
-        await self.polls.start(turn, int(round_id))
+        await self.polls.start(turn, button.round_id)
 
     async def _case_commands(self, turn: Context) -> None:
         if turn.inbound.command == "cases":
@@ -210,23 +215,32 @@ class Engine:
 
     # -- buttons ---------------------------------------------------------------------------------
     async def _callback(self, turn: Context) -> None:
-        raw = turn.inbound.callback or ""
-        nonce, _, key = raw.partition(":")
-        if not nonce or not key or len(raw) > 64:
-            turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not valid."), True)
+        try:
+            button = parse_callback(turn.inbound.callback or "")
+        except InvalidCallback as invalid:
+            if invalid.kind == Kind.POLL_ANSWER:
+                turn.reply.callback_answer = CallbackAnswer()
+                turn.say(turn.t("This button is not valid."))
+            else:
+                turn.reply.callback_answer = CallbackAnswer(
+                    turn.t("This button is not valid."), True
+                )
             return
-        if key.startswith("pq:"):
+        if isinstance(button, PollAnswer):
             # Poll buttons name their round and question, so an older one is still understood.
             turn.reply.callback_answer = CallbackAnswer()
-            await self.polls.on_button(turn, key)
+            await self.polls.on_button(turn, button)
             return
-        if nonce != turn.state.nonce:
+        if not isinstance(button, PromptChoice):
+            turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not valid."), True)
+            return
+        if button.nonce != turn.state.nonce:
             turn.reply.callback_answer = CallbackAnswer(
                 turn.t("This button is out of date. Please answer the latest question."), True
             )
             return
         turn.reply.callback_answer = CallbackAnswer()
-        await self._answer(turn, Answer(key=key))
+        await self._answer(turn, Answer(key=button.key))
 
     # -- commands --------------------------------------------------------------------------------
     async def _command(self, turn: Context) -> None:
@@ -724,14 +738,13 @@ class Engine:
     @staticmethod
     def _reporter_buttons(t: Translator, report: ReportView) -> list[tuple[str, str]]:
         """What the reporter can do with their case from /my."""
-        base = f"r:{report.id}"
         if report.status == "resolved":
             return resolution_question(t, report)[1]
         buttons = []
         if report.status == "needs_info":
             buttons.append(answer_button(t, report))
         if report.status in ("new", "acknowledged", "assigned", "needs_info", "reopened"):
-            buttons.append((f"{base}:addinfo:{report.version}", t("Add information")))
+            buttons.append((reporter_data(report, "addinfo"), t("Add information")))
         return buttons
 
     def _leave_my(self, turn: Context) -> None:

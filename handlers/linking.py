@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import linkcode
+from handlers.callbacks import InvalidCallback, LinkButton, encode, parse
 from handlers.context import Context
 from handlers.i18n import Translations
 from handlers.ports import LinkAlarm, Newcomer, PendingLink
@@ -165,16 +166,21 @@ class LinkDesk:
             channel=inbound.channel,
             who=who,
         )
-        choices = [(f"lk:{code_id}:{YES}", t("Confirm")), (f"lk:{code_id}:{NO}", t("Refuse"))]
+        choices = [
+            (encode(LinkButton(code_id, accept=True)), t("Confirm")),
+            (encode(LinkButton(code_id, accept=False)), t("Refuse")),
+        ]
         await turn.store.tell_person(person_id, f"link-ask:{code_id}", text, choices)
 
     async def on_button(self, turn: Context, callback: str) -> None:
-        _prefix, raw_id, answer = [*callback.split(":"), "", ""][:3]
-        forged = not raw_id.isdecimal() or len(raw_id) > 9 or answer not in (YES, NO)
-        if turn.person is None or forged:
+        try:
+            button = parse(callback)
+        except InvalidCallback:
+            button = None
+        if turn.person is None or not isinstance(button, LinkButton):
             turn.say(turn.t("This button is not valid."))
             return
-        await self._decide(turn, int(raw_id), answer == YES)
+        await self._decide(turn, button.code_id, button.accept)
 
     async def _decide(self, turn: Context, code_id: int | None, accept: bool) -> None:
         assert turn.person is not None

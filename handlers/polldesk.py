@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.callbacks import PollAnswer
 from handlers.context import Context, ReportSubmitted
 from handlers.formrunner import Answer
 from handlers.polldefs import PollDef, Question, QuestionType, pick
@@ -183,9 +184,12 @@ class PollDesk:
         draft["q"] = q.id
         turn.state.next_nonce()
         p = prompt(defn, q, draft["answers"], draft["picked"], turn.t, turn.inbound.has_buttons)
-        choices = [(f"pq:{rnd.id}:{key}", label) for key, label in p.choices]
+        nonce = turn.state.nonce
+        choices = [
+            (PollAnswer(nonce, rnd.id, q.id, value).key, label) for value, label in p.choices
+        ]
         if draft.get("editing") and q.id in draft["answers"]:
-            choices.append((f"pq:{rnd.id}:{q.id}:{KEEP}", turn.t("Keep")))
+            choices.append((PollAnswer(nonce, rnd.id, q.id, KEEP).key, turn.t("Keep")))
         turn.say(p.text, choices)
 
     @staticmethod
@@ -260,15 +264,11 @@ class PollDesk:
             return
         await self._record(turn, rnd, defn, draft, q, value)
 
-    async def on_button(self, turn: Context, key: str) -> None:
-        """`pq:<round>:<question>:<value>`. A button of an earlier question changes that answer;
-        anything else is refused and the current question asked again."""
+    async def on_button(self, turn: Context, button: PollAnswer) -> None:
+        """A button of an earlier question changes that answer; anything else is refused and
+        the current question asked again."""
         t = turn.t
-        _, round_part, qid, value = [*key.split(":", 3), "", "", ""][:4]
-        if not round_part.isdecimal():
-            turn.say(t("This button is not valid."))
-            return
-        round_id = int(round_part)
+        round_id, qid, value = button.round_id, button.question, button.value
         if turn.state.data.get("poll_round") != round_id or turn.state.flow != "poll":
             rnd = await turn.store.poll_round(round_id)
             if rnd is not None and not self._is_open(rnd, turn.now):

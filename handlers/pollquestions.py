@@ -56,7 +56,7 @@ def display(q: Question, value: Any, t: Translator) -> str:
 @dataclass(frozen=True)
 class Prompt:
     text: str
-    choices: list[tuple[str, str]]  # (key, label); keys are "<qid>:<value>"
+    choices: list[tuple[str, str]]  # (value, label) of the question's buttons
 
 
 def prompt(
@@ -81,7 +81,7 @@ def prompt(
     ]
     choices: list[tuple[str, str]] = []
     if q.type == QuestionType.SINGLE:
-        choices = [(f"{q.id}:{o.value}", pick(o.text, t.locale)) for o in q.options]
+        choices = [(o.value, pick(o.text, t.locale)) for o in q.options]
     elif q.type == QuestionType.MULTI:
         lines.append(
             t("Pick every option that applies, then Done.")
@@ -89,14 +89,14 @@ def prompt(
             else t("Send the numbers of every option that applies, for example: 1, 3")
         )
         choices = [
-            (f"{q.id}:{o.value}", ("✓ " if o.value in picked else "") + pick(o.text, t.locale))
+            (o.value, ("✓ " if o.value in picked else "") + pick(o.text, t.locale))
             for o in q.options
         ]
         if has_buttons:
-            choices.append((f"{q.id}:{DONE}", t("Done")))
+            choices.append((DONE, t("Done")))
     elif q.type == QuestionType.SCALE:
         lines.append(t("From 1 (lowest) to 5 (highest)."))
-        choices = [(f"{q.id}:{n}", str(n)) for n in SCALE]
+        choices = [(str(n), str(n)) for n in SCALE]
     elif q.type == QuestionType.NUMBER:
         lines.append(number_hint(q, t))
     if not q.required:

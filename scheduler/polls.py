@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from handlers.callbacks import PollInvitation, encode
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, pick
 from scheduler.context import JobContext
@@ -104,7 +105,9 @@ TYPED_CHANNELS = ("zalo",)  # no buttons there: people send /poll
 
 
 def _button(t: Translator, round_id: int, channel: str) -> list[list[str]]:
-    return [] if channel in TYPED_CHANNELS else [[f"poll:{round_id}", t("Answer now")]]
+    return (
+        [] if channel in TYPED_CHANNELS else [[encode(PollInvitation(round_id)), t("Answer now")]]
+    )
 
 
 def _how_to_start(t: Translator, channel: str) -> str:
