@@ -22,10 +22,14 @@ def add_parsers(sub: Any) -> None:
     poll = sub.add_parser("poll", help="collaborator polls").add_subparsers(
         dest="action", required=True
     )
-    imp = poll.add_parser("import", help="create or update a poll from YAML")
+    imp = poll.add_parser("import", help="create or update a poll from YAML or XLSForm (.xlsx)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="check the file only")
     poll.add_parser("list", help="polls and their rounds, with response rates")
+    exp = poll.add_parser("export", help="write a poll's definition as an XLSForm spreadsheet")
+    exp.add_argument("poll")
+    exp.add_argument("--format", choices=["xlsform"], default="xlsform")
+    exp.add_argument("--out", type=Path, help="file to write (default: POLL.xlsx)")
     res = poll.add_parser("results", help="a round's results")
     res.add_argument("poll")
     res.add_argument("--round", type=int, help="round number (default: the latest)")
@@ -100,17 +104,52 @@ def _not_started(poll: Any, tz: Any) -> str:
     )
 
 
-async def poll_command(args: argparse.Namespace, core: Any) -> int:
+def load_definition(path: Path) -> Any:
+    """A poll file, read by its extension: an XLSForm workbook, else YAML."""
     from handlers.polldefs import PollDefError, load_poll_file
+
+    try:
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            return load_poll_file(path)
+        from bot.xlsform import read_xlsform  # heavy: pyxform/openpyxl only for this command
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise PollCliError(f"{path}: cannot read ({exc.strerror})") from None
+        return read_xlsform(data, path.name)
+    except PollDefError as exc:
+        raise PollCliError(str(exc)) from None
+
+
+async def export_poll(args: argparse.Namespace, core: Any) -> int:
+    """`grassroots poll export KEY`: the definition as an XLSForm workbook."""
+    from bot.xlsform import write_xlsform  # heavy: pyxform/openpyxl only for this command
+    from handlers.polldefs import PollDef
+    from storage.polls import find_poll
+
+    async with core.sessions() as session:
+        poll = await find_poll(session, args.poll)
+    if poll is None:
+        raise PollCliError(f"no poll with id {args.poll!r}; see `grassroots poll list`")
+    out = args.out or Path(f"{poll.key}.xlsx")
+    try:
+        out.write_bytes(write_xlsform(PollDef.model_validate(poll.definition)))
+    except OSError as exc:
+        raise PollCliError(f"{out}: cannot write ({exc.strerror})") from None
+    print(f"Wrote {out}.")
+    return 0
+
+
+async def poll_command(args: argparse.Namespace, core: Any) -> int:
     from storage import audit
     from storage.pollresults import response_rate
     from storage.polls import all_polls, import_poll, rounds_of
 
+    if args.action == "export":
+        return await export_poll(args, core)
     if args.action == "import":
-        try:
-            defn = load_poll_file(args.file)
-        except PollDefError as exc:
-            raise PollCliError(str(exc)) from None
+        defn = load_definition(args.file)
         check_poll(defn, core.catalog, args.file.name)
         if args.dry_run:  # import for real, then roll back: the outcome is the real one
             async with core.sessions() as session, session.begin():
