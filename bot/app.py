@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import col
 
 from bot.admin.app import build_admin_app
 from bot.channels.webchat import WebChat
@@ -30,13 +27,11 @@ from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
-from storage import admin, webauth
+from storage import admin, demo, webauth
 from storage.conversations import prune_updates
-from storage.db import create_engine, session_factory
-from storage.deptimport import import_departments
+from storage.db import Database, Sessions, create_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import OrgUnit, Person, utcnow
-from storage.orgimport import import_units
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
@@ -52,8 +47,8 @@ class Core:
     """Everything channel-independent, shared by the server, the CLI and the tests."""
 
     settings: Settings
-    db: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
+    sessions: Sessions
     catalog: Catalog
     translations: Translations
     engine: Engine
@@ -115,37 +110,22 @@ def admin_url(settings: Settings, port: int | None = None) -> str:
 async def demo_admin_link(core: Core) -> str:
     """A one-time sign-in link for the demo's administrator, created on first use."""
     async with core.sessions() as session, session.begin():
-        stmt = select(Person).where(
-            col(Person.display_name) == DEMO_ADMIN, col(Person.role) == "admin"
-        )
-        person = (await session.execute(stmt)).scalars().first()
-        if person is None:
-            person = Person(display_name=DEMO_ADMIN, role="admin", can_reveal=True)
-            session.add(person)
-            await session.flush()
-        assert person.id is not None
-        token = await webauth.issue_login_token(session, person.id, 10)
+        token = await demo.demo_admin_token(session, DEMO_ADMIN, 10)
     return f"{core.engine.admin_url}/login/{token}"
 
 
 async def seed_demo(core: Core) -> str | None:
     """Load the demo organisation into an empty database; returns a printable summary."""
     async with core.sessions() as session, session.begin():
-        count = (await session.execute(select(func.count()).select_from(OrgUnit))).scalar_one()
-        if count:
-            return None
-        result = await import_units(session, DEMO_UNITS.read_bytes())
-        if not result.ok:
-            raise RuntimeError("demo units are invalid: " + "; ".join(result.errors))
-        departments = await import_departments(session, DEMO_DEPARTMENTS.read_bytes())
-        if not departments.ok:
-            raise RuntimeError("demo departments are invalid: " + "; ".join(departments.errors))
-        staff = await admin.create_invite(session, "staff", None, 5)
-        member = await admin.create_invite(session, "member", "U007", 50)
+        seeded = await demo.seed_demo(
+            session, DEMO_UNITS.read_bytes(), DEMO_DEPARTMENTS.read_bytes()
+        )
+    if seeded is None:
+        return None
     await core.refresh_units()
     return (
-        f"Demo organisation loaded: {result.created} units. "
-        f"Invite codes: member of U007 {member.code}, staff {staff.code}."
+        f"Demo organisation loaded: {seeded.units} units. "
+        f"Invite codes: member of U007 {seeded.member_invite}, staff {seeded.staff_invite}."
     )
 
 

@@ -12,10 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.config import ConfigError, Settings
-from storage.db import session_factory
+from storage.db import Database, session_factory
 from storage.seal import Sealer, SealError, first_seal, new_key, reseal_all, seal_existing
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ def _sealer(settings: Settings, keys: list[str]) -> Sealer:
         raise ConfigError(f"invalid seal key in {_where(settings)}: not a Fernet key") from None
 
 
-async def open_sealer(settings: Settings, db: AsyncEngine) -> Sealer:
+async def open_sealer(settings: Settings, db: Database) -> Sealer:
     """The sealer for this database: its key must open the seals already there. With no key
     and no seals yet (a first start), a new key is created and the operator told to back it up."""
     async with session_factory(db)() as session:

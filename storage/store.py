@@ -254,7 +254,7 @@ class SqlStore(PollStore):
                 )
             ).scalars()
             events = tuple(
-                EventView(_aware(e.at), e.from_status, e.to_status, e.note, e.action) for e in rows
+                EventView(e.at, e.from_status, e.to_status, e.note, e.action) for e in rows
             )
         return ReportView(
             id=report.id,
@@ -266,13 +266,13 @@ class SqlStore(PollStore):
             description=report.description,
             anonymity=report.anonymity,
             status=report.status,
-            created_at=_aware(report.created_at),
+            created_at=report.created_at,
             attachment_count=int(count),
             events=events,
             version=report.version,
             department_code=dept.code if dept else None,
             department_name=dept.name if dept else "",
-            due_at=_aware(report.due_at) if report.due_at else None,
+            due_at=report.due_at,
             reporter_person_id=sealed_person(self.session, report),
             delivery_problem=report.delivery_problem,
             rating=report.rating,
@@ -646,8 +646,3 @@ class SqlStore(PollStore):
 
 
 OPEN_STATUSES = ("new", "acknowledged", "assigned", "needs_info", "reopened")
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

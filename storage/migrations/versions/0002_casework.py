@@ -18,6 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Long on purpose: a migration is a frozen record of one schema change; splitting rewrites it.
 def upgrade() -> None:
     op.create_table(
         "department",
