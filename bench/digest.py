@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import Core, build_core, seed_demo  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from scheduler.digest import collect, draw_chart, render  # noqa: E402
+from reports.digest import draw_chart, render  # noqa: E402
+from storage.digests import collect  # noqa: E402
 
 CATEGORIES = ["ideology", "workplace", "discipline", "policy", "enterprise", "security", "other"]
 

@@ -729,7 +729,7 @@ async def time_results(workdir: Path, invites: InviteResult, who: list[int]) -> 
     from sqlmodel import select
 
     from bot.app import build_core
-    from scheduler.pollreport import draw_results_chart, render_results
+    from reports.polls import draw_results_chart, render_results
     from scheduler.polls import close_round
     from storage.models import OutboxMessage, PollRound
     from storage.pollresults import round_results

@@ -395,7 +395,7 @@ async def _run_digest(core: Any, name: str, force: bool) -> int:
 async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from scheduler.digest import build
+    from reports.digest import build
 
     async def work(core: Any) -> int:
         now = datetime.now(UTC)
@@ -432,7 +432,7 @@ async def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.monthly.report import MonthError, build_monthly_report, parse_month
+    from reports.monthly import MonthError, build_monthly_report, parse_month
 
     try:
         month = parse_month(args.month)

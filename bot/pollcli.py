@@ -257,7 +257,7 @@ def _when_it_opens(defn: Any, tz: Any) -> str:
 async def _results(args: argparse.Namespace, core: Any) -> int:
     from datetime import UTC
 
-    from scheduler.pollreport import render_results
+    from reports.polls import render_results
     from storage.pollresults import response_table, round_results
 
     t = core.translations(None)
@@ -283,7 +283,7 @@ def _write(header: list[str], rows: Any, args: argparse.Namespace, sheet: str) -
 
 
 async def sitrep_command(args: argparse.Namespace, core: Any) -> int:
-    from scheduler.pollreport import render_compliance
+    from reports.polls import render_compliance
     from storage.pollresults import compliance
     from storage.polls import all_polls
 

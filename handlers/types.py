@@ -31,6 +31,10 @@ ACCEPTED_MEDIA = frozenset(
 )
 
 
+# Channels whose messengers show no buttons: people type commands (/poll) instead.
+TYPED_CHANNELS = ("zalo",)
+
+
 @dataclass(frozen=True)
 class Media:
     """One piece of media as the channel announced it; `ref` is the channel's own file handle."""

@@ -8,8 +8,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import col, select
-
 from handlers.casework import Action, Status
 from handlers.context import CaseChanged
 from handlers.ports import CaseChange, StaleCase
@@ -18,7 +16,7 @@ from scheduler.context import JobContext
 from scheduler.nudges import run_nudges
 from scheduler.polls import run_polls
 from storage.attachments import unheld
-from storage.models import Report
+from storage.nudges import resolved_before
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -29,10 +27,7 @@ async def close_unconfirmed(ctx: JobContext) -> int:
     days = ctx.settings.case_autoclose_days
     cutoff = datetime.now(UTC) - timedelta(days=days)
     async with ctx.sessions() as session:
-        stmt = select(Report.id).where(
-            Report.status == Status.RESOLVED.value, col(Report.resolved_at) < cutoff
-        )
-        ids = list((await session.execute(stmt)).scalars())
+        ids = await resolved_before(session, cutoff)
     closed = 0
     for report_id in ids:  # one transaction each: one bad case cannot hold back the rest
         async with ctx.sessions() as session, session.begin():

@@ -17,17 +17,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from storage import outbox
+from storage.db import Session, Sessions
 
 log = logging.getLogger(__name__)
-Extra = Callable[[AsyncSession], Awaitable[None]]
+Extra = Callable[[Session], Awaitable[None]]
 WRITE_ATTEMPTS = 5
 
 
 class Ledger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self._claims: list[tuple[int, asyncio.Future[bool]]] = []
         self._sent: list[tuple[int, Extra | None]] = []

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from scheduler.context import JobContext
 from storage.admin import bindings_for
-from storage.models import Conversation, Nudge, Report
+from storage.db import Session
+from storage.models import Conversation, Report
+from storage.nudges import drop_report_draft, idle_conversations, open_cases, record_nudge
 from storage.outbox import enqueue
 
 NUDGES_FILE = Path(__file__).resolve().parent.parent / "handlers" / "data" / "nudges.yaml"
-OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
 
 
 class NudgeError(Exception):
@@ -72,21 +70,6 @@ class Counts:
         return self.unacknowledged + self.overdue + self.escalated + self.drafts
 
 
-async def _record(session: AsyncSession, subject: str, kind: str, bucket: str) -> bool:
-    """True when this nudge is new; False when it was already sent for this interval."""
-    try:
-        async with session.begin_nested():
-            session.add(Nudge(subject=subject, kind=kind, bucket=bucket))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 async def run_nudges(ctx: JobContext) -> int:
     rules = load_rules(ctx.settings.data_file("nudges.yaml"))
     now = datetime.now(UTC)
@@ -94,115 +77,133 @@ async def run_nudges(ctx: JobContext) -> int:
     if rules.quiet_hours.contains(local):
         return 0  # held back: the buckets are still unsent, so they go out when quiet hours end
     counts = Counts()
-    t = ctx.translations(None)
     async with ctx.sessions() as session, session.begin():
-        cases = (
-            (await session.execute(select(Report).where(col(Report.status).in_(OPEN))))
-            .scalars()
-            .all()
-        )
-        for report in cases:
-            age = now - _aware(report.created_at)
+        for report in await open_cases(session):
             if report.status == "new":
-                every = timedelta(hours=rules.per(rules.unacknowledged_hours, report.urgency))
-                if age >= every:
-                    bucket = str(int(age / every))
-                    if await _record(session, f"report:{report.id}", "unacknowledged", bucket):
-                        text = t(
-                            "⏳ {code} has waited {hours} hours without being acknowledged.",
-                            code=report.code,
-                            hours=int(age.total_seconds() // 3600),
-                        )
-                        for b in await bindings_for(session, "staff"):
-                            await enqueue(
-                                session,
-                                f"nudge:unack:{report.id}:{bucket}:{b.chat_id}",
-                                b.channel,
-                                b.chat_id,
-                                {"text": text},
-                            )
-                        counts.unacknowledged += 1
-            if report.due_at is None or _aware(report.due_at) > now:
-                continue
-            late = now - _aware(report.due_at)
-            every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
-            bucket = str(int(late / every))
-            if await _record(session, f"report:{report.id}", "overdue", bucket):
-                view = await ctx.effects.owner_view(session, report)
-                text = t(
-                    "⏰ {code} is overdue by {hours} hours. Please act on it or set a new due date.",
-                    code=report.code,
-                    hours=int(late.total_seconds() // 3600),
-                )
-                for channel, chat_id in await ctx.effects.owner_chats(session, view):
-                    await enqueue(
-                        session,
-                        f"nudge:overdue:{report.id}:{bucket}:{chat_id}",
-                        channel,
-                        chat_id,
-                        {"text": text},
-                    )
-                counts.overdue += 1
-            escalate = timedelta(days=rules.per(rules.escalate_after_days, report.urgency))
-            if late >= escalate and await _record(session, f"report:{report.id}", "escalated", "1"):
-                counts.escalated += 1
-                if report.urgency == "hot":
-                    text = t(
-                        "🚨 Hot case {code} is {days} days overdue and has been escalated to the leaders.",
-                        code=report.code,
-                        days=late.days,
-                    )
-                    for b in await bindings_for(session, "leaders"):
-                        await enqueue(
-                            session,
-                            f"nudge:escalated:{report.id}:{b.chat_id}",
-                            b.channel,
-                            b.chat_id,
-                            {"text": text},
-                        )
+                await _unacknowledged(ctx, session, rules, report, now, counts)
+            if report.due_at is not None and report.due_at <= now:
+                await _overdue(ctx, session, rules, report, now, counts)
         await _drafts(ctx, session, rules, now, counts)
     if counts.total() and ctx.delivery is not None:
         ctx.delivery.wake()
     return counts.total()
 
 
+async def _unacknowledged(
+    ctx: JobContext,
+    session: Session,
+    rules: NudgeRules,
+    report: Report,
+    now: datetime,
+    counts: Counts,
+) -> None:
+    """The staff chats hear of a new case again each interval it waits unacknowledged."""
+    age = now - report.created_at
+    every = timedelta(hours=rules.per(rules.unacknowledged_hours, report.urgency))
+    if age < every:
+        return
+    bucket = str(int(age / every))
+    if not await record_nudge(session, f"report:{report.id}", "unacknowledged", bucket):
+        return
+    t = ctx.translations(None)
+    text = t(
+        "⏳ {code} has waited {hours} hours without being acknowledged.",
+        code=report.code,
+        hours=int(age.total_seconds() // 3600),
+    )
+    for b in await bindings_for(session, "staff"):
+        await enqueue(
+            session,
+            f"nudge:unack:{report.id}:{bucket}:{b.chat_id}",
+            b.channel,
+            b.chat_id,
+            {"text": text},
+        )
+    counts.unacknowledged += 1
+
+
+async def _overdue(
+    ctx: JobContext,
+    session: Session,
+    rules: NudgeRules,
+    report: Report,
+    now: datetime,
+    counts: Counts,
+) -> None:
+    """The owner is reminded each interval a case is overdue; long overdue, it is escalated
+    (once), and a hot one is told to the leaders."""
+    assert report.due_at is not None
+    t = ctx.translations(None)
+    late = now - report.due_at
+    every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
+    bucket = str(int(late / every))
+    if await record_nudge(session, f"report:{report.id}", "overdue", bucket):
+        view = await ctx.effects.owner_view(session, report)
+        text = t(
+            "⏰ {code} is overdue by {hours} hours. Please act on it or set a new due date.",
+            code=report.code,
+            hours=int(late.total_seconds() // 3600),
+        )
+        for channel, chat_id in await ctx.effects.owner_chats(session, view):
+            await enqueue(
+                session,
+                f"nudge:overdue:{report.id}:{bucket}:{chat_id}",
+                channel,
+                chat_id,
+                {"text": text},
+            )
+        counts.overdue += 1
+    escalate = timedelta(days=rules.per(rules.escalate_after_days, report.urgency))
+    if late < escalate or not await record_nudge(session, f"report:{report.id}", "escalated", "1"):
+        return
+    counts.escalated += 1
+    if report.urgency != "hot":
+        return
+    text = t(
+        "🚨 Hot case {code} is {days} days overdue and has been escalated to the leaders.",
+        code=report.code,
+        days=late.days,
+    )
+    for b in await bindings_for(session, "leaders"):
+        await enqueue(
+            session,
+            f"nudge:escalated:{report.id}:{b.chat_id}",
+            b.channel,
+            b.chat_id,
+            {"text": text},
+        )
+
+
 async def _drafts(
-    ctx: JobContext, session: AsyncSession, rules: NudgeRules, now: datetime, counts: Counts
+    ctx: JobContext, session: Session, rules: NudgeRules, now: datetime, counts: Counts
 ) -> None:
     """One reminder for an abandoned report draft; after the expiry the draft is dropped."""
     idle = now - timedelta(minutes=rules.draft_reminder_minutes)
-    rows = (
-        (await session.execute(select(Conversation).where(col(Conversation.updated_at) < idle)))
-        .scalars()
-        .all()
-    )
-    for conv in rows:
+    for conv in await idle_conversations(session, idle):
         draft = (conv.state.get("forms") or {}).get("report")
         if not draft or not draft.get("step"):
             continue
-        if now - _aware(conv.updated_at) > timedelta(days=rules.draft_expiry_days):
-            state = dict(conv.state)
-            state["forms"] = {k: v for k, v in state["forms"].items() if k != "report"}
-            if state.get("flow") == "report":
-                state.pop("flow")
-            conv.state = state
-            conv.version += 1
-            session.add(conv)
+        if now - conv.updated_at > timedelta(days=rules.draft_expiry_days):
+            drop_report_draft(session, conv)
             counts.expired_drafts += 1
             continue
-        bucket = _aware(conv.updated_at).isoformat()
-        if await _record(session, f"draft:{conv.channel}:{conv.user_id}", "draft", bucket):
-            locale = conv.state.get("locale")
-            person = await ctx.effects.person_locale(session, conv.channel, conv.user_id)
-            t = ctx.translations(person or locale)
-            text = t(
-                "You have an unfinished report. Send /report to continue where you left off, or /cancel to discard it."
-            )
-            await enqueue(
-                session,
-                f"nudge:draft:{conv.channel}:{conv.user_id}:{bucket}",
-                conv.channel,
-                conv.chat_id,
-                {"text": text},
-            )
+        bucket = conv.updated_at.isoformat()
+        if await record_nudge(session, f"draft:{conv.channel}:{conv.user_id}", "draft", bucket):
+            await _remind_draft(ctx, session, conv, bucket)
             counts.drafts += 1
+
+
+async def _remind_draft(ctx: JobContext, session: Session, conv: Conversation, bucket: str) -> None:
+    locale = conv.state.get("locale")
+    person = await ctx.effects.person_locale(session, conv.channel, conv.user_id)
+    t = ctx.translations(person or locale)
+    text = t(
+        "You have an unfinished report. Send /report to continue where you left off, or /cancel to discard it."
+    )
+    await enqueue(
+        session,
+        f"nudge:draft:{conv.channel}:{conv.user_id}:{bucket}",
+        conv.channel,
+        conv.chat_id,
+        {"text": text},
+    )

@@ -13,31 +13,37 @@ import calendar
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from handlers.callbacks import PollInvitation, encode
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, pick
+from handlers.types import TYPED_CHANNELS
+from reports.polls import draw_results_chart, render_compliance, render_results
 from scheduler.context import JobContext
-from scheduler.nudges import _record, load_rules
-from scheduler.pollreport import draw_results_chart, render_compliance, render_results
+from scheduler.nudges import load_rules
 from storage.admin import bindings_for
-from storage.models import OrgUnit, Person, Poll, PollInvite, PollRound
+from storage.db import Session
+from storage.models import OrgUnit, Poll, PollRound
+from storage.nudges import record_nudge
 from storage.outbox import enqueue, enqueue_many
-from storage.pollresults import compliance, round_results
+from storage.pollresults import compliance, late_units, round_results, units_missing
 from storage.polls import (
+    active_polls,
     audience,
+    claim_closing,
     create_round,
     invite_all,
+    invited_people,
+    invited_units,
     non_responders,
+    open_rounds,
     recipients,
+    secretaries_of,
 )
 
 
@@ -49,10 +55,7 @@ class Window:
     closes_at: datetime
 
 
-def _local(d: date, at: object, tz: ZoneInfo) -> datetime:
-    from datetime import time
-
-    assert isinstance(at, time)
+def _local(d: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(d, at, tzinfo=tz).astimezone(UTC)
 
 
@@ -99,9 +102,6 @@ def current_windows(defn: PollDef, now: datetime, tz: ZoneInfo) -> list[Window]:
 
 def _when(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%H:%M %d/%m/%Y")
-
-
-TYPED_CHANNELS = ("zalo",)  # no buttons there: people send /poll
 
 
 def _button(t: Translator, round_id: int, channel: str) -> list[list[str]]:
@@ -169,74 +169,55 @@ def _latest_step(
     return max(passed, key=lambda h: anchor + timedelta(hours=h)) if passed else None
 
 
-async def _late_units(session: AsyncSession, round_id: int) -> set[int]:
-    """Units none of whose contact points has filed yet."""
-    rows = (
-        await session.execute(
-            select(PollInvite.unit_id, PollInvite.responded_at).where(
-                PollInvite.round_id == round_id
-            )
+def _reminder(t: Translator, defn: PollDef, rnd: PollRound, now: datetime, tz: ZoneInfo) -> str:
+    if defn.kind == "sitrep" and now > rnd.due_at:
+        return t(
+            "⏰ Your unit's situation report for {period} was due at {due} and has not been filed. Please file it now: send /poll.",
+            period=rnd.period,
+            due=_when(rnd.due_at, tz),
         )
-    ).all()
-    filed = {uid for uid, at in rows if at is not None}
-    return {uid for uid, _ in rows if uid is not None and uid not in filed}
+    if defn.kind == "sitrep":
+        return t(
+            "⏰ Reminder: your unit's situation report for {period} is due at {due}. Send /poll to file it.",
+            period=rnd.period,
+            due=_when(rnd.due_at, tz),
+        )
+    return t(
+        "⏰ Reminder: the poll “{title}” closes at {deadline}. Your answer counts: send /poll.",
+        title=pick(defn.title, t.locale),
+        deadline=_when(rnd.closes_at, tz),
+    )
 
 
 async def remind(ctx: JobContext, rnd: PollRound, now: datetime) -> int:
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
-    opens, due, closes = (_aware(x) for x in (rnd.opens_at, rnd.due_at, rnd.closes_at))
     if defn.kind == "sitrep":
-        step = _latest_step(defn.reminders_hours, due, opens, now)
+        step = _latest_step(defn.reminders_hours, rnd.due_at, rnd.opens_at, now)
     else:
-        step = _latest_step([-h for h in defn.reminders_hours], closes, opens, now)
+        step = _latest_step([-h for h in defn.reminders_hours], rnd.closes_at, rnd.opens_at, now)
     if step is None:
         return 0
-    tz = ctx.settings.tz
     sent = 0
     async with ctx.sessions() as session, session.begin():
-        if not await _record(session, f"round:{rnd.id}", "poll_reminder", f"{step:g}"):
+        if not await record_nudge(session, f"round:{rnd.id}", "poll_reminder", f"{step:g}"):
             return 0
         waiting = await non_responders(session, rnd.id)
         if defn.kind == "sitrep":
-            late = await _late_units(session, rnd.id)
-            units: dict[int, int | None] = dict(
-                (
-                    await session.execute(
-                        select(PollInvite.person_id, PollInvite.unit_id).where(
-                            PollInvite.round_id == rnd.id
-                        )
-                    )
-                ).all()
-            )
+            late = await late_units(session, rnd.id)
+            units = await invited_units(session, rnd.id)
             waiting = [pid for pid in waiting if units.get(pid) in late]
         for r in await recipients(session, waiting):
             t = ctx.translations(r.locale)
-            title = pick(defn.title, t.locale)
-            if defn.kind == "sitrep" and now > due:
-                text = t(
-                    "⏰ Your unit's situation report for {period} was due at {due} and has not been filed. Please file it now: send /poll.",
-                    period=rnd.period,
-                    due=_when(due, tz),
-                )
-            elif defn.kind == "sitrep":
-                text = t(
-                    "⏰ Reminder: your unit's situation report for {period} is due at {due}. Send /poll to file it.",
-                    period=rnd.period,
-                    due=_when(due, tz),
-                )
-            else:
-                text = t(
-                    "⏰ Reminder: the poll “{title}” closes at {deadline}. Your answer counts: send /poll.",
-                    title=title,
-                    deadline=_when(closes, tz),
-                )
             await enqueue(
                 session,
                 f"poll:{rnd.id}:remind:{step:g}:{r.person_id}",
                 r.channel,
                 r.chat_id,
-                {"text": text, "choices": _button(t, rnd.id, r.channel)},
+                {
+                    "text": _reminder(t, defn, rnd, now, ctx.settings.tz),
+                    "choices": _button(t, rnd.id, r.channel),
+                },
             )
             sent += 1
     return sent
@@ -246,85 +227,71 @@ async def escalate(ctx: JobContext, rnd: PollRound, now: datetime) -> int:
     """Late situation reports climb: the unit's secretary first, then the staff chat."""
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
-    due = _aware(rnd.due_at)
     steps = []
-    if now >= due + timedelta(hours=defn.escalation.secretary_after_hours):
+    if now >= rnd.due_at + timedelta(hours=defn.escalation.secretary_after_hours):
         steps.append("secretary")
-    if now >= due + timedelta(hours=defn.escalation.staff_after_hours):
+    if now >= rnd.due_at + timedelta(hours=defn.escalation.staff_after_hours):
         steps.append("staff")
     done = 0
-    tz = ctx.settings.tz
     for step in steps:
         async with ctx.sessions() as session, session.begin():
-            if not await _record(session, f"round:{rnd.id}", "sitrep_escalation", step):
+            if not await record_nudge(session, f"round:{rnd.id}", "sitrep_escalation", step):
                 continue
-            late = await _late_units(session, rnd.id)
-            units = await _units_missing(session, defn, rnd.id, late)
+            late = await late_units(session, rnd.id)
+            units = await units_missing(session, defn, rnd.id, late)
             if not units:
                 continue
             if step == "secretary":
-                for unit in units:
-                    secretaries = (
-                        await session.execute(
-                            select(Person.id).where(
-                                Person.role == "secretary", Person.unit_id == unit.id
-                            )
-                        )
-                    ).scalars()
-                    for r in await recipients(session, list(secretaries)):
-                        t = ctx.translations(r.locale)
-                        await enqueue(
-                            session,
-                            f"poll:{rnd.id}:escalate:secretary:{r.person_id}:{unit.id}",
-                            r.channel,
-                            r.chat_id,
-                            {
-                                "text": t(
-                                    "⚠ {unit} has not filed its situation report for {period}, due at {due}. Please ask its contact point to send it.",
-                                    unit=unit.name,
-                                    period=rnd.period,
-                                    due=_when(due, tz),
-                                )
-                            },
-                        )
+                await _tell_secretaries(ctx, session, rnd, units)
             else:
-                t = ctx.translations(None)
-                text = "\n".join(
-                    [
-                        t(
-                            "⚠ Situation reports for {period} still missing ({count}), due at {due}:",
-                            period=rnd.period,
-                            count=len(units),
-                            due=_when(due, tz),
-                        )
-                    ]
-                    + [f"• {u.code} · {u.name}" for u in units]
-                )
-                for b in await bindings_for(session, "staff"):
-                    await enqueue(
-                        session,
-                        f"poll:{rnd.id}:escalate:staff:{b.channel}:{b.chat_id}",
-                        b.channel,
-                        b.chat_id,
-                        {"text": text},
-                    )
+                await _tell_staff(ctx, session, rnd, units)
             done += 1
     return done
 
 
-async def _units_missing(
-    session: AsyncSession, defn: PollDef, round_id: int, late: set[int]
-) -> list[OrgUnit]:
-    """Expected units that have not filed: late ones, and ones with no contact point at all."""
-    from storage.pollresults import expected_units
+async def _tell_secretaries(
+    ctx: JobContext, session: Session, rnd: PollRound, units: list[OrgUnit]
+) -> None:
+    """Each late unit's secretaries hear about their own unit."""
+    for unit in units:
+        assert unit.id is not None
+        for r in await recipients(session, await secretaries_of(session, unit.id)):
+            t = ctx.translations(r.locale)
+            text = t(
+                "⚠ {unit} has not filed its situation report for {period}, due at {due}. Please ask its contact point to send it.",
+                unit=unit.name,
+                period=rnd.period,
+                due=_when(rnd.due_at, ctx.settings.tz),
+            )
+            await enqueue(
+                session,
+                f"poll:{rnd.id}:escalate:secretary:{r.person_id}:{unit.id}",
+                r.channel,
+                r.chat_id,
+                {"text": text},
+            )
 
-    invited = {
-        uid
-        for uid in (
-            await session.execute(select(PollInvite.unit_id).where(PollInvite.round_id == round_id))
-        ).scalars()
-    }
-    return [u for u in await expected_units(session, defn) if u.id in late or u.id not in invited]
+
+async def _tell_staff(
+    ctx: JobContext, session: Session, rnd: PollRound, units: list[OrgUnit]
+) -> None:
+    """The staff chats get one list of every unit still missing."""
+    t = ctx.translations(None)
+    head = t(
+        "⚠ Situation reports for {period} still missing ({count}), due at {due}:",
+        period=rnd.period,
+        count=len(units),
+        due=_when(rnd.due_at, ctx.settings.tz),
+    )
+    text = "\n".join([head] + [f"• {u.code} · {u.name}" for u in units])
+    for b in await bindings_for(session, "staff"):
+        await enqueue(
+            session,
+            f"poll:{rnd.id}:escalate:staff:{b.channel}:{b.chat_id}",
+            b.channel,
+            b.chat_id,
+            {"text": text},
+        )
 
 
 # -- closing ---------------------------------------------------------------------------------------
@@ -340,7 +307,7 @@ async def close_round(ctx: JobContext, rnd: PollRound) -> int:
             chart_rel = None
         else:
             results = await round_results(session, rnd.id)
-            text = render_results(t, results, tz, _aware(rnd.closes_at))
+            text = render_results(t, results, tz, rnd.closes_at)
             name = Path("charts") / f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
             chart = await asyncio.to_thread(
                 draw_results_chart, t, results, ctx.settings.attachments_dir / name
@@ -349,12 +316,7 @@ async def close_round(ctx: JobContext, rnd: PollRound) -> int:
                 chart.relative_to(ctx.settings.attachments_dir).as_posix() if chart else None
             )
     async with ctx.sessions() as session, session.begin():
-        claimed = await session.execute(
-            update(PollRound)
-            .where(col(PollRound.id) == rnd.id, col(PollRound.status) == "open")
-            .values(status="closed", results_sent_at=datetime.now(UTC))
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if not await claim_closing(session, rnd.id, datetime.now(UTC)):
             return 0  # another run closed it first
         for b in await bindings_for(session, "leaders"):
             key = f"poll:{rnd.id}:results:{b.channel}:{b.chat_id}"
@@ -370,28 +332,22 @@ async def close_round(ctx: JobContext, rnd: PollRound) -> int:
     return 1
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 # -- the job ---------------------------------------------------------------------------------------
 async def run_polls(ctx: JobContext) -> int:
     now = datetime.now(UTC)
     tz = ctx.settings.tz
     done = 0
     async with ctx.sessions() as session:
-        polls = list((await session.execute(select(Poll).where(col(Poll.active)))).scalars())
+        polls = await active_polls(session)
     for poll in polls:
         defn = PollDef.model_validate(poll.definition)
         for w in current_windows(defn, now, tz):
             done += await open_round(ctx, poll, w)
     async with ctx.sessions() as session:
-        rounds = list(
-            (await session.execute(select(PollRound).where(PollRound.status == "open"))).scalars()
-        )
+        rounds = await open_rounds(session)
     quiet = load_rules(ctx.settings.data_file("nudges.yaml")).quiet_hours
     for rnd in rounds:
-        if _aware(rnd.closes_at) <= now:
+        if rnd.closes_at <= now:
             done += await close_round(ctx, rnd)
             continue
         if not quiet.contains(now.astimezone(tz).time()):
@@ -406,7 +362,7 @@ async def run_polls(ctx: JobContext) -> int:
 async def resend_round(
     ctx: JobContext,
     rnd: PollRound,
-    also: Callable[[AsyncSession, int, int], Awaitable[None]] | None = None,
+    also: Callable[[Session, int, int], Awaitable[None]] | None = None,
 ) -> tuple[int, int]:
     """Invite people who joined the audience since the round opened, and send the invitation
     again to everyone who has not answered. Returns (newly invited, messages queued). The
@@ -416,17 +372,11 @@ async def resend_round(
     defn = PollDef.model_validate(rnd.definition)
     tz = ctx.settings.tz
     async with ctx.sessions() as session, session.begin():
-        already = set(
-            (
-                await session.execute(
-                    select(PollInvite.person_id).where(PollInvite.round_id == rnd.id)
-                )
-            ).scalars()
-        )
+        already = await invited_people(session, rnd.id)
         joined = [(pid, uid) for pid, uid in await audience(session, defn) if pid not in already]
         await invite_all(session, rnd.id, joined)
         attempt = 1
-        while not await _record(session, f"round:{rnd.id}", "resend", str(attempt)):
+        while not await record_nudge(session, f"round:{rnd.id}", "resend", str(attempt)):
             attempt += 1
         queued = 0
         for r in await recipients(session, await non_responders(session, rnd.id)):
@@ -434,7 +384,7 @@ async def resend_round(
             text = t(
                 "📊 Please answer: {title}. Open until {deadline}.",
                 title=pick(defn.title, t.locale),
-                deadline=_when(_aware(rnd.closes_at), tz),
+                deadline=_when(rnd.closes_at, tz),
             )
             text += "\n" + _how_to_start(t, r.channel)
             await enqueue(

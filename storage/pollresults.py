@@ -20,10 +20,6 @@ from handlers.polldefs import PollDef, QuestionType, pick
 from storage.models import OrgUnit, Person, PollInvite, PollResponse, PollRound
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 @dataclass
 class QuestionResult:
     id: str
@@ -162,7 +158,7 @@ async def response_table(
     def generate() -> Iterator[list[Any]]:
         for response, name, unit in rows:
             who = (
-                [name or "", unit or "", _aware(response.submitted_at).astimezone(tz).isoformat()]
+                [name or "", unit or "", response.submitted_at.astimezone(tz).isoformat()]
                 if named
                 else []
             )
@@ -217,7 +213,7 @@ async def compliance(session: AsyncSession, round_id: int) -> Compliance:
     if rnd is None:
         raise LookupError(round_id)
     defn = PollDef.model_validate(rnd.definition)
-    due = _aware(rnd.due_at)
+    due = rnd.due_at
     stmt = (
         select(
             PollInvite.unit_id, func.count(col(PollInvite.id)), func.min(PollInvite.responded_at)
@@ -229,7 +225,41 @@ async def compliance(session: AsyncSession, round_id: int) -> Compliance:
     units = []
     for unit in await expected_units(session, defn):
         contacts, first = per_unit.get(unit.id, (0, None))
-        filed = _aware(first) if first is not None else None
+        filed = first
         status = "missing" if filed is None else ("on_time" if filed <= due else "late")
         units.append(UnitCompliance(unit.code, unit.name, status, filed, contacts))
     return Compliance(rnd.period, due, units)
+
+
+async def late_units(session: AsyncSession, round_id: int) -> set[int]:
+    """Units none of whose contact points has filed yet."""
+    stmt = select(PollInvite.unit_id, PollInvite.responded_at).where(
+        PollInvite.round_id == round_id
+    )
+    rows = (await session.execute(stmt)).all()
+    filed = {uid for uid, at in rows if at is not None}
+    return {uid for uid, _ in rows if uid is not None and uid not in filed}
+
+
+async def units_missing(
+    session: AsyncSession, defn: PollDef, round_id: int, late: set[int]
+) -> list[OrgUnit]:
+    """Expected units that have not filed: late ones, and ones with no contact point at all."""
+    stmt = select(PollInvite.unit_id).where(PollInvite.round_id == round_id)
+    invited = set((await session.execute(stmt)).scalars())
+    return [u for u in await expected_units(session, defn) if u.id in late or u.id not in invited]
+
+
+# -- the monthly report ----------------------------------------------------------------------------
+async def rounds_between(
+    session: AsyncSession, kind: str, column: str, since: datetime, until: datetime
+) -> list[PollRound]:
+    """Rounds of one kind (poll, sitrep) whose `column` time falls in [since, until)."""
+    at = getattr(PollRound, column)
+    stmt = select(PollRound).where(col(at) >= since, col(at) < until).order_by(col(at))
+    return [r for r in (await session.execute(stmt)).scalars() if r.definition.get("kind") == kind]
+
+
+async def unit_host_kinds(session: AsyncSession) -> dict[str, str]:
+    """Each unit's code and its kind of host."""
+    return {c: k for c, k in (await session.execute(select(OrgUnit.code, OrgUnit.host_kind))).all()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, update
@@ -31,10 +31,6 @@ from storage.models import (
 )
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def round_view(rnd: PollRound, poll: Poll) -> PollRoundView:
     assert rnd.id is not None
     return PollRoundView(
@@ -44,9 +40,9 @@ def round_view(rnd: PollRound, poll: Poll) -> PollRoundView:
         number=rnd.number,
         period=rnd.period,
         definition=rnd.definition,
-        opens_at=_aware(rnd.opens_at),
-        due_at=_aware(rnd.due_at),
-        closes_at=_aware(rnd.closes_at),
+        opens_at=rnd.opens_at,
+        due_at=rnd.due_at,
+        closes_at=rnd.closes_at,
         status=rnd.status,
     )
 
@@ -299,3 +295,44 @@ class PollStore:
         await self.session.execute(
             update(Report).where(col(Report.id) == report_id).values(poll_response_id=response_id)
         )
+
+
+# -- what the polls job reads and claims -----------------------------------------------------------
+async def active_polls(session: AsyncSession) -> list[Poll]:
+    return list((await session.execute(select(Poll).where(col(Poll.active)))).scalars())
+
+
+async def open_rounds(session: AsyncSession) -> list[PollRound]:
+    stmt = select(PollRound).where(PollRound.status == "open")
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_rounds_by_closing(session: AsyncSession) -> list[PollRound]:
+    stmt = select(PollRound).where(PollRound.status == "open").order_by(col(PollRound.closes_at))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def invited_people(session: AsyncSession, round_id: int) -> set[int]:
+    stmt = select(PollInvite.person_id).where(PollInvite.round_id == round_id)
+    return set((await session.execute(stmt)).scalars())
+
+
+async def invited_units(session: AsyncSession, round_id: int) -> dict[int, int | None]:
+    """Each invited person's unit."""
+    stmt = select(PollInvite.person_id, PollInvite.unit_id).where(PollInvite.round_id == round_id)
+    return {pid: uid for pid, uid in (await session.execute(stmt)).all()}
+
+
+async def secretaries_of(session: AsyncSession, unit_id: int) -> list[int]:
+    stmt = select(Person.id).where(Person.role == "secretary", Person.unit_id == unit_id)
+    return [pid for pid in (await session.execute(stmt)).scalars() if pid is not None]
+
+
+async def claim_closing(session: AsyncSession, round_id: int, at: datetime) -> bool:
+    """Mark an open round closed; False when another run closed it first."""
+    claimed = await session.execute(
+        update(PollRound)
+        .where(col(PollRound.id) == round_id, col(PollRound.status) == "open")
+        .values(status="closed", results_sent_at=at)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]

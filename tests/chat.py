@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 from bot.app import Core
 from bot.render import numbered_text
-from handlers.types import ChatKind, Inbound, Media, Outbound, Reply
+from handlers.types import TYPED_CHANNELS, ChatKind, Inbound, Media, Outbound, Reply
 
 _keys = itertools.count(1)
-TYPED_CHANNELS = ("zalo",)
 
 
 @dataclass

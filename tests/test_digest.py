@@ -12,7 +12,8 @@ import time_machine
 from sqlalchemy import select
 
 from bot.app import build_core, seed_demo
-from scheduler.digest import build, daily_digest
+from reports.digest import build
+from scheduler.digest import daily_digest
 from scheduler.schedule import build_scheduler, catch_up
 from storage import admin
 from storage.models import OrgUnit, Report

@@ -14,7 +14,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from sqlalchemy import select
 
-from bot.monthly import build_monthly_report
+from reports.monthly import build_monthly_report
 from storage.models import OrgUnit, Person, Report
 from tests.cli import run_cli
 

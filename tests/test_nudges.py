@@ -8,7 +8,7 @@ import time_machine
 from sqlalchemy import select
 
 from handlers.types import ChatKind
-from scheduler.digest import build
+from reports.digest import build
 from scheduler.nudges import run_nudges
 from storage import admin
 from storage.models import Conversation

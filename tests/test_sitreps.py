@@ -10,7 +10,7 @@ import time_machine
 from sqlmodel import select
 
 from bot.app import Core
-from scheduler import digest
+from reports import digest
 from scheduler.polls import run_polls
 from storage.models import OrgUnit, PollRound, Report
 from storage.pollresults import compliance
@@ -116,7 +116,7 @@ async def test_a_second_contact_point_of_a_filed_unit_is_not_chased(core: Core) 
 
 
 async def test_the_monthly_report_shows_poll_highlights_and_compliance(core: Core) -> None:
-    from bot.monthly import build_monthly_report
+    from reports.monthly import build_monthly_report
     from tests.test_monthly import sections
 
     await person(core, "k1", "contact", "U001")

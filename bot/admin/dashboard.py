@@ -1,6 +1,6 @@
 """The dashboard at /admin/: what came in, what is hot or overdue, how fast cases move.
 
-Figures for the month come from the digest's own GROUP BY queries (`scheduler.digest.collect`),
+Figures for the month come from the digest's own GROUP BY queries (`storage.digests.collect`),
 so the dashboard and the leaders' digest never disagree. Charts are drawn off the event loop.
 """
 
@@ -25,7 +25,7 @@ from bot.admin.permissions import Permission, Viewer, requires
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
-from scheduler.digest import OPEN, DigestData, collect
+from storage.digests import OPEN, DigestData, collect
 from storage.models import Department, OrgUnit, Report
 
 LIST_SIZE = 20

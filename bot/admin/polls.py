@@ -27,7 +27,7 @@ from bot.admin.permissions import Permission, Viewer, requires
 from bot.pollcli import PollCliError, check_poll
 from handlers.i18n import N_, Translator
 from handlers.polldefs import PollDef, PollDefError, parse_poll_bytes, pick
-from scheduler.pollreport import render_results
+from reports.polls import render_results
 from scheduler.polls import resend_round
 from storage.models import Poll, PollRound
 from storage.pollresults import compliance, response_rate, response_table, round_results
@@ -260,7 +260,7 @@ async def resend(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 async def dashboard_panels(session: AsyncSession, t: Translator, tz: ZoneInfo) -> list[Panel]:
     """Open polls' response rates and open situation reports' compliance, as the leaders'
-    digest counts them (scheduler.pollreport.digest_lines)."""
+    digest counts them (reports.polls.digest_lines)."""
     rounds = (
         await session.execute(
             select(PollRound, Poll.key)

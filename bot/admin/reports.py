@@ -10,8 +10,8 @@ from aiohttp import web
 from bot.admin.context import admin_of
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
-from bot.monthly.report import MonthError, build_monthly_report, parse_month
 from handlers.i18n import SUPPORTED
+from reports.monthly import MonthError, build_monthly_report, parse_month
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -1,6 +1,6 @@
 """The monthly report as a Word document, ready to paste into the briefing papers.
 
-Its figures come from the digest's own queries (scheduler.digest.collect) over the calendar
+Its figures come from the digest's own queries (storage.digests.collect) over the calendar
 month in the organisation's time zone, so the report and the monthly digest always agree.
 No reporter is ever named in it: it carries codes, categories, units and counts only.
 """
@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.monthly.hooks import PollHighlight, SitrepCompliance, poll_highlights, sitrep_compliance
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
+from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
-from scheduler.digest import DigestData, collect, plot_daily
-
-if TYPE_CHECKING:
-    from bot.app import Core
+from reports.context import ReportContext
+from reports.digest import plot_daily
+from storage.db import Session
+from storage.digests import DigestData, collect
+from storage.pollresults import compliance, round_results, rounds_between, unit_host_kinds
 
 
 class MonthError(ValueError):
@@ -49,6 +50,68 @@ def month_bounds(first: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(after, datetime.min.time(), tzinfo=tz).astimezone(UTC)
 
 
+# -- the poll and situation-report sections, from the result functions the leaders' chat
+# messages use ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PollHighlight:
+    title: str
+    responses: int
+    invited: int
+    top_answer: str  # the most chosen answer, as its label
+
+
+@dataclass(frozen=True)
+class SitrepCompliance:
+    host_kind: str  # one of handlers.org.HOST_KINDS
+    due: int
+    on_time: int
+    late: int
+
+
+async def poll_highlights(
+    session: Session, since: datetime, until: datetime, locale: str = "vi"
+) -> list[PollHighlight]:
+    """Poll rounds that closed in [since, until), with their response rates and the most
+    chosen answer of their first choice question."""
+    out = []
+    for rnd in await rounds_between(session, "poll", "closes_at", since, until):
+        assert rnd.id is not None
+        results = await round_results(session, rnd.id)
+        top = ""
+        for q in results.questions:
+            question = results.definition.question(q.id)
+            if question is None or q.type not in (QuestionType.SINGLE, QuestionType.MULTI):
+                continue
+            if q.counts:
+                value, n = Counter(q.counts).most_common(1)[0]
+                option = question.option(value)
+                label = pick(option.text, locale) if option else value
+                top = f"{pick(question.text, locale)}: {label} ({n})"
+            break
+        out.append(
+            PollHighlight(
+                pick(results.definition.title, locale), results.responded, results.invited, top
+            )
+        )
+    return out
+
+
+async def sitrep_compliance(
+    session: Session, since: datetime, until: datetime
+) -> list[SitrepCompliance]:
+    """Situation reports due in [since, until), per kind of unit."""
+    kinds = await unit_host_kinds(session)
+    table: dict[str, list[int]] = {}
+    for rnd in await rounds_between(session, "sitrep", "due_at", since, until):
+        assert rnd.id is not None
+        for unit in (await compliance(session, rnd.id)).units:
+            row = table.setdefault(kinds.get(unit.code, ""), [0, 0, 0])
+            row[0] += 1
+            row[1] += unit.status == "on_time"
+            row[2] += unit.status == "late"
+    return [SitrepCompliance(kind, *counts) for kind, counts in sorted(table.items())]
+
+
 @dataclass
 class MonthlyData:
     first: date
@@ -58,7 +121,7 @@ class MonthlyData:
 
 
 async def collect_month(
-    session: AsyncSession, first: date, tz: ZoneInfo, locale: str = "vi"
+    session: Session, first: date, tz: ZoneInfo, locale: str = "vi"
 ) -> MonthlyData:
     since, until = month_bounds(first, tz)
     days = (until.astimezone(tz).date() - since.astimezone(tz).date()).days
@@ -71,13 +134,15 @@ async def collect_month(
     )
 
 
-async def build_monthly_report(core: Core, month: str | date, lang: str | None = None) -> bytes:
+async def build_monthly_report(
+    ctx: ReportContext, month: str | date, lang: str | None = None
+) -> bytes:
     """The DOCX of one calendar month (`2026-11` or a date in it), in `lang` (vi by default)."""
     first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
-    t = core.translations(lang)
-    async with core.sessions() as session:
-        data = await collect_month(session, first, core.settings.tz, t.locale)
-    return await asyncio.to_thread(render_docx, t, core.catalog, data, core.settings.tz)
+    t = ctx.translations(lang)
+    async with ctx.sessions() as session:
+        data = await collect_month(session, first, ctx.settings.tz, t.locale)
+    return await asyncio.to_thread(render_docx, t, ctx.catalog, data, ctx.settings.tz)
 
 
 FONT = "Times New Roman"  # full Vietnamese coverage; what Vietnamese official papers use
@@ -123,7 +188,6 @@ def _share(t: Translator, part: int, whole: int) -> str:
 
 def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo) -> bytes:
     from docx import Document
-    from docx.shared import Cm
 
     d = data.digest
     doc = Document()
@@ -138,22 +202,32 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
             until=f"{last_day:%d/%m/%Y}",
         )
     )
+    _totals(doc, t, d)
+    _breakdowns(doc, t, catalog, d)
+    _cases(doc, t, catalog, d)
+    _polls(doc, t, data)
+    _charts(doc, t, catalog, d)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
 
-    def category(code: str) -> str:
-        cat = catalog.category(code)
-        return cat.label(t.locale) if cat else code
 
+def _category(t: Translator, catalog: Catalog, code: str) -> str:
+    cat = catalog.category(code)
+    return cat.label(t.locale) if cat else code
+
+
+def _totals(doc: Any, t: Translator, d: DigestData) -> None:
     def hours(value: float | None) -> str:
         return t("{hours} h", hours=_number(t, value)) if value is not None else "—"
 
     doc.add_heading(t("Totals"), level=1)
-    hot_total = d.by_urgency.get("hot", 0)
     _table(
         doc,
         [t("Figure"), t("Value")],
         [
             [t("Reports received"), str(d.total)],
-            [t("of which hot"), str(hot_total)],
+            [t("of which hot"), str(d.by_urgency.get("hot", 0))],
             [t("Resolved during the month"), str(d.resolved)],
             [t("Open now"), str(d.open_now)],
             [t("Median time to acknowledge"), hours(d.median_ack_hours)],
@@ -161,12 +235,14 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
         ],
     )
 
+
+def _breakdowns(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
     doc.add_heading(t("By category"), level=1)
     _table_or_note(
         doc,
         t,
         [t("Category"), t("Reports"), t("Share")],
-        [[category(c), str(n), _share(t, n, d.total)] for c, n in d.by_category],
+        [[_category(t, catalog, c), str(n), _share(t, n, d.total)] for c, n in d.by_category],
     )
     doc.add_heading(t("By kind of unit"), level=1)
     _table_or_note(
@@ -176,24 +252,32 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
         [[t(HOST_KINDS.get(k, k)), str(n), _share(t, n, d.total)] for k, n in d.by_host_kind],
     )
 
+
+def _cases(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
+    """Hot issues and the cases that fell overdue."""
     doc.add_heading(t("Hot issues"), level=1)
     _table_or_note(
         doc,
         t,
         [t("Code"), t("Category"), t("Unit"), t("Status")],
-        [[code, category(cat), unit, status_label(t, s)] for code, cat, unit, s in d.hot],
+        [
+            [code, _category(t, catalog, cat), unit, status_label(t, s)]
+            for code, cat, unit, s in d.hot
+        ],
     )
+    hot_total = d.by_urgency.get("hot", 0)
     if hot_total > len(d.hot):
         doc.add_paragraph(
             t("The first {shown} of {total} are listed.", shown=len(d.hot), total=hot_total)
         )
-
     doc.add_heading(t("Overdue cases"), level=1)
     doc.add_paragraph(t("Cases that fell due during the month and are still open."))
     _table_or_note(
         doc, t, [t("Code"), t("Handled by")], [[code, dept] for code, dept in d.newly_overdue]
     )
 
+
+def _polls(doc: Any, t: Translator, data: MonthlyData) -> None:
     doc.add_heading(t("Poll highlights"), level=1)
     _table_or_note(
         doc,
@@ -223,6 +307,10 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
         empty=t("No situation reports were due this month."),
     )
 
+
+def _charts(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
+    from docx.shared import Cm
+
     doc.add_heading(t("Charts"), level=1)
     daily = io.BytesIO()
     plot_daily(t, catalog, d, daily)
@@ -230,10 +318,6 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
     breakdown = io.BytesIO()
     draw_breakdown(t, catalog, d, breakdown)
     doc.add_picture(breakdown, width=Cm(16))
-
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
 
 
 def _table(doc: Any, head: list[str], rows: list[list[str]]) -> None:

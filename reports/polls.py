@@ -6,12 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
-
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, QuestionType, pick
-from storage.models import PollRound
+from storage.db import Session
 from storage.pollresults import (
     Compliance,
     QuestionResult,
@@ -19,6 +16,7 @@ from storage.pollresults import (
     compliance,
     response_rate,
 )
+from storage.polls import open_rounds_by_closing
 
 LOWEST_UNITS = 5
 
@@ -177,15 +175,9 @@ def render_compliance(t: Translator, c: Compliance, tz: ZoneInfo, limit: int = 4
     return "\n".join(lines)
 
 
-async def digest_lines(
-    t: Translator, session: AsyncSession, tz: ZoneInfo, now: datetime
-) -> list[str]:
+async def digest_lines(t: Translator, session: Session, tz: ZoneInfo, now: datetime) -> list[str]:
     """Open polls' response rates and late situation reports, for the leaders' digest."""
-    rounds = (
-        await session.execute(
-            select(PollRound).where(PollRound.status == "open").order_by(col(PollRound.closes_at))
-        )
-    ).scalars()
+    rounds = await open_rounds_by_closing(session)
     polls: list[str] = []
     sitreps: list[str] = []
     for rnd in rounds:
@@ -208,8 +200,7 @@ async def digest_lines(
             received=c.received,
             expected=c.expected,
         )
-        due = c.due_at if c.due_at.tzinfo else c.due_at.replace(tzinfo=tz)
-        if now > due:
+        if now > c.due_at:
             missing = [u.code for u in c.units if u.status == "missing"]
             if missing:
                 shown = ", ".join(missing[:30]) + (" …" if len(missing) > 30 else "")
