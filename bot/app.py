@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
+from handlers.ports import UnitView
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
@@ -44,7 +45,12 @@ DEDUP_DAYS = 14
 
 @dataclass
 class Core:
-    """Everything channel-independent, shared by the server, the CLI and the tests."""
+    """The composition root's bundle of everything channel-independent, shared by the server,
+    the CLI and the tests. Jobs and pages never name it: they take their own Protocols
+    (scheduler/context.py, bot/admin/context.py), which it satisfies.
+
+    `senders` is the table of channels that are up, read by the delivery worker at each send:
+    the runner adds a channel's sender when it starts it (until then its rows wait)."""
 
     settings: Settings
     db: Database
@@ -54,19 +60,19 @@ class Core:
     engine: Engine
     dispatcher: Dispatcher
     effects: EffectApplier
-    senders: dict[str, Sender] = field(default_factory=dict)
-    delivery: DeliveryWorker | None = None
+    senders: dict[str, Sender]
+    delivery: DeliveryWorker
 
     async def refresh_units(self) -> None:
-        async with self.sessions() as session:
-            self.engine.units = await admin.units(session)
+        self.engine.units = await load_units(self.sessions)
 
     async def close(self) -> None:
         await self.db.dispose()
 
 
 async def build_core(settings: Settings, migrate: bool = True) -> Core:
-    """Load and validate data first, so a broken form file stops start-up before anything runs."""
+    """Load and validate data first, so a broken form file stops start-up before anything runs;
+    then build each part after the parts it is given."""
     catalog = load_catalog(settings.org_dir)
     load_schedules(settings.data_file("schedules.yaml"), settings.tz)
     load_rules(settings.data_file("nudges.yaml"))
@@ -80,13 +86,42 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
         await db.dispose()
         raise
     sessions = session_factory(db, sealer)
-    engine = Engine(
-        catalog, translations, [], settings.tz, settings.max_text_length, admin_url(settings)
-    )
     effects = EffectApplier(catalog, translations, settings.tz, settings.attachments_dir)
-    dispatcher = Dispatcher(sessions, engine, translations, effects)
-    core = Core(settings, db, sessions, catalog, translations, engine, dispatcher, effects)
-    limits = {
+    senders: dict[str, Sender] = {}
+    delivery = DeliveryWorker(
+        sessions, senders, CardDelivery(sessions, effects), delivery_limits(settings)
+    )
+    engine = Engine(
+        catalog,
+        translations,
+        await load_units(sessions),
+        settings.tz,
+        settings.max_text_length,
+        admin_url(settings),
+    )
+    dispatcher = Dispatcher(sessions, engine, translations, effects, on_commit=delivery.wake)
+    return Core(
+        settings,
+        db,
+        sessions,
+        catalog,
+        translations,
+        engine,
+        dispatcher,
+        effects,
+        senders,
+        delivery,
+    )
+
+
+async def load_units(sessions: Sessions) -> list[UnitView]:
+    async with sessions() as session:
+        return await admin.units(session)
+
+
+def delivery_limits(settings: Settings) -> dict[str, Limits]:
+    """Telegram's rates come from the settings; the other channels' are fixed."""
+    return {
         **DEFAULT_LIMITS,
         "telegram": Limits(
             settings.telegram_rate_per_second,
@@ -94,10 +129,6 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
             settings.telegram_rate_per_group_per_minute,
         ),
     }
-    core.delivery = DeliveryWorker(sessions, core.senders, CardDelivery(sessions, effects), limits)
-    dispatcher.on_commit = core.delivery.wake
-    await core.refresh_units()
-    return core
 
 
 def admin_url(settings: Settings, port: int | None = None) -> str:
@@ -271,7 +302,6 @@ class Runner:
                 )
             else:
                 await self.zalo.start_polling()
-        assert core.delivery is not None
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
         self.scheduler = build_scheduler(core)
         self.scheduler.start()
@@ -299,8 +329,7 @@ class Runner:
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.core.delivery is not None:
-            self.core.delivery.stop()
+        self.core.delivery.stop()
         if self.telegram is not None:
             await self.telegram.stop()
         if self.zalo is not None:
