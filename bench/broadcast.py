@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.app import build_core  # noqa: E402
+from bot.channels.context import ChannelContext  # noqa: E402
 from bot.channels.telegram import TelegramChannel, build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
@@ -85,7 +86,10 @@ async def main(messages: int, limit: float, profile: str | None = None) -> int:
             )
             core = await build_core(settings)
             app = build_application(settings.telegram_bot_token, url, 16)
-            channel = TelegramChannel(app, core.dispatcher, settings.attachments_dir, 10**6)
+            context = ChannelContext(
+                core.dispatcher, core.translations, settings.attachments_dir, 10**6
+            )
+            channel = TelegramChannel(app, context)
             await app.initialize()
             core.senders["telegram"] = channel
             async with core.sessions() as session, session.begin():

@@ -327,8 +327,8 @@ async def memory_child(drafts: int, answers: int, workers: int) -> dict[str, Any
                     display_name="Thành viên",
                     **kw,
                 )
-                async with dispatcher.serialised("telegram", uid):
-                    reply = await dispatcher.handle(inbound)
+                async with dispatcher.run("telegram", uid, inbound) as handled:
+                    reply = handled.reply if handled is not None else None
                 if reply is None or not reply.messages or not reply.messages[-1].choices:
                     raise FlowError(f"draft of {uid}: unexpected reply {reply!r}")
                 return reply

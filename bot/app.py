@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.app import build_admin_app
+from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
@@ -33,6 +34,7 @@ from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import utcnow
+from storage.transcripts import SqlTranscripts
 
 log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
@@ -203,15 +205,17 @@ class Runner:
         core = self.core
         settings.attachments_dir.mkdir(parents=True, exist_ok=True)
         routes: list[web.AbstractRouteDef] = []
-        webchat = WebChat(
+        channel_ctx = ChannelContext(
             core.dispatcher,
-            core.sessions,
             core.translations,
             settings.attachments_dir,
             settings.max_attachment_bytes,
-            settings.max_text_length,
+            settings.public_url,
+        )
+        webchat = WebChat(
+            channel_ctx,
+            SqlTranscripts(core.sessions),
             secure_cookies=settings.public_url.startswith("https://"),
-            public_url=settings.public_url,
             trust_proxy=settings.web_trust_proxy,
         )
         core.senders["web"] = webchat
@@ -226,13 +230,7 @@ class Runner:
                 settings.telegram_api_url,
                 settings.telegram_concurrency,
             )
-            self.telegram = TelegramChannel(
-                app,
-                core.dispatcher,
-                settings.attachments_dir,
-                settings.max_attachment_bytes,
-                core.engine.command_menu(),
-            )
+            self.telegram = TelegramChannel(app, channel_ctx, core.engine.command_menu())
             core.senders["telegram"] = self.telegram
             if webhook:
                 routes.append(
@@ -243,11 +241,7 @@ class Runner:
             from bot.channels.zalo_client import ZaloBotClient
 
             self.zalo = ZaloChannel(
-                ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url),
-                core.dispatcher,
-                settings.attachments_dir,
-                settings.max_attachment_bytes,
-                settings.public_url,
+                ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url), channel_ctx
             )
             core.senders["zalo"] = self.zalo
             if settings.zalo_mode == ChannelMode.WEBHOOK:

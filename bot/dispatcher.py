@@ -12,37 +12,45 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.effects import EffectApplier
 from bot.locks import KeyedLocks
 from handlers.engine import Engine
 from handlers.i18n import Translations
 from handlers.types import Inbound, Outbound, Reply
-from storage import inbox
+from storage import attachments, inbox
 from storage.conversations import (
     ConcurrentUpdate,
     claim_update,
     load_conversation,
     save_conversation,
 )
+from storage.db import Sessions, database_busy
 from storage.outbox import enqueue
 from storage.seal import open_payload, seal_payload
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
+ToInbound = Callable[[], Awaitable[Inbound | None]]
+
+
+@dataclass(frozen=True)
+class Handled:
+    """An event the core has handled, and its answer (None for a replay, handled before)."""
+
+    inbound: Inbound
+    reply: Reply | None
 
 
 class Dispatcher:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         engine: Engine,
         translations: Translations,
         effects: EffectApplier,
@@ -57,10 +65,25 @@ class Dispatcher:
         self.flood = FloodGuard()
 
     @asynccontextmanager
-    async def serialised(self, channel: str, user_id: str) -> AsyncIterator[None]:
-        """Hold this person's conversation; adapters wrap mapping, handling and replying in it."""
-        async with self.locks.hold(f"{channel}:{user_id}"):
-            yield
+    async def run(
+        self,
+        channel: str,
+        person_key: str,
+        to_inbound: Inbound | ToInbound,
+        gate: AbstractAsyncContextManager[Any] | None = None,
+    ) -> AsyncIterator[Handled | None]:
+        """The adapters' one way in. Holds this person's conversation, so their events run one
+        at a time and in the order they came; inside it maps the native event (`to_inbound`: a
+        download at the edge keeps that order too; None means nothing to handle), handles it,
+        and keeps holding while the adapter answers, so answers go out in order as well.
+        `gate` (an adapter's own cap on events in progress) is taken after the person's lock,
+        so people waiting for their turn do not fill it."""
+        async with self.locks.hold(f"{channel}:{person_key}"), gate or nullcontext():
+            inbound = to_inbound if isinstance(to_inbound, Inbound) else await to_inbound()
+            if inbound is None:
+                yield None
+                return
+            yield Handled(inbound, await self.handle(inbound))
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """The reply to send, or None for an update already processed (a replay)."""
@@ -86,8 +109,10 @@ class Dispatcher:
             except ConcurrentUpdate:
                 log.info("conversation changed concurrently; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.01 * attempt)
-            except OperationalError as exc:
-                if not _busy(exc) or attempt == MAX_ATTEMPTS:
+            except Exception as exc:
+                if not database_busy(exc) or attempt == MAX_ATTEMPTS:
+                    # Never let one bad update take the process down; the answers so far are
+                    # kept because the transaction rolled back to the last good state.
                     log.exception(
                         "failed to handle update %s on %s", _tag(inbound), inbound.channel
                     )
@@ -96,11 +121,6 @@ class Dispatcher:
                 # the transaction rolled back whole, so trying again loses and repeats nothing.
                 log.warning("database busy; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.2 * attempt)
-            except Exception:
-                # Never let one bad update take the process down; the answers so far are kept
-                # because the transaction rolled back to the last good state.
-                log.exception("failed to handle update %s on %s", _tag(inbound), inbound.channel)
-                return self._apology(inbound)
         return self._apology(inbound)
 
     async def _once(self, inbound: Inbound) -> Reply | None:
@@ -167,16 +187,19 @@ class Dispatcher:
         async with self.sessions() as session:
             return await inbox.queued_for(session, channel, chat_id) > 0
 
+    # -- received files --------------------------------------------------------------------------
+    async def unheld_files(self, refs: list[str], conversation: tuple[str, str]) -> list[str]:
+        """Of the files just received in `conversation` (channel, user id), those neither a
+        draft nor a report holds: the core refused them, and the adapter deletes them."""
+        async with self.sessions() as session:
+            return await attachments.unheld(session, refs, conversation)
+
     def _apology(self, inbound: Inbound) -> Reply:
         t = self.translations(None)
         text = t(
             "Sorry, something went wrong on our side. Your answers so far are kept: please try again in a moment."
         )
         return Reply(messages=[Outbound(inbound.chat_id, text)])
-
-
-def _busy(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def _tag(inbound: Inbound) -> str:

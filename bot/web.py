@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from bot.channels.http import parse_json, read_capped
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -36,27 +37,6 @@ WebhookSink = Callable[[dict[str, Any]], Awaitable[None]]
 def secret_matches(expected: str, given: str | None) -> bool:
     """Constant-time comparison, so the secret cannot be guessed byte by byte from timings."""
     return bool(expected) and hmac.compare_digest(expected.encode(), (given or "").encode())
-
-
-async def read_capped(request: web.Request, limit: int) -> bytes:
-    """The body, refused past `limit` bytes whether or not it declared its length (a chunked
-    body has none, and the app-wide cap is sized for uploads, not for JSON)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    body = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return bytes(body)
-
-
-def parse_json(raw: bytes | str) -> Any:
-    """json.loads, with hostile nesting (a RecursionError) reported as the ValueError it is."""
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError("not JSON") from exc
 
 
 def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:

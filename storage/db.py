@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,3 +61,11 @@ def session_factory(engine: AsyncEngine, sealer: object | None = None) -> Sessio
     writes or reads a hidden reporter's link has the key without it being passed everywhere."""
     info = {"sealer": sealer} if sealer is not None else {}
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` says SQLite's one writer stayed taken past the busy timeout: the
+    transaction rolled back whole, so the caller may simply try again."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)

@@ -11,8 +11,8 @@ from storage.models import OAToken
 
 
 class DbTokenStore:
-    """A TokenStore (see bot.channels.zalo_oa) over the `oa_token` table; `seed` gives the pair
-    an operator pasted into the settings, used until the first refresh replaces it."""
+    """The token pair port of bot.channels.zalo_groups (TokenPairs) over the `oa_token` table;
+    `seed` is the pair an operator pasted into the settings, used until the first refresh."""
 
     def __init__(
         self,
@@ -30,10 +30,7 @@ class DbTokenStore:
                 (await session.execute(select(OAToken).order_by(col(OAToken.id)))).scalars().first()
             )
         if row is not None:
-            expires = (
-                row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-            )
-            return row.access_token, row.refresh_token, expires
+            return row.access_token, row.refresh_token, row.expires_at
         if self.seed_refresh:
             # Unknown age: treat the pasted access token as about to expire, so it is refreshed.
             return self.seed_access, self.seed_refresh, datetime.now(UTC)

@@ -41,8 +41,8 @@ class Chat:
     async def send(self, inbound: Inbound, shown: str | None) -> list[str]:
         if shown is not None:
             self.transcript.append(f"> {shown}")
-        async with self.core.dispatcher.serialised(inbound.channel, inbound.user_id):
-            reply = await self.core.dispatcher.handle(inbound)
+        async with self.core.dispatcher.run(inbound.channel, inbound.user_id, inbound) as handled:
+            reply = handled.reply if handled is not None else None
         self.last_reply = reply
         if reply is None:
             self.transcript.append("< (duplicate: ignored)")

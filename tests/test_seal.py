@@ -17,11 +17,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bot.app import build_core, seed_demo
+from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
 from bot.web import build_web_app
 from handlers.types import ChatKind
 from storage import admin
 from storage.models import Attachment, OutboxMessage, Person, Report
+from storage.transcripts import SqlTranscripts
 from tests.chat import Chat
 from tests.cli import run_cli
 from tests.conftest import make_settings
@@ -314,12 +316,8 @@ async def test_word_and_pdf_files_of_a_hidden_reporter_lose_their_author(core):
 @pytest.fixture
 async def webchat(core, tmp_path) -> AsyncIterator[TestClient]:
     web = WebChat(
-        core.dispatcher,
-        core.sessions,
-        core.translations,
-        tmp_path / "attachments",
-        max_attachment_bytes=200_000,
-        max_text_length=4000,
+        ChannelContext(core.dispatcher, core.translations, tmp_path / "attachments", 200_000),
+        SqlTranscripts(core.sessions),
         secure_cookies=False,
     )
     core.senders["web"] = web

@@ -104,12 +104,14 @@ async def test_deeply_nested_json_is_a_clear_400(webhook):
 
 @pytest.fixture
 async def zalo_hook(core) -> AsyncIterator[tuple[TestClient, list[Any]]]:
+    from bot.channels.context import ChannelContext
     from bot.channels.zalo import ZaloChannel
     from bot.channels.zalo_client import ZaloBotClient
 
     client = ZaloBotClient(token="1:abc", api_url="http://127.0.0.1:9", request_timeout=1)
     channel = ZaloChannel(
-        client, core.dispatcher, core.settings.attachments_dir, 200_000, public_url=""
+        client,
+        ChannelContext(core.dispatcher, core.translations, core.settings.attachments_dir, 200_000),
     )
     accepted: list[Any] = []
     channel._accept = lambda body, source: accepted.append(body)  # type: ignore[method-assign]
@@ -158,6 +160,7 @@ async def test_files_the_core_refuses_are_deleted_on_telegram(tmp_path, sqlite_u
 
 async def test_files_the_core_refuses_are_deleted_on_zalo(tmp_path, sqlite_url):
     from bot.app import build_core, seed_demo
+    from bot.channels.context import ChannelContext
     from bot.channels.zalo import ZaloChannel
     from bot.channels.zalo_client import ZaloBotClient
     from tests.conftest import make_settings
@@ -168,7 +171,10 @@ async def test_files_the_core_refuses_are_deleted_on_zalo(tmp_path, sqlite_url):
     core = await build_core(make_settings(tmp_path, sqlite_url, web_chat=False))
     await seed_demo(core)
     client = ZaloBotClient(token=fake.bot_token, api_url=fake.url, request_timeout=5)
-    channel = ZaloChannel(client, core.dispatcher, core.settings.attachments_dir, 200_000, "")
+    channel = ZaloChannel(
+        client,
+        ChannelContext(core.dispatcher, core.translations, core.settings.attachments_dir, 200_000),
+    )
     core.senders["zalo"] = channel
     try:
         await channel.start_polling()

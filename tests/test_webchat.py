@@ -12,21 +12,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import Core
+from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
 from bot.web import build_web_app
 from storage.models import Attachment, Report
+from storage.transcripts import SqlTranscripts
 from tests.fake_telegram import huge_png, tiny_png
 
 
 @pytest.fixture
 async def client(core: Core, tmp_path: Path) -> AsyncIterator[TestClient]:
     web = WebChat(
-        core.dispatcher,
-        core.sessions,
-        core.translations,
-        tmp_path / "attachments",
-        max_attachment_bytes=200_000,
-        max_text_length=4000,
+        ChannelContext(core.dispatcher, core.translations, tmp_path / "attachments", 200_000),
+        SqlTranscripts(core.sessions),
         secure_cookies=False,
     )
     core.senders["web"] = web

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select, update
 
 from bot.app import Core, build_core, seed_demo
+from bot.channels.context import ChannelContext
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import SECRET_HEADER, ZaloBotClient
 from handlers.text import utf16_units as text_units
@@ -86,7 +87,10 @@ async def rig(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Rig]:
     await seed_demo(core)
     client = ZaloBotClient(token=fake.bot_token, api_url=fake.url, request_timeout=5)
     channel = ZaloChannel(
-        client, core.dispatcher, core.settings.attachments_dir, UPLOAD_LIMIT, public_url=""
+        client,
+        ChannelContext(
+            core.dispatcher, core.translations, core.settings.attachments_dir, UPLOAD_LIMIT
+        ),
     )
     core.senders["zalo"] = channel
     try:

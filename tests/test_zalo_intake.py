@@ -7,6 +7,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.channels.context import ChannelContext
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloBotClient
 from storage.models import InboxUpdate
@@ -54,7 +55,12 @@ async def test_an_update_received_but_not_handled_at_a_crash_is_handled_after_th
     assert fake.messages_to("zi-2") == []
 
     client = ZaloBotClient(token=fake.bot_token, api_url=fake.url, request_timeout=5)
-    again = ZaloChannel(client, core.dispatcher, core.settings.attachments_dir, UPLOAD_LIMIT, "")
+    again = ZaloChannel(
+        client,
+        ChannelContext(
+            core.dispatcher, core.translations, core.settings.attachments_dir, UPLOAD_LIMIT
+        ),
+    )
     try:
         await again.start_polling()
         await fake.wait_for_messages("zi-2", 1, timeout=10)

@@ -15,7 +15,7 @@ from bot.admin.cookies import LANG_COOKIE, SESSION_COOKIE, clear_cookie, set_coo
 from bot.admin.keys import TRANSLATOR
 from bot.admin.passwords import verify_password
 from bot.admin.permissions import current_viewer, public
-from bot.feedback.guard import client_address as forwarded_address
+from bot.channels.http import client_address as forwarded_address
 from handlers.casework import WEB_ROLES
 from handlers.i18n import SUPPORTED
 from storage import webauth

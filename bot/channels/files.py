@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from handlers.types import Inbound
-from storage.attachments import unheld
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to about 160 MB; more is refused
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic"})
+# Of these stored files received in this conversation (channel, user id), the ones nothing holds
+# (Dispatcher.unheld_files, which asks storage).
+UnheldFiles = Callable[[list[str], tuple[str, str]], Awaitable[list[str]]]
 
 
 def new_attachment_path(suffix: str) -> Path:
@@ -23,18 +24,14 @@ def new_attachment_path(suffix: str) -> Path:
     return Path(f"{now:%Y}") / f"{now:%m}" / f"{uuid.uuid4().hex}{suffix}"
 
 
-async def discard_unheld(
-    sessions: async_sessionmaker[AsyncSession], root: Path, inbound: Inbound
-) -> None:
+async def discard_unheld(unheld: UnheldFiles, root: Path, inbound: Inbound) -> None:
     """After the core has handled `inbound`, delete the files it received that neither a draft
     nor a report took: the core refused them (a file where none was asked, a kind it does not
     accept, a replay), and nobody must find them on disk later."""
     refs = [m.ref for m in inbound.media if m.ref]
     if not refs:
         return
-    async with sessions() as session:
-        gone = await unheld(session, refs, (inbound.channel, inbound.user_id))
-    for ref in gone:
+    for ref in await unheld(refs, (inbound.channel, inbound.user_id)):
         await asyncio.to_thread((root / ref).unlink, True)
 
 

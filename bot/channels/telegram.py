@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +36,11 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
-from bot.channels.files import (
-    IMAGE_SUFFIXES,
-    discard_unheld,
-    new_attachment_path,
-    scrub_image,
-)
+from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
 from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
-from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
 from handlers.text import split_text, utf16_units
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
@@ -89,16 +85,12 @@ class TelegramChannel:
     def __init__(
         self,
         app: Application[Any, Any, Any, Any, Any, Any],
-        dispatcher: Dispatcher,
-        attachments_dir: Path,
-        max_attachment_bytes: int,
+        ctx: ChannelContext,
         commands: list[tuple[str, str]] | None = None,
     ) -> None:
         self.commands = [BotCommand(name, text[:256]) for name, text in commands or []]
         self.app = app
-        self.dispatcher = dispatcher
-        self.attachments_dir = attachments_dir
-        self.max_attachment_bytes = max_attachment_bytes
+        self.ctx = ctx
         self.poll_seconds = POLL_SECONDS
         self._slots = asyncio.Semaphore(max(1, app.concurrent_updates))
         self._poller: asyncio.Task[None] | None = None
@@ -106,7 +98,7 @@ class TelegramChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
-            dispatcher,
+            ctx.dispatcher,
             CHANNEL,
             lambda m: {
                 "kind": "text" if m.numbered else "card",
@@ -207,7 +199,7 @@ class TelegramChannel:
             idle.reset()
             keyed = [(update_key(self.bot.id, u), u) for u in updates]
             try:
-                fresh = set(await self.dispatcher.inbox_store(CHANNEL, keyed))
+                fresh = set(await self.ctx.dispatcher.inbox_store(CHANNEL, keyed))
             except Exception as exc:
                 log.error("telegram: could not store fetched updates (%s)", type(exc).__name__)
                 await asyncio.sleep(1.0)
@@ -219,7 +211,7 @@ class TelegramChannel:
 
     async def _resume(self) -> None:
         """Handle what was fetched before a restart and never handled."""
-        waiting = await self.dispatcher.inbox_waiting(CHANNEL)
+        waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL)
         if waiting:
             log.info("telegram: handling %d update(s) fetched before the restart", len(waiting))
         for key, raw in waiting:
@@ -228,7 +220,7 @@ class TelegramChannel:
     async def feed_webhook(self, data: dict[str, Any]) -> None:
         """Store a webhook body (before our 200 acknowledges it), then handle it."""
         key = update_key(self.bot.id, data)
-        if await self.dispatcher.inbox_store(CHANNEL, [(key, data)]):
+        if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
             self._spawn(key, data)
 
     def _spawn(self, key: str, raw: dict[str, Any]) -> None:
@@ -247,13 +239,13 @@ class TelegramChannel:
                 digest(raw),
                 type(exc).__name__,
             )
-            await self.dispatcher.inbox_done(CHANNEL, key)
+            await self.ctx.dispatcher.inbox_done(CHANNEL, key)
             return
         try:
             await self._on_update(update, key)
         except Exception as exc:  # one bad update must never stop the others
             log.error("telegram: failed to handle update %s (%s)", digest(raw), type(exc).__name__)
-        await self.dispatcher.inbox_done(CHANNEL, key)
+        await self.ctx.dispatcher.inbox_done(CHANNEL, key)
 
     # -- inbound ---------------------------------------------------------------------------------
     async def _on_update(self, update: Update, key: str | None = None) -> None:
@@ -262,17 +254,17 @@ class TelegramChannel:
             return
         if update.message is None and update.callback_query is None:
             return  # edits, channel posts, membership changes: nothing to do
-        async with self.dispatcher.serialised(CHANNEL, str(user.id)), self._slots:
-            inbound = await self.to_inbound(update, key)
-            if inbound is None:
+        async with self.ctx.dispatcher.run(
+            CHANNEL, str(user.id), partial(self.to_inbound, update, key), gate=self._slots
+        ) as handled:
+            if handled is None:
                 return
-            reply = await self.dispatcher.handle(inbound)
-            await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
-            if reply is None:
+            await self.ctx.discard_unheld(handled.inbound)
+            if handled.reply is None:
                 if update.callback_query is not None:
                     await self._safe(update.callback_query.answer())
                 return
-            await self.render(reply, update.callback_query)
+            await self.render(handled.reply, update.callback_query)
 
     async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user
@@ -325,7 +317,7 @@ class TelegramChannel:
             return ()
         kind, item, mime, name = found
         size = int(getattr(item, "file_size", 0) or 0)
-        if size > self.max_attachment_bytes:
+        if size > self.ctx.max_attachment_bytes:
             return (Media(kind, mime=mime, size=size, name=name, too_large=True),)
         ref = await self._download(item.file_id, kind, name) if download else ""
         if download and not ref:  # a picture with too many pixels to open: not kept
@@ -340,7 +332,7 @@ class TelegramChannel:
         if not suffix:
             suffix = {MediaKind.PHOTO: ".jpg", MediaKind.VOICE: ".ogg"}.get(kind, ".bin")
         rel = new_attachment_path(suffix)
-        target = self.attachments_dir / rel
+        target = self.ctx.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await tg_file.download_to_drive(target)
         image = kind == MediaKind.PHOTO or (kind == MediaKind.DOCUMENT and suffix in IMAGE_SUFFIXES)
@@ -474,7 +466,7 @@ class TelegramChannel:
                 if kind == "card_edit" and payload.get("message_id"):
                     return await self.edit(str(payload["message_id"]), message, False)
                 return await self.send(message, wait_on_flood=False)
-            path = self.attachments_dir / payload["path"]
+            path = self.ctx.attachments_dir / payload["path"]
             caption = payload.get("caption") or None
             data = await asyncio.to_thread(path.read_bytes)
             filename = f"{caption or 'file'}{path.suffix}"

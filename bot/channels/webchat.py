@@ -13,25 +13,20 @@ import re
 import secrets
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
 
-from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
-from bot.dispatcher import Dispatcher, FloodGuard
-from bot.feedback.guard import client_address
+from bot.channels.context import ChannelContext
+from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.http import client_address, parse_json, read_capped
+from bot.dispatcher import FloodGuard
 from bot.render import numbered_text
-from bot.web import parse_json, read_capped
 from handlers.forms import StepType
-from handlers.i18n import N_, Translations
+from handlers.i18n import N_
 from handlers.state import State
 from handlers.types import Choice, Inbound, Media, MediaKind, Outbound
-from storage.models import Conversation, WebChatMessage
-from storage.seal import open_payload, seal_payload
-from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
@@ -65,6 +60,31 @@ PAGE_HEADERS = {
 }
 
 
+Payload = dict[str, Any]
+
+
+class Transcripts(Protocol):
+    """What the web chat keeps per visitor session (`key`): the transcript the page shows again
+    after a reload, and what the visitor's conversation says (storage.transcripts). `record`
+    takes what the visitor sent as their page shows it ("" for nothing) and the replies."""
+
+    async def locale_of(self, key: str) -> str | None: ...
+
+    async def state_of(self, key: str) -> dict[str, Any]: ...
+
+    async def record(
+        self, key: str, client_id: str, shown: str, replies: list[Payload]
+    ) -> None: ...
+
+    async def add_proactive(self, key: str, message: Payload) -> None: ...
+
+    async def replies_to(self, key: str, client_id: str) -> list[Payload]: ...
+
+    async def recent(self, key: str, limit: int = 100) -> list[Payload]: ...
+
+    async def proactive_after(self, key: str, after: int, limit: int = 50) -> list[Payload]: ...
+
+
 def session_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
@@ -72,24 +92,15 @@ def session_key(token: str) -> str:
 class WebChat:
     def __init__(
         self,
-        dispatcher: Dispatcher,
-        sessions: async_sessionmaker[AsyncSession],
-        translations: Translations,
-        attachments_dir: Path,
-        max_attachment_bytes: int,
-        max_text_length: int,
+        ctx: ChannelContext,
+        transcripts: Transcripts,
         secure_cookies: bool,
-        public_url: str = "",
         trust_proxy: bool = False,
     ) -> None:
-        self.dispatcher = dispatcher
-        self.sessions = sessions
-        self.translations = translations
-        self.attachments_dir = attachments_dir
-        self.max_attachment_bytes = max_attachment_bytes
-        self.max_text_length = max_text_length
+        self.ctx = ctx
+        self.transcripts = transcripts
         self.secure_cookies = secure_cookies
-        self.public_origin = _origin(public_url)
+        self.public_origin = _origin(ctx.public_url)
         self.trust_proxy = trust_proxy
         self.upload_guard = FloodGuard(UPLOADS_PER_HOUR, 3600.0)
 
@@ -160,39 +171,21 @@ class WebChat:
             self._set_cookie(response, request[NEW_COOKIE])
         return response
 
-    @staticmethod
-    async def _conversation(session: AsyncSession, key: str) -> Conversation | None:
-        return (
-            await session.execute(
-                select(Conversation).where(
-                    Conversation.channel == CHANNEL, Conversation.user_id == key
-                )
-            )
-        ).scalar_one_or_none()
-
     async def _locale(self, key: str) -> str:
-        async with self.sessions() as session:
-            conv = await self._conversation(session, key)
-            person = await SqlStore(session).person_for(CHANNEL, key)
-        if person is not None:
-            return person.locale
-        if conv is not None and conv.state.get("locale"):
-            return str(conv.state["locale"])
-        return self.translations.default_locale
+        locale = await self.transcripts.locale_of(key)
+        return locale if locale is not None else self.ctx.translations.default_locale
 
     async def _error(
         self, request: web.Request, key: str | None, message: str, status: int
     ) -> web.Response:
         """A refusal in the visitor's language; only a request from this site gets a cookie."""
-        locale = await self._locale(key) if key else self.translations.default_locale
-        return self._json(request, {"error": self.translations(locale)(message)}, status)
+        locale = await self._locale(key) if key else self.ctx.translations.default_locale
+        return self._json(request, {"error": self.ctx.translations(locale)(message)}, status)
 
     async def _expects_file(self, key: str) -> bool:
         """True while the visitor's report is at a question that takes attachments."""
-        async with self.sessions() as session:
-            conv = await self._conversation(session, key)
-        state = State(conv.state if conv else {})
-        form = self.dispatcher.engine.catalog.forms.get("report")
+        state = State(await self.transcripts.state_of(key))
+        form = self.ctx.dispatcher.engine.catalog.forms.get("report")
         if form is None or state.flow != "report" or not state.has_form("report"):
             return False
         step_id = state.form("report").get("step")
@@ -258,7 +251,7 @@ class WebChat:
             return await self._error(request, key, TOO_MANY_FILES, 429)
         if (
             request.content_length
-            and request.content_length > self.max_attachment_bytes + 64 * 1024
+            and request.content_length > self.ctx.max_attachment_bytes + 64 * 1024
         ):
             return await self._error(request, key, TOO_LARGE, 413)
         if not await self._expects_file(key):
@@ -315,19 +308,19 @@ class WebChat:
             kind = MediaKind.VIDEO
         suffix = Path(name).suffix.lower()[:10] or ".bin"
         rel = new_attachment_path(suffix)
-        target = self.attachments_dir / rel
+        target = self.ctx.attachments_dir / rel
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         size = 0
         fh = await asyncio.to_thread(target.open, "wb")
         try:
             while chunk := await part.read_chunk(64 * 1024):
                 size += len(chunk)
-                if size > self.max_attachment_bytes:
+                if size > self.ctx.max_attachment_bytes:
                     break
                 await asyncio.to_thread(fh.write, chunk)
         finally:
             await asyncio.to_thread(fh.close)
-        if size > self.max_attachment_bytes:
+        if size > self.ctx.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return None
         if kind == MediaKind.PHOTO and not await asyncio.to_thread(scrub_image, target):
@@ -338,18 +331,19 @@ class WebChat:
     async def _run(
         self, request: web.Request, key: str, inbound: Inbound, shown: str
     ) -> web.Response:
-        async with self.dispatcher.serialised(CHANNEL, key):
-            reply = await self.dispatcher.handle(inbound)
-            await discard_unheld(self.sessions, self.attachments_dir, inbound)
+        async with self.ctx.dispatcher.run(CHANNEL, key, inbound) as handled:
+            assert handled is not None  # given an Inbound, there is always one to handle
+            await self.ctx.discard_unheld(inbound)
+            reply = handled.reply
             if reply is None:
                 # A retry after a dropped connection: answer what we answered the first time.
-                earlier = await self._replies_to(key, client_id_of(inbound))
+                earlier = await self.transcripts.replies_to(key, client_id_of(inbound))
                 return self._json(
                     request,
                     {"messages": earlier, "duplicate": True, "lang": await self._locale(key)},
                 )
             messages = [self._message(m) for m in reply.messages]
-            await self._record(key, client_id_of(inbound), shown, messages)
+            await self.transcripts.record(key, client_id_of(inbound), shown, messages)
         payload: dict[str, Any] = {
             "messages": messages,
             "duplicate": False,
@@ -368,65 +362,13 @@ class WebChat:
             "choices": [{"label": c.label, "data": c.data} for c in message.choices],
         }
 
-    async def _record(
-        self, key: str, client_id: str, shown: str, messages: list[dict[str, Any]]
-    ) -> None:
-        async with self.sessions() as session, session.begin():
-            if shown:
-                session.add(
-                    WebChatMessage(
-                        session_id=key,
-                        client_id=client_id,
-                        sender="user",
-                        payload=seal_payload(session, {"text": shown, "choices": []}),
-                    )
-                )
-            for m in messages:
-                session.add(
-                    WebChatMessage(
-                        session_id=key,
-                        client_id=client_id,
-                        sender="bot",
-                        payload=seal_payload(session, m),
-                    )
-                )
-
-    async def _replies_to(self, key: str, client_id: str) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(WebChatMessage)
-                    .where(
-                        WebChatMessage.session_id == key,
-                        WebChatMessage.client_id == client_id,
-                        WebChatMessage.sender == "bot",
-                    )
-                    .order_by(col(WebChatMessage.id))
-                )
-            ).scalars()
-            return [open_payload(session, r.payload) for r in rows]
-
     async def history(self, request: web.Request) -> web.Response:
         key = self._existing(request)
         if key is None:
-            return self._json(request, {"messages": [], "lang": self.translations.default_locale})
-        async with self.sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(WebChatMessage)
-                        .where(WebChatMessage.session_id == key)
-                        .order_by(col(WebChatMessage.id).desc())
-                        .limit(100)
-                    )
-                )
-                .scalars()
-                .all()
+            return self._json(
+                request, {"messages": [], "lang": self.ctx.translations.default_locale}
             )
-            messages = [
-                {"from": r.sender, "seq": r.id, **open_payload(session, r.payload)}
-                for r in reversed(rows)
-            ]
+        messages = await self.transcripts.recent(key, 100)
         return self._json(request, {"messages": messages, "lang": await self._locale(key)})
 
     async def updates(self, request: web.Request) -> web.Response:
@@ -437,24 +379,7 @@ class WebChat:
             after = int(request.query.get("after", "0"))
         except ValueError:
             after = 0
-        async with self.sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(WebChatMessage)
-                        .where(
-                            WebChatMessage.session_id == key,
-                            col(WebChatMessage.proactive).is_(True),
-                            col(WebChatMessage.id) > after,
-                        )
-                        .order_by(col(WebChatMessage.id))
-                        .limit(50)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            messages = [{"seq": r.id, **open_payload(session, r.payload)} for r in rows]
+        messages = await self.transcripts.proactive_after(key, after, 50)
         return self._json(request, {"messages": messages})
 
     # -- outbox delivery: a proactive message lands in the transcript, fetched by polling --------
@@ -464,15 +389,7 @@ class WebChat:
             payload.get("text") or payload.get("caption") or "",
             choices=tuple(Choice(label, data) for data, label in payload.get("choices") or []),
         )
-        async with self.sessions() as session, session.begin():
-            session.add(
-                WebChatMessage(
-                    session_id=chat_id,
-                    sender="bot",
-                    proactive=True,
-                    payload=seal_payload(session, self._message(message)),
-                )
-            )
+        await self.transcripts.add_proactive(chat_id, self._message(message))
         return None
 
 

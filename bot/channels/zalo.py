@@ -22,8 +22,10 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
-from bot.channels.files import discard_unheld, new_attachment_path, scrub_image
+from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.http import parse_json, read_capped
 from bot.channels.polling import IdleBackoff
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
@@ -39,9 +41,7 @@ from bot.channels.zalo_client import (
     split_message,
     unwrap,
 )
-from bot.dispatcher import Dispatcher
 from bot.render import numbered_text
-from bot.web import parse_json, read_capped
 from handlers.text import labelled
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
 from scheduler.sender import DeliveryError
@@ -85,16 +85,11 @@ class ZaloChannel:
     def __init__(
         self,
         client: ZaloBotClient,
-        dispatcher: Dispatcher,
-        attachments_dir: Path,
-        max_attachment_bytes: int,
-        public_url: str,
+        ctx: ChannelContext,
     ) -> None:
         self.client = client
-        self.dispatcher = dispatcher
-        self.attachments_dir = attachments_dir
-        self.max_attachment_bytes = max_attachment_bytes
-        self.public_url = public_url.rstrip("/")
+        self.ctx = ctx
+        self.public_url = ctx.public_url.rstrip("/")
         self.poll_seconds = POLL_SECONDS
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
@@ -102,7 +97,7 @@ class ZaloChannel:
         self._http: aiohttp.ClientSession | None = None
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
-            dispatcher,
+            ctx.dispatcher,
             CHANNEL,
             lambda m: {"text": m.text, "choices": [[c.data, c.label] for c in m.choices]},
         )
@@ -230,7 +225,7 @@ class ZaloChannel:
         if not taken:
             return
         try:
-            fresh = set(await self.dispatcher.inbox_store(CHANNEL, taken))
+            fresh = set(await self.ctx.dispatcher.inbox_store(CHANNEL, taken))
         except Exception as exc:
             # Zalo will not send these again: handle them now rather than lose them.
             log.error("zalo %s: could not store updates (%s)", source, type(exc).__name__)
@@ -249,7 +244,7 @@ class ZaloChannel:
 
     async def _resume(self) -> None:
         """Handle what was received before a restart and never handled."""
-        waiting = await self.dispatcher.inbox_waiting(CHANNEL)
+        waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL)
         if waiting:
             log.info("zalo: handling %d update(s) received before the restart", len(waiting))
         for key, body in waiting:
@@ -257,25 +252,29 @@ class ZaloChannel:
 
     async def _handle(self, event: ZaloEvent, key: str) -> None:
         try:
-            async with self.dispatcher.serialised(CHANNEL, event.user_id):
-                try:
-                    inbound = await self.to_inbound(event, key)
-                except DownloadFailed as exc:
-                    log.warning("zalo: photo download failed for update %s: %s", key, exc)
-                    await self._send_with_retry(event.chat_id, self._apology())
-                    # Not claimed: a redelivery of this event is handled afresh.
-                    await self.dispatcher.inbox_done(CHANNEL, key)
-                    return
-                reply = await self.dispatcher.handle(inbound)
-                # Refused, or a replay whose first copy is already stored: not kept.
-                await discard_unheld(self.dispatcher.sessions, self.attachments_dir, inbound)
-                if reply is not None:
-                    await self.render(reply, event.chat_id)
+            async with self.ctx.dispatcher.run(
+                CHANNEL, event.user_id, partial(self._inbound_or_apology, event, key)
+            ) as handled:
+                if handled is not None:
+                    # Refused, or a replay whose first copy is already stored: not kept.
+                    await self.ctx.discard_unheld(handled.inbound)
+                    if handled.reply is not None:
+                        await self.render(handled.reply, event.chat_id)
         except Exception as exc:  # one bad event must never take the loop or the webhook down
             reason = self.client.redact(f"{type(exc).__name__}: {exc}")
             log.error("zalo: failed to handle update %s: %s", key, reason)
         # Not reached when cancelled at a stop: the update stays in the inbox for the next start.
-        await self.dispatcher.inbox_done(CHANNEL, key)
+        await self.ctx.dispatcher.inbox_done(CHANNEL, key)
+
+    async def _inbound_or_apology(self, event: ZaloEvent, key: str) -> Inbound | None:
+        """The event mapped; None, after an apology, when its photo could not be fetched (not
+        claimed either: a redelivery of this event is handled afresh)."""
+        try:
+            return await self.to_inbound(event, key)
+        except DownloadFailed as exc:
+            log.warning("zalo: photo download failed for update %s: %s", key, exc)
+            await self._send_with_retry(event.chat_id, self._apology())
+            return None
 
     async def to_inbound(self, event: ZaloEvent, key: str | None = None) -> Inbound:
         """Map a Zalo event; the photo of an image event is downloaded here, at the edge."""
@@ -316,16 +315,16 @@ class ZaloChannel:
                     raise DownloadFailed(f"HTTP {resp.status}")
                 mime = (resp.content_type or "").lower()
                 declared = resp.content_length or 0
-                if declared > self.max_attachment_bytes:
+                if declared > self.ctx.max_attachment_bytes:
                     return Media(MediaKind.PHOTO, mime=mime, size=declared, too_large=True)
                 rel = new_attachment_path(_suffix(mime, url))
-                target = self.attachments_dir / rel
+                target = self.ctx.attachments_dir / rel
                 await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
                 fh = await asyncio.to_thread(target.open, "wb")
                 try:
                     async for chunk in resp.content.iter_chunked(64 * 1024):
                         size += len(chunk)
-                        if size > self.max_attachment_bytes:
+                        if size > self.ctx.max_attachment_bytes:
                             break
                         await asyncio.to_thread(fh.write, chunk)
                 finally:
@@ -334,7 +333,7 @@ class ZaloChannel:
             if target is not None:
                 await asyncio.to_thread(target.unlink, True)
             raise DownloadFailed(type(exc).__name__) from None
-        if size > self.max_attachment_bytes:
+        if size > self.ctx.max_attachment_bytes:
             await asyncio.to_thread(target.unlink, True)
             return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
         if not await asyncio.to_thread(scrub_image, target):  # too many pixels to open
@@ -348,7 +347,7 @@ class ZaloChannel:
         return self._http
 
     def _apology(self) -> str:
-        t = self.dispatcher.translations(None)
+        t = self.ctx.translations(None)
         return t(
             "Sorry, something went wrong on our side. Your answers so far are kept: please try again in a moment."
         )
@@ -431,13 +430,13 @@ class ZaloChannel:
         pure = PurePosixPath(rel)
         if not rel or pure.is_absolute() or ".." in pure.parts:
             raise DeliveryError(f"invalid attachment path: {rel!r}", permanent=True)
-        return self.attachments_dir / pure
+        return self.ctx.attachments_dir / pure
 
     def _t(self, message: str) -> str:
-        return self.dispatcher.translations(None)(message)
+        return self.ctx.translations(None)(message)
 
     def _file_count(self, kind: str) -> str:
-        t = self.dispatcher.translations(None)
+        t = self.ctx.translations(None)
         if kind == "photo":
             return t.n("{count} photo", "{count} photos", 1)
         if kind == "voice":

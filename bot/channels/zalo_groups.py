@@ -3,22 +3,30 @@ channel named "zalo-oa": `grassroots chat bind leaders --channel zalo-oa --chat 
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from bot.channels.zalo_client import ZaloAuthError, ZaloError, ZaloRateLimited
 from bot.channels.zalo_oa import OATokens, ZaloOAClient, ZaloOARefreshError
 from bot.render import numbered_text
 from handlers.types import Choice, Outbound
 from scheduler.sender import DeliveryError
-from storage.oatokens import DbTokenStore
 
 CHANNEL = "zalo-oa"
 
 
-class StoredTokens:
-    """Adapts the database store to the OA client's TokenStore protocol."""
+class TokenPairs(Protocol):
+    """Where the pair is kept between runs (the `oa_token` table, through storage.oatokens)."""
 
-    def __init__(self, store: DbTokenStore) -> None:
+    async def load_pair(self) -> tuple[str, str, datetime] | None: ...
+
+    async def save_pair(self, access: str, refresh: str, expires_at: datetime) -> None: ...
+
+
+class StoredTokens:
+    """Adapts a stored pair to the OA client's TokenStore protocol."""
+
+    def __init__(self, store: TokenPairs) -> None:
         self.store = store
 
     async def load(self) -> OATokens | None:

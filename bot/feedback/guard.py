@@ -71,14 +71,3 @@ def browser_cookie(request: web.Request) -> tuple[str, bool]:
     if COOKIE_RE.match(value):
         return value, False
     return secrets.token_urlsafe(24), True
-
-
-def client_address(request: web.Request, trust_proxy: bool) -> str:
-    """The sender's address. Behind our own proxy, the last X-Forwarded-For entry is the one
-    the proxy added; the entries before it are whatever the client claimed."""
-    if trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.split(",")[-1].strip()
-        if last:
-            return last
-    return request.remote or "unknown"

@@ -22,9 +22,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.http import client_address
 from bot.dispatcher import FloodGuard
 from bot.effects import EffectApplier
-from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie, client_address
+from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie
 from bot.feedback.service import (
     Filed,
     Submission,
