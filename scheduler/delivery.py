@@ -14,12 +14,11 @@ import random
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from scheduler.ledger import Extra, Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from scheduler.sender import DeliveryError, Sender
 from storage import outbox
+from storage.db import Session, Sessions
 from storage.models import OutboxMessage, utcnow
 from storage.seal import SEALED_CHANNEL, SealError, open_payload, resolve_sealed
 
@@ -52,7 +51,7 @@ class DeliveryHooks(Protocol):
         """Writes to make in the transaction that records the row as sent, if any."""
         ...
 
-    async def failed(self, session: AsyncSession, row: OutboxMessage) -> None:
+    async def failed(self, session: Session, row: OutboxMessage) -> None:
         """The row failed for good (called in the transaction that records it)."""
         ...
 
@@ -70,7 +69,7 @@ def backoff(attempts: int) -> float:
 class DeliveryWorker:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         senders: Mapping[str, Sender],
         hooks: DeliveryHooks | None = None,
         limits: Mapping[str, Limits] | None = None,
@@ -147,6 +146,22 @@ class DeliveryWorker:
         after the answer, so after a crash only the rows then on the wire are in doubt.
         """
         assert row.id is not None
+        route = await self._route(row)
+        if isinstance(route, bool):
+            return route
+        sender, chat_id, limiter = route
+        try:
+            if not await self.ledger.claim(row.id):
+                return False  # another worker has it, or it was settled meanwhile
+        except Exception:
+            log.exception("outbox %s: could not claim it", row.id)
+            return False
+        return await self._send(row, sender, chat_id, limiter)
+
+    async def _route(self, row: OutboxMessage) -> tuple[Sender, str, RateLimiter | None] | bool:
+        """The sender, chat and rate limiter the row goes through now; or, when it cannot go
+        now, what `_deliver_one` answers (True: settled for good, the chat goes on)."""
+        assert row.id is not None
         channel, chat_id = row.channel, row.chat_id
         if channel == SEALED_CHANNEL:
             target = await self._resolve(row)
@@ -164,12 +179,13 @@ class DeliveryWorker:
             async with self.sessions() as session, session.begin():
                 await outbox.mark_retry(session, row.id, f"channel {channel} is off", 60)
             return False
-        try:
-            if not await self.ledger.claim(row.id):
-                return False  # another worker has it, or it was settled meanwhile
-        except Exception:
-            log.exception("outbox %s: could not claim it", row.id)
-            return False
+        return sender, chat_id, limiter
+
+    async def _send(
+        self, row: OutboxMessage, sender: Sender, chat_id: str, limiter: RateLimiter | None
+    ) -> bool:
+        """Send a claimed row and record the outcome."""
+        assert row.id is not None
         on_the_wire = False
         try:
             payload = dict(row.payload)
