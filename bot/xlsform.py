@@ -204,7 +204,8 @@ def _language_code(language: str) -> str | None:
 
 def _read_settings(form: dict[str, Any], raw: DefinitionData, reading: _Reading) -> dict[str, Any]:
     """The definition's top level from the settings sheet, our columns included."""
-    columns = {c.split("::")[0] for header in raw.settings_header or [] for c in header}
+    # The columns given a value: pyxform defaults an empty title to the id, for one.
+    columns = {c.split("::")[0] for c in (raw.settings or [{}])[0]}
     top: dict[str, Any] = {"id": form.get("id_string")}
     for column in sorted(columns):
         name = aliases.settings_header.get(column, column)
@@ -306,7 +307,9 @@ def _required(value: Any, name: str, row: int | None, reading: _Reading) -> bool
 def _read_parameters(
     child: dict[str, Any], qtype: QuestionType, name: str, row: int | None, reading: _Reading
 ) -> None:
-    parameters = {k: str(v) for k, v in (child.get("parameters") or {}).items()}
+    given = child.get("parameters") or {}
+    # pyxform splits `parameters` into a dict only for the types that take some.
+    parameters = {k: str(v) for k, v in given.items()} if isinstance(given, dict) else {"": given}
     control = child.get("control") or {}
     if qtype == QuestionType.SCALE:
         if parameters != SCALE_PARAMETERS:
@@ -486,20 +489,28 @@ def write_xlsform(defn: PollDef) -> bytes:
     survey = book.active
     assert survey is not None  # a new workbook has one sheet
     survey.title = "survey"
-    survey.append(SURVEY_HEADER)
+    _append(survey, SURVEY_HEADER)
     choices = book.create_sheet("choices")
-    choices.append(CHOICES_HEADER)
+    _append(choices, CHOICES_HEADER)
     for q in defn.questions:
-        survey.append(_question_row(q, defn))
+        _append(survey, _question_row(q, defn))
         for option in q.options:
-            choices.append([q.id, option.value, *_label_cells(option.text)])
+            _append(choices, [q.id, option.value, *_label_cells(option.text)])
     header, values = _settings_row(defn)
     settings = book.create_sheet("settings")
-    settings.append(header)
-    settings.append(values)
+    _append(settings, header)
+    _append(settings, values)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _append(sheet: Any, values: list[Any]) -> None:
+    """A row whose texts stay texts: openpyxl would store one starting with "=" as a formula."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
 
 
 def _label_cells(text: LocalText) -> list[str | None]:
@@ -534,10 +545,9 @@ def _question_row(q: Question, defn: PollDef) -> list[Any]:
 def _relevant_text(when: Condition, defn: PollDef) -> str:
     target = defn.question(when.question)
     multi = target is not None and target.type == QuestionType.MULTI
-    terms = [
-        f"selected(${{{when.question}}}, '{v}')" if multi else f"${{{when.question}}} = '{v}'"
-        for v in when.values()
-    ]
+    quoted = [f'"{v}"' if "'" in v else f"'{v}'" for v in when.values()]
+    ref = f"${{{when.question}}}"
+    terms = [f"selected({ref}, {v})" if multi else f"{ref} = {v}" for v in quoted]
     return " or ".join(terms)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
@@ -190,6 +190,37 @@ def test_round_trip_keeps_every_shipped_definition(path: Path) -> None:
     assert read_xlsform(write_xlsform(defn), "x.xlsx") == defn
 
 
+def test_round_trip_keeps_formula_like_texts_and_conditions_on_several_values() -> None:
+    yn = [{"value": "yes", "text": {"vi": "Có"}}, {"value": "no", "text": {"vi": "Không"}}]
+    defn = PollDef.model_validate(
+        {
+            "id": "odd",
+            "title": {"vi": "=1+2 không phải công thức", "en": "@not a formula"},
+            "intro": {"vi": "Giới thiệu"},
+            "schedule": {"once": "2026-12-01T08:00:00"},
+            "questions": [
+                {"id": "pick", "type": "multi", "text": {"vi": "Chọn"}, "options": yn},
+                {"id": "say", "type": "text", "text": {"vi": "Nói"}, "required": False},
+                {"id": "why", "type": "text", "text": {"vi": "Vì sao"}, "max_length": 40}
+                | {"when": {"question": "pick", "equals": ["yes", "no"]}},
+                {"id": "more", "type": "number", "text": {"vi": "Bao nhiêu"}, "min": -1.5}
+                | {"when": {"question": "say", "equals": "it's"}},
+            ],
+        }
+    )
+    assert read_xlsform(write_xlsform(defn), "odd.xlsx") == defn
+
+
+def test_an_empty_title_or_id_cell_is_refused() -> None:
+    survey = [["text", "a", "Câu hỏi"]]
+    settings = {"form_title": None, "form_id": "x", "schedule.cron": "0 8 * * *"}
+    with pytest.raises(XLSFormError, match="form_title is needed"):
+        read_xlsform(workbook(survey, [], settings), "t.xlsx")
+    settings = {"form_title": "Tiêu đề", "form_id": None, "schedule.cron": "0 8 * * *"}
+    with pytest.raises(XLSFormError, match="form_id is needed"):
+        read_xlsform(workbook(survey, [], settings), "t.xlsx")
+
+
 def test_not_a_workbook_is_refused() -> None:
     with pytest.raises(XLSFormError) as caught:
         read_xlsform(b"id: yaml, not a workbook", "wrong.xlsx")
@@ -220,60 +251,85 @@ async def test_import_through_the_cli_refuses_whole_and_round_trips(tmp_path: Pa
     assert "opinion-xls: unchanged" in out  # what is stored is exactly what was exported
 
 
-TOKENS = [
-    "select_one yn",
-    "select_multiple yn",
-    "select_one nope",
-    "integer",
-    "decimal",
-    "text",
-    "range",
-    "note",
-    "begin_group",
-    "end_group",
-    "begin_repeat",
-    "calculate",
-    "start",
-    "yes",
-    "no",
-    "a",
-    "b",
-    "yn",
-    "Có",
+TOKENS = ["yes", "no", "a", "b", "yn", "Có", "start=1 end=5 step=1", "0 8 25 * *"]
+TOKENS += [
+    "2026-12-01T08:00:00",
     "${a} = 'yes'",
     "selected(${a}, 'no')",
     "${b} = 'x' or ${b} = 'y'",
-    ". >= 0 and . <= 10",
-    "string-length(.) <= 5",
-    "start=1 end=5 step=1",
-    "0 8 25 * *",
-    "2026-12-01T08:00:00",
 ]
-cells = st.one_of(
+TOKENS += [". >= 0 and . <= 10", ". <= 3", "string-length(.) <= 5", "select_one yn", "text"]
+TYPES = ["select_one yn", "select_multiple yn", "select_one nope", "integer", "decimal", "text"]
+TYPES += ["text", "integer", "range", "note", "begin_group", "end_group", "calculate", "start"]
+anything = st.one_of(
     st.none(),
     st.sampled_from(TOKENS),
     st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=12),
     st.integers(-5, 5000),
 )
-rows = st.lists(st.lists(cells, max_size=len(SURVEY)), max_size=6)
-setting_values = st.fixed_dictionaries(
-    {"form_title": cells, "form_id": cells},
-    optional={c: cells for c in ("kind", "anonymous", "schedule.cron", "schedule.once", "x")},
-)
 
 
-@given(survey=rows, choices=rows, settings=setting_values)
-def test_random_spreadsheets_are_imported_or_refused_by_row(
-    survey: list[list[Any]], choices: list[list[Any]], settings: dict[str, Any]
-) -> None:
+def column(*likely: Any, wild: bool) -> st.SearchStrategy[Any]:
+    """A value that fits the column; in a wild form, sometimes anything."""
+    fits = st.sampled_from(likely)
+    return st.one_of(fits, fits, fits, anything) if wild else fits
+
+
+def survey_rows(wild: bool) -> st.SearchStrategy[list[list[Any]]]:
+    row = st.tuples(
+        column(*TYPES, wild=wild),
+        column("a", "b", "c", "d", wild=wild),
+        column("Câu hỏi", "Ý kiến", wild=wild),
+        column(None, "Question", wild=wild),
+        column(None, "yes", "no", wild=wild),
+        column(None, None, "${a} = 'yes'", "selected(${b}, 'no')", wild=wild),
+        column(None, None, ". >= 0 and . <= 10", "string-length(.) <= 5", wild=wild),
+        column(None, wild=wild),  # hint
+        column(None, wild=wild),  # calculation
+        column(None, "start=1 end=5 step=1", wild=wild),
+    ).map(list)
+    if not wild:  # parameters only where they belong
+        row = row.map(lambda r: [*r[:9], "start=1 end=5 step=1" if r[0] == "range" else None])
+    return st.lists(
+        row, min_size=0 if wild else 1, max_size=6, unique_by=None if wild else (lambda r: r[1])
+    )
+
+
+def choice_rows(wild: bool) -> st.SearchStrategy[list[list[Any]]]:
+    row = st.tuples(
+        column("yn", "other", wild=wild),
+        column("maybe", "x", wild=wild),
+        column("Có lẽ", wild=wild),
+        column(None, "Maybe", wild=wild),
+    )
+    return st.lists(row.map(list), max_size=2, unique_by=None if wild else (lambda r: r[1]))
+
+
+def forms(wild: bool) -> st.SearchStrategy[tuple[Any, ...]]:
+    settings = st.fixed_dictionaries(
+        {
+            "form_title": column("Thử", wild=wild),
+            "form_id": column("fuzz", wild=wild),
+            "schedule.cron": column("0 8 * * *", wild=wild),
+        },
+        optional={c: anything for c in ("kind", "anonymous", "schedule.once", "x")} if wild else {},
+    )
+    return st.tuples(survey_rows(wild), choice_rows(wild), settings)
+
+
+@given(form=st.one_of(forms(wild=False), forms(wild=True)))
+def test_random_spreadsheets_are_imported_or_refused_by_row(form: tuple[Any, ...]) -> None:
+    survey, choices, settings = form
     choices = [["yn", "yes", "Có"], ["yn", "no", "Không"], *choices]
     try:
         defn = read_xlsform(workbook(survey, choices, settings), "fuzz.xlsx")
     except XLSFormError as exc:
+        event("refused")
         assert exc.problems
         for problem in exc.problems:
             assert problem.sheet in ("", "survey", "choices", "settings") and problem.reason
             assert problem.row is None or problem.row >= 1
             assert str(problem).startswith(problem.sheet or "file")
     else:
+        event("imported")
         assert read_xlsform(write_xlsform(defn), "again.xlsx") == defn
