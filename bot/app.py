@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,15 @@ from aiohttp import web
 from bot.admin.app import build_admin_app
 from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
+from bot.channels.zalo import ZaloChannel
+from bot.channels.zalo_client import ZaloBotClient
+from bot.channels.zalo_groups import CHANNEL as OA_CHANNEL
+from bot.channels.zalo_groups import StoredTokens, ZaloGroups
+from bot.channels.zalo_oa import ZaloOAClient
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
 from bot.effects import CardDelivery, EffectApplier
+from bot.feedback import FeedbackPage
 from bot.keys import open_sealer
 from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
@@ -34,6 +42,7 @@ from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import utcnow
+from storage.oatokens import DbTokenStore
 from storage.transcripts import SqlTranscripts
 
 log = logging.getLogger(__name__)
@@ -185,94 +194,154 @@ def start_failure(exc: Exception, settings: Settings) -> str:
     return f"{what} ({detail[:300]})"
 
 
+@dataclass
+class RunningChannel:
+    """One channel as the runner holds it: its adapter (also its `Sender`), the web routes it
+    serves, how it starts receiving once the web server is up, and how it stops."""
+
+    adapter: Any
+    routes: list[web.AbstractRouteDef] = field(default_factory=list)
+    start: Callable[[], Awaitable[None]] | None = None
+    stop: Callable[[], Awaitable[None]] | None = None
+
+
+def web_chat(core: Core, context: ChannelContext) -> RunningChannel:
+    settings = core.settings
+    chat = WebChat(
+        context,
+        SqlTranscripts(core.sessions),
+        secure_cookies=settings.public_url.startswith("https://"),
+        trust_proxy=settings.web_trust_proxy,
+    )
+    # Its sender is always there (it files messages in the visitor's transcript); its pages
+    # are served only when it is on.
+    return RunningChannel(chat, chat.routes() if settings.web_chat_enabled else [])
+
+
+def telegram(core: Core, context: ChannelContext) -> RunningChannel:
+    # Imported only when Telegram is on: python-telegram-bot is our largest import.
+    from bot.channels.telegram import TelegramChannel, build_application
+
+    settings = core.settings
+    app = build_application(
+        settings.telegram_bot_token, settings.telegram_api_url, settings.telegram_concurrency
+    )
+    channel = TelegramChannel(app, context, core.engine.command_menu())
+    if settings.telegram_mode != ChannelMode.WEBHOOK:
+        return RunningChannel(channel, [], channel.start_polling, channel.stop)
+    secret = settings.telegram_webhook_secret
+    start = functools.partial(
+        channel.start_webhook, f"{settings.public_url}/telegram/webhook", secret
+    )
+    return RunningChannel(
+        channel, [telegram_webhook(secret, channel.feed_webhook)], start, channel.stop
+    )
+
+
+def zalo(core: Core, context: ChannelContext) -> RunningChannel:
+    settings = core.settings
+    client = ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url)
+    channel = ZaloChannel(client, context)
+    if settings.zalo_mode != ChannelMode.WEBHOOK:
+        return RunningChannel(channel, [], channel.start_polling, channel.stop)
+    secret = settings.zalo_webhook_secret
+    start = functools.partial(channel.start_webhook, f"{settings.public_url}/zalo/webhook", secret)
+    return RunningChannel(channel, [channel.webhook_route(secret)], start, channel.stop)
+
+
+def zalo_groups(core: Core, context: ChannelContext) -> RunningChannel:
+    """Zalo group chats, through an Official Account: send-only, no routes of its own."""
+    settings = core.settings
+    tokens = DbTokenStore(
+        core.sessions, settings.zalo_oa_access_token, settings.zalo_oa_refresh_token
+    )
+    client = ZaloOAClient(
+        settings.zalo_oa_app_id,
+        settings.zalo_oa_app_secret,
+        StoredTokens(tokens),
+        api_url=settings.zalo_oa_api_url,
+        oauth_url=settings.zalo_oa_oauth_url,
+    )
+    groups = ZaloGroups(client)
+    return RunningChannel(groups, stop=groups.close)
+
+
+# Every channel the server can run: its name (the outbox's channel), whether the settings turn
+# it on, and how it is built. Started in this order, stopped in this order.
+ChannelFactory = Callable[[Core, ChannelContext], RunningChannel]
+CHANNELS: list[tuple[str, Callable[[Settings], bool], ChannelFactory]] = [
+    ("web", lambda settings: True, web_chat),
+    ("telegram", lambda settings: settings.telegram_enabled, telegram),
+    ("zalo", lambda settings: settings.zalo_enabled, zalo),
+    (OA_CHANNEL, lambda settings: settings.zalo_oa_enabled, zalo_groups),
+]
+
+
 class Runner:
-    """Starts the web server, the channels and the delivery worker; stops them in reverse."""
+    """Starts the channels, the web server, the delivery worker and the jobs; stops them."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
         self.settings = core.settings
+        self.channels: dict[str, RunningChannel] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._site_runner: web.AppRunner | None = None
-        self.telegram: Any = None
-        self.zalo: Any = None
-        self.zalo_groups: Any = None
         self.scheduler: Any = None
         self.catch_up: asyncio.Task[None] | None = None
         self.web_port: int | None = None
 
+    # The adapters by name, for tests that drive one directly.
+    @property
+    def telegram(self) -> Any:
+        return self._adapter("telegram")
+
+    @property
+    def zalo(self) -> Any:
+        return self._adapter("zalo")
+
+    @property
+    def zalo_groups(self) -> Any:
+        return self._adapter(OA_CHANNEL)
+
+    def _adapter(self, name: str) -> Any:
+        channel = self.channels.get(name)
+        return channel.adapter if channel is not None else None
+
     async def start(self) -> None:
-        settings = self.settings
-        core = self.core
+        core, settings = self.core, self.settings
         settings.attachments_dir.mkdir(parents=True, exist_ok=True)
-        routes: list[web.AbstractRouteDef] = []
-        channel_ctx = ChannelContext(
+        context = ChannelContext(
             core.dispatcher,
             core.translations,
             settings.attachments_dir,
             settings.max_attachment_bytes,
             settings.public_url,
         )
-        webchat = WebChat(
-            channel_ctx,
-            SqlTranscripts(core.sessions),
-            secure_cookies=settings.public_url.startswith("https://"),
-            trust_proxy=settings.web_trust_proxy,
-        )
-        core.senders["web"] = webchat
-        if settings.web_chat_enabled:
-            routes += webchat.routes()
-        if settings.telegram_enabled:
-            from bot.channels.telegram import TelegramChannel, build_application
+        routes: list[web.AbstractRouteDef] = []
+        for name, wanted, build in CHANNELS:
+            if wanted(settings):
+                channel = self.channels[name] = build(core, context)
+                core.senders[name] = channel.adapter
+                routes += channel.routes
+        await self._serve_web(routes + self._page_routes())
+        for channel in self.channels.values():
+            if channel.start is not None:
+                await channel.start()
+        self._start_jobs()
 
-            webhook = settings.telegram_mode == ChannelMode.WEBHOOK
-            app = build_application(
-                settings.telegram_bot_token,
-                settings.telegram_api_url,
-                settings.telegram_concurrency,
-            )
-            self.telegram = TelegramChannel(app, channel_ctx, core.engine.command_menu())
-            core.senders["telegram"] = self.telegram
-            if webhook:
-                routes.append(
-                    telegram_webhook(settings.telegram_webhook_secret, self.telegram.feed_webhook)
-                )
-        if settings.zalo_enabled:
-            from bot.channels.zalo import ZaloChannel
-            from bot.channels.zalo_client import ZaloBotClient
-
-            self.zalo = ZaloChannel(
-                ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url), channel_ctx
-            )
-            core.senders["zalo"] = self.zalo
-            if settings.zalo_mode == ChannelMode.WEBHOOK:
-                routes.append(self.zalo.webhook_route(settings.zalo_webhook_secret))
-        if settings.zalo_oa_enabled:
-            from bot.channels.zalo_groups import CHANNEL as OA_CHANNEL
-            from bot.channels.zalo_groups import StoredTokens, ZaloGroups
-            from bot.channels.zalo_oa import ZaloOAClient
-            from storage.oatokens import DbTokenStore
-
-            store = DbTokenStore(
-                core.sessions, settings.zalo_oa_access_token, settings.zalo_oa_refresh_token
-            )
-            self.zalo_groups = ZaloGroups(
-                ZaloOAClient(
-                    settings.zalo_oa_app_id,
-                    settings.zalo_oa_app_secret,
-                    StoredTokens(store),
-                    api_url=settings.zalo_oa_api_url,
-                    oauth_url=settings.zalo_oa_oauth_url,
-                )
-            )
-            core.senders[OA_CHANNEL] = self.zalo_groups
+    def _page_routes(self) -> list[web.AbstractRouteDef]:
+        settings = self.settings
+        routes: list[web.AbstractRouteDef] = []
         if settings.feedback_page:
-            from bot.feedback import FeedbackPage
-
-            routes += FeedbackPage.from_core(core).routes()
+            routes += FeedbackPage.from_core(self.core).routes()
         if settings.zalo_enabled or settings.public_url:
             routes.append(attachment_files(settings.attachments_dir))
+        return routes
+
+    async def _serve_web(self, routes: list[web.AbstractRouteDef]) -> None:
+        settings = self.settings
         web_app = build_web_app(
-            routes, settings.max_attachment_bytes, {"/admin": build_admin_app(core)}
+            routes, settings.max_attachment_bytes, {"/admin": build_admin_app(self.core)}
         )
         self._site_runner = web.AppRunner(web_app, access_log=None)
         await self._site_runner.setup()
@@ -281,21 +350,11 @@ class Runner:
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.web_port = sockets[0].getsockname()[1] if sockets else settings.web_port
-        core.engine.admin_url = admin_url(settings, self.web_port)
-        if self.telegram is not None:
-            if settings.telegram_mode == ChannelMode.WEBHOOK:
-                await self.telegram.start_webhook(
-                    f"{settings.public_url}/telegram/webhook", settings.telegram_webhook_secret
-                )
-            else:
-                await self.telegram.start_polling()
-        if self.zalo is not None:
-            if settings.zalo_mode == ChannelMode.WEBHOOK:
-                await self.zalo.start_webhook(
-                    f"{settings.public_url}/zalo/webhook", settings.zalo_webhook_secret
-                )
-            else:
-                await self.zalo.start_polling()
+        # With WEB_PORT=0 the port is chosen only now, and /weblogin links must name it.
+        self.core.engine.admin_url = admin_url(settings, self.web_port)
+
+    def _start_jobs(self) -> None:
+        core = self.core
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
         self.scheduler = build_scheduler(core)
         self.scheduler.start()
@@ -324,12 +383,9 @@ class Runner:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.core.delivery.stop()
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self.zalo is not None:
-            await self.zalo.stop()
-        if self.zalo_groups is not None:
-            await self.zalo_groups.close()
+        for channel in self.channels.values():
+            if channel.stop is not None:
+                await channel.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
