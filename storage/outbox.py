@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, update
@@ -191,9 +191,7 @@ async def status_summary(session: AsyncSession) -> dict[str, Any]:
     ).scalar_one_or_none()
     age = "none"
     if oldest is not None:
-        seconds = (
-            utcnow() - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
-        ).total_seconds()
+        seconds = (utcnow() - oldest).total_seconds()  # min() keeps the column's UTC type
         age = f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
     errors = (
         await session.execute(
