@@ -28,10 +28,9 @@ from handlers.text import labelled
 from storage import casecards
 from storage.casecards import CaseFacts
 from storage.db import Session, Sessions
-from storage.models import Attachment, OutboxMessage, Report
+from storage.models import Attachment, OutboxMessage
 from storage.outbox import enqueue
 from storage.seal import HIDDEN
-from storage.store import SqlStore
 
 
 class EffectApplier:
@@ -166,16 +165,6 @@ class EffectApplier:
         if action in (Action.ANSWER, Action.ADD_INFO, Action.DISPUTE, Action.REOPEN):
             await self._alert_owner(session, facts.view, action, change.note)
         await self._tell_reporter(session, facts.view, action, change.note)
-
-    async def owner_view(self, session: Session, report: Report) -> ReportView:
-        return await SqlStore(session).report_view(report)
-
-    async def person_locale(self, session: Session, channel: str, external_id: str) -> str | None:
-        person = await SqlStore(session).person_for(channel, external_id)
-        return person.locale if person else None
-
-    async def owner_chats(self, session: Session, view: ReportView) -> list[tuple[str, str]]:
-        return await casecards.owner_chats(session, view.department_code)
 
     async def _post_to_department(self, session: Session, facts: CaseFacts) -> None:
         code = facts.view.department_code

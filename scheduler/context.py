@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Protocol
 
 from handlers.context import CaseChanged
-from handlers.ports import ReportView
 from reports.context import ReportContext, ReportSettings
 from storage.db import Session
-from storage.models import Report
 
 
 class JobSettings(ReportSettings, Protocol):
@@ -21,18 +19,9 @@ class JobSettings(ReportSettings, Protocol):
 
 
 class CaseEffects(Protocol):
-    """The case effects the jobs trigger or borrow: cards after an automatic close, and where
-    an overdue case's owner is reached."""
+    """The case effects the jobs trigger: cards and notices after an automatic close."""
 
     async def apply(self, session: Session, effect: CaseChanged) -> None: ...
-
-    async def owner_view(self, session: Session, report: Report) -> ReportView: ...
-
-    async def owner_chats(self, session: Session, view: ReportView) -> list[tuple[str, str]]: ...
-
-    async def person_locale(
-        self, session: Session, channel: str, external_id: str
-    ) -> str | None: ...
 
 
 class Waker(Protocol):

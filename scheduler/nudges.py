@@ -12,10 +12,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from scheduler.context import JobContext
 from storage.admin import bindings_for
+from storage.casecards import case_owner_chats
 from storage.db import Session
 from storage.models import Conversation, Report
 from storage.nudges import drop_report_draft, idle_conversations, open_cases, record_nudge
 from storage.outbox import enqueue
+from storage.store import SqlStore
 
 NUDGES_FILE = Path(__file__).resolve().parent.parent / "handlers" / "data" / "nudges.yaml"
 
@@ -138,13 +140,12 @@ async def _overdue(
     every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
     bucket = str(int(late / every))
     if await record_nudge(session, f"report:{report.id}", "overdue", bucket):
-        view = await ctx.effects.owner_view(session, report)
         text = t(
             "⏰ {code} is overdue by {hours} hours. Please act on it or set a new due date.",
             code=report.code,
             hours=int(late.total_seconds() // 3600),
         )
-        for channel, chat_id in await ctx.effects.owner_chats(session, view):
+        for channel, chat_id in await case_owner_chats(session, report):
             await enqueue(
                 session,
                 f"nudge:overdue:{report.id}:{bucket}:{chat_id}",
@@ -195,8 +196,8 @@ async def _drafts(
 
 async def _remind_draft(ctx: JobContext, session: Session, conv: Conversation, bucket: str) -> None:
     locale = conv.state.get("locale")
-    person = await ctx.effects.person_locale(session, conv.channel, conv.user_id)
-    t = ctx.translations(person or locale)
+    person = await SqlStore(session).person_for(conv.channel, conv.user_id)
+    t = ctx.translations((person.locale if person else None) or locale)
     text = t(
         "You have an unfinished report. Send /report to continue where you left off, or /cancel to discard it."
     )

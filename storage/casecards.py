@@ -73,6 +73,14 @@ async def owner_chats(session: AsyncSession, department_code: str | None) -> lis
     return await role_chats(session, "staff")
 
 
+async def case_owner_chats(session: AsyncSession, report: Report) -> list[Chat]:
+    """`owner_chats` of a case as loaded (the nudges read open cases in bulk)."""
+    department = (
+        await session.get(Department, report.department_id) if report.department_id else None
+    )
+    return await owner_chats(session, department.code if department else None)
+
+
 async def reporter_chat(session: AsyncSession, report_id: int) -> tuple[str, str, str] | None:
     """(channel, chat id, locale) to address the reporter. A hidden reporter is addressed by
     a sealed handle naming only the report; the delivery worker resolves it at send time."""
