@@ -25,7 +25,7 @@ from handlers.casework import (
     may_view,
     target,
 )
-from handlers.context import CaseChanged, Context
+from handlers.context import CaseChanged, Turn
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
@@ -42,10 +42,10 @@ STARS = frozenset({"1", "2", "3", "4", "5"})
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
 
-def _refuse_stale(ctx: Context, case: ReportView, message: str) -> None:
+def _refuse_stale(turn: Turn, case: ReportView, message: str) -> None:
     """A press on an older version of the case: say what it is now, change nothing."""
-    ctx.reply.callback_answer = CallbackAnswer(
-        message.format(code=case.code, status=status_label(ctx.t, case.status)), True
+    turn.reply.callback_answer = CallbackAnswer(
+        message.format(code=case.code, status=status_label(turn.t, case.status)), True
     )
 
 
@@ -99,26 +99,26 @@ class CaseDesk:
         self.tz = tz
 
     # -- who is acting ---------------------------------------------------------------------------
-    async def actor(self, ctx: Context, case: ReportView | None = None) -> Actor | None:
-        person = ctx.person
+    async def actor(self, turn: Turn, case: ReportView | None = None) -> Actor | None:
+        person = turn.person
         if person is None:
             return None
-        department, can_reveal = await ctx.store.actor_profile(person.id)
+        department, can_reveal = await turn.store.actor_profile(person.id)
         is_reporter = case is not None and case.reporter_person_id == person.id
         return Actor(person.id, person.role, department, can_reveal, is_reporter)
 
     # -- staff and department buttons: c:<id>:<action>:<version>[:<arg>] ------------------------
-    async def on_button(self, ctx: Context, data: str) -> None:
-        t = ctx.t
+    async def on_button(self, turn: Turn, data: str) -> None:
+        t = turn.t
         button = _parsed(data)
         if not isinstance(button, CaseButton):
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            turn.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         action, version, arg = button.action, button.version, button.arg
-        case = await ctx.store.case(button.case_id)
-        actor = await self.actor(ctx, case)
+        case = await turn.store.case(button.case_id)
+        actor = await self.actor(turn, case)
         if actor is None:
-            ctx.reply.callback_answer = CallbackAnswer(
+            turn.reply.callback_answer = CallbackAnswer(
                 t(
                     "Only registered staff can act on cases. Ask an administrator for a staff invite."
                 ),
@@ -127,83 +127,83 @@ class CaseDesk:
             return
         if case is None or actor.role not in WEB_ROLES or not may_view(actor, case_facts(case)):
             # Someone who may not see the case learns nothing of it: not its code, not its status.
-            ctx.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
+            turn.reply.callback_answer = CallbackAnswer(t("This button is not valid."), True)
             return
         if case.version != version:
-            _refuse_stale(ctx, case, t("This card is out of date: {code} is now {status}."))
+            _refuse_stale(turn, case, t("This card is out of date: {code} is now {status}."))
             return
         try:
             check(actor, action, case_facts(case))
         except Refusal as refusal:
-            ctx.reply.callback_answer = CallbackAnswer(
+            turn.reply.callback_answer = CallbackAnswer(
                 t(refusal.reason).format(status=status_label(t, case.status)), True
             )
             return
-        ctx.reply.callback_answer = CallbackAnswer()
+        turn.reply.callback_answer = CallbackAnswer()
         if action == Action.REVEAL:
-            await self._reveal(ctx, actor, case)
+            await self._reveal(turn, actor, case)
         elif action == Action.ASSIGN and not arg:
-            await self._ask_department(ctx, case)
+            await self._ask_department(turn, case)
         elif action == Action.SET_DUE and not arg:
-            self._ask_due(ctx, case)
+            self._ask_due(turn, case)
         elif (action == Action.SET_DUE and arg == "type") or action in NEEDS_TEXT:
-            self._ask_text(ctx, case, action)
+            self._ask_text(turn, case, action)
         else:
-            await self._apply(ctx, actor, case, action, arg=arg)
+            await self._apply(turn, actor, case, action, arg=arg)
 
-    async def _ask_department(self, ctx: Context, case: ReportView) -> None:
-        t = ctx.t
-        departments = await ctx.store.departments()
+    async def _ask_department(self, turn: Turn, case: ReportView) -> None:
+        t = turn.t
+        departments = await turn.store.departments()
         if not departments:
-            ctx.say_raw(
+            turn.say_raw(
                 t(
                     "No departments are set up yet: an administrator adds them with `grassroots dept import`."
                 )
             )
             return
         choices = [(button_data(case, Action.ASSIGN, d.code), d.name) for d in departments]
-        self.offer(ctx, t("Assign {code} to which department?", code=case.code), choices)
+        self.offer(turn, t("Assign {code} to which department?", code=case.code), choices)
 
-    def _ask_due(self, ctx: Context, case: ReportView) -> None:
-        t = ctx.t
+    def _ask_due(self, turn: Turn, case: ReportView) -> None:
+        t = turn.t
         choices = [
             (button_data(case, Action.SET_DUE, "24h"), t("In 24 hours")),
             (button_data(case, Action.SET_DUE, "3d"), t("In 3 days")),
             (button_data(case, Action.SET_DUE, "7d"), t("In 7 days")),
             (button_data(case, Action.SET_DUE, "type"), t("Type a date")),
         ]
-        self.offer(ctx, t("When is {code} due?", code=case.code), choices)
+        self.offer(turn, t("When is {code} due?", code=case.code), choices)
 
     @staticmethod
-    def offer(ctx: Context, text: str, choices: list[tuple[str, str]]) -> None:
+    def offer(turn: Turn, text: str, choices: list[tuple[str, str]]) -> None:
         """Case buttons; in a private chat a typed number or label picks one as well."""
-        ctx.say_raw(text, choices)
-        if ctx.inbound.chat_kind == ChatKind.PRIVATE and choices:
-            ctx.state.data["case_choices"] = choices
+        turn.say_raw(text, choices)
+        if turn.inbound.chat_kind == ChatKind.PRIVATE and choices:
+            turn.state.data["case_choices"] = choices
 
-    async def on_typed_choice(self, ctx: Context) -> bool:
+    async def on_typed_choice(self, turn: Turn) -> bool:
         """A typed number or label for the case buttons just offered; True when it was one."""
-        offered = ctx.state.data.pop("case_choices", None)
-        data = typed_choice(ctx.inbound.text, [(d, lab) for d, lab in offered or []])
-        if data is None or ctx.inbound.media:
+        offered = turn.state.data.pop("case_choices", None)
+        data = typed_choice(turn.inbound.text, [(d, lab) for d, lab in offered or []])
+        if data is None or turn.inbound.media:
             return False
-        await self.on_button(ctx, data)
+        await self.on_button(turn, data)
         # What a press shows as a toast is a message for typed text.
-        answer, ctx.reply.callback_answer = ctx.reply.callback_answer, None
+        answer, turn.reply.callback_answer = turn.reply.callback_answer, None
         if answer is not None and answer.text:
-            ctx.say_raw(answer.text)
+            turn.say_raw(answer.text)
         return True
 
-    def _ask_text(self, ctx: Context, case: ReportView, action: Action, stage: int = 0) -> None:
+    def _ask_text(self, turn: Turn, case: ReportView, action: Action, stage: int = 0) -> None:
         """Ask the actor for a line of text; their next message in this chat is the answer."""
-        t = ctx.t
-        ctx.state.data["case_input"] = {
+        t = turn.t
+        turn.state.data["case_input"] = {
             "report_id": case.id,
             "action": action.value,
             "version": case.version,
-            "chat_id": ctx.inbound.chat_id,
+            "chat_id": turn.inbound.chat_id,
             "stage": stage,
-            "notes": ctx.state.data.get("case_input", {}).get("notes", []) if stage else [],
+            "notes": turn.state.data.get("case_input", {}).get("notes", []) if stage else [],
         }
         prompts = {
             Action.ASK: t(
@@ -230,31 +230,31 @@ class CaseDesk:
             text = t(
                 "{code}: where should the reporter turn instead? Reply to this message, or send /skip."
             ).format(code=case.code)
-        ctx.say_raw(text, force_reply=True)
+        turn.say_raw(text, force_reply=True)
 
-    def has_pending_input(self, ctx: Context) -> bool:
-        pending = ctx.state.data.get("case_input")
-        return isinstance(pending, dict) and pending.get("chat_id") == ctx.inbound.chat_id
+    def has_pending_input(self, turn: Turn) -> bool:
+        pending = turn.state.data.get("case_input")
+        return isinstance(pending, dict) and pending.get("chat_id") == turn.inbound.chat_id
 
-    async def on_text(self, ctx: Context) -> None:
+    async def on_text(self, turn: Turn) -> None:
         """The follow-up text for a button that needed one."""
-        t = ctx.t
-        pending: dict[str, Any] = ctx.state.data["case_input"]
-        text = ctx.inbound.text.strip()
-        command = ctx.inbound.command
+        t = turn.t
+        pending: dict[str, Any] = turn.state.data["case_input"]
+        text = turn.inbound.text.strip()
+        command = turn.inbound.command
         if command == "cancel":
-            ctx.state.data.pop("case_input", None)
-            ctx.say_raw(t("Cancelled: nothing was changed."))
+            turn.state.data.pop("case_input", None)
+            turn.say_raw(t("Cancelled: nothing was changed."))
             return
         action = Action(pending["action"])
-        case = await ctx.store.case(pending["report_id"])
-        actor = await self.actor(ctx, case)
+        case = await turn.store.case(pending["report_id"])
+        actor = await self.actor(turn, case)
         if case is None or actor is None:
-            ctx.state.data.pop("case_input", None)
+            turn.state.data.pop("case_input", None)
             return
         if case.version != pending["version"]:
-            ctx.state.data.pop("case_input", None)
-            ctx.say_raw(
+            turn.state.data.pop("case_input", None)
+            turn.say_raw(
                 t(
                     "{code} changed in the meantime and is now {status}; nothing was saved.",
                     code=case.code,
@@ -264,43 +264,43 @@ class CaseDesk:
             return
         if command == "skip" and action == Action.REJECT and pending["stage"] == 1:
             text = ""
-        elif ctx.inbound.media or not text or command:
-            ctx.say_raw(t("Please reply with text, or /cancel."), force_reply=True)
+        elif turn.inbound.media or not text or command:
+            turn.say_raw(t("Please reply with text, or /cancel."), force_reply=True)
             return
         if refusal := too_long(t, text):
-            ctx.say_raw(refusal, force_reply=True)
+            turn.say_raw(refusal, force_reply=True)
             return
         if action == Action.REJECT and pending["stage"] == 0:
             pending["notes"] = [text]
-            self._ask_text(ctx, case, action, stage=1)
+            self._ask_text(turn, case, action, stage=1)
             return
-        ctx.state.data.pop("case_input", None)
+        turn.state.data.pop("case_input", None)
         if action == Action.REJECT:
             note = reject_note(t, pending["notes"][0], text)
-            await self._apply(ctx, actor, case, action, note=note)
+            await self._apply(turn, actor, case, action, note=note)
         elif action == Action.DUPLICATE:
-            other = await duplicate_target(ctx.store, case, text)
+            other = await duplicate_target(turn.store, case, text)
             if other is None:
-                ctx.say_raw(
+                turn.say_raw(
                     t(
                         "There is no other case {code}. Press the button again to retry.",
                         code=text.upper(),
                     )
                 )
                 return
-            await self._apply(ctx, actor, case, action, note=other.code, duplicate_of=other.code)
+            await self._apply(turn, actor, case, action, note=other.code, duplicate_of=other.code)
         elif action == Action.SET_DUE:
             due = self.parse_date(text)
             if due is None:
-                ctx.state.data["case_input"] = pending
-                ctx.say_raw(
+                turn.state.data["case_input"] = pending
+                turn.say_raw(
                     t("Please type the date as dd/mm/yyyy, for example 05/12/2026."),
                     force_reply=True,
                 )
                 return
-            await self._apply(ctx, actor, case, action, due=due)
+            await self._apply(turn, actor, case, action, due=due)
         else:
-            await self._apply(ctx, actor, case, action, note=text)
+            await self._apply(turn, actor, case, action, note=text)
 
     def parse_date(self, text: str) -> datetime | None:
         match = DATE_RE.match(text.strip())
@@ -384,7 +384,7 @@ class CaseDesk:
 
     async def _apply(
         self,
-        ctx: Context,
+        turn: Turn,
         actor: Actor,
         case: ReportView,
         action: Action,
@@ -394,25 +394,25 @@ class CaseDesk:
         duplicate_of: str | None = None,
         rating: int | None = None,
     ) -> ReportView | None:
-        t = ctx.t
+        t = turn.t
         try:
             updated, effect = await self.perform(
-                ctx.store, t, actor, case, action, ctx.now, arg, note, due, duplicate_of, rating
+                turn.store, t, actor, case, action, turn.now, arg, note, due, duplicate_of, rating
             )
         except ActionFailed as failed:
-            if failed.stale and ctx.inbound.callback is not None:
-                ctx.reply.callback_answer = CallbackAnswer(failed.message, True)
+            if failed.stale and turn.inbound.callback is not None:
+                turn.reply.callback_answer = CallbackAnswer(failed.message, True)
             elif failed.message:
-                ctx.say_raw(failed.message)
+                turn.say_raw(failed.message)
             return None
-        ctx.effects.append(effect)
+        turn.effects.append(effect)
         if action in (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE):
             return updated
         label = t(ACTION_LABELS.get(action, action.value))
-        if ctx.inbound.callback is not None:
-            ctx.reply.callback_answer = CallbackAnswer(f"{updated.code}: {label}")
+        if turn.inbound.callback is not None:
+            turn.reply.callback_answer = CallbackAnswer(f"{updated.code}: {label}")
         else:
-            ctx.say_raw(
+            turn.say_raw(
                 t(
                     "Done: {code} is now {status}.",
                     code=updated.code,
@@ -488,46 +488,46 @@ class CaseDesk:
         await store.log_reveal(case.id, actor.person_id)
         return who
 
-    async def _reveal(self, ctx: Context, actor: Actor, case: ReportView) -> None:
-        t = ctx.t
-        who = await self.reveal(ctx.store, actor, case)
+    async def _reveal(self, turn: Turn, actor: Actor, case: ReportView) -> None:
+        t = turn.t
+        who = await self.reveal(turn.store, actor, case)
         text = t(
             "Reporter of {code}: {who}. This look has been logged.", code=case.code, who=who or "—"
         )
         # Never in the group: only in the private chat of the person who asked.
-        ctx.say_raw(text, chat_id=ctx.inbound.user_id)
-        ctx.reply.callback_answer = CallbackAnswer(t("Sent to you privately."))
+        turn.say_raw(text, chat_id=turn.inbound.user_id)
+        turn.reply.callback_answer = CallbackAnswer(t("Sent to you privately."))
 
     # -- /cases and /case CODE -------------------------------------------------------------------
-    async def chat_scope(self, ctx: Context) -> tuple[bool, str | None]:
+    async def chat_scope(self, turn: Turn) -> tuple[bool, str | None]:
         """Where case commands may answer: (allowed, the department a bound chat belongs to).
         A private chat, or a group bound as the staff chat or a department's chat; any other
         group may have outsiders in it."""
-        inbound = ctx.inbound
+        inbound = turn.inbound
         if inbound.chat_kind == ChatKind.PRIVATE:
             return True, None
-        roles = await ctx.store.chat_roles(inbound.channel, inbound.chat_id)
+        roles = await turn.store.chat_roles(inbound.channel, inbound.chat_id)
         if "staff" in roles:
             return True, None
         departments = [r.removeprefix("department:") for r in roles if r.startswith("department:")]
         return (True, departments[0]) if departments else (False, None)
 
-    async def cases_command(self, ctx: Context) -> None:
-        t = ctx.t
-        allowed, chat_department = await self.chat_scope(ctx)
+    async def cases_command(self, turn: Turn) -> None:
+        t = turn.t
+        allowed, chat_department = await self.chat_scope(turn)
         if not allowed:
-            ctx.say_raw(t("Please write to me in a private chat to use this command."))
+            turn.say_raw(t("Please write to me in a private chat to use this command."))
             return
-        actor = await self.actor(ctx)
+        actor = await self.actor(turn)
         if actor is None or actor.role not in WEB_ROLES:
-            ctx.say_raw(t("This command is for staff and departments."))
+            turn.say_raw(t("This command is for staff and departments."))
             return
         department = actor.department_code if actor.role == "handler" else None
-        cases = await ctx.store.open_cases(department, 200)
+        cases = await turn.store.open_cases(department, 200)
         if chat_department is not None:
             cases = [c for c in cases if c.department_code == chat_department]
-        flt = ctx.inbound.command_args.strip().lower()
-        now = ctx.now
+        flt = turn.inbound.command_args.strip().lower()
+        now = turn.now
         if flt == "overdue":
             cases = [c for c in cases if c.due_at is not None and c.due_at < now]
         elif flt == "hot":
@@ -535,7 +535,7 @@ class CaseDesk:
         elif flt == "unassigned":
             cases = [c for c in cases if not c.department_code]
         if not cases:
-            ctx.say_raw(t("No open cases here."))
+            turn.say_raw(t("No open cases here."))
             return
         lines = [t("Open cases ({count}); send /case CODE for one:", count=len(cases))]
         for c in cases[:30]:
@@ -549,17 +549,17 @@ class CaseDesk:
                     count=len(cases) - 30,
                 )
             )
-        ctx.say_raw("\n".join(lines))
+        turn.say_raw("\n".join(lines))
 
-    async def case_command(self, ctx: Context, render_card: Any) -> None:
-        t = ctx.t
-        allowed, chat_department = await self.chat_scope(ctx)
+    async def case_command(self, turn: Turn, render_card: Any) -> None:
+        t = turn.t
+        allowed, chat_department = await self.chat_scope(turn)
         if not allowed:
-            ctx.say_raw(t("Please write to me in a private chat to use this command."))
+            turn.say_raw(t("Please write to me in a private chat to use this command."))
             return
-        code = ctx.inbound.command_args.strip()
-        case = await ctx.store.case_by_code(code) if code else None
-        actor = await self.actor(ctx, case)
+        code = turn.inbound.command_args.strip()
+        case = await turn.store.case_by_code(code) if code else None
+        actor = await self.actor(turn, case)
         if (
             case is None
             or actor is None
@@ -567,27 +567,27 @@ class CaseDesk:
             or not may_view(actor, case_facts(case))
             or (chat_department is not None and case.department_code != chat_department)
         ):
-            ctx.say_raw(
+            turn.say_raw(
                 t("No case {code} that you may see. Usage: /case PA-0042", code=code.upper() or "?")
             )
             return
         audience = "department" if actor.role == "handler" or chat_department else "staff"
-        text, buttons = await render_card(ctx, case, audience)
-        self.offer(ctx, text, buttons if actor.role != "leader" else [])
+        text, buttons = await render_card(turn, case, audience)
+        self.offer(turn, text, buttons if actor.role != "leader" else [])
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
-    async def on_reporter_button(self, ctx: Context, data: str) -> None:
-        refusal = await self.reporter_press(ctx, data)
-        ctx.reply.callback_answer = CallbackAnswer(refusal or "", bool(refusal))
+    async def on_reporter_button(self, turn: Turn, data: str) -> None:
+        refusal = await self.reporter_press(turn, data)
+        turn.reply.callback_answer = CallbackAnswer(refusal or "", bool(refusal))
 
-    async def reporter_press(self, ctx: Context, data: str) -> str | None:
+    async def reporter_press(self, turn: Turn, data: str) -> str | None:
         """A reporter's choice, pressed or typed; the refusal to show when it is not valid."""
-        t = ctx.t
+        t = turn.t
         button = _parsed(data)
         if not isinstance(button, ReporterButton):
             return t("This button is not valid.")
-        case = await ctx.store.case(button.case_id)
-        actor = await self.actor(ctx, case)
+        case = await turn.store.case(button.case_id)
+        actor = await self.actor(turn, case)
         if case is None or actor is None or not actor.is_reporter:
             return t("This button is not valid.")
         if case.version != button.version:
@@ -599,51 +599,51 @@ class CaseDesk:
         what, arg = button.choice, button.arg
         if what not in REPORTER_CHOICES or (what == "rate" and arg not in STARS):
             return t("This button is not valid.")  # else it would get no answer at all
-        await self.reporter_choice(ctx, actor, case, what, arg)
+        await self.reporter_choice(turn, actor, case, what, arg)
         return None
 
     async def reporter_choice(
-        self, ctx: Context, actor: Actor, case: ReportView, what: str, arg: str
+        self, turn: Turn, actor: Actor, case: ReportView, what: str, arg: str
     ) -> None:
-        t = ctx.t
+        t = turn.t
         if what == "yes":
-            updated = await self._reporter_apply(ctx, actor, case, Action.CONFIRM)
+            updated = await self._reporter_apply(turn, actor, case, Action.CONFIRM)
             if updated is not None:
-                ctx.say_raw(
+                turn.say_raw(
                     t(
                         "Thank you for confirming. How satisfied are you with how {code} was handled? 1 = not at all, 5 = very.",
                         code=case.code,
                     ),
                     [(reporter_data(updated, "rate", str(n)), "⭐" * n) for n in range(1, 6)],
                 )
-                ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "rate"}
+                turn.state.data["reporter_input"] = {"report_id": case.id, "what": "rate"}
         elif what == "no":
-            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "dispute"}
-            ctx.say_raw(
+            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "dispute"}
+            turn.say_raw(
                 t(
                     "What is still not resolved about {code}? Your answer goes to the people handling it.",
                     code=case.code,
                 )
             )
         elif what == "rate" and arg.isdecimal() and 1 <= int(arg) <= 5:
-            ctx.state.data.pop("reporter_input", None)
-            await ctx.store.rate_case(case.id, int(arg))
-            ctx.say_raw(t("Thank you: your rating helps the committee improve."))
+            turn.state.data.pop("reporter_input", None)
+            await turn.store.rate_case(case.id, int(arg))
+            turn.say_raw(t("Thank you: your rating helps the committee improve."))
         elif what == "answer":
-            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "answer"}
-            ctx.say_raw(t("Type your answer for {code}:", code=case.code))
+            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "answer"}
+            turn.say_raw(t("Type your answer for {code}:", code=case.code))
         elif what == "addinfo":
-            ctx.state.data["reporter_input"] = {"report_id": case.id, "what": "addinfo"}
-            ctx.say_raw(t("Type what you want to add to {code}:", code=case.code))
+            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "addinfo"}
+            turn.say_raw(t("Type what you want to add to {code}:", code=case.code))
 
     async def _reporter_apply(
-        self, ctx: Context, actor: Actor, case: ReportView, action: Action, note: str = ""
+        self, turn: Turn, actor: Actor, case: ReportView, action: Action, note: str = ""
     ) -> ReportView | None:
-        t = ctx.t
+        t = turn.t
         try:
             check(actor, action, case_facts(case))
         except Refusal:
-            ctx.say_raw(
+            turn.say_raw(
                 t(
                     "{code} is now {status}; there is nothing to answer.",
                     code=case.code,
@@ -651,69 +651,69 @@ class CaseDesk:
                 )
             )
             return None
-        return await self._apply(ctx, actor, case, action, note=note)
+        return await self._apply(turn, actor, case, action, note=note)
 
-    async def reporter_text(self, ctx: Context) -> bool:
+    async def reporter_text(self, turn: Turn) -> bool:
         """Free text from an idle reporter: an answer they were asked for. True when consumed."""
-        t = ctx.t
-        person = ctx.person
+        t = turn.t
+        person = turn.person
         if person is None:
             return False
-        text = ctx.inbound.text.strip()
-        pending = ctx.state.data.get("reporter_input")
+        text = turn.inbound.text.strip()
+        pending = turn.state.data.get("reporter_input")
         if pending:
-            case = await ctx.store.case(pending["report_id"])
-            actor = await self.actor(ctx, case)
+            case = await turn.store.case(pending["report_id"])
+            actor = await self.actor(turn, case)
             if case is None or actor is None:
-                ctx.state.data.pop("reporter_input", None)
+                turn.state.data.pop("reporter_input", None)
                 return False
             what = pending["what"]
             if what == "rate":
                 if text.isdecimal() and 1 <= int(text) <= 5:
-                    await self.reporter_choice(ctx, actor, case, "rate", text)
+                    await self.reporter_choice(turn, actor, case, "rate", text)
                     return True
-                ctx.state.data.pop("reporter_input", None)
+                turn.state.data.pop("reporter_input", None)
                 return False
-            if not text or ctx.inbound.media:
-                ctx.say_raw(t("Please type your answer as text."))
+            if not text or turn.inbound.media:
+                turn.say_raw(t("Please type your answer as text."))
                 return True
             if refusal := too_long(t, text):
-                ctx.say_raw(refusal)  # still waiting for the answer: nothing is lost
+                turn.say_raw(refusal)  # still waiting for the answer: nothing is lost
                 return True
-            ctx.state.data.pop("reporter_input", None)
+            turn.state.data.pop("reporter_input", None)
             action = {
                 "dispute": Action.DISPUTE,
                 "answer": Action.ANSWER,
                 "addinfo": Action.ADD_INFO,
             }[what]
-            if await self._reporter_apply(ctx, actor, case, action, note=text) is not None:
-                ctx.say_raw(self._reporter_thanks(ctx, action, case))
+            if await self._reporter_apply(turn, actor, case, action, note=text) is not None:
+                turn.say_raw(self._reporter_thanks(turn, action, case))
             return True
-        waiting = await ctx.store.waiting_on_reporter(person.id)
+        waiting = await turn.store.waiting_on_reporter(person.id)
         if not waiting or not text:
             return False
         case = waiting[0]
-        actor = await self.actor(ctx, case)
+        actor = await self.actor(turn, case)
         assert actor is not None
         # The notice offered numbered choices: a typed number or label means that choice.
         offered = self.waiting_choices(t, case)
         chosen = _parsed(typed_choice(text, offered) or "")
         if isinstance(chosen, ReporterButton):
-            await self.reporter_choice(ctx, actor, case, chosen.choice, "")
+            await self.reporter_choice(turn, actor, case, chosen.choice, "")
             return True
         if case.status == Status.NEEDS_INFO:
             if refusal := too_long(t, text):
-                ctx.say_raw(refusal)
+                turn.say_raw(refusal)
                 return True
-            if await self._reporter_apply(ctx, actor, case, Action.ANSWER, note=text) is not None:
-                ctx.say_raw(self._reporter_thanks(ctx, Action.ANSWER, case))
+            if await self._reporter_apply(turn, actor, case, Action.ANSWER, note=text) is not None:
+                turn.say_raw(self._reporter_thanks(turn, Action.ANSWER, case))
             return True
         folded = text.lower().rstrip(".!")
         if folded in YES:
-            await self.reporter_choice(ctx, actor, case, "yes", "")
+            await self.reporter_choice(turn, actor, case, "yes", "")
             return True
         if folded in NO:
-            await self.reporter_choice(ctx, actor, case, "no", "")
+            await self.reporter_choice(turn, actor, case, "no", "")
             return True
         return False
 
@@ -724,8 +724,8 @@ class CaseDesk:
             return [answer_button(t, case)]
         return resolution_question(t, case)[1]
 
-    def _reporter_thanks(self, ctx: Context, action: Action, case: ReportView) -> str:
-        t = ctx.t
+    def _reporter_thanks(self, turn: Turn, action: Action, case: ReportView) -> str:
+        t = turn.t
         if action == Action.DISPUTE:
             return t(
                 "Thank you. {code} has been reopened and sent back to the people handling it.",

@@ -1,4 +1,5 @@
-"""The per-update context that flows pass around, and the effects they return to the host."""
+"""One turn of the conversation (`Turn`: what a call of `step` works on), and the effects it
+returns to the host."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ Effect = ReportSubmitted | CaseChanged
 
 
 @dataclass
-class Context:
+class Turn:
     """Everything one call of `step` needs, so helpers do not pass six arguments around."""
 
     inbound: Inbound

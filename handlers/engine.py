@@ -16,8 +16,8 @@ from handlers.callbacks import parse as parse_callback
 from handlers.cards import card_buttons, staff_card
 from handlers.casedesk import CaseDesk, answer_button, reporter_data, resolution_question
 from handlers.casework import WEB_ROLES
-from handlers.context import Context, Effect, ReportSubmitted
-from handlers.formrunner import REVIEW, Answer, FormRunner, Prompt, Turn
+from handlers.context import Effect, ReportSubmitted, Turn
+from handlers.formrunner import REVIEW, Answer, FormRunner, Outcome, Prompt
 from handlers.forms import Catalog, Form
 from handlers.i18n import Translations, Translator
 from handlers.linking import LinkDesk
@@ -91,7 +91,7 @@ class Engine:
             self.max_text_length,
             inbound.has_buttons,
         )
-        turn = Context(inbound, state, person, t, runner, store)
+        turn = Turn(inbound, state, person, t, runner, store)
         if person is not None and person.last_channel != inbound.channel:
             await store.touch_channel(person.id, inbound.channel)  # notifications follow them
         if inbound.command not in (None, "cancel", "skip", "help", "lang"):
@@ -136,7 +136,7 @@ class Engine:
             await self._message(turn)
         return StepResult(state.data, turn.reply, turn.effects)
 
-    async def _poll_invitation(self, turn: Context, callback: str) -> None:
+    async def _poll_invitation(self, turn: Turn, callback: str) -> None:
         """The "Answer now" button on an invitation, which came through the outbox."""
         try:
             button = parse_callback(callback)
@@ -147,14 +147,14 @@ class Engine:
             return
         await self.polls.start(turn, button.round_id)
 
-    async def _case_commands(self, turn: Context) -> None:
+    async def _case_commands(self, turn: Turn) -> None:
         if turn.inbound.command == "cases":
             await self.desk.cases_command(turn)
         else:
             await self.desk.case_command(turn, self.render_case)
 
     async def render_case(
-        self, turn: Context, case: ReportView, audience: str
+        self, turn: Turn, case: ReportView, audience: str
     ) -> tuple[str, list[tuple[str, str]]]:
         """The card as a staffer sees it in /case, with the buttons their role may press."""
         t = turn.t
@@ -201,7 +201,7 @@ class Engine:
         return self.translations.default_locale
 
     # -- group chats: never run flows there, never crash -----------------------------------------
-    def _group(self, turn: Context) -> None:
+    def _group(self, turn: Turn) -> None:
         if turn.inbound.callback is not None:
             turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not for you."), True)
             return
@@ -214,7 +214,7 @@ class Engine:
             )
 
     # -- buttons ---------------------------------------------------------------------------------
-    async def _callback(self, turn: Context) -> None:
+    async def _callback(self, turn: Turn) -> None:
         try:
             button = parse_callback(turn.inbound.callback or "")
         except InvalidCallback as invalid:
@@ -243,7 +243,7 @@ class Engine:
         await self._answer(turn, Answer(key=button.key))
 
     # -- commands --------------------------------------------------------------------------------
-    async def _command(self, turn: Context) -> None:
+    async def _command(self, turn: Turn) -> None:
         cmd = turn.inbound.command
         t = turn.t
         if cmd == "help":
@@ -297,7 +297,7 @@ class Engine:
             if not await self._reprompt_any(turn):
                 turn.say(self._help(turn))
 
-    def _help(self, turn: Context) -> str:
+    def _help(self, turn: Turn) -> str:
         t = turn.t
         return "\n".join(
             [
@@ -313,7 +313,7 @@ class Engine:
             ]
         )
 
-    async def _start(self, turn: Context) -> None:
+    async def _start(self, turn: Turn) -> None:
         t = turn.t
         code = turn.inbound.command_args.strip()
         if turn.person is not None:
@@ -325,7 +325,7 @@ class Engine:
         await self._begin_onboarding(turn, code or None)
 
     # -- one person across messengers ------------------------------------------------------------
-    async def _weblogin(self, turn: Context) -> None:
+    async def _weblogin(self, turn: Turn) -> None:
         """A one-time link into the web admin, for people whose role may use it."""
         assert turn.person is not None
         t = turn.t
@@ -350,7 +350,7 @@ class Engine:
     def report(self) -> Form:
         return self.catalog.forms["report"]
 
-    async def _begin_onboarding(self, turn: Context, code: str | None) -> None:
+    async def _begin_onboarding(self, turn: Turn, code: str | None) -> None:
         t = turn.t
         state = turn.state
         if state.flow == "onboarding" and not code:
@@ -407,7 +407,7 @@ class Engine:
             asked,
         )
 
-    async def _complete_onboarding(self, turn: Context, fs: dict[str, Any]) -> None:
+    async def _complete_onboarding(self, turn: Turn, fs: dict[str, Any]) -> None:
         t = turn.t
         inbound = turn.inbound
         registration = Registration(
@@ -449,7 +449,7 @@ class Engine:
         )
 
     # -- the report form -------------------------------------------------------------------------
-    def _begin_report(self, turn: Context) -> None:
+    def _begin_report(self, turn: Turn) -> None:
         t = turn.t
         state = turn.state
         if state.has_form("report") and state.form("report").get("step"):
@@ -464,7 +464,7 @@ class Engine:
         turn.runner.start(self.report, state.form("report"))
         self._ask(turn)
 
-    async def _complete_report(self, turn: Context, fs: dict[str, Any]) -> None:
+    async def _complete_report(self, turn: Turn, fs: dict[str, Any]) -> None:
         assert turn.person is not None
         t = turn.t
         report: ReportView = await turn.store.submit_report(
@@ -481,13 +481,13 @@ class Engine:
         )
 
     # -- form plumbing shared by both forms ------------------------------------------------------
-    def _active_form(self, turn: Context) -> tuple[Form, dict[str, Any]] | None:
+    def _active_form(self, turn: Turn) -> tuple[Form, dict[str, Any]] | None:
         flow = turn.state.flow
         if flow in ("onboarding", "report") and turn.state.has_form(flow):
             return self.catalog.forms[flow], turn.state.form(flow)
         return None
 
-    def _ask(self, turn: Context) -> None:
+    def _ask(self, turn: Turn) -> None:
         active = self._active_form(turn)
         if active is None:
             return
@@ -496,13 +496,13 @@ class Engine:
         prompt = turn.runner.prompt(form, fs)
         turn.say(prompt.text, prompt.choices)
 
-    async def _reprompt_any(self, turn: Context) -> bool:
+    async def _reprompt_any(self, turn: Turn) -> bool:
         """Repeat the open question, a poll's included."""
         if turn.state.flow == "poll":
             return await self.polls.reprompt(turn)
         return self._reprompt(turn)
 
-    def _reprompt(self, turn: Context) -> bool:
+    def _reprompt(self, turn: Turn) -> bool:
         """Repeat whatever question is open; False when nothing is."""
         if self._active_form(turn) is not None:
             self._ask(turn)
@@ -512,7 +512,7 @@ class Engine:
             return True
         return False
 
-    async def _answer(self, turn: Context, answer: Answer) -> None:
+    async def _answer(self, turn: Turn, answer: Answer) -> None:
         flow = turn.state.flow
         if flow == "lang":
             await self._lang_answer(turn, answer)
@@ -530,7 +530,7 @@ class Engine:
         form, fs = active
         await self._apply(turn, form, fs, turn.runner.handle(form, fs, answer))
 
-    async def _apply(self, turn: Context, form: Form, fs: dict[str, Any], result: Turn) -> None:
+    async def _apply(self, turn: Turn, form: Form, fs: dict[str, Any], result: Outcome) -> None:
         self._after_turn(turn, result)
         if result.cancelled:
             self._end_form(turn, form.id)
@@ -545,7 +545,7 @@ class Engine:
         if result.ask_again:
             self._ask(turn)
 
-    def _after_turn(self, turn: Context, result: Turn) -> None:
+    def _after_turn(self, turn: Turn, result: Outcome) -> None:
         if result.selected_label is not None:
             turn.reply.selected_label = result.selected_label
         if not result.ask_again and any(p.choices for p in result.messages):
@@ -553,15 +553,15 @@ class Engine:
         for prompt in result.messages:
             self._say_prompt(turn, prompt)
 
-    def _say_prompt(self, turn: Context, prompt: Prompt) -> None:
+    def _say_prompt(self, turn: Turn, prompt: Prompt) -> None:
         turn.say(prompt.text, prompt.choices)
 
-    def _end_form(self, turn: Context, form_id: str) -> None:
+    def _end_form(self, turn: Turn, form_id: str) -> None:
         turn.state.drop_form(form_id)
         turn.state.flow = None
         turn.state.next_nonce()
 
-    def _cancel(self, turn: Context) -> None:
+    def _cancel(self, turn: Turn) -> None:
         t = turn.t
         flow = turn.state.flow
         if flow in ("onboarding", "report") and turn.state.has_form(flow):
@@ -573,7 +573,7 @@ class Engine:
         turn.state.next_nonce()
         turn.say(t("There is nothing to cancel. Send /help to see what I can do."))
 
-    def _back(self, turn: Context) -> None:
+    def _back(self, turn: Turn) -> None:
         active = self._active_form(turn)
         if active is None:
             turn.say(turn.t("There is no question to go back to."))
@@ -583,7 +583,7 @@ class Engine:
             turn.say(turn.t("This is the first question. Send /cancel if you want to stop."))
         self._ask(turn)
 
-    async def _skip(self, turn: Context) -> None:
+    async def _skip(self, turn: Turn) -> None:
         active = self._active_form(turn)
         if active is None:
             turn.say(turn.t("There is no question to skip."))
@@ -597,7 +597,7 @@ class Engine:
         await self._apply(turn, form, fs, result)
 
     # -- plain messages --------------------------------------------------------------------------
-    async def _message(self, turn: Context) -> None:
+    async def _message(self, turn: Turn) -> None:
         inbound = turn.inbound
         if turn.person is None and turn.state.flow not in ("onboarding", "lang"):
             await self._begin_onboarding(turn, None)
@@ -624,7 +624,7 @@ class Engine:
                 answer = self._resolve_scratch(turn, inbound.text)
         await self._answer(turn, answer)
 
-    def _resolve_scratch(self, turn: Context, text: str) -> Answer:
+    def _resolve_scratch(self, turn: Turn, text: str) -> Answer:
         """Typed numbers for the /my and /lang lists, which are not forms."""
         choices: list[tuple[str, str]] = turn.state.scratch.get("choices", [])
         stripped = text.strip().rstrip(".")
@@ -635,7 +635,7 @@ class Engine:
                 return Answer(key=key)
         return Answer(text=text)
 
-    def _idle(self, turn: Context, answer: Answer) -> None:
+    def _idle(self, turn: Turn, answer: Answer) -> None:
         t = turn.t
         if answer.media:
             turn.say(t("To send a photo or a file with a report, start one with /report."))
@@ -643,13 +643,13 @@ class Engine:
         turn.say(t("To report an issue, send /report. Send /help to see everything I can do."))
 
     # -- /lang -----------------------------------------------------------------------------------
-    def _ask_lang(self, turn: Context) -> None:
+    def _ask_lang(self, turn: Turn) -> None:
         choices = [("vi", "Tiếng Việt"), ("en", "English")]
         turn.state.scratch["choices"] = choices
         turn.state.next_nonce()
         turn.say(turn.t("Choose your language:"), choices)
 
-    async def _lang_answer(self, turn: Context, answer: Answer) -> None:
+    async def _lang_answer(self, turn: Turn, answer: Answer) -> None:
         if answer.key not in ("vi", "en"):
             turn.say(turn.t("Please pick 1 or 2."))
             self._ask_lang(turn)
@@ -668,7 +668,7 @@ class Engine:
         await self._reprompt_any(turn)
 
     # -- /my -------------------------------------------------------------------------------------
-    async def _my_list(self, turn: Context) -> None:
+    async def _my_list(self, turn: Turn) -> None:
         assert turn.person is not None
         t = turn.t
         reports = await turn.store.reports_of(turn.person.id, MY_LIST_SIZE)
@@ -686,7 +686,7 @@ class Engine:
         turn.state.next_nonce()
         turn.say(t("Your reports, newest first. Pick one to see its history:"), choices)
 
-    async def _my_answer(self, turn: Context, answer: Answer) -> None:
+    async def _my_answer(self, turn: Turn, answer: Answer) -> None:
         assert turn.person is not None
         t = turn.t
         if answer.key is not None and answer.key.startswith("r:"):
@@ -747,7 +747,7 @@ class Engine:
             buttons.append((reporter_data(report, "addinfo"), t("Add information")))
         return buttons
 
-    def _leave_my(self, turn: Context) -> None:
+    def _leave_my(self, turn: Turn) -> None:
         back_to = turn.state.scratch.get("my_return")
         turn.state.clear_scratch()
         turn.state.flow = back_to

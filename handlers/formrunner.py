@@ -27,8 +27,8 @@ class Prompt:
 
 
 @dataclass
-class Turn:
-    """What one answer did to the form."""
+class Outcome:
+    """What one answer did to the form (not to be confused with the conversation's `Turn`)."""
 
     messages: list[Prompt] = field(default_factory=list)
     completed: bool = False
@@ -198,7 +198,7 @@ class FormRunner:
                 return Answer(key=key)
         return Answer(text=text)
 
-    def handle(self, form: Form, fs: dict[str, Any], answer: Answer) -> Turn:
+    def handle(self, form: Form, fs: dict[str, Any], answer: Answer) -> Outcome:
         step_id = fs["step"]
         if step_id == REVIEW:
             return self._handle_review(form, fs, answer)
@@ -216,13 +216,15 @@ class FormRunner:
     def _label_of(self, form: Form, fs: dict[str, Any], key: str) -> str | None:
         return next((label for k, label in self.current_choices(form, fs) if k == key), None)
 
-    def _not_understood(self, step: Step, answer: Answer) -> Turn:
+    def _not_understood(self, step: Step, answer: Answer) -> Outcome:
         t = self.t
         if answer.media:
-            return Turn([Prompt(self.media_refusal(answer.media[0], step))])
+            return Outcome([Prompt(self.media_refusal(answer.media[0], step))])
         if step.type == StepType.UNIT:
-            return Turn([Prompt(t("Please pick a unit by its number, or type part of its name."))])
-        return Turn(
+            return Outcome(
+                [Prompt(t("Please pick a unit by its number, or type part of its name."))]
+            )
+        return Outcome(
             [
                 Prompt(
                     t(
@@ -248,18 +250,18 @@ class FormRunner:
             "I was not expecting a file or a photo here. You can add attachments later in the report, at the attachments question."
         )
 
-    def _handle_choice(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_choice(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Outcome:
         if answer.key is None:
             return self._not_understood(step, answer)
         label = self._label_of(form, fs, answer.key)
         if label is None:
             return self._not_understood(step, answer)
         if step.must_be and answer.key != step.must_be:
-            return Turn([Prompt(self.t(step.refusal))], cancelled=True, ask_again=False)
+            return Outcome([Prompt(self.t(step.refusal))], cancelled=True, ask_again=False)
         fs["answers"][step.id] = answer.key
         return self._advance(form, fs, label)
 
-    def _handle_text(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_text(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Outcome:
         t = self.t
         if answer.key == "profile" and self._profile_fits(step):
             value = self.profile_name[: step.max_length]
@@ -277,7 +279,7 @@ class FormRunner:
         text = (answer.text if answer.text is not None else "").strip()
         limit = min(step.max_length, self.max_text_length)
         if len(text) > limit:
-            return Turn(
+            return Outcome(
                 [
                     Prompt(
                         t(
@@ -289,7 +291,7 @@ class FormRunner:
                 ]
             )
         if len(text) < step.min_length:
-            return Turn(
+            return Outcome(
                 [
                     Prompt(
                         t(
@@ -304,23 +306,23 @@ class FormRunner:
             media_step = next(s for s in form.steps if s.type == StepType.MEDIA)
             items = fs["answers"].setdefault(media_step.id, [])
             items.extend(kept[: max(0, media_step.max_items - len(items))])
-            turn = self._advance(form, fs, None)
-            turn.messages.insert(0, Prompt(t("The photo or file is kept with your report.")))
-            return turn
+            outcome = self._advance(form, fs, None)
+            outcome.messages.insert(0, Prompt(t("The photo or file is kept with your report.")))
+            return outcome
         return self._advance(form, fs, None)
 
-    def _handle_unit(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_unit(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Outcome:
         t = self.t
         if answer.key == "next":
             fs["unit_page"] = fs.get("unit_page", 0) + 1
-            return Turn()
+            return Outcome()
         if answer.key == "prev":
             fs["unit_page"] = max(0, fs.get("unit_page", 0) - 1)
-            return Turn()
+            return Outcome()
         if answer.key == "all":
             fs.pop("unit_query", None)
             fs["unit_page"] = 0
-            return Turn()
+            return Outcome()
         if answer.key == "mine":
             own = self._own_unit()
             if own is not None:
@@ -337,7 +339,7 @@ class FormRunner:
             if not found:
                 fs.pop("unit_query", None)
                 fs["unit_page"] = 0
-                return Turn(
+                return Outcome(
                     [
                         Prompt(
                             t(
@@ -349,21 +351,21 @@ class FormRunner:
                 )
             fs["unit_query"] = query
             fs["unit_page"] = 0
-            return Turn()
+            return Outcome()
         return self._not_understood(step, answer)
 
-    def _finish_unit(self, form: Form, fs: dict[str, Any], label: str) -> Turn:
+    def _finish_unit(self, form: Form, fs: dict[str, Any], label: str) -> Outcome:
         fs.pop("unit_query", None)
         fs.pop("unit_page", None)
         return self._advance(form, fs, label)
 
-    def _handle_media(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_media(self, form: Form, step: Step, fs: dict[str, Any], answer: Answer) -> Outcome:
         t = self.t
         items: list[dict[str, Any]] = fs["answers"].setdefault(step.id, [])
         if answer.key == "done":
             return self._advance(form, fs, t("Done"))
         if not answer.media:
-            return Turn(
+            return Outcome(
                 [
                     Prompt(
                         t(
@@ -381,7 +383,7 @@ class FormRunner:
                 break
             items.append(_media_item(media))
         if messages and not any(m.kind in ACCEPTED_MEDIA and not m.too_large for m in answer.media):
-            return Turn(messages)
+            return Outcome(messages)
         if len(items) >= step.max_items:
             messages.append(
                 Prompt(
@@ -391,9 +393,9 @@ class FormRunner:
                     )
                 )
             )
-            turn = self._advance(form, fs, None)
-            turn.messages[:0] = messages
-            return turn
+            outcome = self._advance(form, fs, None)
+            outcome.messages[:0] = messages
+            return outcome
         messages.append(
             Prompt(
                 t(
@@ -404,32 +406,32 @@ class FormRunner:
                 [("done", t("Done"))],
             )
         )
-        return Turn(messages, ask_again=False)
+        return Outcome(messages, ask_again=False)
 
-    def _handle_review(self, form: Form, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_review(self, form: Form, fs: dict[str, Any], answer: Answer) -> Outcome:
         if answer.key == "confirm":
-            return Turn(completed=True, ask_again=False, selected_label=self.t("✅ Send"))
+            return Outcome(completed=True, ask_again=False, selected_label=self.t("✅ Send"))
         if answer.key == "edit":
             fs["step"] = EDIT_MENU
-            return Turn(selected_label=self.t("✏️ Edit"))
+            return Outcome(selected_label=self.t("✏️ Edit"))
         if answer.key == "cancel":
             said = self.t("Cancelled. Nothing was sent. Send /report to start a new report.")
-            return Turn(
+            return Outcome(
                 [Prompt(said)], cancelled=True, ask_again=False, selected_label=self.t("✖ Cancel")
             )
-        return Turn([Prompt(self.t("Please choose Send, Edit or Cancel."))])
+        return Outcome([Prompt(self.t("Please choose Send, Edit or Cancel."))])
 
-    def _handle_edit_menu(self, form: Form, fs: dict[str, Any], answer: Answer) -> Turn:
+    def _handle_edit_menu(self, form: Form, fs: dict[str, Any], answer: Answer) -> Outcome:
         if answer.key == "review":
             fs["step"] = REVIEW
-            return Turn()
+            return Outcome()
         if answer.key and answer.key.startswith("edit:"):
             step_id = answer.key[5:]
             if step_id in [s.id for s in form.steps]:
                 fs["step"] = step_id
                 fs["editing"] = True
-                return Turn(selected_label=self._label_of(form, fs, answer.key))
-        return Turn([Prompt(self.t("Please pick the number of the part to change."))])
+                return Outcome(selected_label=self._label_of(form, fs, answer.key))
+        return Outcome([Prompt(self.t("Please pick the number of the part to change."))])
 
     # -- moving between steps --------------------------------------------------------------------
     def _next_step(self, form: Form, fs: dict[str, Any], after: str | None) -> str:
@@ -440,17 +442,17 @@ class FormRunner:
                 return step_id
         return REVIEW if form.review else ""
 
-    def _advance(self, form: Form, fs: dict[str, Any], selected: str | None) -> Turn:
+    def _advance(self, form: Form, fs: dict[str, Any], selected: str | None) -> Outcome:
         current = fs["step"]
         if fs.pop("editing", False) and form.review:
             fs["step"] = REVIEW
-            return Turn(selected_label=selected)
+            return Outcome(selected_label=selected)
         fs.setdefault("history", []).append(current)
         nxt = self._next_step(form, fs, current)
         if not nxt:
-            return Turn(completed=True, ask_again=False, selected_label=selected)
+            return Outcome(completed=True, ask_again=False, selected_label=selected)
         fs["step"] = nxt
-        return Turn(selected_label=selected)
+        return Outcome(selected_label=selected)
 
     def back(self, form: Form, fs: dict[str, Any]) -> bool:
         if fs.get("step") in (REVIEW, EDIT_MENU):
@@ -468,7 +470,7 @@ class FormRunner:
         fs.pop("unit_page", None)
         return True
 
-    def skip(self, form: Form, fs: dict[str, Any]) -> Turn | None:
+    def skip(self, form: Form, fs: dict[str, Any]) -> Outcome | None:
         step_id = fs.get("step")
         if step_id in (None, REVIEW, EDIT_MENU):
             return None

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from handlers import linkcode
 from handlers.callbacks import InvalidCallback, LinkButton, encode, parse
-from handlers.context import Context
+from handlers.context import Turn
 from handlers.i18n import Translations
 from handlers.ports import LinkAlarm, Newcomer, PendingLink
 
@@ -49,7 +49,7 @@ class LinkDesk:
     def __init__(self, translations: Translations) -> None:
         self.translations = translations
 
-    async def on_command(self, turn: Context) -> None:
+    async def on_command(self, turn: Turn) -> None:
         t = turn.t
         inbound = turn.inbound
         args = inbound.command_args.strip()
@@ -84,7 +84,7 @@ class LinkDesk:
             return
         await self._redeem(turn, args)
 
-    async def _redeem(self, turn: Context, typed: str) -> None:
+    async def _redeem(self, turn: Turn, typed: str) -> None:
         t = turn.t
         store = turn.store
         inbound = turn.inbound
@@ -141,7 +141,7 @@ class LinkDesk:
             )
         )
 
-    async def _warn_owner(self, turn: Context, alarm: LinkAlarm) -> None:
+    async def _warn_owner(self, turn: Turn, alarm: LinkAlarm) -> None:
         t = self.translations(alarm.locale)
         if alarm.failures >= CODE_TRIES:
             text = t(
@@ -157,7 +157,7 @@ class LinkDesk:
         key = f"link-alarm:{alarm.code_id}:{alarm.failures}"
         await turn.store.tell_person(alarm.person_id, key, text, [])
 
-    async def _ask_owner(self, turn: Context, code_id: int, person_id: int, locale: str) -> None:
+    async def _ask_owner(self, turn: Turn, code_id: int, person_id: int, locale: str) -> None:
         t = self.translations(locale)
         inbound = turn.inbound
         who = (inbound.display_name or inbound.username or inbound.user_id)[:64]
@@ -172,7 +172,7 @@ class LinkDesk:
         ]
         await turn.store.tell_person(person_id, f"link-ask:{code_id}", text, choices)
 
-    async def on_button(self, turn: Context, callback: str) -> None:
+    async def on_button(self, turn: Turn, callback: str) -> None:
         try:
             button = parse(callback)
         except InvalidCallback:
@@ -182,7 +182,7 @@ class LinkDesk:
             return
         await self._decide(turn, button.code_id, button.accept)
 
-    async def _decide(self, turn: Context, code_id: int | None, accept: bool) -> None:
+    async def _decide(self, turn: Turn, code_id: int | None, accept: bool) -> None:
         assert turn.person is not None
         t = turn.t
         done = await turn.store.decide_link(turn.person.id, code_id, accept)
@@ -199,7 +199,7 @@ class LinkDesk:
                 )
             )
 
-    async def _tell_newcomer(self, turn: Context, done: PendingLink) -> None:
+    async def _tell_newcomer(self, turn: Turn, done: PendingLink) -> None:
         t = self.translations(done.person.locale)
         if done.accepted:
             text = t(
@@ -211,7 +211,7 @@ class LinkDesk:
         key = f"link-done:{done.channel}:{done.chat_id}:{turn.inbound.update_key}"
         await turn.store.tell_chat(done.channel, done.chat_id, key, text)
 
-    async def _unlink(self, turn: Context) -> None:
+    async def _unlink(self, turn: Turn) -> None:
         t = turn.t
         inbound = turn.inbound
         if turn.person is None:

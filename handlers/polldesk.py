@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.callbacks import PollAnswer
-from handlers.context import Context, ReportSubmitted
+from handlers.context import ReportSubmitted, Turn
 from handlers.formrunner import Answer
 from handlers.polldefs import PollDef, Question, QuestionType, pick
 from handlers.pollquestions import (
@@ -36,21 +36,21 @@ class PollDesk:
 
     # -- state -----------------------------------------------------------------------------------
     @staticmethod
-    def _drafts(turn: Context) -> dict[str, Any]:
+    def _drafts(turn: Turn) -> dict[str, Any]:
         return turn.state.data.setdefault("polls", {})
 
     @staticmethod
-    def _done(turn: Context) -> dict[str, Any]:
+    def _done(turn: Turn) -> dict[str, Any]:
         """Rounds this person finished on this messenger: their response id and answers, so they
         can change anonymous answers that the database cannot link back to them."""
         return turn.state.data.setdefault("polls_done", {})
 
-    def _draft(self, turn: Context, round_id: int) -> dict[str, Any]:
+    def _draft(self, turn: Turn, round_id: int) -> dict[str, Any]:
         return self._drafts(turn).setdefault(
             str(round_id), {"answers": {}, "skipped": [], "picked": [], "q": None}
         )
 
-    def _finish(self, turn: Context, round_id: int) -> None:
+    def _finish(self, turn: Turn, round_id: int) -> None:
         self._drafts(turn).pop(str(round_id), None)
         if turn.state.data.get("poll_round") == round_id:
             turn.state.data.pop("poll_round", None)
@@ -66,7 +66,7 @@ class PollDesk:
         return rnd.status == "open" and rnd.opens_at <= now < rnd.closes_at
 
     # -- /poll -----------------------------------------------------------------------------------
-    async def poll_command(self, turn: Context) -> None:
+    async def poll_command(self, turn: Turn) -> None:
         assert turn.person is not None
         t = turn.t
         todo = [
@@ -87,7 +87,7 @@ class PollDesk:
         turn.state.next_nonce()
         turn.say(t("These are waiting for you. Pick one:"), choices)
 
-    def _todo_label(self, turn: Context, todo: PollTodo) -> str:
+    def _todo_label(self, turn: Turn, todo: PollTodo) -> str:
         t = turn.t
         title = pick(PollDef.model_validate(todo.round.definition).title, t.locale)
         state = t("answered, you can still change it") if todo.responded else t("not answered yet")
@@ -103,7 +103,7 @@ class PollDesk:
         """What the person is told: the due time of a situation report, the close of a poll."""
         return rnd.due_at if rnd.kind == "sitrep" else rnd.closes_at
 
-    async def pick(self, turn: Context, answer: Answer) -> None:
+    async def pick(self, turn: Turn, answer: Answer) -> None:
         """An answer to the /poll list."""
         turn.state.flow = None
         turn.state.clear_scratch()
@@ -113,7 +113,7 @@ class PollDesk:
             turn.say(turn.t("Please pick one of the numbers. Send /poll to see the list again."))
 
     # -- starting or resuming a round -------------------------------------------------------------
-    async def start(self, turn: Context, round_id: int) -> None:
+    async def start(self, turn: Turn, round_id: int) -> None:
         t = turn.t
         if turn.person is None:
             turn.say(t("Please register first: send /start."))
@@ -157,14 +157,14 @@ class PollDesk:
             turn.say(t("Let us continue where you left off."))
         await self._ask(turn, rnd, defn, draft)
 
-    async def _earlier_answers(self, turn: Context, rnd: PollRoundView) -> dict[str, Any] | None:
+    async def _earlier_answers(self, turn: Turn, rnd: PollRoundView) -> dict[str, Any] | None:
         assert turn.person is not None
         done = self._done(turn).get(str(rnd.id))
         if done:
             return dict(done["answers"])
         return await turn.store.named_response(rnd.id, turn.person.id)
 
-    def _closed(self, turn: Context, rnd: PollRoundView) -> None:
+    def _closed(self, turn: Turn, rnd: PollRoundView) -> None:
         turn.say(
             turn.t(
                 "This poll closed at {deadline}. Your answer was not recorded.",
@@ -175,7 +175,7 @@ class PollDesk:
 
     # -- asking ----------------------------------------------------------------------------------
     async def _ask(
-        self, turn: Context, rnd: PollRoundView, defn: PollDef, draft: dict[str, Any]
+        self, turn: Turn, rnd: PollRoundView, defn: PollDef, draft: dict[str, Any]
     ) -> None:
         q = self._current(defn, draft)
         if q is None:
@@ -202,7 +202,7 @@ class PollDesk:
             return None
         return next_question(defn, draft["answers"], draft["skipped"])
 
-    async def reprompt(self, turn: Context) -> bool:
+    async def reprompt(self, turn: Turn) -> bool:
         loaded = await self._active(turn)
         if loaded is None:
             return False
@@ -210,7 +210,7 @@ class PollDesk:
         await self._ask(turn, rnd, defn, draft)
         return True
 
-    async def _active(self, turn: Context) -> tuple[PollRoundView, PollDef, dict[str, Any]] | None:
+    async def _active(self, turn: Turn) -> tuple[PollRoundView, PollDef, dict[str, Any]] | None:
         round_id = turn.state.data.get("poll_round")
         if turn.state.flow != "poll" or round_id is None:
             return None
@@ -224,7 +224,7 @@ class PollDesk:
         return rnd, PollDef.model_validate(rnd.definition), self._draft(turn, rnd.id)
 
     async def _open_question(
-        self, turn: Context
+        self, turn: Turn
     ) -> tuple[PollRoundView, PollDef, dict[str, Any], Question] | None:
         """The active round and its open question; None when there is none, or when every
         question is answered (the round is then completed here)."""
@@ -239,7 +239,7 @@ class PollDesk:
         return rnd, defn, draft, q
 
     # -- answers ---------------------------------------------------------------------------------
-    async def on_text(self, turn: Context) -> None:
+    async def on_text(self, turn: Turn) -> None:
         at = await self._open_question(turn)
         if at is None:
             return
@@ -264,7 +264,7 @@ class PollDesk:
             return
         await self._record(turn, rnd, defn, draft, q, value)
 
-    async def on_button(self, turn: Context, button: PollAnswer) -> None:
+    async def on_button(self, turn: Turn, button: PollAnswer) -> None:
         """A button of an earlier question changes that answer; anything else is refused and
         the current question asked again."""
         t = turn.t
@@ -313,7 +313,7 @@ class PollDesk:
 
     async def _toggle(
         self,
-        turn: Context,
+        turn: Turn,
         rnd: PollRoundView,
         defn: PollDef,
         draft: dict[str, Any],
@@ -339,7 +339,7 @@ class PollDesk:
 
     async def _record(
         self,
-        turn: Context,
+        turn: Turn,
         rnd: PollRoundView,
         defn: PollDef,
         draft: dict[str, Any],
@@ -368,7 +368,7 @@ class PollDesk:
             return nxt.id
         return "__end"
 
-    async def skip(self, turn: Context) -> None:
+    async def skip(self, turn: Turn) -> None:
         at = await self._open_question(turn)
         if at is None:
             return
@@ -384,7 +384,7 @@ class PollDesk:
         draft["q"] = self._after(defn, draft, q)
         await self._ask(turn, rnd, defn, draft)
 
-    async def back(self, turn: Context) -> None:
+    async def back(self, turn: Turn) -> None:
         loaded = await self._active(turn)
         if loaded is None:
             return
@@ -403,7 +403,7 @@ class PollDesk:
                 draft["skipped"].remove(prev.id)
         await self._ask(turn, rnd, defn, draft)
 
-    def pause(self, turn: Context) -> None:
+    def pause(self, turn: Turn) -> None:
         """/cancel in a poll keeps what was answered: it is a pause, not a loss."""
         round_id = turn.state.data.pop("poll_round", None)
         turn.state.flow = None
@@ -420,7 +420,7 @@ class PollDesk:
 
     # -- the end ---------------------------------------------------------------------------------
     async def _complete(
-        self, turn: Context, rnd: PollRoundView, defn: PollDef, draft: dict[str, Any]
+        self, turn: Turn, rnd: PollRoundView, defn: PollDef, draft: dict[str, Any]
     ) -> None:
         assert turn.person is not None
         t = turn.t
@@ -467,7 +467,7 @@ class PollDesk:
 
     async def _open_case(
         self,
-        turn: Context,
+        turn: Turn,
         rnd: PollRoundView,
         defn: PollDef,
         answers: dict[str, Any],
