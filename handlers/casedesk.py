@@ -240,18 +240,35 @@ class CaseDesk:
         """The follow-up text for a button that needed one."""
         t = turn.t
         pending: dict[str, Any] = turn.state.data["case_input"]
-        text = turn.inbound.text.strip()
-        command = turn.inbound.command
-        if command == "cancel":
+        if turn.inbound.command == "cancel":
             turn.state.data.pop("case_input", None)
             turn.say_raw(t("Cancelled: nothing was changed."))
             return
         action = Action(pending["action"])
+        current = await self._pending_case(turn, pending)
+        if current is None:
+            return
+        actor, case = current
+        text = self._pending_text(turn, action, pending["stage"])
+        if text is None:
+            return
+        if action == Action.REJECT and pending["stage"] == 0:
+            pending["notes"] = [text]
+            self._ask_text(turn, case, action, stage=1)
+            return
+        turn.state.data.pop("case_input", None)
+        await self._apply_text(turn, actor, case, action, text, pending)
+
+    async def _pending_case(
+        self, turn: Turn, pending: dict[str, Any]
+    ) -> tuple[Actor, ReportView] | None:
+        """The case a note is awaited for, unchanged since the question; None ends the wait."""
+        t = turn.t
         case = await turn.store.case(pending["report_id"])
         actor = await self.actor(turn, case)
         if case is None or actor is None:
             turn.state.data.pop("case_input", None)
-            return
+            return None
         if case.version != pending["version"]:
             turn.state.data.pop("case_input", None)
             turn.say_raw(
@@ -261,20 +278,35 @@ class CaseDesk:
                     status=status_label(t, case.status),
                 )
             )
-            return
-        if command == "skip" and action == Action.REJECT and pending["stage"] == 1:
+            return None
+        return actor, case
+
+    def _pending_text(self, turn: Turn, action: Action, stage: int) -> str | None:
+        """The note as typed ("" for a skipped redirect); None when it was refused and the
+        question stays open."""
+        t = turn.t
+        text = turn.inbound.text.strip()
+        command = turn.inbound.command
+        if command == "skip" and action == Action.REJECT and stage == 1:
             text = ""
         elif turn.inbound.media or not text or command:
             turn.say_raw(t("Please reply with text, or /cancel."), force_reply=True)
-            return
+            return None
         if refusal := too_long(t, text):
             turn.say_raw(refusal, force_reply=True)
-            return
-        if action == Action.REJECT and pending["stage"] == 0:
-            pending["notes"] = [text]
-            self._ask_text(turn, case, action, stage=1)
-            return
-        turn.state.data.pop("case_input", None)
+            return None
+        return text
+
+    async def _apply_text(
+        self,
+        turn: Turn,
+        actor: Actor,
+        case: ReportView,
+        action: Action,
+        text: str,
+        pending: dict[str, Any],
+    ) -> None:
+        t = turn.t
         if action == Action.REJECT:
             note = reject_note(t, pending["notes"][0], text)
             await self._apply(turn, actor, case, action, note=note)
@@ -292,7 +324,7 @@ class CaseDesk:
         elif action == Action.SET_DUE:
             due = self.parse_date(text)
             if due is None:
-                turn.state.data["case_input"] = pending
+                turn.state.data["case_input"] = pending  # still waiting for a date
                 turn.say_raw(
                     t("Please type the date as dd/mm/yyyy, for example 05/12/2026."),
                     force_reply=True,
@@ -334,27 +366,7 @@ class CaseDesk:
     ) -> tuple[ReportView, CaseChanged]:
         """Apply one checked action at the case's version: the change, its event and the effect
         that tells cards and the reporter. Raises ActionFailed with a message to show."""
-        change: dict[str, Any] = {}
-        if action == Action.ASSIGN:
-            departments = {d.code: d for d in await store.departments()}
-            if arg not in departments:
-                raise ActionFailed(t("That department no longer exists."))
-            change.update(department_code=arg, set_department=True)
-            note = departments[arg].name
-            if case.due_at is None:
-                change.update(due_at=self.default_due(case, now), set_due=True)
-        elif action == Action.ACKNOWLEDGE and case.due_at is None:
-            change.update(due_at=self.default_due(case, now), set_due=True)
-        elif action == Action.HAND_BACK:
-            change.update(department_code=None, set_department=True)
-        elif action == Action.SET_DUE:
-            if due is None:
-                preset = DUE_PRESETS.get(arg)
-                if preset is None:  # a forged or garbled preset: say so rather than stay silent
-                    raise ActionFailed(t("This button is not valid."), stale=True)
-                due = now + preset
-            change.update(due_at=due, set_due=True)
-            note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+        change, note = await self._side_changes(store, t, case, action, now, arg, note, due)
         new_status = target(action, case_facts(case))
         try:
             updated = await store.change_case(
@@ -381,6 +393,42 @@ class CaseDesk:
             )
             raise ActionFailed(message, stale=True) from None
         return updated, CaseChanged(case.id, action.value, note, case.department_code)
+
+    async def _side_changes(
+        self,
+        store: Store,
+        t: Translator,
+        case: ReportView,
+        action: Action,
+        now: datetime,
+        arg: str,
+        note: str,
+        due: datetime | None,
+    ) -> tuple[dict[str, Any], str]:
+        """What an action changes besides the status (department, due date), and the note its
+        event records."""
+        change: dict[str, Any] = {}
+        if action == Action.ASSIGN:
+            departments = {d.code: d for d in await store.departments()}
+            if arg not in departments:
+                raise ActionFailed(t("That department no longer exists."))
+            change.update(department_code=arg, set_department=True)
+            note = departments[arg].name
+            if case.due_at is None:
+                change.update(due_at=self.default_due(case, now), set_due=True)
+        elif action == Action.ACKNOWLEDGE and case.due_at is None:
+            change.update(due_at=self.default_due(case, now), set_due=True)
+        elif action == Action.HAND_BACK:
+            change.update(department_code=None, set_department=True)
+        elif action == Action.SET_DUE:
+            if due is None:
+                preset = DUE_PRESETS.get(arg)
+                if preset is None:  # a forged or garbled preset: say so rather than stay silent
+                    raise ActionFailed(t("This button is not valid."), stale=True)
+                due = now + preset
+            change.update(due_at=due, set_due=True)
+            note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+        return change, note
 
     async def _apply(
         self,
@@ -655,49 +703,55 @@ class CaseDesk:
 
     async def reporter_text(self, turn: Turn) -> bool:
         """Free text from an idle reporter: an answer they were asked for. True when consumed."""
-        t = turn.t
-        person = turn.person
-        if person is None:
+        if turn.person is None:
             return False
         text = turn.inbound.text.strip()
         pending = turn.state.data.get("reporter_input")
         if pending:
-            case = await turn.store.case(pending["report_id"])
-            actor = await self.actor(turn, case)
-            if case is None or actor is None:
-                turn.state.data.pop("reporter_input", None)
-                return False
-            what = pending["what"]
-            if what == "rate":
-                if text.isdecimal() and 1 <= int(text) <= 5:
-                    await self.reporter_choice(turn, actor, case, "rate", text)
-                    return True
-                turn.state.data.pop("reporter_input", None)
-                return False
-            if not text or turn.inbound.media:
-                turn.say_raw(t("Please type your answer as text."))
-                return True
-            if refusal := too_long(t, text):
-                turn.say_raw(refusal)  # still waiting for the answer: nothing is lost
-                return True
-            turn.state.data.pop("reporter_input", None)
-            action = {
-                "dispute": Action.DISPUTE,
-                "answer": Action.ANSWER,
-                "addinfo": Action.ADD_INFO,
-            }[what]
-            if await self._reporter_apply(turn, actor, case, action, note=text) is not None:
-                turn.say_raw(self._reporter_thanks(turn, action, case))
-            return True
-        waiting = await turn.store.waiting_on_reporter(person.id)
+            return await self._asked_reporter_text(turn, pending, text)
+        waiting = await turn.store.waiting_on_reporter(turn.person.id)
         if not waiting or not text:
             return False
-        case = waiting[0]
+        return await self._waiting_reporter_text(turn, waiting[0], text)
+
+    async def _asked_reporter_text(self, turn: Turn, pending: dict[str, Any], text: str) -> bool:
+        """The answer to what a reporter's button asked them to type."""
+        t = turn.t
+        case = await turn.store.case(pending["report_id"])
+        actor = await self.actor(turn, case)
+        if case is None or actor is None:
+            turn.state.data.pop("reporter_input", None)
+            return False
+        what = pending["what"]
+        if what == "rate":
+            if text.isdecimal() and 1 <= int(text) <= 5:
+                await self.reporter_choice(turn, actor, case, "rate", text)
+                return True
+            turn.state.data.pop("reporter_input", None)
+            return False
+        if not text or turn.inbound.media:
+            turn.say_raw(t("Please type your answer as text."))
+            return True
+        if refusal := too_long(t, text):
+            turn.say_raw(refusal)  # still waiting for the answer: nothing is lost
+            return True
+        turn.state.data.pop("reporter_input", None)
+        action = {
+            "dispute": Action.DISPUTE,
+            "answer": Action.ANSWER,
+            "addinfo": Action.ADD_INFO,
+        }[what]
+        if await self._reporter_apply(turn, actor, case, action, note=text) is not None:
+            turn.say_raw(self._reporter_thanks(turn, action, case))
+        return True
+
+    async def _waiting_reporter_text(self, turn: Turn, case: ReportView, text: str) -> bool:
+        """Text from a reporter whose case waits for them: an answer, or yes/no to "resolved?"."""
+        t = turn.t
         actor = await self.actor(turn, case)
         assert actor is not None
         # The notice offered numbered choices: a typed number or label means that choice.
-        offered = self.waiting_choices(t, case)
-        chosen = _parsed(typed_choice(text, offered) or "")
+        chosen = _parsed(typed_choice(text, self.waiting_choices(t, case)) or "")
         if isinstance(chosen, ReporterButton):
             await self.reporter_choice(turn, actor, case, chosen.choice, "")
             return True

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from handlers.text import fold
+
 DATA_DIR = Path(__file__).with_name("data")
 
 
@@ -175,8 +177,6 @@ ALIAS_COMMANDS = ("report", "my", "cancel", "back", "skip", "help", "lang")
 
 
 def _load_aliases(path: Path) -> dict[str, str]:
-    from handlers.text import fold
-
     raw = _read_yaml(path)
     table = (raw or {}).get("aliases") if isinstance(raw, dict) else None
     if not isinstance(table, dict):
