@@ -108,6 +108,12 @@ class CaseDesk:
         return Actor(person.id, person.role, department, can_reveal, is_reporter)
 
     # -- staff and department buttons: c:<id>:<action>:<version>[:<arg>] ------------------------
+    async def on_press(self, turn: Turn) -> None:
+        """A case card's button. The card is edited through the outbox, so the pressed
+        message keeps its buttons even when the press is refused."""
+        turn.reply.retire_keyboard = False
+        await self.on_button(turn, turn.inbound.callback or "")
+
     async def on_button(self, turn: Turn, data: str) -> None:
         t = turn.t
         button = _parsed(data)
@@ -624,8 +630,8 @@ class CaseDesk:
         self.offer(turn, text, buttons if actor.role != "leader" else [])
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
-    async def on_reporter_button(self, turn: Turn, data: str) -> None:
-        refusal = await self.reporter_press(turn, data)
+    async def on_reporter_press(self, turn: Turn) -> None:
+        refusal = await self.reporter_press(turn, turn.inbound.callback or "")
         turn.reply.callback_answer = CallbackAnswer(refusal or "", bool(refusal))
 
     async def reporter_press(self, turn: Turn, data: str) -> str | None:

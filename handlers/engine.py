@@ -6,12 +6,13 @@ The host owns the transaction and all I/O: it loads the state, calls `step`, app
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.callbacks import InvalidCallback, Kind, PollAnswer, PollInvitation, PromptChoice
+from handlers.callbacks import InvalidCallback, Kind, PollAnswer, PromptChoice, kind_of
 from handlers.callbacks import parse as parse_callback
 from handlers.cards import card_buttons, staff_card
 from handlers.casedesk import CaseDesk, answer_button, reporter_data, resolution_question
@@ -48,6 +49,32 @@ WEB_LOGIN_MINUTES = 10
 MY_LIST_SIZE = 10
 
 
+Desk = Callable[[Turn], Awaitable[None]]
+# Commands that work before registration; every other one starts it.
+OPEN_COMMANDS = frozenset({"help", "lang", "start", "link", "unlink"})
+POLL_COMMANDS = frozenset({"cancel", "back", "skip"})  # mean the poll's question in a poll
+
+
+@dataclass(frozen=True)
+class Route:
+    """One line of the engine's dispatch table."""
+
+    desk: Desk
+    button: Kind | None = None  # a pressed button of this kind
+    commands: frozenset[str] | None = None  # one of these commands
+    private: bool = False  # in a private chat only
+    when: Callable[[Turn], bool] | None = None
+
+    def matches(self, turn: Turn, button: Kind | None) -> bool:
+        if self.private and turn.inbound.chat_kind != ChatKind.PRIVATE:
+            return False
+        if self.button is not None and button != self.button:
+            return False
+        if self.commands is not None and turn.inbound.command not in self.commands:
+            return False
+        return self.when is None or self.when(turn)
+
+
 @dataclass
 class StepResult:
     state: dict[str, Any]
@@ -74,6 +101,42 @@ class Engine:
         self.desk = CaseDesk(catalog, tz)
         self.polls = PollDesk(tz)
         self.links = LinkDesk(translations)
+        self.routes = self._routes()
+        self.commands = self._commands()
+
+    def _routes(self) -> tuple[Route, ...]:
+        """Which desk takes a turn: the first line that matches. The order is the behaviour: a
+        case card's button works anywhere, a note awaited for a case comes before a poll
+        invitation's button, and group chats get no flows."""
+        return (
+            Route(self.desk.on_press, button=Kind.CASE),
+            Route(self.desk.on_reporter_press, button=Kind.REPORTER, private=True),
+            Route(self.links.on_press, button=Kind.LINK, private=True),
+            Route(self.desk.on_text, when=self._awaits_case_note),
+            Route(self.polls.on_invitation, button=Kind.POLL_INVITATION, private=True),
+            Route(self._case_commands, commands=frozenset({"cases", "case"})),
+            Route(self._group, when=lambda turn: turn.inbound.chat_kind == ChatKind.GROUP),
+            Route(self._prompt_button, when=lambda turn: turn.inbound.callback is not None),
+            Route(self._command, when=lambda turn: turn.inbound.command is not None),
+            Route(self._message),
+        )
+
+    def _commands(self) -> dict[str, Desk]:
+        """Commands of a private chat; those after /unlink need a registered person."""
+        return {
+            "help": self._help_command,
+            "lang": self._lang_command,
+            "start": self._start,
+            "link": self.links.on_command,
+            "unlink": self.links.on_command,
+            "cancel": self._cancel,
+            "back": self._back,
+            "skip": self._skip,
+            "poll": self.polls.poll_command,
+            "report": self._begin_report,
+            "my": self._my_list,
+            "weblogin": self._weblogin,
+        }
 
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
@@ -98,54 +161,10 @@ class Engine:
             # A new command ends a pending note for a case, so it cannot swallow what follows.
             state.data.pop("case_input", None)
             state.data.pop("case_choices", None)
-        callback = inbound.callback
-        if callback is not None and callback.startswith("c:"):
-            turn.reply.retire_keyboard = False
-            await self.desk.on_button(turn, callback)
-        elif (
-            callback is not None
-            and callback.startswith("r:")
-            and inbound.chat_kind == ChatKind.PRIVATE
-        ):
-            await self.desk.on_reporter_button(turn, callback)
-        elif (
-            callback is not None
-            and callback.startswith("lk:")
-            and inbound.chat_kind == ChatKind.PRIVATE
-        ):
-            turn.reply.callback_answer = CallbackAnswer()
-            await self.links.on_button(turn, callback)
-        elif self.desk.has_pending_input(turn) and (inbound.command in (None, "cancel", "skip")):
-            await self.desk.on_text(turn)
-        elif (
-            callback is not None
-            and callback.startswith("poll:")
-            and inbound.chat_kind == ChatKind.PRIVATE
-        ):
-            turn.reply.callback_answer = CallbackAnswer()
-            await self._poll_invitation(turn, callback)
-        elif inbound.command in ("cases", "case"):
-            await self._case_commands(turn)
-        elif inbound.chat_kind == ChatKind.GROUP:
-            self._group(turn)
-        elif callback is not None:
-            await self._callback(turn)
-        elif inbound.command is not None:
-            await self._command(turn)
-        else:
-            await self._message(turn)
+        kind = kind_of(inbound.callback) if inbound.callback is not None else None
+        route = next(r for r in self.routes if r.matches(turn, kind))
+        await route.desk(turn)
         return StepResult(state.data, turn.reply, turn.effects)
-
-    async def _poll_invitation(self, turn: Turn, callback: str) -> None:
-        """The "Answer now" button on an invitation, which came through the outbox."""
-        try:
-            button = parse_callback(callback)
-        except InvalidCallback:
-            button = None
-        if turn.person is None or not isinstance(button, PollInvitation):
-            turn.say(turn.t("This button is not valid."))
-            return
-        await self.polls.start(turn, button.round_id)
 
     async def _case_commands(self, turn: Turn) -> None:
         if turn.inbound.command == "cases":
@@ -201,7 +220,8 @@ class Engine:
         return self.translations.default_locale
 
     # -- group chats: never run flows there, never crash -----------------------------------------
-    def _group(self, turn: Turn) -> None:
+    async def _group(self, turn: Turn) -> None:
+        """Group chats: never run flows there, never crash."""
         if turn.inbound.callback is not None:
             turn.reply.callback_answer = CallbackAnswer(turn.t("This button is not for you."), True)
             return
@@ -214,7 +234,15 @@ class Engine:
             )
 
     # -- buttons ---------------------------------------------------------------------------------
-    async def _callback(self, turn: Turn) -> None:
+    def _awaits_case_note(self, turn: Turn) -> bool:
+        return self.desk.has_pending_input(turn) and turn.inbound.command in (
+            None,
+            "cancel",
+            "skip",
+        )
+
+    async def _prompt_button(self, turn: Turn) -> None:
+        """A button of a prompt this engine asked (forms, /my, /lang, poll questions)."""
         try:
             button = parse_callback(turn.inbound.callback or "")
         except InvalidCallback as invalid:
@@ -244,58 +272,34 @@ class Engine:
 
     # -- commands --------------------------------------------------------------------------------
     async def _command(self, turn: Turn) -> None:
-        cmd = turn.inbound.command
-        t = turn.t
-        if cmd == "help":
-            turn.say(self._help(turn))
-            await self._reprompt_any(turn)
-            return
-        if cmd == "lang":
-            turn.state.scratch["lang_return"] = turn.state.flow
-            turn.state.flow = "lang"
-            self._ask_lang(turn)
-            return
-        if cmd == "start":
-            await self._start(turn)
-            return
-        if cmd in ("link", "unlink"):
-            await self.links.on_command(turn)
-            return
-        if turn.person is None:
-            await self._begin_onboarding(turn, None)
-            return
-        # A reporter's unsent answer ends with any new command, so it cannot swallow what they
-        # type next; /cancel ends just that.
-        unsent = cmd not in ("help", "lang") and turn.state.data.pop("reporter_input", None)
-        if unsent and cmd == "cancel":
-            turn.say(t("Cancelled: nothing was changed."))
-            await self._reprompt_any(turn)
-            return
-        if turn.state.flow == "poll" and cmd in ("cancel", "back", "skip"):
-            if cmd == "cancel":
-                self.polls.pause(turn)
-            elif cmd == "back":
-                await self.polls.back(turn)
-            else:
-                await self.polls.skip(turn)
-        elif cmd == "cancel":
-            self._cancel(turn)
-        elif cmd == "back":
-            self._back(turn)
-        elif cmd == "skip":
-            await self._skip(turn)
-        elif cmd == "poll":
-            await self.polls.poll_command(turn)
-        elif cmd == "report":
-            self._begin_report(turn)
-        elif cmd == "my":
-            await self._my_list(turn)
-        elif cmd == "weblogin":
-            await self._weblogin(turn)
+        cmd = turn.inbound.command or ""
+        if cmd not in OPEN_COMMANDS:
+            if turn.person is None:
+                await self._begin_onboarding(turn, None)
+                return
+            # A reporter's unsent answer ends with any new command, so it cannot swallow what
+            # they type next; /cancel ends just that.
+            if turn.state.data.pop("reporter_input", None) and cmd == "cancel":
+                turn.say(turn.t("Cancelled: nothing was changed."))
+                await self._reprompt_any(turn)
+                return
+        if turn.state.flow == "poll" and cmd in POLL_COMMANDS:
+            await self.polls.on_command(turn)
+        elif desk := self.commands.get(cmd):
+            await desk(turn)
         else:
-            turn.say(t("Sorry, I do not know the command /{command}.", command=cmd or ""))
+            turn.say(turn.t("Sorry, I do not know the command /{command}.", command=cmd))
             if not await self._reprompt_any(turn):
                 turn.say(self._help(turn))
+
+    async def _help_command(self, turn: Turn) -> None:
+        turn.say(self._help(turn))
+        await self._reprompt_any(turn)
+
+    async def _lang_command(self, turn: Turn) -> None:
+        turn.state.scratch["lang_return"] = turn.state.flow
+        turn.state.flow = "lang"
+        self._ask_lang(turn)
 
     def _help(self, turn: Turn) -> str:
         t = turn.t
@@ -449,7 +453,7 @@ class Engine:
         )
 
     # -- the report form -------------------------------------------------------------------------
-    def _begin_report(self, turn: Turn) -> None:
+    async def _begin_report(self, turn: Turn) -> None:
         t = turn.t
         state = turn.state
         if state.has_form("report") and state.form("report").get("step"):
@@ -561,7 +565,7 @@ class Engine:
         turn.state.flow = None
         turn.state.next_nonce()
 
-    def _cancel(self, turn: Turn) -> None:
+    async def _cancel(self, turn: Turn) -> None:
         t = turn.t
         flow = turn.state.flow
         if flow in ("onboarding", "report") and turn.state.has_form(flow):
@@ -573,7 +577,7 @@ class Engine:
         turn.state.next_nonce()
         turn.say(t("There is nothing to cancel. Send /help to see what I can do."))
 
-    def _back(self, turn: Turn) -> None:
+    async def _back(self, turn: Turn) -> None:
         active = self._active_form(turn)
         if active is None:
             turn.say(turn.t("There is no question to go back to."))

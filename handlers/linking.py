@@ -23,6 +23,7 @@ from handlers.callbacks import InvalidCallback, LinkButton, encode, parse
 from handlers.context import Turn
 from handlers.i18n import Translations
 from handlers.ports import LinkAlarm, Newcomer, PendingLink
+from handlers.types import CallbackAnswer
 
 LINK_MINUTES = 10
 CODE_TRIES = 5
@@ -172,9 +173,11 @@ class LinkDesk:
         ]
         await turn.store.tell_person(person_id, f"link-ask:{code_id}", text, choices)
 
-    async def on_button(self, turn: Turn, callback: str) -> None:
+    async def on_press(self, turn: Turn) -> None:
+        """The owner's Confirm or Refuse, on the question sent through the outbox."""
+        turn.reply.callback_answer = CallbackAnswer()
         try:
-            button = parse(callback)
+            button = parse(turn.inbound.callback or "")
         except InvalidCallback:
             button = None
         if turn.person is None or not isinstance(button, LinkButton):

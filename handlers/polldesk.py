@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.callbacks import PollAnswer
+from handlers.callbacks import InvalidCallback, PollAnswer, PollInvitation, parse
 from handlers.context import ReportSubmitted, Turn
 from handlers.formrunner import Answer
 from handlers.polldefs import PollDef, Question, QuestionType, pick
@@ -26,6 +26,7 @@ from handlers.pollquestions import (
     visible,
 )
 from handlers.ports import PollRoundView, PollTodo
+from handlers.types import CallbackAnswer
 
 KEEP = "_keep"
 
@@ -65,7 +66,29 @@ class PollDesk:
     def _is_open(rnd: PollRoundView, now: datetime) -> bool:
         return rnd.status == "open" and rnd.opens_at <= now < rnd.closes_at
 
-    # -- /poll -----------------------------------------------------------------------------------
+    # -- /poll and the invitation's button -------------------------------------------------------
+    async def on_invitation(self, turn: Turn) -> None:
+        """The "Answer now" button on an invitation, which came through the outbox."""
+        turn.reply.callback_answer = CallbackAnswer()
+        try:
+            button = parse(turn.inbound.callback or "")
+        except InvalidCallback:
+            button = None
+        if turn.person is None or not isinstance(button, PollInvitation):
+            turn.say(turn.t("This button is not valid."))
+            return
+        await self.start(turn, button.round_id)
+
+    async def on_command(self, turn: Turn) -> None:
+        """/cancel, /back and /skip while answering: about the poll's question."""
+        command = turn.inbound.command
+        if command == "cancel":
+            self.pause(turn)
+        elif command == "back":
+            await self.back(turn)
+        else:
+            await self.skip(turn)
+
     async def poll_command(self, turn: Turn) -> None:
         assert turn.person is not None
         t = turn.t
