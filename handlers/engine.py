@@ -8,25 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.callbacks import InvalidCallback, Kind, PollAnswer, PromptChoice, kind_of
 from handlers.callbacks import parse as parse_callback
 from handlers.cards import card_buttons, staff_card
-from handlers.casedesk import CaseDesk, answer_button, reporter_data, resolution_question
+from handlers.casedesk import CaseDesk
 from handlers.casework import WEB_ROLES
 from handlers.context import Effect, ReportSubmitted, Turn
 from handlers.formrunner import REVIEW, Answer, FormRunner, Outcome, Prompt
 from handlers.forms import Catalog, Form
 from handlers.i18n import Translations, Translator
 from handlers.linking import LinkDesk
+from handlers.mydesk import MyDesk
 from handlers.polldesk import PollDesk
 from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
 from handlers.state import State
-from handlers.status import event_line, public_history, status_label
-from handlers.text import fold, labelled
+from handlers.text import fold
 from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
 
 COMMANDS = (
@@ -46,7 +45,6 @@ COMMANDS = (
     "weblogin",
 )
 WEB_LOGIN_MINUTES = 10
-MY_LIST_SIZE = 10
 
 
 Desk = Callable[[Turn], Awaitable[None]]
@@ -101,6 +99,7 @@ class Engine:
         self.desk = CaseDesk(catalog, tz)
         self.polls = PollDesk(tz)
         self.links = LinkDesk(translations)
+        self.my = MyDesk(catalog, tz, self.desk, self._after_my, self._reprompt)
         self.routes = self._routes()
         self.commands = self._commands()
 
@@ -134,7 +133,7 @@ class Engine:
             "skip": self._skip,
             "poll": self.polls.poll_command,
             "report": self._begin_report,
-            "my": self._my_list,
+            "my": self.my.list,
             "weblogin": self._weblogin,
         }
 
@@ -522,7 +521,7 @@ class Engine:
             await self._lang_answer(turn, answer)
             return
         if flow == "my":
-            await self._my_answer(turn, answer)
+            await self.my.answer(turn, answer)
             return
         if flow == "pollpick":
             await self.polls.pick(turn, answer)
@@ -628,6 +627,15 @@ class Engine:
                 answer = self._resolve_scratch(turn, inbound.text)
         await self._answer(turn, answer)
 
+    async def _after_my(self, turn: Turn, answer: Answer) -> None:
+        """An answer given while /my was open that named no report of theirs: an answer to the
+        draft, or else to a question the people handling a case asked meanwhile."""
+        if answer.text is not None and (active := self._active_form(turn)) is not None:
+            answer = turn.runner.resolve(active[0], active[1], answer.text)
+        elif answer.text is not None and await self.desk.reporter_text(turn):
+            return
+        await self._answer(turn, answer)
+
     def _resolve_scratch(self, turn: Turn, text: str) -> Answer:
         """Typed numbers for the /my and /lang lists, which are not forms."""
         choices: list[tuple[str, str]] = turn.state.scratch.get("choices", [])
@@ -670,97 +678,6 @@ class Engine:
         turn.reply.selected_label = "Tiếng Việt" if locale == "vi" else "English"
         turn.say(turn.t("Language set to English."))
         await self._reprompt_any(turn)
-
-    # -- /my -------------------------------------------------------------------------------------
-    async def _my_list(self, turn: Turn) -> None:
-        assert turn.person is not None
-        t = turn.t
-        reports = await turn.store.reports_of(turn.person.id, MY_LIST_SIZE)
-        if not reports:
-            turn.say(t("You have not sent any reports yet. Send /report to start one."))
-            return
-        draft_flow = turn.state.flow if turn.state.flow in ("onboarding", "report") else None
-        turn.state.scratch["my_return"] = draft_flow
-        turn.state.flow = "my"
-        choices = [
-            (r.code, f"{r.code} · {self._date(r.created_at)} · {status_label(t, r.status)}")
-            for r in reports
-        ]
-        turn.state.scratch["choices"] = choices
-        turn.state.next_nonce()
-        turn.say(t("Your reports, newest first. Pick one to see its history:"), choices)
-
-    async def _my_answer(self, turn: Turn, answer: Answer) -> None:
-        assert turn.person is not None
-        t = turn.t
-        if answer.key is not None and answer.key.startswith("r:"):
-            # A choice under a case's detail, typed rather than pressed.
-            self._leave_my(turn)
-            if refusal := await self.desk.reporter_press(turn, answer.key):
-                turn.say_raw(refusal)
-            return
-        code = answer.key or (answer.text or "").strip().upper()
-        report = await turn.store.report_of(turn.person.id, code) if code else None
-        if report is None:
-            # Not a report of theirs: leave the list and treat it as an answer to the draft,
-            # or else to a question the people handling a case asked meanwhile.
-            self._leave_my(turn)
-            if answer.text is not None and (active := self._active_form(turn)) is not None:
-                answer = turn.runner.resolve(active[0], active[1], answer.text)
-            elif answer.text is not None and await self.desk.reporter_text(turn):
-                return
-            await self._answer(turn, answer)
-            return
-        turn.reply.selected_label = report.code
-        cat = self.catalog.category(report.category)
-        lines = [
-            t("Report {code}", code=report.code),
-            labelled(t("Category"), cat.label(t.locale) if cat else report.category),
-            labelled(t("Urgency"), t("🔥 Hot") if report.urgency == "hot" else t("Normal")),
-            labelled(t("Unit"), report.unit_name),
-            labelled(t("Status"), status_label(t, report.status)),
-            labelled(t("Handled by"), report.department_name or t("not assigned yet")),
-            "",
-            report.description
-            if len(report.description) <= 500
-            else report.description[:500] + "…",
-            "",
-            t("History:"),
-        ]
-        for ev in public_history(report.events):
-            lines.append(f"• {self._datetime(ev.at)}: {event_line(t, ev.action, ev.note)}")
-        buttons = self._reporter_buttons(t, report)
-        turn.say_raw("\n".join(lines), buttons)
-        if buttons:
-            turn.state.scratch["choices"] = [(data, label) for data, label in buttons]
-        if turn.state.scratch.get("my_return"):
-            # A draft is open: go back to it rather than leave it hidden behind the list.
-            self._leave_my(turn)
-            turn.say(t("Your unfinished report is still here:"))
-            self._reprompt(turn)
-
-    @staticmethod
-    def _reporter_buttons(t: Translator, report: ReportView) -> list[tuple[str, str]]:
-        """What the reporter can do with their case from /my."""
-        if report.status == "resolved":
-            return resolution_question(t, report)[1]
-        buttons = []
-        if report.status == "needs_info":
-            buttons.append(answer_button(t, report))
-        if report.status in ("new", "acknowledged", "assigned", "needs_info", "reopened"):
-            buttons.append((reporter_data(report, "addinfo"), t("Add information")))
-        return buttons
-
-    def _leave_my(self, turn: Turn) -> None:
-        back_to = turn.state.scratch.get("my_return")
-        turn.state.clear_scratch()
-        turn.state.flow = back_to
-
-    def _date(self, at: datetime) -> str:
-        return at.astimezone(self.tz).strftime("%d/%m/%Y")
-
-    def _datetime(self, at: datetime) -> str:
-        return at.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
 
 
 __all__ = ["REVIEW", "Effect", "Engine", "ReportSubmitted", "StepResult"]
