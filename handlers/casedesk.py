@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.callbacks import CaseButton, InvalidCallback, ReporterButton, encode, parse
-from handlers.cards import ACTION_LABELS, button_data, case_facts
+from handlers.cards import ACTION_LABELS, button_data, card_buttons, case_facts, staff_card
 from handlers.casework import (
     NEEDS_TEXT,
     WEB_ROLES,
@@ -566,6 +566,12 @@ class CaseDesk:
         departments = [r.removeprefix("department:") for r in roles if r.startswith("department:")]
         return (True, departments[0]) if departments else (False, None)
 
+    async def on_command(self, turn: Turn) -> None:
+        if turn.inbound.command == "cases":
+            await self.cases_command(turn)
+        else:
+            await self.case_command(turn)
+
     async def cases_command(self, turn: Turn) -> None:
         t = turn.t
         allowed, chat_department = await self.chat_scope(turn)
@@ -605,7 +611,7 @@ class CaseDesk:
             )
         turn.say_raw("\n".join(lines))
 
-    async def case_command(self, turn: Turn, render_card: Any) -> None:
+    async def case_command(self, turn: Turn) -> None:
         t = turn.t
         allowed, chat_department = await self.chat_scope(turn)
         if not allowed:
@@ -626,8 +632,23 @@ class CaseDesk:
             )
             return
         audience = "department" if actor.role == "handler" or chat_department else "staff"
-        text, buttons = await render_card(turn, case, audience)
+        text, buttons = await self.render_case(turn, case, audience)
         self.offer(turn, text, buttons if actor.role != "leader" else [])
+
+    async def render_case(
+        self, turn: Turn, case: ReportView, audience: str
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The card as a staffer sees it in /case, with the buttons their role may press."""
+        t = turn.t
+        summary = (
+            t.n("{count} attachment", "{count} attachments", case.attachment_count)
+            if case.attachment_count
+            else ""
+        )
+        # Named reports show who sent them, as on the cards posted to the staff chat.
+        reporter = await turn.store.named_reporter(case.id) if case.anonymity == "named" else None
+        text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now)
+        return text, card_buttons(t, case, audience)
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
     async def on_reporter_press(self, turn: Turn) -> None:

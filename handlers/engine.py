@@ -13,17 +13,18 @@ from zoneinfo import ZoneInfo
 
 from handlers.callbacks import InvalidCallback, Kind, PollAnswer, PromptChoice, kind_of
 from handlers.callbacks import parse as parse_callback
-from handlers.cards import card_buttons, staff_card
 from handlers.casedesk import CaseDesk
 from handlers.casework import WEB_ROLES
 from handlers.context import Effect, ReportSubmitted, Turn
-from handlers.formrunner import REVIEW, Answer, FormRunner, Outcome, Prompt
-from handlers.forms import Catalog, Form
-from handlers.i18n import Translations, Translator
+from handlers.formdesk import FormDesk
+from handlers.formrunner import REVIEW, Answer, FormRunner
+from handlers.forms import Catalog
+from handlers.help import help_text
+from handlers.i18n import Translations
 from handlers.linking import LinkDesk
 from handlers.mydesk import MyDesk
 from handlers.polldesk import PollDesk
-from handlers.ports import InviteUnavailable, PersonView, Registration, ReportView, Store, UnitView
+from handlers.ports import PersonView, Store, UnitView
 from handlers.state import State
 from handlers.text import fold
 from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
@@ -99,6 +100,7 @@ class Engine:
         self.desk = CaseDesk(catalog, tz)
         self.polls = PollDesk(tz)
         self.links = LinkDesk(translations)
+        self.forms = FormDesk(catalog, lambda: self.units)
         self.my = MyDesk(catalog, tz, self.desk, self._after_my, self._reprompt)
         self.routes = self._routes()
         self.commands = self._commands()
@@ -113,7 +115,7 @@ class Engine:
             Route(self.links.on_press, button=Kind.LINK, private=True),
             Route(self.desk.on_text, when=self._awaits_case_note),
             Route(self.polls.on_invitation, button=Kind.POLL_INVITATION, private=True),
-            Route(self._case_commands, commands=frozenset({"cases", "case"})),
+            Route(self.desk.on_command, commands=frozenset({"cases", "case"})),
             Route(self._group, when=lambda turn: turn.inbound.chat_kind == ChatKind.GROUP),
             Route(self._prompt_button, when=lambda turn: turn.inbound.callback is not None),
             Route(self._command, when=lambda turn: turn.inbound.command is not None),
@@ -129,10 +131,10 @@ class Engine:
             "link": self.links.on_command,
             "unlink": self.links.on_command,
             "cancel": self._cancel,
-            "back": self._back,
-            "skip": self._skip,
+            "back": self.forms.back,
+            "skip": self.forms.skip,
             "poll": self.polls.poll_command,
-            "report": self._begin_report,
+            "report": self.forms.begin_report,
             "my": self.my.list,
             "weblogin": self._weblogin,
         }
@@ -164,27 +166,6 @@ class Engine:
         route = next(r for r in self.routes if r.matches(turn, kind))
         await route.desk(turn)
         return StepResult(state.data, turn.reply, turn.effects)
-
-    async def _case_commands(self, turn: Turn) -> None:
-        if turn.inbound.command == "cases":
-            await self.desk.cases_command(turn)
-        else:
-            await self.desk.case_command(turn, self.render_case)
-
-    async def render_case(
-        self, turn: Turn, case: ReportView, audience: str
-    ) -> tuple[str, list[tuple[str, str]]]:
-        """The card as a staffer sees it in /case, with the buttons their role may press."""
-        t = turn.t
-        summary = (
-            t.n("{count} attachment", "{count} attachments", case.attachment_count)
-            if case.attachment_count
-            else ""
-        )
-        # Named reports show who sent them, as on the cards posted to the staff chat.
-        reporter = await turn.store.named_reporter(case.id) if case.anonymity == "named" else None
-        text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now)
-        return text, card_buttons(t, case, audience)
 
     def command_menu(self) -> list[tuple[str, str]]:
         """The commands a messenger's menu lists, described in the organisation's language."""
@@ -274,7 +255,7 @@ class Engine:
         cmd = turn.inbound.command or ""
         if cmd not in OPEN_COMMANDS:
             if turn.person is None:
-                await self._begin_onboarding(turn, None)
+                await self.forms.begin_onboarding(turn, None)
                 return
             # A reporter's unsent answer ends with any new command, so it cannot swallow what
             # they type next; /cancel ends just that.
@@ -289,10 +270,10 @@ class Engine:
         else:
             turn.say(turn.t("Sorry, I do not know the command /{command}.", command=cmd))
             if not await self._reprompt_any(turn):
-                turn.say(self._help(turn))
+                turn.say(help_text(turn.t))
 
     async def _help_command(self, turn: Turn) -> None:
-        turn.say(self._help(turn))
+        turn.say(help_text(turn.t))
         await self._reprompt_any(turn)
 
     async def _lang_command(self, turn: Turn) -> None:
@@ -300,32 +281,16 @@ class Engine:
         turn.state.flow = "lang"
         self._ask_lang(turn)
 
-    def _help(self, turn: Turn) -> str:
-        t = turn.t
-        return "\n".join(
-            [
-                t("Here is what I can do:"),
-                t("/report: report a pressing issue"),
-                t("/my: your reports and what happened to them"),
-                t("/poll: polls and situation reports waiting for you"),
-                t("/cancel: stop what you are doing"),
-                t("/back: go back to the previous question"),
-                t("/skip: leave out an optional question"),
-                t("/lang: change the language"),
-                t("/help: this help"),
-            ]
-        )
-
     async def _start(self, turn: Turn) -> None:
         t = turn.t
         code = turn.inbound.command_args.strip()
         if turn.person is not None:
             turn.say(
-                t("Welcome back, {name}!", name=turn.person.display_name) + "\n" + self._help(turn)
+                t("Welcome back, {name}!", name=turn.person.display_name) + "\n" + help_text(turn.t)
             )
             await self._reprompt_any(turn)
             return
-        await self._begin_onboarding(turn, code or None)
+        await self.forms.begin_onboarding(turn, code or None)
 
     # -- one person across messengers ------------------------------------------------------------
     async def _weblogin(self, turn: Turn) -> None:
@@ -344,161 +309,7 @@ class Engine:
             )
         )
 
-    # -- onboarding ------------------------------------------------------------------------------
-    @property
-    def onboarding(self) -> Form:
-        return self.catalog.forms["onboarding"]
-
-    @property
-    def report(self) -> Form:
-        return self.catalog.forms["report"]
-
-    async def _begin_onboarding(self, turn: Turn, code: str | None) -> None:
-        t = turn.t
-        state = turn.state
-        if state.flow == "onboarding" and not code:
-            turn.say(t("Let us finish your registration first."))
-            self._reprompt(turn)
-            return
-        if not self.units:
-            # An operator has not imported the organisation yet: say so instead of a dead end.
-            turn.say(
-                t(
-                    "Registration is not open yet: the organisation's units have not been set up. Please try again later."
-                )
-            )
-            return
-        # A restart (say, with an invite code) keeps what the person already typed.
-        typed = dict(state.form("onboarding")["answers"]) if state.has_form("onboarding") else {}
-        state.drop_form("onboarding")
-        fs = state.form("onboarding")
-        fs["answers"].update(typed)
-        if code:
-            invite = await turn.store.find_invite(code)
-            if invite is None or invite.uses_left <= 0:
-                turn.say(
-                    t(
-                        "This invite code is not valid or has been used up. You can still register yourself."
-                    )
-                )
-            else:
-                fs["invite"] = invite.code
-                fs["role"] = invite.role
-                if invite.unit_code and turn.runner.unit(invite.unit_code):
-                    fs["answers"]["unit"] = invite.unit_code
-                    fs["preset"] = ["unit"]
-        state.flow = "onboarding"
-        turn.runner.start(self.onboarding, fs)
-        turn.say(self._welcome(t, fs))
-        self._ask(turn)
-
-    def _welcome(self, t: Translator, fs: dict[str, Any]) -> str:
-        """The greeting, counting the questions that will really be asked (an invite may fix
-        the unit)."""
-        asked = len([s for s in self.onboarding.steps if s.id not in fs.get("preset", [])])
-        if asked == 3:
-            return t(
-                "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes three short questions."
-            )
-        if asked == 2:
-            return t(
-                "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes two short questions."
-            )
-        return t.n(
-            "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes {count} short question.",
-            "Welcome to Grassroots, the channel for reporting pressing issues to the committee. Let us register you: it takes {count} short questions.",
-            asked,
-        )
-
-    async def _complete_onboarding(self, turn: Turn, fs: dict[str, Any]) -> None:
-        t = turn.t
-        inbound = turn.inbound
-        registration = Registration(
-            channel=inbound.channel,
-            external_id=inbound.user_id,
-            username=inbound.username,
-            display_name=fs["answers"]["name"],
-            unit_code=fs["answers"].get("unit"),
-            role=fs.get("role", "member"),
-            locale=turn.t.locale,
-            invite_code=fs.get("invite"),
-        )
-        try:
-            person = await turn.store.register(registration)
-        except InviteUnavailable:
-            fs.pop("invite", None)
-            fs.pop("role", None)
-            registration = Registration(
-                **{**registration.__dict__, "invite_code": None, "role": "member"}
-            )
-            person = await turn.store.register(registration)
-            turn.say(
-                t(
-                    "The invite code was used up in the meantime, so you are registered with ordinary access."
-                )
-            )
-        turn.person = person
-        turn.state.drop_form("onboarding")
-        turn.state.flow = None
-        unit = turn.runner.unit(person.unit_code)
-        turn.say(
-            t(
-                "Thank you, {name}. You are registered with {unit}.",
-                name=person.display_name,
-                unit=unit.name if unit else "—",
-            )
-            + "\n\n"
-            + self._help(turn)
-        )
-
-    # -- the report form -------------------------------------------------------------------------
-    async def _begin_report(self, turn: Turn) -> None:
-        t = turn.t
-        state = turn.state
-        if state.has_form("report") and state.form("report").get("step"):
-            turn.say(
-                t(
-                    "You have an unfinished report. Let us continue where you left off (send /cancel to discard it)."
-                )
-            )
-        else:
-            turn.say(t("New report. You can go back with /back or stop with /cancel at any time."))
-        state.flow = "report"
-        turn.runner.start(self.report, state.form("report"))
-        self._ask(turn)
-
-    async def _complete_report(self, turn: Turn, fs: dict[str, Any]) -> None:
-        assert turn.person is not None
-        t = turn.t
-        report: ReportView = await turn.store.submit_report(
-            turn.person, fs["answers"], turn.inbound.channel, t.locale
-        )
-        turn.effects.append(ReportSubmitted(report.id))
-        turn.state.drop_form("report")
-        turn.state.flow = None
-        turn.say(
-            t(
-                "Thank you. Your report has been received. Its code is {code}: quote it if you ask about it. You will be told of every step in its handling; /my shows its status.",
-                code=report.code,
-            )
-        )
-
-    # -- form plumbing shared by both forms ------------------------------------------------------
-    def _active_form(self, turn: Turn) -> tuple[Form, dict[str, Any]] | None:
-        flow = turn.state.flow
-        if flow in ("onboarding", "report") and turn.state.has_form(flow):
-            return self.catalog.forms[flow], turn.state.form(flow)
-        return None
-
-    def _ask(self, turn: Turn) -> None:
-        active = self._active_form(turn)
-        if active is None:
-            return
-        form, fs = active
-        turn.state.next_nonce()
-        prompt = turn.runner.prompt(form, fs)
-        turn.say(prompt.text, prompt.choices)
-
+    # -- answers and the open question ---------------------------------------------------------
     async def _reprompt_any(self, turn: Turn) -> bool:
         """Repeat the open question, a poll's included."""
         if turn.state.flow == "poll":
@@ -507,8 +318,7 @@ class Engine:
 
     def _reprompt(self, turn: Turn) -> bool:
         """Repeat whatever question is open; False when nothing is."""
-        if self._active_form(turn) is not None:
-            self._ask(turn)
+        if self.forms.reprompt(turn):
             return True
         if turn.state.flow == "lang":
             self._ask_lang(turn)
@@ -526,84 +336,23 @@ class Engine:
         if flow == "pollpick":
             await self.polls.pick(turn, answer)
             return
-        active = self._active_form(turn)
-        if active is None:
+        if not await self.forms.answer(turn, answer):
             self._idle(turn, answer)
-            return
-        form, fs = active
-        await self._apply(turn, form, fs, turn.runner.handle(form, fs, answer))
-
-    async def _apply(self, turn: Turn, form: Form, fs: dict[str, Any], result: Outcome) -> None:
-        self._after_turn(turn, result)
-        if result.cancelled:
-            self._end_form(turn, form.id)
-            return
-        if result.completed:
-            if form.on_complete == "register":
-                await self._complete_onboarding(turn, fs)
-            else:
-                await self._complete_report(turn, fs)
-            return
-        # Without ask_again the follow-up (e.g. "received, send more") carries its own buttons.
-        if result.ask_again:
-            self._ask(turn)
-
-    def _after_turn(self, turn: Turn, result: Outcome) -> None:
-        if result.selected_label is not None:
-            turn.reply.selected_label = result.selected_label
-        if not result.ask_again and any(p.choices for p in result.messages):
-            turn.state.next_nonce()
-        for prompt in result.messages:
-            self._say_prompt(turn, prompt)
-
-    def _say_prompt(self, turn: Turn, prompt: Prompt) -> None:
-        turn.say(prompt.text, prompt.choices)
-
-    def _end_form(self, turn: Turn, form_id: str) -> None:
-        turn.state.drop_form(form_id)
-        turn.state.flow = None
-        turn.state.next_nonce()
 
     async def _cancel(self, turn: Turn) -> None:
         t = turn.t
-        flow = turn.state.flow
-        if flow in ("onboarding", "report") and turn.state.has_form(flow):
-            self._end_form(turn, flow)
-            turn.say(t("Cancelled. Nothing was sent. Send /report to start a new report."))
+        if self.forms.cancel(turn):
             return
         turn.state.flow = None
         turn.state.clear_scratch()
         turn.state.next_nonce()
         turn.say(t("There is nothing to cancel. Send /help to see what I can do."))
 
-    async def _back(self, turn: Turn) -> None:
-        active = self._active_form(turn)
-        if active is None:
-            turn.say(turn.t("There is no question to go back to."))
-            return
-        form, fs = active
-        if not turn.runner.back(form, fs):
-            turn.say(turn.t("This is the first question. Send /cancel if you want to stop."))
-        self._ask(turn)
-
-    async def _skip(self, turn: Turn) -> None:
-        active = self._active_form(turn)
-        if active is None:
-            turn.say(turn.t("There is no question to skip."))
-            return
-        form, fs = active
-        result = turn.runner.skip(form, fs)
-        if result is None:
-            turn.say(turn.t("This question cannot be skipped: please answer it."))
-            self._ask(turn)
-            return
-        await self._apply(turn, form, fs, result)
-
     # -- plain messages --------------------------------------------------------------------------
     async def _message(self, turn: Turn) -> None:
         inbound = turn.inbound
         if turn.person is None and turn.state.flow not in ("onboarding", "lang"):
-            await self._begin_onboarding(turn, None)
+            await self.forms.begin_onboarding(turn, None)
             return
         if turn.state.flow == "poll":
             await self.polls.on_text(turn)
@@ -620,7 +369,7 @@ class Engine:
         if inbound.media:
             answer = Answer(media=inbound.media, text=inbound.text or None)
         else:
-            active = self._active_form(turn)
+            active = self.forms.active(turn)
             if active is not None:
                 answer = turn.runner.resolve(active[0], active[1], inbound.text)
             else:
@@ -630,7 +379,7 @@ class Engine:
     async def _after_my(self, turn: Turn, answer: Answer) -> None:
         """An answer given while /my was open that named no report of theirs: an answer to the
         draft, or else to a question the people handling a case asked meanwhile."""
-        if answer.text is not None and (active := self._active_form(turn)) is not None:
+        if answer.text is not None and (active := self.forms.active(turn)) is not None:
             answer = turn.runner.resolve(active[0], active[1], answer.text)
         elif answer.text is not None and await self.desk.reporter_text(turn):
             return
