@@ -54,6 +54,11 @@ def demo_departments() -> list[DepartmentView]:
 
 
 @dataclass
+class Handled:
+    reply: Reply
+
+
+@dataclass
 class MemoryDispatcher:
     """What tests/chat.py needs of a dispatcher, over the engine and a memory store."""
 
@@ -65,8 +70,9 @@ class MemoryDispatcher:
         self.effects: list[Effect] = []
 
     @asynccontextmanager
-    async def serialised(self, channel: str, user_id: str) -> AsyncIterator[None]:
-        yield
+    async def run(self, channel: str, person_key: str, inbound: Inbound) -> AsyncIterator[Handled]:
+        """One event at a time already: a test chat awaits each reply before the next."""
+        yield Handled(await self.handle(inbound))
 
     async def handle(self, inbound: Inbound) -> Reply:
         key = (inbound.channel, inbound.user_id)
