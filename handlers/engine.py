@@ -292,7 +292,7 @@ class Engine:
             return
         await self.forms.begin_onboarding(turn, code or None)
 
-    # -- one person across messengers ------------------------------------------------------------
+    # -- the web admin's sign-in link ---------------------------------------------------------
     async def _weblogin(self, turn: Turn) -> None:
         """A one-time link into the web admin, for people whose role may use it."""
         assert turn.person is not None
