@@ -14,6 +14,9 @@ Wire format, version 1 (FORMAT_VERSION), which is what every message sent so far
     <nonce>:pq:<round>:<question>:<value>    an answer button of a poll question
     <nonce>:<key>                            a choice of the open prompt (forms, /my, /lang…)
 
+A form's keys are the step's option values, and two of its own: `u:<unit code>` in the unit
+picker and `edit:<step>` in the review's edit menu (`unit_key`, `edit_key` and their readers).
+
 Buttons already sent stay pressable for months, so version 1 carries no marker and must always
 be read as above. A future format must start with a marker version 1 can never produce (for
 example "2~"), and `parse` must keep reading version 1 beside it.
@@ -215,3 +218,26 @@ def _poll_answer(data: str) -> PollAnswer:
     # A missing question or value reads as empty: the desk refuses it and asks again.
     _, round_part, question, value = [*key.split(":", 3), "", ""][:4]
     return PollAnswer(nonce, _number(Kind.POLL_ANSWER, round_part, MAX_ID_DIGITS), question, value)
+
+
+# -- a form's own prompt keys ----------------------------------------------------------------------
+UNIT_KEY = "u:"
+EDIT_KEY = "edit:"
+
+
+def unit_key(code: str) -> str:
+    return UNIT_KEY + code
+
+
+def edit_key(step_id: str) -> str:
+    return EDIT_KEY + step_id
+
+
+def unit_of(key: str | None) -> str | None:
+    """The unit code a unit picker's key names; None for any other key."""
+    return key.removeprefix(UNIT_KEY) if key and key.startswith(UNIT_KEY) else None
+
+
+def step_of(key: str | None) -> str | None:
+    """The step an edit menu's key names; None for any other key."""
+    return key.removeprefix(EDIT_KEY) if key and key.startswith(EDIT_KEY) else None

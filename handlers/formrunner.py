@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.callbacks import edit_key, step_of, unit_key, unit_of
 from handlers.forms import Catalog, Form, Step, StepType
 from handlers.i18n import Translator
 from handlers.ports import PersonView, UnitView
@@ -77,7 +78,7 @@ class FormRunner:
                 [("confirm", t("✅ Send")), ("edit", t("✏️ Edit")), ("cancel", t("✖ Cancel"))],
             )
         if step_id == EDIT_MENU:
-            choices = [(f"edit:{s.id}", t(s.label or s.id)) for s in form.steps]
+            choices = [(edit_key(s.id), t(s.label or s.id)) for s in form.steps]
             choices.append(("review", t("Back to the review")))
             return Prompt(t("Which part do you want to change?"), choices)
         step = form.step(step_id)
@@ -165,7 +166,7 @@ class FormRunner:
         if own and not fs.get("unit_query") and page == 0 and form.id != "onboarding":
             out.append(("mine", t("My unit: {name}", name=own.name)))
         start = page * UNIT_PAGE_SIZE
-        out.extend((f"u:{u.code}", u.name) for u in units[start : start + UNIT_PAGE_SIZE])
+        out.extend((unit_key(u.code), u.name) for u in units[start : start + UNIT_PAGE_SIZE])
         if page > 0:
             out.append(("prev", t("◀ Previous page")))
         if page < pages - 1:
@@ -328,8 +329,8 @@ class FormRunner:
             if own is not None:
                 fs["answers"][step.id] = own.code
                 return self._finish_unit(form, fs, own.name)
-        if answer.key and answer.key.startswith("u:"):
-            unit = self.unit(answer.key[2:])
+        if (code := unit_of(answer.key)) is not None:
+            unit = self.unit(code)
             if unit is not None:
                 fs["answers"][step.id] = unit.code
                 return self._finish_unit(form, fs, unit.name)
@@ -425,12 +426,11 @@ class FormRunner:
         if answer.key == "review":
             fs["step"] = REVIEW
             return Outcome()
-        if answer.key and answer.key.startswith("edit:"):
-            step_id = answer.key[5:]
-            if step_id in [s.id for s in form.steps]:
-                fs["step"] = step_id
-                fs["editing"] = True
-                return Outcome(selected_label=self._label_of(form, fs, answer.key))
+        step_id = step_of(answer.key)
+        if step_id is not None and step_id in [s.id for s in form.steps]:
+            fs["step"] = step_id
+            fs["editing"] = True
+            return Outcome(selected_label=self._label_of(form, fs, edit_key(step_id)))
         return Outcome([Prompt(self.t("Please pick the number of the part to change."))])
 
     # -- moving between steps --------------------------------------------------------------------

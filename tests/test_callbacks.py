@@ -21,9 +21,13 @@ from handlers.callbacks import (
     PollInvitation,
     PromptChoice,
     ReporterButton,
+    edit_key,
     encode,
     kind_of,
     parse,
+    step_of,
+    unit_key,
+    unit_of,
 )
 from handlers.casework import Action
 
@@ -140,3 +144,10 @@ def test_a_button_over_the_limit_is_never_built() -> None:
         encode(CaseButton(1, Action.ASSIGN, 0, "D" * 60))
     with pytest.raises(CallbackTooLong):
         encode(PromptChoice("a1b2c3", "u:" + "U" * 60))
+
+
+@given(word)
+def test_a_forms_own_keys_read_back(code: str) -> None:
+    assert unit_of(unit_key(code)) == code and step_of(unit_key(code)) is None
+    assert step_of(edit_key(code)) == code and unit_of(edit_key(code)) is None
+    assert unit_of(None) is None and step_of("review") is None
