@@ -48,18 +48,6 @@ def add_parsers(sub: Any) -> None:
     st.add_argument("--out", type=Path)
 
 
-def check_poll(defn: Any, catalog: Any, source: str) -> None:
-    """What the schema alone cannot know: roles and categories of this organisation. Shared by
-    `grassroots poll import` and the admin's poll upload."""
-    from handlers.org import ROLES
-
-    unknown = [r for r in defn.audience.roles if r not in ROLES]
-    if unknown:
-        raise PollCliError(f"{source}: audience.roles: unknown role {unknown[0]!r}")
-    if defn.case is not None and catalog.category(defn.case.category) is None:
-        raise PollCliError(f"{source}: case.category: unknown category {defn.case.category!r}")
-
-
 async def _round(
     session: Any,
     poll_key: str,
@@ -142,6 +130,7 @@ async def export_poll(args: argparse.Namespace, core: Any) -> int:
 
 
 async def poll_command(args: argparse.Namespace, core: Any) -> int:
+    from handlers.polldefs import PollDefError, check_poll
     from storage import audit
     from storage.pollresults import response_rate
     from storage.polls import all_polls, import_poll, rounds_of
@@ -150,7 +139,10 @@ async def poll_command(args: argparse.Namespace, core: Any) -> int:
         return await export_poll(args, core)
     if args.action == "import":
         defn = load_definition(args.file)
-        check_poll(defn, core.catalog, args.file.name)
+        try:
+            check_poll(defn, core.catalog, args.file.name)
+        except PollDefError as exc:
+            raise PollCliError(str(exc)) from None
         if args.dry_run:  # import for real, then roll back: the outcome is the real one
             async with core.sessions() as session, session.begin():
                 _, outcome = await import_poll(session, defn)

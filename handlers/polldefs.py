@@ -14,6 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from handlers.forms import Catalog
+from handlers.org import ROLES
+
 LocalText = dict[str, str]
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -215,3 +218,13 @@ def parse_poll_bytes(data: bytes, source: str) -> PollDef:
     except yaml.YAMLError as exc:
         raise PollDefError(f"{source}: not valid YAML ({exc})") from None
     return parse_poll(raw, source)
+
+
+def check_poll(defn: PollDef, catalog: Catalog, source: str) -> None:
+    """What the schema alone cannot know: this organisation's roles and categories. Shared by
+    `grassroots poll import` and the admin's poll upload; raises PollDefError."""
+    unknown = [r for r in defn.audience.roles if r not in ROLES]
+    if unknown:
+        raise PollDefError(f"{source}: audience.roles: unknown role {unknown[0]!r}")
+    if defn.case is not None and catalog.category(defn.case.category) is None:
+        raise PollDefError(f"{source}: case.category: unknown category {defn.case.category!r}")

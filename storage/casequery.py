@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal
@@ -65,18 +65,13 @@ class CaseRow:
         return self.due_at is not None and self.due_at < now and self.status in OPEN
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _query(flt: CaseFilter, now: datetime) -> Select[Any]:
+def _columns() -> Select[Any]:
+    """Every column a case row shows, with its unit and department; nothing filtered yet."""
     named = case(
         (col(Report.anonymity) == "named", col(Person.display_name)), else_=literal("")
     ).label("named_reporter")
-    stmt = (
-        sa_select(
+    stmt: Select[Any] = (
+        sa_select(  # type: ignore[assignment]
             col(Report.id),
             col(Report.code),
             col(Report.created_at),
@@ -105,6 +100,10 @@ def _query(flt: CaseFilter, now: datetime) -> Select[Any]:
             isouter=True,
         )
     )
+    return stmt
+
+
+def _conditions(flt: CaseFilter, now: datetime) -> list[Any]:
     conditions: list[Any] = []
     if flt.scope_department_id is not None:
         conditions.append(col(Report.department_id) == flt.scope_department_id)
@@ -135,8 +134,11 @@ def _query(flt: CaseFilter, now: datetime) -> Select[Any]:
         conditions.append(
             func.lower(col(Report.description)).contains(text.lower(), autoescape=True)
         )
-    query: Select[Any] = stmt.where(*conditions)  # type: ignore[assignment]
-    return query
+    return conditions
+
+
+def _query(flt: CaseFilter, now: datetime) -> Select[Any]:
+    return _columns().where(*_conditions(flt, now))
 
 
 def _row(values: Any) -> CaseRow:
@@ -162,7 +164,7 @@ def _row(values: Any) -> CaseRow:
     return CaseRow(
         id_,
         code,
-        _aware(created) or created,
+        created,
         category,
         urgency,
         status,
@@ -172,9 +174,9 @@ def _row(values: Any) -> CaseRow:
         unit_kind or "",
         dept_code or "",
         dept_name or "",
-        _aware(due),
-        _aware(acked),
-        _aware(resolved),
+        due,
+        acked,
+        resolved,
         description,
         named or "",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.admin import audit, bindings, invites, org, people, polls, reports, rules
+from bot.admin import audit, bindings, deadlines, invites, org, people, polls, reports, rules
 from bot.admin.context import admin_of
 from bot.admin.permissions import Permission, Viewer, requires
 
@@ -25,6 +25,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *invites.routes(),
         *bindings.routes(),
         *rules.routes(),
+        *deadlines.routes(),
         *polls.routes(),
         *reports.routes(),
         *audit.routes(),

@@ -3,7 +3,7 @@ dates, in keyset pages."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -25,10 +25,6 @@ def _date(raw: str) -> date | None:
 
 def _number(raw: str) -> int | None:
     return int(raw) if raw.isdecimal() and len(raw) < 12 else None
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 def describe(entry: AuditEntry) -> str:
@@ -68,7 +64,7 @@ async def audit_log(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return admin.pages.page(
         request,
         "audit.html",
-        entries=[(e, _aware(e.at), describe(e)) for e in rows],
+        entries=[(e, e.at, describe(e)) for e in rows],
         actions=actions,
         values=keep,
         errors=errors,

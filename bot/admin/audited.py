@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin.context import admin_of
 from bot.admin.permissions import Viewer
 from storage import audit
+from storage.db import Session
 
 
 class Change:
     """A session inside a transaction, and a way to log what the viewer did in it."""
 
-    def __init__(self, session: AsyncSession, viewer: Viewer) -> None:
+    def __init__(self, session: Session, viewer: Viewer) -> None:
         self.session = session
         self.viewer = viewer
 

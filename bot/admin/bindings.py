@@ -4,7 +4,6 @@ cases. The same rules as `grassroots chat bind`."""
 from __future__ import annotations
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from bot.admin.audited import change
 from bot.admin.auth import redirect
@@ -13,7 +12,8 @@ from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.org import BINDING_CHANNELS, is_binding_role
 from storage import admin as org
-from storage.models import ChatBinding, Department
+from storage.bindings import all_bindings, remove_binding
+from storage.org import departments_by_code
 
 
 async def _page(
@@ -21,11 +21,8 @@ async def _page(
 ) -> web.Response:
     admin = admin_of(request)
     async with admin.core.sessions() as session:
-        stmt = select(ChatBinding).order_by(col(ChatBinding.role), col(ChatBinding.id))
-        rows = list((await session.execute(stmt)).scalars())
-        depts = list(
-            (await session.execute(select(Department).order_by(col(Department.code)))).scalars()
-        )
+        rows = await all_bindings(session)
+        depts = await departments_by_code(session)
     return admin.pages.page(
         request,
         "bindings.html",
@@ -67,10 +64,9 @@ async def bind(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @requires(Permission.ADMINISTER)
 async def unbind(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     async with change(request, viewer) as done:
-        row = await done.session.get(ChatBinding, int(request.match_info["id"]))
+        row = await remove_binding(done.session, int(request.match_info["id"]))
         if row is None:
             raise web.HTTPNotFound()
-        await done.session.delete(row)
         await done.log("binding.remove", row.role, channel=row.channel, chat_id=row.chat_id)
     return redirect("/admin/bindings")
 

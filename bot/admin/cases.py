@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from bot.admin.auth import redirect
 from bot.admin.context import admin_of
@@ -27,7 +26,8 @@ from handlers.ports import ReportView
 from handlers.status import STATUS_NAMES, event_line, status_label
 from storage import admin as org
 from storage.casequery import case_page
-from storage.models import Attachment, Person, Report, ReportEvent
+from storage.cases import case_attachment, named_reporter, timeline
+from storage.db import Session
 from storage.store import SqlStore
 
 PAGE_SIZE = 50
@@ -91,28 +91,22 @@ async def _visible_case(request: web.Request, viewer: Viewer, store: SqlStore) -
 _REPORTER_STEPS = frozenset({"", "answer", "addinfo", "confirm", "dispute"})
 
 
-async def _timeline(session: Any, case: ReportView) -> list[dict[str, Any]]:
+async def _timeline(session: Session, case: ReportView) -> list[dict[str, Any]]:
     """Every event, with who acted: staff by name; the reporter only as "the reporter"."""
-    rows = await session.execute(
-        select(ReportEvent, Person.display_name)
-        .join(Person, col(Person.id) == col(ReportEvent.actor_person_id), isouter=True)
-        .where(ReportEvent.report_id == case.id)
-        .order_by(col(ReportEvent.at), col(ReportEvent.id))
-    )
     events = []
-    for event, actor_name in rows.all():
+    for event in await timeline(session, case.id):
         # A hidden reporter's own steps are stored with no actor at all.
         by_reporter = event.actor_person_id == case.reporter_person_id or (
             event.actor_person_id is None and event.action in _REPORTER_STEPS
         )
         events.append(
             {
-                "at": event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC),
+                "at": event.at,
                 "action": event.action,
                 "note": event.note,
                 "to_status": event.to_status,
                 "by_reporter": by_reporter,
-                "actor": "" if by_reporter else (actor_name or ""),
+                "actor": "" if by_reporter else event.actor_name,
             }
         )
     return events
@@ -131,9 +125,7 @@ async def _detail(
     async with core.sessions() as session:
         store = SqlStore(session)
         case = await _visible_case(request, viewer, store)
-        report = await session.get(Report, case.id)
-        assert report is not None
-        found = await org.reporter_of(session, report) if case.anonymity == "named" else None
+        found = await named_reporter(session, case.id) if case.anonymity == "named" else None
         reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
         attachments = await org.attachments_of(session, case.id)
         timeline = await _timeline(session, case)
@@ -235,8 +227,8 @@ async def case_file(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         raise web.HTTPNotFound()
     async with admin.core.sessions() as session:
         case = await _visible_case(request, viewer, SqlStore(session))
-        attachment = await session.get(Attachment, int(file_id))
-    if attachment is None or attachment.report_id != case.id or not attachment.path:
+        attachment = await case_attachment(session, case.id, int(file_id))
+    if attachment is None or not attachment.path:
         raise web.HTTPNotFound()
     path = (root / attachment.path).resolve()
     if root not in path.parents or not path.is_file():

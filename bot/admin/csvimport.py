@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin.audited import change
 from bot.admin.auth import redirect
@@ -26,10 +25,11 @@ from bot.admin.context import admin_of
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Viewer
 from storage.csvrows import ImportResult
+from storage.db import Session
 
-Importer = Callable[[AsyncSession, bytes], Awaitable[ImportResult]]
+Importer = Callable[[Session, bytes], Awaitable[ImportResult]]
 # code -> the values the import may change, to tell new, updated and unchanged rows apart.
-Snapshot = Callable[[AsyncSession], Awaitable[dict[str, tuple[object, ...]]]]
+Snapshot = Callable[[Session], Awaitable[dict[str, tuple[object, ...]]]]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Preview:
     unchanged: int = 0
 
 
-async def preview(session: AsyncSession, kind: ImportKind, data: bytes) -> Preview:
+async def preview(session: Session, kind: ImportKind, data: bytes) -> Preview:
     try:
         before = await kind.snapshot(session)
         result = await kind.importer(session, data)

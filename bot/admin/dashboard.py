@@ -13,22 +13,22 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from bot.admin.auth import redirect
 from bot.admin.context import admin_of
 from bot.admin.filters import local_midnight
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
+from bot.admin.render import percent
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
-from storage.digests import OPEN, DigestData, collect
-from storage.models import Department, OrgUnit, Report
-
-LIST_SIZE = 20
+from handlers.polldefs import PollDef, pick
+from storage.dashboard import hot_cases, open_rounds, overdue_cases, reports_since
+from storage.db import Session
+from storage.digests import DigestData, collect
+from storage.models import PollRound
+from storage.pollresults import compliance, response_rate
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,49 @@ class Panel:
     rows: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def poll_and_sitrep_panels(session: AsyncSession, t: Translator, tz: ZoneInfo) -> list[Panel]:
-    """Open polls' response rates and situation-report compliance, one Panel each."""
-    from bot.admin.polls import dashboard_panels  # it builds on this module's Panel
+async def _poll_row(session: Session, t: Translator, tz: ZoneInfo, rnd: PollRound) -> str:
+    assert rnd.id is not None
+    invited, responded = await response_rate(session, rnd.id)
+    return t(
+        "{responded} of {invited} ({rate}) · closes {when}",
+        responded=responded,
+        invited=invited,
+        rate=percent(responded, invited),
+        when=rnd.closes_at.astimezone(tz).strftime("%H:%M %d/%m"),
+    )
 
-    return await dashboard_panels(session, t, tz)
+
+async def _sitrep_row(session: Session, t: Translator, rnd: PollRound) -> str:
+    assert rnd.id is not None
+    c = await compliance(session, rnd.id)
+    return t(
+        "received {received} of {expected} · on time {on_time} · late {late} · missing {missing}",
+        received=c.received,
+        expected=c.expected,
+        on_time=c.count("on_time"),
+        late=c.count("late"),
+        missing=c.count("missing"),
+    )
+
+
+async def poll_and_sitrep_panels(session: Session, t: Translator, tz: ZoneInfo) -> list[Panel]:
+    """Open polls' response rates and open situation reports' compliance, as the leaders'
+    digest counts them (reports.polls.digest_lines)."""
+    polls: list[tuple[str, str]] = []
+    sitreps: list[tuple[str, str]] = []
+    for rnd in await open_rounds(session):
+        defn = PollDef.model_validate(rnd.definition)
+        title = pick(defn.title, t.locale)
+        if defn.kind == "poll":
+            polls.append((title, await _poll_row(session, t, tz, rnd)))
+        else:
+            sitreps.append((f"{title} {rnd.period}", await _sitrep_row(session, t, rnd)))
+    panels = []
+    if polls:
+        panels.append(Panel(t("Open polls: responses so far"), polls))
+    if sitreps:
+        panels.append(Panel(t("Situation reports: compliance"), sitreps))
+    return panels
 
 
 def periods(now: datetime, tz: ZoneInfo) -> dict[str, datetime]:
@@ -55,24 +93,6 @@ def periods(now: datetime, tz: ZoneInfo) -> dict[str, datetime]:
         "week": local_midnight(today - timedelta(days=today.weekday()), tz),
         "month": local_midnight(today.replace(day=1), tz),
     }
-
-
-async def _count_since(session: AsyncSession, since: datetime) -> int:
-    stmt = select(func.count()).select_from(Report).where(col(Report.created_at) >= since)
-    return int((await session.execute(stmt)).scalar_one())
-
-
-async def _open_cases(session: AsyncSession, *where: object) -> list[tuple[str, str, str, str]]:
-    """(code, unit, department, status) of open cases matching `where`, oldest first."""
-    rows = await session.execute(
-        select(Report.code, OrgUnit.name, Department.name, Report.status)
-        .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id), isouter=True)
-        .join(Department, col(Department.id) == col(Report.department_id), isouter=True)
-        .where(col(Report.status).in_(OPEN), *where)  # type: ignore[arg-type]
-        .order_by(col(Report.id))
-        .limit(LIST_SIZE)
-    )
-    return [(c, u or "—", d or "", s) for c, u, d, s in rows.all()]
 
 
 async def _month(request: web.Request) -> tuple[DigestData, dict[str, datetime], datetime]:
@@ -93,12 +113,12 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     data, starts, now = await _month(request)
     async with admin.core.sessions() as session:
         counts = {
-            "today": await _count_since(session, starts["today"]),
-            "week": await _count_since(session, starts["week"]),
+            "today": await reports_since(session, starts["today"]),
+            "week": await reports_since(session, starts["week"]),
             "month": data.total,
         }
-        hot = await _open_cases(session, col(Report.urgency) == "hot")
-        overdue = await _open_cases(session, col(Report.due_at) < now)
+        hot = await hot_cases(session)
+        overdue = await overdue_cases(session, now)
         panels = await poll_and_sitrep_panels(session, t, admin.core.settings.tz)
     return admin.pages.page(
         request,

@@ -22,18 +22,11 @@ from bot.admin.auth import redirect
 from bot.admin.context import admin_of
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
+from bot.admin.rules import rules_page, urgencies
 from handlers.forms import Catalog, FormError, load_catalog
 
 MAX_HOURS = 24 * 366
 HEADER = "# Categories and deadlines. Deadlines last changed in the web admin.\n"
-
-
-def urgencies(catalog: Catalog) -> list[str]:
-    return sorted(
-        set(catalog.deadlines)
-        | {u for c in catalog.categories for u in c.due_hours}
-        | {"normal", "hot"}
-    )
 
 
 def _wanted(form: Any, catalog: Catalog) -> tuple[dict[str, dict[str, int]], list[str]]:
@@ -80,8 +73,6 @@ def _write(org_dir: Path, source: Path, defaults: dict[str, int], wanted: Any) -
 
 @requires(Permission.ADMINISTER)
 async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    from bot.admin.rules import rules_page
-
     admin = admin_of(request)
     t = request[TRANSLATOR]
     settings = admin.core.settings

@@ -10,7 +10,6 @@ from typing import Any
 import segno
 from aiohttp import web
 from markupsafe import Markup
-from sqlmodel import col, select
 
 from bot.admin.audited import change
 from bot.admin.auth import redirect
@@ -20,7 +19,8 @@ from bot.admin.people import ROLE_LABELS
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.org import ROLES
 from storage import admin as org
-from storage.models import Department, Invite, OrgUnit
+from storage.invites import recent_invites, revoke_invite
+from storage.org import departments_by_name, units_by_name
 
 MAX_USES = 10_000
 
@@ -47,27 +47,18 @@ async def _page(request: web.Request, error: str = "", status: int = 200) -> web
     admin = admin_of(request)
     username = telegram_username(admin.core)
     async with admin.core.sessions() as session:
-        rows = (
-            await session.execute(
-                select(Invite, OrgUnit.name, Department.name)
-                .join(OrgUnit, col(OrgUnit.id) == col(Invite.unit_id), isouter=True)
-                .join(Department, col(Department.id) == col(Invite.department_id), isouter=True)
-                .order_by(col(Invite.uses_left) <= 0, col(Invite.id).desc())
-                .limit(200)
-            )
-        ).all()
-        units = list((await session.execute(select(OrgUnit).order_by(col(OrgUnit.name)))).scalars())
-        depts = list(
-            (await session.execute(select(Department).order_by(col(Department.name)))).scalars()
-        )
+        rows = await recent_invites(session)
+        units = await units_by_name(session)
+        depts = await departments_by_name(session)
     invites = []
-    for invite, unit, dept in rows:
+    for row in rows:
+        invite = row.invite
         link = deep_link(username, invite.code)
         invites.append(
             {
                 "invite": invite,
-                "unit": unit or "",
-                "department": dept or "",
+                "unit": row.unit,
+                "department": row.department,
                 "link": link,
                 "qr": qr_svg(link or f"/start {invite.code}") if invite.uses_left > 0 else "",
             }
@@ -137,11 +128,11 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @requires(Permission.ADMINISTER)
 async def revoke(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     async with change(request, viewer) as done:
-        invite = await done.session.get(Invite, int(request.match_info["id"]))
-        if invite is None:
+        found = await revoke_invite(done.session, int(request.match_info["id"]))
+        if found is None:
             raise web.HTTPNotFound()
-        if invite.uses_left > 0:
-            invite.uses_left = 0
+        invite, was_live = found
+        if was_live:
             await done.log("invite.revoke", f"#{invite.id}", role=invite.role)
     return redirect("/admin/invites")
 

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from bot.admin import csvimport
 from bot.admin.context import admin_of
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.i18n import N_
 from storage.deptimport import import_departments
-from storage.models import Department, OrgUnit
+from storage.org import department_snapshot, departments_by_code, unit_snapshot, units_by_code
 from storage.orgimport import import_units
 
-
-async def _unit_snapshot(session: AsyncSession) -> dict[str, tuple[object, ...]]:
-    units = list((await session.execute(select(OrgUnit))).scalars())
-    code_of = {u.id: u.code for u in units}
-    return {u.code: (u.name, u.kind, u.host_kind, code_of.get(u.parent_id)) for u in units}
-
-
-async def _department_snapshot(session: AsyncSession) -> dict[str, tuple[object, ...]]:
-    depts = (await session.execute(select(Department))).scalars()
-    return {d.code: (d.name, d.kind) for d in depts}
-
-
-async def _import_units(session: AsyncSession, data: bytes) -> csvimport.ImportResult:
-    return await import_units(session, data)
-
-
-async def _import_departments(session: AsyncSession, data: bytes) -> csvimport.ImportResult:
-    return await import_departments(session, data)
-
-
-UNITS = csvimport.ImportKind("units", N_("Units"), _import_units, _unit_snapshot)
+UNITS = csvimport.ImportKind("units", N_("Units"), import_units, unit_snapshot)
 DEPARTMENTS = csvimport.ImportKind(
-    "departments", N_("Departments"), _import_departments, _department_snapshot
+    "departments", N_("Departments"), import_departments, department_snapshot
 )
 
 
@@ -51,7 +29,7 @@ def _imported(request: web.Request) -> dict[str, int] | None:
 async def units(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     async with admin.core.sessions() as session:
-        rows = list((await session.execute(select(OrgUnit).order_by(col(OrgUnit.code)))).scalars())
+        rows = await units_by_code(session)
     code_of = {u.id: u.code for u in rows}
     return admin.pages.page(
         request,
@@ -66,8 +44,7 @@ async def units(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 async def departments(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     async with admin.core.sessions() as session:
-        stmt = select(Department).order_by(col(Department.code))
-        rows = list((await session.execute(stmt)).scalars())
+        rows = await departments_by_code(session)
     return admin.pages.page(
         request,
         "departments.html",

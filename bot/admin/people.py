@@ -3,12 +3,9 @@ reveal confidential reporters changed by admins. Nothing here says who sent whic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from bot.admin.audited import change
 from bot.admin.auth import redirect
@@ -17,8 +14,17 @@ from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.i18n import N_
 from handlers.org import ROLES
+from storage import people as directory
 from storage import webauth
-from storage.models import Department, Identity, OrgUnit, Person
+from storage.db import Session
+from storage.models import Department, OrgUnit, Person
+from storage.org import (
+    department_with_code,
+    departments_by_name,
+    unit_with_code,
+    units_by_name,
+)
+from storage.people import Placement
 
 PAGE_SIZE = 50
 ROLE_LABELS = {
@@ -34,49 +40,12 @@ ROLE_LABELS = {
 assert set(ROLE_LABELS) == set(ROLES)
 
 
-@dataclass(frozen=True)
-class PersonRow:
-    id: int
-    name: str
-    role: str
-    unit: str
-    department: str
-    can_reveal: bool
-    channels: list[str]
-
-
 def _page_number(raw: str) -> int:
     return int(raw) if raw.isdecimal() and 0 < int(raw) < 100_000 else 1
 
 
-async def _channels(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
-    rows = await session.execute(
-        select(Identity.person_id, Identity.channel)
-        .where(col(Identity.person_id).in_(ids))
-        .order_by(col(Identity.channel))
-    )
-    out: dict[int, list[str]] = {}
-    for person_id, channel in rows.all():
-        out.setdefault(person_id, []).append(channel)
-    return out
-
-
-def _filtered(stmt: Any, q: str, unit: str, role: str) -> Any:
-    if q:
-        stmt = stmt.where(col(Person.display_name).ilike(f"%{q}%"))
-    if unit:
-        stmt = stmt.where(col(OrgUnit.code) == unit)
-    if role:
-        stmt = stmt.where(col(Person.role) == role)
-    return stmt
-
-
-async def _choices(session: AsyncSession) -> tuple[list[OrgUnit], list[Department]]:
-    units = list((await session.execute(select(OrgUnit).order_by(col(OrgUnit.name)))).scalars())
-    depts = list(
-        (await session.execute(select(Department).order_by(col(Department.name)))).scalars()
-    )
-    return units, depts
+async def _choices(session: Session) -> tuple[list[OrgUnit], list[Department]]:
+    return await units_by_name(session), await departments_by_name(session)
 
 
 @requires(Permission.ORGANISATION)
@@ -87,32 +56,15 @@ async def people(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     role = request.query.get("role", "")
     role = role if role in ROLES else ""
     page = _page_number(request.query.get("page", ""))
-    base = (
-        select(Person, OrgUnit.name, Department.name)
-        .join(OrgUnit, col(OrgUnit.id) == col(Person.unit_id), isouter=True)
-        .join(Department, col(Department.id) == col(Person.department_id), isouter=True)
-    )
     async with admin.core.sessions() as session:
-        stmt = _filtered(base, q, unit, role)
-        rows = (
-            await session.execute(
-                stmt.order_by(col(Person.display_name), col(Person.id))
-                .offset((page - 1) * PAGE_SIZE)
-                .limit(PAGE_SIZE + 1)
-            )
-        ).all()
-        channels = await _channels(session, [p.id for p, _u, _d in rows])
-        units, _depts = await _choices(session)
-    found = [
-        PersonRow(
-            p.id, p.display_name, p.role, u or "", d or "", p.can_reveal, channels.get(p.id, [])
+        rows = await directory.find_people(
+            session, q, unit, role, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1
         )
-        for p, u, d in rows[:PAGE_SIZE]
-    ]
+        units = await units_by_name(session)
     return admin.pages.page(
         request,
         "people.html",
-        people=found,
+        people=rows[:PAGE_SIZE],
         values={"q": q, "unit": unit, "role": role},
         units=units,
         roles=ROLE_LABELS,
@@ -121,9 +73,10 @@ async def people(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     )
 
 
-async def _person(session: AsyncSession, request: web.Request) -> Person:
+async def _person(session: Session, request: web.Request) -> Person:
     raw = request.match_info["id"]
-    person = await session.get(Person, int(raw)) if raw.isdecimal() and len(raw) < 12 else None
+    valid = raw.isdecimal() and len(raw) < 12
+    person = await directory.person(session, int(raw)) if valid else None
     if person is None:
         raise web.HTTPNotFound()
     return person
@@ -136,7 +89,7 @@ async def _person_page(
     async with admin.core.sessions() as session:
         person = await _person(session, request)
         assert person.id is not None
-        channels = (await _channels(session, [person.id])).get(person.id, [])
+        channels = (await directory.channels_of(session, [person.id])).get(person.id, [])
         units, depts = await _choices(session)
     return admin.pages.page(
         request,
@@ -156,14 +109,6 @@ async def _person_page(
 @requires(Permission.ORGANISATION)
 async def person_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return await _person_page(request, viewer)
-
-
-async def _by_code(
-    session: AsyncSession, model: type[OrgUnit] | type[Department], code: str
-) -> Any:
-    if not code:
-        return None
-    return (await session.execute(select(model).where(model.code == code))).scalar_one_or_none()
 
 
 @requires(Permission.ADMINISTER)
@@ -196,8 +141,8 @@ async def _apply(
     async with change(request, viewer) as done:
         session = done.session
         person = await _person(session, request)
-        unit = await _by_code(session, OrgUnit, unit_code)
-        dept = await _by_code(session, Department, dept_code)
+        unit = await unit_with_code(session, unit_code)
+        dept = await department_with_code(session, dept_code)
         problem = ""
         if (unit_code and unit is None) or (dept_code and dept is None):
             problem = t("That unit or department no longer exists. Reload the page.")
@@ -212,17 +157,9 @@ async def _apply(
             )
         if problem:
             raise _Refused(problem)
-        before = {
-            "role": person.role,
-            "unit": await _code_of(session, OrgUnit, person.unit_id),
-            "department": await _code_of(session, Department, person.department_id),
-            "can_reveal": person.can_reveal,
-        }
-        person.role = role
-        person.unit_id = unit.id if unit else None
-        person.department_id = dept.id if dept else None
-        person.can_reveal = can_reveal
-        after = {"role": role, "unit": unit_code, "department": dept_code, "can_reveal": can_reveal}
+        before = asdict(await directory.placement_of(session, person))
+        directory.place(person, role, unit, dept, can_reveal)
+        after = asdict(Placement(role, unit_code, dept_code, can_reveal))
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if changed:
             await done.log("person.update", f"#{person.id} {person.display_name}", **changed)
@@ -231,13 +168,6 @@ async def _apply(
             assert person.id is not None
             await webauth.end_sessions(session, person.id)
         return person.id
-
-
-async def _code_of(
-    session: AsyncSession, model: type[OrgUnit] | type[Department], id_: int | None
-) -> str:
-    row: Any = await session.get(model, id_) if id_ is not None else None
-    return str(row.code) if row else ""
 
 
 class _Refused(Exception):

@@ -9,40 +9,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from bot.admin.audited import change
 from bot.admin.auth import redirect
 from bot.admin.context import admin_of
-from bot.admin.dashboard import Panel
 from bot.admin.exports import safe_cells, stream_csv, stream_xlsx
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
-from bot.pollcli import PollCliError, check_poll
+from bot.admin.render import percent
 from handlers.i18n import N_, Translator
-from handlers.polldefs import PollDef, PollDefError, parse_poll_bytes, pick
+from handlers.polldefs import PollDef, PollDefError, check_poll, parse_poll_bytes, pick
 from reports.polls import render_results
 from scheduler.polls import resend_round
+from storage import audit
+from storage.db import Session
 from storage.models import Poll, PollRound
 from storage.pollresults import compliance, response_rate, response_table, round_results
 from storage.polls import all_polls, find_poll, import_poll, rounds_of
 
 STATUS = {"on_time": N_("on time"), "late": N_("late"), "missing": N_("missing")}
 MAX_YAML = 512 * 1024
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "—"
 
 
 @dataclass(frozen=True)
@@ -53,7 +44,7 @@ class RoundRow:
 
     @property
     def rate(self) -> str:
-        return _pct(self.responded, self.invited)
+        return percent(self.responded, self.invited)
 
 
 def schedule_text(t: Translator, defn: PollDef) -> str:
@@ -74,7 +65,7 @@ def schedule_text(t: Translator, defn: PollDef) -> str:
     return t("Once, at {when}, open {hours} hours", when=when, hours=f"{s.window_hours:g}")
 
 
-async def _listing(session: AsyncSession) -> list[tuple[Poll, PollDef, list[RoundRow]]]:
+async def _listing(session: Session) -> list[tuple[Poll, PollDef, list[RoundRow]]]:
     out = []
     for poll in await all_polls(session):
         assert poll.id is not None
@@ -101,7 +92,6 @@ async def _list_page(
         polls=polls,
         pick=pick,
         schedule=lambda d: schedule_text(t, d),
-        aware=_aware,
         error=error,
         imported=request.query.get("imported", "")[:48],
         outcome=request.query.get("outcome", ""),
@@ -128,7 +118,7 @@ async def upload(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             raise PollDefError(t("{source}: the file is larger than 512 KB", source=source))
         defn = parse_poll_bytes(data, source)
         check_poll(defn, admin_of(request).core.catalog, source)
-    except (PollDefError, PollCliError) as exc:
+    except PollDefError as exc:
         message = t("The poll was not imported: {problem}", problem=str(exc))
         return await _list_page(request, viewer, message, 400)
     async with change(request, viewer) as done:
@@ -138,7 +128,7 @@ async def upload(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return redirect(f"/admin/polls?imported={poll.key}&outcome={outcome}")
 
 
-async def _round(session: AsyncSession, request: web.Request) -> tuple[Poll, PollDef, PollRound]:
+async def _round(session: Session, request: web.Request) -> tuple[Poll, PollDef, PollRound]:
     poll = await find_poll(session, request.match_info["key"][:48])
     if poll is None or poll.id is None:
         raise web.HTTPNotFound()
@@ -167,11 +157,10 @@ async def round_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
         rnd=rnd,
         title=pick(defn.title, t.locale),
         results=results,
-        text=render_results(t, results, tz, _aware(rnd.closes_at)),
+        text=render_results(t, results, tz, rnd.closes_at),
         sitrep=sitrep,
         statuses=STATUS,
-        pct=_pct,
-        aware=_aware,
+        pct=percent,
         schedule=schedule_text(t, defn),
         resent=request.query.get("resent", "")[:40],
         may_change=viewer.may(Permission.ADMINISTER),
@@ -216,7 +205,7 @@ async def _download(request: web.Request, what: str) -> web.StreamResponse:
 
 
 def _when(at: datetime | None, tz: ZoneInfo) -> str:
-    return _aware(at).astimezone(tz).strftime("%d/%m/%Y %H:%M") if at else ""
+    return at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if at else ""
 
 
 @requires(Permission.DASHBOARD)
@@ -241,9 +230,7 @@ async def resend(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             request, 409, t("Round closed"), t("Only an open round can be sent again.")
         )
 
-    async def log(session: AsyncSession, joined: int, queued: int) -> None:
-        from storage import audit
-
+    async def log(session: Session, joined: int, queued: int) -> None:
         await audit.record(
             session,
             viewer.person_id,
@@ -256,61 +243,6 @@ async def resend(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
     joined, queued = await resend_round(admin.core, rnd, log)
     return redirect(f"{here}?resent={joined}-{queued}")
-
-
-async def dashboard_panels(session: AsyncSession, t: Translator, tz: ZoneInfo) -> list[Panel]:
-    """Open polls' response rates and open situation reports' compliance, as the leaders'
-    digest counts them (reports.polls.digest_lines)."""
-    rounds = (
-        await session.execute(
-            select(PollRound, Poll.key)
-            .join(Poll, col(Poll.id) == col(PollRound.poll_id))
-            .where(PollRound.status == "open")
-            .order_by(col(PollRound.closes_at))
-        )
-    ).all()
-    polls: list[tuple[str, str]] = []
-    sitreps: list[tuple[str, str]] = []
-    for rnd, _key in rounds:
-        assert rnd.id is not None
-        defn = PollDef.model_validate(rnd.definition)
-        title = pick(defn.title, t.locale)
-        if defn.kind == "poll":
-            invited, responded = await response_rate(session, rnd.id)
-            closes = _aware(rnd.closes_at).astimezone(tz).strftime("%H:%M %d/%m")
-            polls.append(
-                (
-                    title,
-                    t(
-                        "{responded} of {invited} ({rate}) · closes {when}",
-                        responded=responded,
-                        invited=invited,
-                        rate=_pct(responded, invited),
-                        when=closes,
-                    ),
-                )
-            )
-            continue
-        c = await compliance(session, rnd.id)
-        sitreps.append(
-            (
-                f"{title} {rnd.period}",
-                t(
-                    "received {received} of {expected} · on time {on_time} · late {late} · missing {missing}",
-                    received=c.received,
-                    expected=c.expected,
-                    on_time=c.count("on_time"),
-                    late=c.count("late"),
-                    missing=c.count("missing"),
-                ),
-            )
-        )
-    panels = []
-    if polls:
-        panels.append(Panel(t("Open polls: responses so far"), polls))
-    if sitreps:
-        panels.append(Panel(t("Situation reports: compliance"), sitreps))
-    return panels
 
 
 def routes() -> list[web.AbstractRouteDef]:

@@ -20,6 +20,11 @@ from handlers.status import status_label
 TEMPLATES = Path(__file__).with_name("templates")
 
 
+def percent(part: int, whole: int) -> str:
+    """A response rate as the pages show it; a dash when nobody was asked."""
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
 class Pages:
     def __init__(self, catalog: Catalog, tz: ZoneInfo) -> None:
         self.catalog = catalog

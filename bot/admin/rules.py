@@ -11,10 +11,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from bot.admin import deadlines
 from bot.admin.context import admin_of
-from bot.admin.deadlines import urgencies
 from bot.admin.permissions import Permission, Viewer, requires
+from handlers.forms import Catalog
 from handlers.i18n import N_
 from scheduler.nudges import load_rules
 
@@ -25,6 +24,15 @@ JOB_LABELS = {
     "nudges": N_("Follow-up reminders and escalations"),
     "close_unconfirmed": N_("Close resolved cases nobody confirmed"),
 }
+
+
+def urgencies(catalog: Catalog) -> list[str]:
+    """The urgencies deadlines are set for: those the catalog names, and always normal and hot."""
+    return sorted(
+        set(catalog.deadlines)
+        | {u for c in catalog.categories for u in c.due_hours}
+        | {"normal", "hot"}
+    )
 
 
 def _jobs(path: Any) -> dict[str, str]:
@@ -67,4 +75,4 @@ async def rules(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    return [web.get("/rules", rules), *deadlines.routes()]
+    return [web.get("/rules", rules)]

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from storage import ratelimit
+from storage.db import Session
 
 USER_LIMIT = 5  # one username, from one address
 ADDRESS_LIMIT = 20  # any usernames, from one address
@@ -32,7 +31,7 @@ class LoginThrottle:
             keys.append((f"login:user:{name}|{address}", self.user_limit))
         return keys
 
-    async def locked_for(self, session: AsyncSession, username: str | None, address: str) -> float:
+    async def locked_for(self, session: Session, username: str | None, address: str) -> float:
         """Seconds until these may try again; 0 when they may try now."""
         wait = 0.0
         now = datetime.now(UTC)
@@ -42,7 +41,7 @@ class LoginThrottle:
                 wait = max(wait, (self.window - (now - latest)).total_seconds())
         return wait
 
-    async def attempt(self, session: AsyncSession, username: str, address: str) -> list[int]:
+    async def attempt(self, session: Session, username: str, address: str) -> list[int]:
         """Count a try as failed before its password is checked, so parallel guesses cannot
         all slip in under the limit; `succeeded` takes it back."""
         return [
@@ -51,7 +50,7 @@ class LoginThrottle:
         ]
 
     async def succeeded(
-        self, session: AsyncSession, username: str, address: str, attempt: list[int]
+        self, session: Session, username: str, address: str, attempt: list[int]
     ) -> None:
         await ratelimit.forget(session, attempt)
         await ratelimit.clear(session, self._keys(username, address)[-1][0])

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.http import client_address
 from bot.dispatcher import FloodGuard
@@ -50,6 +49,7 @@ from handlers.i18n import N_, SUPPORTED, Translations, Translator
 from handlers.org import HOST_KINDS
 from handlers.ports import ReportView, StaleCase, UnitView
 from handlers.status import event_line, public_history, status_label
+from storage.db import Sessions
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -118,7 +118,7 @@ class FeedbackPage:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         effects: EffectApplier,
         catalog: Catalog,
         translations: Translations,

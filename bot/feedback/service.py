@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.effects import EffectApplier
 from bot.feedback.uploads import StoredFile
 from handlers.cards import WEB_FORM_CHANNEL, case_facts
 from handlers.casework import ALLOWED_FROM, Action, Actor, Status, check, target
 from handlers.context import CaseChanged, ReportSubmitted
 from handlers.ports import CaseChange, ReportView
+from storage.db import Sessions
 from storage.feedback import add_ticket, new_secret, report_for_ticket
 from storage.store import SqlStore
 
@@ -41,7 +40,7 @@ class Filed:
 
 
 async def file_feedback(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     effects: EffectApplier,
     submission: Submission,
     files: list[StoredFile],
@@ -68,9 +67,7 @@ async def file_feedback(
     return Filed(report.code, secret)
 
 
-async def public_status(
-    sessions: async_sessionmaker[AsyncSession], code: str, secret: str
-) -> ReportView | None:
+async def public_status(sessions: Sessions, code: str, secret: str) -> ReportView | None:
     """The case, with its events, when the code and the secret match; None otherwise."""
     async with sessions() as session:
         report = await report_for_ticket(session, code, secret)
@@ -95,7 +92,7 @@ def sender_actions(status: str) -> list[Action]:
 
 
 async def act_as_sender(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     effects: EffectApplier,
     code: str,
     secret: str,
