@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.admin import administration, auth, cases, dashboard, exports
-from bot.admin.context import ADMIN, Admin
+from bot.admin.context import ADMIN, Admin, AdminContext
 from bot.admin.cookies import LANG_COOKIE, SECURE_KEY, SESSION_COOKIE
 from bot.admin.csrf import SAFE_METHODS, attach_token, remember_pre_token, token_matches
 from bot.admin.keys import TRANSLATOR, VIEWER
@@ -18,9 +17,6 @@ from bot.admin.render import Pages
 from handlers.casework import WEB_ROLES
 from handlers.i18n import SUPPORTED
 from storage import webauth
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 STATIC = Path(__file__).with_name("static")
 PREFIX = "/admin"
@@ -46,7 +42,7 @@ async def _load_viewer(request: web.Request) -> str | None:
     sid = request.cookies.get(SESSION_COOKIE, "")
     if not sid:
         return None
-    async with request.app[ADMIN].core.sessions() as session:
+    async with request.app[ADMIN].context.sessions() as session:
         row = await webauth.find_session(session, sid)
         person = await webauth.web_person(session, row.person_id) if row else None
     if row is None or person is None or person.role not in WEB_ROLES:
@@ -68,7 +64,7 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
         return web.Response(status=301, headers={"Location": f"{PREFIX}/"})
     admin = request.app[ADMIN]
     lang = request.cookies.get(LANG_COOKIE, "")
-    request[TRANSLATOR] = admin.core.translations(lang if lang in SUPPORTED else None)
+    request[TRANSLATOR] = admin.context.translations(lang if lang in SUPPORTED else None)
     if _is_static(request):
         return await handler(request)
     attach_token(request, await _load_viewer(request))
@@ -126,12 +122,16 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def build_admin_app(core: Core, views: list[web.AbstractRouteDef] | None = None) -> web.Application:
+def build_admin_app(
+    context: AdminContext, views: list[web.AbstractRouteDef] | None = None
+) -> web.Application:
     app = web.Application(middlewares=[identify, errors, guard])
     app[ADMIN] = Admin(
-        core, Pages(core.catalog, core.settings.tz), decoy_hash=hash_password_sync("decoy-password")
+        context,
+        Pages(context.catalog, context.settings.tz),
+        decoy_hash=hash_password_sync("decoy-password"),
     )
-    app[SECURE_KEY] = core.settings.public_url.startswith("https://")
+    app[SECURE_KEY] = context.settings.public_url.startswith("https://")
     # Exports before cases: /cases/export.csv must not be read as a case code.
     app.add_routes(
         auth.routes()

@@ -42,7 +42,7 @@ def describe(entry: AuditEntry) -> str:
 async def audit_log(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
-    tz = admin.core.settings.tz
+    tz = admin.context.settings.tz
     q = request.query
     since, until = _date(q.get("from", "")), _date(q.get("to", ""))
     errors = []
@@ -55,7 +55,7 @@ async def audit_log(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         until=local_midnight(until + timedelta(days=1), tz) if until else None,
         before_id=_number(q.get("before", "")),
     )
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         rows = await audit.entries(session, flt, audit.PAGE_SIZE + 1)
         actions = await audit.actions(session)
     more = len(rows) > audit.PAGE_SIZE

@@ -30,5 +30,5 @@ class Change:
 @asynccontextmanager
 async def change(request: web.Request, viewer: Viewer) -> AsyncIterator[Change]:
     """Commits the change and its audit entry together, or neither if anything raises."""
-    async with admin_of(request).core.sessions() as session, session.begin():
+    async with admin_of(request).context.sessions() as session, session.begin():
         yield Change(session, viewer)

@@ -41,7 +41,7 @@ def redirect(location: str) -> web.Response:
 
 def client_address(request: web.Request) -> str:
     """Per client, not per proxy, when WEB_TRUST_PROXY says a proxy of ours is in front."""
-    return forwarded_address(request, admin_of(request).core.settings.web_trust_proxy)
+    return forwarded_address(request, admin_of(request).context.settings.web_trust_proxy)
 
 
 def _locked_message(request: web.Request, seconds: float) -> str:
@@ -56,7 +56,7 @@ def _locked_message(request: web.Request, seconds: float) -> str:
 async def _signed_in(request: web.Request, person_id: int) -> web.StreamResponse:
     """A fresh session (never one chosen by the visitor) and its cookie."""
     admin = admin_of(request)
-    async with admin.core.sessions() as session, session.begin():
+    async with admin.context.sessions() as session, session.begin():
         sid, _csrf = await webauth.open_session(session, person_id)
     form = await request.post()
     response = redirect(safe_next(str(form.get("next", "")) or None))
@@ -65,7 +65,7 @@ async def _signed_in(request: web.Request, person_id: int) -> web.StreamResponse
 
 
 async def _may_use_admin(request: web.Request, person_id: int) -> bool:
-    async with admin_of(request).core.sessions() as session:
+    async with admin_of(request).context.sessions() as session:
         person = await webauth.web_person(session, person_id)
     return person is not None and person.role in WEB_ROLES
 
@@ -95,7 +95,7 @@ async def login_password(request: web.Request) -> web.StreamResponse:
         )
 
     throttle = admin.throttle
-    async with admin.core.sessions() as session, session.begin():
+    async with admin.context.sessions() as session, session.begin():
         wait = await throttle.locked_for(session, username, address)
         if wait:
             return again(_locked_message(request, wait), 429)
@@ -107,12 +107,12 @@ async def login_password(request: web.Request) -> web.StreamResponse:
     else:
         ok = await verify_password(account.password_hash, password)
     if not ok or account is None:
-        async with admin.core.sessions() as session:
+        async with admin.context.sessions() as session:
             wait = await throttle.locked_for(session, username, address)
         if wait:
             return again(_locked_message(request, wait), 429)
         return again(t("Wrong username or password."), 401)
-    async with admin.core.sessions() as session, session.begin():
+    async with admin.context.sessions() as session, session.begin():
         await throttle.succeeded(session, username, address, attempt)
     if not await _may_use_admin(request, account.person_id):
         return again(t("Your role does not give access to the web admin."), 403)
@@ -123,7 +123,7 @@ async def login_password(request: web.Request) -> web.StreamResponse:
 async def link_page(request: web.Request) -> web.StreamResponse:
     admin = admin_of(request)
     token = request.match_info["token"]
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         live = await webauth.login_token_is_live(session, token)
     if not live:
         return _expired(request)
@@ -147,7 +147,7 @@ async def link_sign_in(request: web.Request) -> web.StreamResponse:
     # No lockout here: a link's token cannot be guessed, and a lockout someone else caused on
     # this address or username must never keep the owner from the link they asked for.
     admin = admin_of(request)
-    async with admin.core.sessions() as session, session.begin():
+    async with admin.context.sessions() as session, session.begin():
         person_id = await webauth.redeem_login_token(session, request.match_info["token"])
     if person_id is None:
         return _expired(request)
@@ -160,7 +160,7 @@ async def link_sign_in(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     sid = request.cookies.get(SESSION_COOKIE, "")
     if sid:
-        async with admin_of(request).core.sessions() as session, session.begin():
+        async with admin_of(request).context.sessions() as session, session.begin():
             await webauth.close_session(session, sid)
     response = redirect("/admin/login")
     clear_cookie(response, SESSION_COOKIE)

@@ -20,7 +20,7 @@ async def _page(
     request: web.Request, viewer: Viewer, error: str = "", status: int = 200
 ) -> web.Response:
     admin = admin_of(request)
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         rows = await all_bindings(session)
         depts = await departments_by_code(session)
     return admin.pages.page(

@@ -50,11 +50,11 @@ def _before(value: str) -> int | None:
 @requires(Permission.CASES)
 async def case_list(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
-    core = admin.core
+    ctx = admin.context
     t = request[TRANSLATOR]
-    flt, values, errors = parse_filter(request.query, t, core.catalog, core.settings.tz, viewer)
+    flt, values, errors = parse_filter(request.query, t, ctx.catalog, ctx.settings.tz, viewer)
     now = datetime.now(UTC)
-    async with core.sessions() as session:
+    async with ctx.sessions() as session:
         rows, next_id = await case_page(
             session, flt, now, _before(request.query.get("before", "")), PAGE_SIZE
         )
@@ -67,9 +67,9 @@ async def case_list(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         values=values,
         errors=errors,
         statuses=list(STATUS_NAMES),
-        categories=core.catalog.categories,
+        categories=ctx.catalog.categories,
         urgencies=URGENCIES,
-        units=core.engine.units,
+        units=ctx.engine.units,
         host_kinds=list(HOST_KINDS),
         departments=departments if viewer.sees_every_case else [],
         filters=query_string(values),
@@ -120,9 +120,9 @@ async def _detail(
     revealed: str | None = None,
 ) -> web.Response:
     admin = admin_of(request)
-    core = admin.core
+    ctx = admin.context
     t = request[TRANSLATOR]
-    async with core.sessions() as session:
+    async with ctx.sessions() as session:
         store = SqlStore(session)
         case = await _visible_case(request, viewer, store)
         found = await named_reporter(session, case.id) if case.anonymity == "named" else None
@@ -169,7 +169,7 @@ async def case_detail(request: web.Request, viewer: Viewer) -> web.StreamRespons
 async def case_action(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     """One action from the case page: checked and applied by the core, like a button press."""
     admin = admin_of(request)
-    core = admin.core
+    ctx = admin.context
     t = request[TRANSLATOR]
     form = await request.post()
     try:
@@ -180,13 +180,13 @@ async def case_action(request: web.Request, viewer: Viewer) -> web.StreamRespons
     if action in (Action.ANSWER, Action.ADD_INFO, Action.CONFIRM, Action.DISPUTE):
         raise web.HTTPForbidden()  # the reporter's own actions happen in their chat
     try:
-        async with core.sessions() as session, session.begin():
+        async with ctx.sessions() as session, session.begin():
             store = SqlStore(session)
             case = await _visible_case(request, viewer, store)
             actor = viewer.actor(case)
             if action == Action.REVEAL:
                 try:
-                    who = await core.engine.desk.reveal(store, actor, case)
+                    who = await ctx.engine.desk.reveal(store, actor, case)
                 except Refusal as refusal:
                     raise ActionFailed(
                         t(refusal.reason).format(status=status_label(t, case.status))
@@ -194,7 +194,7 @@ async def case_action(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 revealed: str | None = who or "—"
             else:
                 revealed = None
-                _updated, effect = await core.engine.desk.act(
+                _updated, effect = await ctx.engine.desk.act(
                     store,
                     t,
                     actor,
@@ -206,14 +206,14 @@ async def case_action(request: web.Request, viewer: Viewer) -> web.StreamRespons
                     text=str(form.get("text", "")),
                     redirect=str(form.get("redirect", "")),
                 )
-                await core.effects.apply(session, effect)
+                await ctx.effects.apply(session, effect)
     except ActionFailed as failed:  # rolled back: nothing changed
         return await _detail(request, viewer, 409 if failed.stale else 400, failed.message)
     if revealed is not None:
         # Shown once, to this person only; never stored or logged beyond the RevealLog row.
         return await _detail(request, viewer, revealed=revealed)
-    if core.delivery is not None:
-        core.delivery.wake()
+    if ctx.delivery is not None:
+        ctx.delivery.wake()
     return redirect(f"/admin/cases/{case.code}?done={action.value}")
 
 
@@ -221,11 +221,11 @@ async def case_action(request: web.Request, viewer: Viewer) -> web.StreamRespons
 async def case_file(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     """An attachment of a case the viewer may see; hidden reporters' file names are not shown."""
     admin = admin_of(request)
-    root = admin.core.settings.attachments_dir.resolve()
+    root = admin.context.settings.attachments_dir.resolve()
     file_id = request.match_info["file_id"]
     if not file_id.isdecimal() or len(file_id) > 12:
         raise web.HTTPNotFound()
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         case = await _visible_case(request, viewer, SqlStore(session))
         attachment = await case_attachment(session, case.id, int(file_id))
     if attachment is None or not attachment.path:

@@ -105,7 +105,7 @@ async def show_preview(request: web.Request, viewer: Viewer, kind: ImportKind) -
     data = await _uploaded(request)
     if not data:
         return _no_file(request, kind)
-    async with admin_of(request).core.sessions() as session:
+    async with admin_of(request).context.sessions() as session:
         result = await preview(session, kind, data)
     return _preview_page(request, kind, data, result, 200 if not result.errors else 400)
 
@@ -127,7 +127,7 @@ async def confirm(request: web.Request, viewer: Viewer, kind: ImportKind) -> web
             )
     except _Refused as refused:  # the transaction rolled back: nothing was imported
         return _preview_page(request, kind, data, Preview(errors=refused.errors), 400)
-    await admin_of(request).core.refresh_units()  # the chat's unit picker sees them at once
+    await admin_of(request).context.refresh_units()  # the chat's unit picker sees them at once
     return redirect(
         f"/admin/{kind.name}?created={imported.created}&updated={imported.updated}"
         f"&unchanged={imported.unchanged}"

@@ -96,11 +96,11 @@ def periods(now: datetime, tz: ZoneInfo) -> dict[str, datetime]:
 
 
 async def _month(request: web.Request) -> tuple[DigestData, dict[str, datetime], datetime]:
-    core = admin_of(request).core
+    ctx = admin_of(request).context
     now = datetime.now(UTC)
-    starts = periods(now, core.settings.tz)
-    async with core.sessions() as session:
-        data = await collect(session, starts["month"], now, core.settings.tz)
+    starts = periods(now, ctx.settings.tz)
+    async with ctx.sessions() as session:
+        data = await collect(session, starts["month"], now, ctx.settings.tz)
     return data, starts, now
 
 
@@ -111,7 +111,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
     data, starts, now = await _month(request)
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         counts = {
             "today": await reports_since(session, starts["today"]),
             "week": await reports_since(session, starts["week"]),
@@ -119,7 +119,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         }
         hot = await hot_cases(session)
         overdue = await overdue_cases(session, now)
-        panels = await poll_and_sitrep_panels(session, t, admin.core.settings.tz)
+        panels = await poll_and_sitrep_panels(session, t, admin.context.settings.tz)
     return admin.pages.page(
         request,
         "dashboard.html",
@@ -176,7 +176,7 @@ async def chart(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         raise web.HTTPNotFound()
     t = request[TRANSLATOR]
     data, _starts, _now = await _month(request)
-    title, bars = _chart_bars(which, t, admin_of(request).core.catalog, data)
+    title, bars = _chart_bars(which, t, admin_of(request).context.catalog, data)
     png = await asyncio.to_thread(_bar_chart, title, bars)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 

@@ -75,8 +75,8 @@ def _write(org_dir: Path, source: Path, defaults: dict[str, int], wanted: Any) -
 async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
-    settings = admin.core.settings
-    catalog = admin.core.catalog
+    settings = admin.context.settings
+    catalog = admin.context.catalog
     if settings.org_dir is None:
         error = t("Set ORG_DIR to the organisation's folder to change deadlines here.")
         return await rules_page(request, viewer, error, 400)

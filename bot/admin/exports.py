@@ -96,10 +96,10 @@ class Export:
 
     def __post_init__(self) -> None:
         admin = admin_of(self.request)
-        self.sessions = admin.core.sessions
+        self.sessions = admin.context.sessions
         self.t = self.request[TRANSLATOR]
-        self.tz = admin.core.settings.tz
-        self.catalog = admin.core.catalog
+        self.tz = admin.context.settings.tz
+        self.catalog = admin.context.catalog
         self.now = datetime.now(UTC)
         self.flt, _values, _errors = parse_filter(
             self.request.query, self.t, self.catalog, self.tz, self.viewer

@@ -5,6 +5,7 @@ Invite codes are shown to admins (they hand them out) but never written to the a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import segno
@@ -25,9 +26,9 @@ from storage.org import departments_by_name, units_by_name
 MAX_USES = 10_000
 
 
-def telegram_username(core: Any) -> str | None:
+def telegram_username(senders: Mapping[str, object]) -> str | None:
     """The bot's @username once the Telegram channel has started (it asks get_me then)."""
-    bot = getattr(core.senders.get("telegram"), "bot", None)
+    bot: Any = getattr(senders.get("telegram"), "bot", None)
     try:
         return str(bot.username) if bot is not None and bot.username else None
     except Exception:  # not initialised yet
@@ -45,8 +46,8 @@ def qr_svg(text: str) -> Markup:
 
 async def _page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     admin = admin_of(request)
-    username = telegram_username(admin.core)
-    async with admin.core.sessions() as session:
+    username = telegram_username(admin.context.senders)
+    async with admin.context.sessions() as session:
         rows = await recent_invites(session)
         units = await units_by_name(session)
         depts = await departments_by_name(session)

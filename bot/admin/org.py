@@ -28,7 +28,7 @@ def _imported(request: web.Request) -> dict[str, int] | None:
 @requires(Permission.ORGANISATION)
 async def units(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         rows = await units_by_code(session)
     code_of = {u.id: u.code for u in rows}
     return admin.pages.page(
@@ -43,7 +43,7 @@ async def units(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @requires(Permission.ORGANISATION)
 async def departments(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         rows = await departments_by_code(session)
     return admin.pages.page(
         request,

@@ -56,7 +56,7 @@ async def people(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     role = request.query.get("role", "")
     role = role if role in ROLES else ""
     page = _page_number(request.query.get("page", ""))
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         rows = await directory.find_people(
             session, q, unit, role, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1
         )
@@ -86,7 +86,7 @@ async def _person_page(
     request: web.Request, viewer: Viewer, error: str = "", status: int = 200
 ) -> web.Response:
     admin = admin_of(request)
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         person = await _person(session, request)
         assert person.id is not None
         channels = (await directory.channels_of(session, [person.id])).get(person.id, [])

@@ -83,7 +83,7 @@ async def _list_page(
 ) -> web.Response:
     admin = admin_of(request)
     t = request[TRANSLATOR]
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         polls = await _listing(session)
     return admin.pages.page(
         request,
@@ -117,7 +117,7 @@ async def upload(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         if len(data) > MAX_YAML:
             raise PollDefError(t("{source}: the file is larger than 512 KB", source=source))
         defn = parse_poll_bytes(data, source)
-        check_poll(defn, admin_of(request).core.catalog, source)
+        check_poll(defn, admin_of(request).context.catalog, source)
     except PollDefError as exc:
         message = t("The poll was not imported: {problem}", problem=str(exc))
         return await _list_page(request, viewer, message, 400)
@@ -143,8 +143,8 @@ async def _round(session: Session, request: web.Request) -> tuple[Poll, PollDef,
 async def round_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
-    tz = admin.core.settings.tz
-    async with admin.core.sessions() as session:
+    tz = admin.context.settings.tz
+    async with admin.context.sessions() as session:
         poll, defn, rnd = await _round(session, request)
         assert rnd.id is not None
         results = await round_results(session, rnd.id)
@@ -175,11 +175,13 @@ async def _download(request: web.Request, what: str) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
     kind = request.match_info["kind"]
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         poll, defn, rnd = await _round(session, request)
         assert rnd.id is not None
         if what == "results":
-            header, rows = await response_table(session, rnd.id, t.locale, admin.core.settings.tz)
+            header, rows = await response_table(
+                session, rnd.id, t.locale, admin.context.settings.tz
+            )
             data = [safe_cells(list(r)) for r in rows]
         else:
             if defn.kind != "sitrep":
@@ -192,7 +194,7 @@ async def _download(request: web.Request, what: str) -> web.StreamResponse:
                         u.code,
                         u.name,
                         t(STATUS[u.status]),
-                        _when(u.filed_at, admin.core.settings.tz),
+                        _when(u.filed_at, admin.context.settings.tz),
                         u.contact_points,
                     ]
                 )
@@ -222,7 +224,7 @@ async def compliance_download(request: web.Request, viewer: Viewer) -> web.Strea
 async def resend(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     admin = admin_of(request)
     t = request[TRANSLATOR]
-    async with admin.core.sessions() as session:
+    async with admin.context.sessions() as session:
         poll, _defn, rnd = await _round(session, request)
     here = f"/admin/polls/{poll.key}/{rnd.number}"
     if rnd.status != "open":
@@ -241,7 +243,7 @@ async def resend(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             queued=queued,
         )
 
-    joined, queued = await resend_round(admin.core, rnd, log)
+    joined, queued = await resend_round(admin.context, rnd, log)
     return redirect(f"{here}?resent={joined}-{queued}")
 
 

@@ -23,7 +23,7 @@ async def monthly(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     raw = request.query.get("month", "").strip()[:7]
     lang = request.query.get("lang", "")
     lang = lang if lang in SUPPORTED else t.locale
-    default = datetime.now(UTC).astimezone(admin.core.settings.tz).strftime("%Y-%m")
+    default = datetime.now(UTC).astimezone(admin.context.settings.tz).strftime("%Y-%m")
     if not raw:
         return admin.pages.page(request, "monthly.html", month=default, chosen=lang, error="")
     try:
@@ -37,7 +37,7 @@ async def monthly(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             chosen=lang,
             error=t("Choose a month like {example}.", example=default),
         )
-    document = await build_monthly_report(admin.core, first, lang)  # renders in a worker thread
+    document = await build_monthly_report(admin.context, first, lang)  # renders in a worker thread
     return web.Response(
         body=document,
         headers={

@@ -45,10 +45,10 @@ async def rules_page(
     request: web.Request, viewer: Viewer, error: str = "", status: int = 200
 ) -> web.Response:
     admin = admin_of(request)
-    settings = admin.core.settings
+    settings = admin.context.settings
     jobs = await asyncio.to_thread(_jobs, settings.data_file("schedules.yaml"))
     ladder = await asyncio.to_thread(load_rules, settings.data_file("nudges.yaml"))
-    catalog = admin.core.catalog
+    catalog = admin.context.catalog
     kinds = urgencies(catalog)
     deadlines = [
         (c, [(u, catalog.due_hours(c.code, u)) for u in kinds]) for c in catalog.categories

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import BodyPartReader, MultipartReader, web
@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bot.channels.http import client_address
 from bot.dispatcher import FloodGuard
 from bot.effects import EffectApplier
+from bot.feedback.context import FeedbackContext
 from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie
 from bot.feedback.service import (
     Filed,
@@ -50,9 +51,6 @@ from handlers.org import HOST_KINDS
 from handlers.ports import ReportView, StaleCase, UnitView
 from handlers.status import event_line, public_history, status_label
 from storage.db import Sessions
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -162,7 +160,8 @@ class FeedbackPage:
         )
 
     @classmethod
-    def from_core(cls, core: Core) -> FeedbackPage:
+    def from_core(cls, core: FeedbackContext) -> FeedbackPage:
+        """The page as the running application serves it (`core`: the host's bundle)."""
         settings = core.settings
         return cls(
             sessions=core.sessions,
@@ -482,20 +481,8 @@ class FeedbackPage:
             )
             return self._case_page(request, t, case, values, notice, 409)
         assert action is not None
-        cookie, _ = browser_cookie(request)
-        verdict = self.tokens.check(values["token"], cookie)
         text = values["text"].strip().replace("\r\n", "\n")
-        notice = ""
-        if verdict is not None:
-            notice = t(TOKEN_MESSAGES[verdict])
-        elif action != Action.CONFIRM and not text:
-            notice = t("Please type your answer as text.")
-        elif len(text) > MAX_NOTE:
-            notice = t(
-                "That is {length} characters; please keep it under {limit}.",
-                length=len(text),
-                limit=MAX_NOTE,
-            )
+        notice = self._reply_problem(request, t, action, values["token"], text)
         if notice:
             return self._case_page(request, t, case, values, notice, 400)
         try:
@@ -517,18 +504,26 @@ class FeedbackPage:
             )
             return self._case_page(request, t, fresh or case, values, notice, 409)
         assert updated is not None
-        thanks = {
-            Action.DISPUTE: t(
-                "Thank you. {code} has been reopened and sent back to the people handling it.",
-                code=case.code,
-            ),
-            Action.CONFIRM: t("Thank you for confirming that {code} is resolved.", code=case.code),
-        }
-        notice = thanks.get(
-            action, t("Thank you: your message has been added to {code}.", code=case.code)
-        )
         kept = {k: values[k] for k in ("code", "secret", "lang")}
-        return self._case_page(request, t, updated, kept, notice)
+        return self._case_page(request, t, updated, kept, _thanks(t, action, case.code))
+
+    def _reply_problem(
+        self, request: web.Request, t: Translator, action: Action, token: str, text: str
+    ) -> str:
+        """Why a reply cannot be taken as it is; "" when it can."""
+        cookie, _ = browser_cookie(request)
+        verdict = self.tokens.check(token, cookie)
+        if verdict is not None:
+            return t(TOKEN_MESSAGES[verdict])
+        if action != Action.CONFIRM and not text:
+            return t("Please type your answer as text.")
+        if len(text) > MAX_NOTE:
+            return t(
+                "That is {length} characters; please keep it under {limit}.",
+                length=len(text),
+                limit=MAX_NOTE,
+            )
+        return ""
 
     def _case_page(
         self,
@@ -567,6 +562,17 @@ class FeedbackPage:
 
 
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+def _thanks(t: Translator, action: Action, code: str) -> str:
+    if action == Action.DISPUTE:
+        return t(
+            "Thank you. {code} has been reopened and sent back to the people handling it.",
+            code=code,
+        )
+    if action == Action.CONFIRM:
+        return t("Thank you for confirming that {code} is resolved.", code=code)
+    return t("Thank you: your message has been added to {code}.", code=code)
 
 
 async def _read_text(part: BodyPartReader) -> str:
