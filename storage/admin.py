@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,13 +157,10 @@ async def list_reports(session: AsyncSession, limit: int = 200) -> list[dict[str
     stmt = stmt.order_by(col(Report.id).desc()).limit(limit)
     out = []
     for report, unit in (await session.execute(stmt)).all():
-        created = (
-            report.created_at if report.created_at.tzinfo else report.created_at.replace(tzinfo=UTC)
-        )
         out.append(
             {
                 "code": report.code,
-                "created_at": created.isoformat(),
+                "created_at": report.created_at.isoformat(),
                 "status": report.status,
                 "category": report.category,
                 "urgency": report.urgency,
@@ -176,7 +172,3 @@ async def list_reports(session: AsyncSession, limit: int = 200) -> list[dict[str
             }
         )
     return out
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
