@@ -1,28 +1,30 @@
-"""The `grassroots` command line. Failures exit non-zero with one line saying why."""
+"""The `grassroots` command line. Failures exit non-zero with one line saying why.
+
+It starts fast: `grassroots --help` loads no database, channel or document library, and the
+commands that only read and write tables open the database without bot.app (the channels, web
+server, charts and documents). Each command imports what it uses; the imports say why."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.keys import add_parsers as add_key_parsers
-from bot.keys import keys_command
-from bot.logs import configure_logging
 from bot.pollcli import PollCliError, poll_command, sitrep_command
 from bot.pollcli import add_parsers as add_poll_parsers
 from handlers.casework import WEB_ROLES
-from handlers.forms import FormError
 from handlers.org import BINDING_CHANNELS, BINDING_ROLES, ROLES, is_binding_role
-from scheduler.nudges import NudgeError
-from scheduler.schedule import ScheduleError
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+if TYPE_CHECKING:  # annotations only: bot.config loads pydantic, which `--help` does not need
+    from bot.config import Settings
+
+Command = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
 
 
 class CliError(Exception):
@@ -32,15 +34,27 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grassroots", description="Grassroots chatbot")
     sub = p.add_subparsers(dest="group", required=True)
+    _add_server_parsers(sub)
+    _add_organisation_parsers(sub)
+    _add_job_parsers(sub)
+    add_poll_parsers(sub)
+    _add_access_parsers(sub)
+    _add_report_parsers(sub)
+    return p
 
+
+def _add_server_parsers(sub: Any) -> None:
+    """`run` and `db`."""
     run = sub.add_parser("run", help="migrate, then start the channels, web server and scheduler")
     run.add_argument(
         "--demo", action="store_true", help="seed a demo organisation into an empty database"
     )
-
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
 
+
+def _add_organisation_parsers(sub: Any) -> None:
+    """Who is in the organisation and where they talk: `org`, `invite`, `dept`, `chat`."""
     org = sub.add_parser("org", help="organisation units").add_subparsers(
         dest="action", required=True
     )
@@ -75,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     bind.add_argument("--channel", required=True, choices=BINDING_CHANNELS)
     bind.add_argument("--chat", required=True, dest="chat_id")
 
+
+def _add_job_parsers(sub: Any) -> None:
+    """What runs on a schedule and what it sent: `jobs`, `digest`, `outbox`."""
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="action", required=True
     )
@@ -93,8 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     box = sub.add_parser("outbox", help="the outbox").add_subparsers(dest="action", required=True)
     box.add_parser("status", help="pending, failed and sent counts, and the oldest pending age")
 
-    add_poll_parsers(sub)
-    add_key_parsers(sub)
+
+def _add_access_parsers(sub: Any) -> None:
+    """The seal key and the web admin's accounts: `keys`, `admin`."""
+    keys = sub.add_parser("keys", help="the seal key of hidden reporters' links").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser(
+        "rotate", help="re-seal every hidden reporter's link under a new key (stop the bot first)"
+    )
+    keys.add_parser("new", help="print a new key, for SEAL_KEY")
+
     web_admin = sub.add_parser("admin", help="web admin accounts").add_subparsers(
         dest="action", required=True
     )
@@ -112,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     set_pw = web_admin.add_parser("set-password", help="change an account's password (stdin)")
     set_pw.add_argument("username")
 
+
+def _add_report_parsers(sub: Any) -> None:
+    """`reports` (the list) and `report` (documents)."""
     rep = sub.add_parser("reports", help="reports").add_subparsers(dest="action", required=True)
     lst = rep.add_parser("list", help="list reports, newest first")
     lst.add_argument("--json", action="store_true")
@@ -124,10 +153,12 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--month", required=True, help="the calendar month, e.g. 2026-11")
     monthly.add_argument("--lang", choices=("vi", "en"), default=None)
     monthly.add_argument("--out", required=True, type=Path, help="the .docx file to write")
-    return p
 
 
 async def _with_core(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    """The whole core, for the commands that need its forms, translations or delivery."""
+    # Imported here: bot.app loads the channels, web server and charts, which the other
+    # commands and `--help` do not need.
     from bot.app import build_core
 
     core = await build_core(settings)
@@ -137,7 +168,24 @@ async def _with_core(settings: Settings, work: Callable[[Any], Awaitable[int]]) 
         await core.close()
 
 
+async def _with_tables(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    """The database alone, migrated and its seal key checked as at start-up, for the commands
+    that only read and write tables: `work` gets a session factory."""
+    # Imported here: SQLAlchemy and alembic are not needed for `--help`.
+    from bot.keys import open_sealer
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    db = create_engine(settings.database_url)
+    try:
+        return await work(session_factory(db, await open_sealer(settings, db)))
+    finally:
+        await db.dispose()
+
+
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the whole server (see _with_core).
     from bot.app import StartError, serve
 
     try:
@@ -148,6 +196,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, as in every command below: each loads what it uses (the module docstring).
     from storage.migrate import upgrade
 
     await upgrade(settings.database_url)
@@ -158,15 +207,15 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 CLI_ACTOR = "command line"  # who the audit log names for changes made here
 
 
-async def _import_csv(args: argparse.Namespace, core: Any, importer: Any, action: str) -> int:
+async def _import_csv(args: argparse.Namespace, sessions: Any, importer: Any, action: str) -> int:
     """Shared by `org import` and `dept import`: all rows or none, errors by line."""
-    from storage import audit
+    from storage import audit  # here: SQLAlchemy, only once a command runs
 
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    async with core.sessions() as session, session.begin():
+    async with sessions() as session, session.begin():
         result = await importer(session, data)
         if not result.ok or args.dry_run:  # a dry run imports for real, then rolls back
             await session.rollback()
@@ -190,43 +239,45 @@ async def _import_csv(args: argparse.Namespace, core: Any, importer: Any, action
 
 
 async def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: SQLAlchemy, only once a command runs.
     from storage import admin
     from storage.orgimport import import_units
 
-    async def work(core: Any) -> int:
+    async def work(sessions: Any) -> int:
         if args.action == "list":
-            async with core.sessions() as session:
+            async with sessions() as session:
                 for u in await admin.units(session):
                     print(f"{u.code}\t{u.kind}\t{u.host_kind}\t{u.name}")
             return 0
-        return await _import_csv(args, core, import_units, "units.import")
+        return await _import_csv(args, sessions, import_units, "units.import")
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def cmd_dept(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: SQLAlchemy, only once a command runs.
     from storage.deptimport import import_departments
     from storage.store import SqlStore
 
-    async def work(core: Any) -> int:
+    async def work(sessions: Any) -> int:
         if args.action == "list":
-            async with core.sessions() as session:
+            async with sessions() as session:
                 departments = await SqlStore(session).departments()
             if not departments:
                 print("No departments yet: grassroots dept import FILE.csv (code,name,kind).")
             for d in departments:
                 print(f"{d.code}\t{d.kind}\t{d.name}")
             return 0
-        return await _import_csv(args, core, import_departments, "departments.import")
+        return await _import_csv(args, sessions, import_departments, "departments.import")
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def _bot_username(settings: Settings) -> tuple[str | None, str]:
     """The bot's @username from Telegram's getMe, or None and why not (said to the operator)."""
     if not settings.telegram_enabled:
         return None, "TELEGRAM_BOT_TOKEN is not set"
-    from telegram import Bot
+    from telegram import Bot  # here: python-telegram-bot, only when there is a token to ask with
 
     try:
         bot = Bot(settings.telegram_bot_token, base_url=f"{settings.telegram_api_url}/bot")
@@ -237,10 +288,10 @@ async def _bot_username(settings: Settings) -> tuple[str | None, str]:
 
 
 async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import admin, audit
+    from storage import admin, audit  # here: SQLAlchemy, only once a command runs
 
-    async def work(core: Any) -> int:
-        async with core.sessions() as session, session.begin():
+    async def work(sessions: Any) -> int:
+        async with sessions() as session, session.begin():
             try:
                 invite = await admin.create_invite(
                     session, args.role, args.unit, args.uses, args.dept, args.can_reveal
@@ -272,11 +323,11 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import admin, audit
+    from storage import admin, audit  # here: SQLAlchemy, only once a command runs
 
     role = args.role
     if not is_binding_role(role):
@@ -288,8 +339,8 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if not chat_id or len(chat_id) > 64 or any(c.isspace() for c in chat_id):
         raise CliError("--chat must be 1-64 characters without spaces")
 
-    async def work(core: Any) -> int:
-        async with core.sessions() as session, session.begin():
+    async def work(sessions: Any) -> int:
+        async with sessions() as session, session.begin():
             if role.startswith("department:") and not await admin.department_exists(
                 session, role.removeprefix("department:")
             ):
@@ -312,16 +363,14 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Chat {chat_id} on {args.channel} {state} as {role}.")
         return 0
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import datetime
+    from storage import admin  # here: SQLAlchemy, only once a command runs
 
-    from storage import admin
-
-    async def work(core: Any) -> int:
-        async with core.sessions() as session:
+    async def work(sessions: Any) -> int:
+        async with sessions() as session:
             rows = await admin.list_reports(session, args.limit)
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -336,16 +385,15 @@ async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the jobs load the digest's charts and the database.
     from scheduler.jobs import JOBS
     from scheduler.schedule import load_schedules
 
     if args.action == "list":
-        from datetime import datetime
-
         now = datetime.now(settings.tz)
         for name, trigger in load_schedules(
             settings.data_file("schedules.yaml"), settings.tz
@@ -374,7 +422,7 @@ DIGESTS = ("daily_digest", "weekly_digest", "monthly_digest")
 
 async def _run_digest(core: Any, name: str, force: bool) -> int:
     """A digest goes out once per period: say so rather than print a bare 0."""
-    from scheduler.digest import run_digest, sent_at
+    from scheduler.digest import run_digest, sent_at  # here: the charts, only for a digest
 
     period, at = await sent_at(core, name)
     if at is not None and not force:
@@ -393,9 +441,7 @@ async def _run_digest(core: Any, name: str, force: bool) -> int:
 
 
 async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, datetime, timedelta
-
-    from reports.digest import build
+    from reports.digest import build  # here: the charts, only for a digest
 
     async def work(core: Any) -> int:
         now = datetime.now(UTC)
@@ -408,10 +454,10 @@ async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.outbox import status_summary
+    from storage.outbox import status_summary  # here: SQLAlchemy, only once a command runs
 
-    async def work(core: Any) -> int:
-        async with core.sessions() as session:
+    async def work(sessions: Any) -> int:
+        async with sessions() as session:
             summary = await status_summary(session)
         print(
             f"pending {summary['pending']} ({summary['sending']} on the wire), "
@@ -423,15 +469,17 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {count} × {error}")
         return 0
 
-    return await _with_core(settings, work)
+    return await _with_tables(settings, work)
 
 
 async def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+
     command = poll_command if args.group == "poll" else sitrep_command
     return await _with_core(settings, lambda core: command(args, core))
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: python-docx and the charts, only for this document.
     from reports.monthly import MonthError, build_monthly_report, parse_month
 
     try:
@@ -450,9 +498,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _read_password() -> str:
     """From a terminal: asked twice, not echoed. From a pipe: the first line."""
-    import getpass
-
-    from bot.admin.passwords import password_problem
+    from bot.admin.passwords import password_problem  # here: argon2, only for passwords
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -467,6 +513,7 @@ def _read_password() -> str:
 
 
 async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: argon2 and SQLAlchemy, only once a command runs.
     from bot.admin.passwords import hash_password
     from storage import audit, webauth
     from storage.models import Person
@@ -511,7 +558,10 @@ async def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
-    return await _with_core(settings, lambda core: keys_command(args, settings, core))
+    # Imported here: the seal's cryptography and SQLAlchemy are not needed for `--help`.
+    from bot.keys import keys_command
+
+    return await _with_tables(settings, lambda sessions: keys_command(args, settings, sessions))
 
 
 COMMANDS: dict[str, Command] = {
@@ -535,6 +585,10 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Imported once a command runs: pydantic is not needed for `--help`.
+    from bot.config import ConfigError, load_settings
+    from bot.logs import configure_logging
+
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -543,14 +597,28 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
-    except (CliError, PollCliError, FormError, ConfigError, ScheduleError, NudgeError) as exc:
-        print(f"grassroots: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
         print(f"grassroots: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if not isinstance(exc, _operator_errors()):
+            raise
+        print(f"grassroots: {exc}", file=sys.stderr)
+        return 1
+
+
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """The failures told to the operator in one line rather than as a traceback."""
+    # Imported here, once a command has failed: a module that could raise one of these is
+    # loaded by then anyway, and `--help` needs none of them.
+    from bot.config import ConfigError
+    from handlers.forms import FormError
+    from scheduler.nudges import NudgeError
+    from scheduler.schedule import ScheduleError
+
+    return (CliError, PollCliError, FormError, ConfigError, ScheduleError, NudgeError)
 
 
 if __name__ == "__main__":

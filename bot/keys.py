@@ -99,18 +99,8 @@ async def open_sealer(settings: Settings, db: Database) -> Sealer:
 
 
 # -- grassroots keys ... ---------------------------------------------------------------------------
-def add_parsers(sub: Any) -> None:
-    keys = sub.add_parser("keys", help="the seal key of hidden reporters' links").add_subparsers(
-        dest="action", required=True
-    )
-    keys.add_parser(
-        "rotate", help="re-seal every hidden reporter's link under a new key (stop the bot first)"
-    )
-    keys.add_parser("new", help="print a new key, for SEAL_KEY")
-
-
-async def keys_command(args: argparse.Namespace, settings: Settings, core: Any) -> int:
-    """`core` is built already, so the current key has been checked against the database."""
+async def keys_command(args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
+    """`sessions` is open already, so the current key has been checked against the database."""
     if args.action == "new":
         print(new_key())
         return 0
@@ -126,7 +116,7 @@ async def keys_command(args: argparse.Namespace, settings: Settings, core: Any) 
         keys = [new_key(), *keys]
         write_key_file(path, keys)  # a crash from here on leaves both keys at hand
     sealer = _sealer(settings, keys)
-    async with core.sessions() as session, session.begin():
+    async with sessions() as session, session.begin():
         count = await reseal_all(session, sealer)
     if from_env:
         print(

@@ -1,9 +1,13 @@
 """`grassroots poll …` and `grassroots sitrep …`: import definitions, see rounds, results and
-compliance, and export them."""
+compliance, and export them.
+
+The parsers are built at every `grassroots` start, `--help` included, so this module loads
+nothing heavy: each command imports the database, scheduler and poll definitions it uses."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +59,7 @@ async def _round(
     number: int | None = None,
     period: str | None = None,
 ) -> Any:
-    from storage.polls import find_poll, rounds_of
+    from storage.polls import find_poll, rounds_of  # here: SQLAlchemy (the module docstring)
 
     poll = await find_poll(session, poll_key)
     if poll is None:
@@ -76,8 +80,7 @@ async def _round(
 def _not_started(poll: Any, tz: Any) -> str:
     """Rounds are opened by the `polls` job, so a round can be due by its schedule and not
     exist yet (just imported, or `grassroots run` is not running)."""
-    from datetime import UTC, datetime
-
+    # Imported here: pydantic and the scheduler (the module docstring).
     from handlers.polldefs import PollDef
     from scheduler.polls import current_windows
 
@@ -94,7 +97,7 @@ def _not_started(poll: Any, tz: Any) -> str:
 
 def load_definition(path: Path) -> Any:
     """A poll file, read by its extension: an XLSForm workbook, else YAML."""
-    from handlers.polldefs import PollDefError, load_poll_file
+    from handlers.polldefs import PollDefError, load_poll_file  # here: pydantic and YAML
 
     try:
         if path.suffix.lower() not in (".xlsx", ".xlsm"):
@@ -113,7 +116,7 @@ def load_definition(path: Path) -> Any:
 async def export_poll(args: argparse.Namespace, core: Any) -> int:
     """`grassroots poll export KEY`: the definition as an XLSForm workbook."""
     from bot.xlsform import write_xlsform  # heavy: pyxform/openpyxl only for this command
-    from handlers.polldefs import PollDef
+    from handlers.polldefs import PollDef  # here: pydantic and SQLAlchemy, as below
     from storage.polls import find_poll
 
     async with core.sessions() as session:
@@ -130,103 +133,114 @@ async def export_poll(args: argparse.Namespace, core: Any) -> int:
 
 
 async def poll_command(args: argparse.Namespace, core: Any) -> int:
-    from handlers.polldefs import PollDefError, check_poll
-    from storage import audit
-    from storage.pollresults import response_rate
-    from storage.polls import all_polls, import_poll, rounds_of
-
     if args.action == "export":
         return await export_poll(args, core)
     if args.action == "import":
-        defn = load_definition(args.file)
-        try:
-            check_poll(defn, core.catalog, args.file.name)
-        except PollDefError as exc:
-            raise PollCliError(str(exc)) from None
-        if args.dry_run:  # import for real, then roll back: the outcome is the real one
-            async with core.sessions() as session, session.begin():
-                _, outcome = await import_poll(session, defn)
-                await session.rollback()
-            would = {"created": "would be created", "updated": "would be updated"}
-            print(
-                f"{defn.id}: valid, {len(defn.questions)} questions; "
-                f"{would.get(outcome, 'unchanged')}."
-            )
-            return 0
-        async with core.sessions() as session, session.begin():
-            poll, outcome = await import_poll(session, defn)
-            if outcome != "unchanged":
-                await audit.record(
-                    session,
-                    None,
-                    "command line",
-                    "poll.import",
-                    poll.key,
-                    outcome=outcome,
-                    version=poll.version,
-                )
-        if outcome == "updated":
-            print(
-                f"{poll.key}: updated to version {poll.version}; rounds already open keep the version they started with."
-            )
-        else:
-            print(f"{poll.key}: {outcome} (version {poll.version}).")
-        print(_when_it_opens(defn, core.settings.tz))
-        return 0
+        return await _import(args, core)
     if args.action == "list":
-        tz = core.settings.tz
-        async with core.sessions() as session:
-            polls = await all_polls(session)
-            if not polls:
-                print("No polls yet. Import one with `grassroots poll import FILE.yaml`.")
-            for poll in polls:
-                print(f"{poll.key}  {poll.kind}  version {poll.version}")
-                assert poll.id is not None
-                for rnd in await rounds_of(session, poll.id):
-                    assert rnd.id is not None
-                    invited, responded = await response_rate(session, rnd.id)
-                    print(
-                        f"  round {rnd.number}  {rnd.period}  {rnd.status}  "
-                        f"{responded}/{invited} responded  closes {_local(rnd.closes_at, tz):%Y-%m-%d %H:%M}"
-                    )
-        return 0
+        return await _list(core)
     if args.action == "resend":
-        from scheduler.polls import resend_round
+        return await _resend(args, core)
+    return await _results(args, core)
 
-        async with core.sessions() as session:
-            _, rnd = await _round(session, args.poll, core.settings.tz)
-        if rnd.status != "open":
-            raise PollCliError(f"{args.poll}: the latest round is closed")
 
-        async def log(session: Any, joined: int, queued: int) -> None:
+async def _import(args: argparse.Namespace, core: Any) -> int:
+    """`poll import FILE [--dry-run]`: create or update the poll, say when its rounds open."""
+    # Imported here: pydantic and SQLAlchemy (the module docstring).
+    from handlers.polldefs import PollDefError, check_poll
+    from storage import audit
+    from storage.polls import import_poll
+
+    defn = load_definition(args.file)
+    try:
+        check_poll(defn, core.catalog, args.file.name)
+    except PollDefError as exc:
+        raise PollCliError(str(exc)) from None
+    if args.dry_run:  # import for real, then roll back: the outcome is the real one
+        async with core.sessions() as session, session.begin():
+            _, outcome = await import_poll(session, defn)
+            await session.rollback()
+        would = {"created": "would be created", "updated": "would be updated"}
+        print(
+            f"{defn.id}: valid, {len(defn.questions)} questions; {would.get(outcome, 'unchanged')}."
+        )
+        return 0
+    async with core.sessions() as session, session.begin():
+        poll, outcome = await import_poll(session, defn)
+        if outcome != "unchanged":
             await audit.record(
                 session,
                 None,
                 "command line",
-                "poll.resend",
-                f"{rnd_key} #{rnd.number}",
-                newly_invited=joined,
-                queued=queued,
+                "poll.import",
+                poll.key,
+                outcome=outcome,
+                version=poll.version,
             )
+    if outcome == "updated":
+        print(
+            f"{poll.key}: updated to version {poll.version}; rounds already open keep the version they started with."
+        )
+    else:
+        print(f"{poll.key}: {outcome} (version {poll.version}).")
+    print(_when_it_opens(defn, core.settings.tz))
+    return 0
 
-        rnd_key = args.poll
-        joined, queued = await resend_round(core, rnd, log)
-        print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
-        return 0
-    return await _results(args, core)
+
+async def _list(core: Any) -> int:
+    """`poll list`: every poll with its rounds and their response rates."""
+    # Imported here: SQLAlchemy (the module docstring).
+    from storage.pollresults import response_rate
+    from storage.polls import all_polls, rounds_of
+
+    tz = core.settings.tz
+    async with core.sessions() as session:
+        polls = await all_polls(session)
+        if not polls:
+            print("No polls yet. Import one with `grassroots poll import FILE.yaml`.")
+        for poll in polls:
+            print(f"{poll.key}  {poll.kind}  version {poll.version}")
+            assert poll.id is not None
+            for rnd in await rounds_of(session, poll.id):
+                assert rnd.id is not None
+                invited, responded = await response_rate(session, rnd.id)
+                print(
+                    f"  round {rnd.number}  {rnd.period}  {rnd.status}  "
+                    f"{responded}/{invited} responded  closes {rnd.closes_at.astimezone(tz):%Y-%m-%d %H:%M}"
+                )
+    return 0
 
 
-def _local(at: Any, tz: Any) -> Any:
-    """A stored UTC time (SQLite gives it back naive) as the organisation's local time."""
-    from datetime import UTC
+async def _resend(args: argparse.Namespace, core: Any) -> int:
+    """`poll resend POLL`: invite who joined since, and remind who has not answered."""
+    # Imported here: the scheduler and SQLAlchemy (the module docstring).
+    from scheduler.polls import resend_round
+    from storage import audit
 
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
+    async with core.sessions() as session:
+        _, rnd = await _round(session, args.poll, core.settings.tz)
+    if rnd.status != "open":
+        raise PollCliError(f"{args.poll}: the latest round is closed")
+
+    async def log(session: Any, joined: int, queued: int) -> None:
+        await audit.record(
+            session,
+            None,
+            "command line",
+            "poll.resend",
+            f"{args.poll} #{rnd.number}",
+            newly_invited=joined,
+            queued=queued,
+        )
+
+    joined, queued = await resend_round(core, rnd, log)
+    print(f"Round {rnd.number}: {joined} newly invited, {queued} invitations queued.")
+    return 0
 
 
 def _when_it_opens(defn: Any, tz: Any) -> str:
     """Tell the operator when the first round goes out, or that a one-off time has passed."""
-    from datetime import UTC, datetime, timedelta
-
+    # Imported here: APScheduler and the scheduler (the module docstring).
     from apscheduler.triggers.cron import CronTrigger
 
     from scheduler.polls import current_windows
@@ -247,8 +261,7 @@ def _when_it_opens(defn: Any, tz: Any) -> str:
 
 
 async def _results(args: argparse.Namespace, core: Any) -> int:
-    from datetime import UTC
-
+    # Imported here: the renderers and SQLAlchemy (the module docstring).
     from reports.polls import render_results
     from storage.pollresults import response_table, round_results
 
@@ -257,8 +270,7 @@ async def _results(args: argparse.Namespace, core: Any) -> int:
         _, rnd = await _round(session, args.poll, core.settings.tz, args.round)
         if args.format == "text":
             results = await round_results(session, rnd.id)
-            closes = rnd.closes_at if rnd.closes_at.tzinfo else rnd.closes_at.replace(tzinfo=UTC)
-            print(render_results(t, results, core.settings.tz, closes))
+            print(render_results(t, results, core.settings.tz, rnd.closes_at))
             return 0
         header, rows = await response_table(session, rnd.id, t.locale, core.settings.tz)
     _write(header, rows, args, f"{args.poll}-round{rnd.number}")
@@ -275,6 +287,7 @@ def _write(header: list[str], rows: Any, args: argparse.Namespace, sheet: str) -
 
 
 async def sitrep_command(args: argparse.Namespace, core: Any) -> int:
+    # Imported here: the renderers and SQLAlchemy (the module docstring).
     from reports.polls import render_compliance
     from storage.pollresults import compliance
     from storage.polls import all_polls
