@@ -41,6 +41,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`uv run pytest` spreads the tests over one xdist worker per core, each test going to
+    whichever worker is free (worksteal: a few tests take minutes, most under a second). An
+    explicit -n or --dist wins; `-p no:xdist` or `-n 0` runs everything in this process. Runs
+    before xdist's own hook, which turns "auto" into a number."""
+    xdist_off = not config.pluginmanager.hasplugin("xdist")
+    if xdist_off or hasattr(config, "workerinput"):  # a worker runs what it is sent
+        return
+    option = config.option
+    if option.numprocesses is None and option.dist == "no" and not option.tx:
+        option.numprocesses = "auto"
+        option.dist = "worksteal"
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("any_hour"):
         metafunc.parametrize(
@@ -118,7 +133,9 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         pytest.skip("PostgreSQL is not reachable; set TEST_POSTGRES_URL")
     import asyncpg
 
-    name = f"gr_test_{uuid.uuid4().hex[:12]}"
+    # Unique per test; the xdist worker's name says whose a leftover database was.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"gr_test_{worker}_{uuid.uuid4().hex[:12]}"
     admin = PG_ADMIN_URL.replace("+asyncpg", "")
     conn = await asyncpg.connect(admin)
     await conn.execute(f'CREATE DATABASE "{name}"')
