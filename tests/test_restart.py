@@ -32,8 +32,12 @@ async def start_server(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
         "DEFAULT_LOCALE": "en",
     }
     proc = await spawn_run(env, tmp_path, "--demo")
+    # Up when /healthz answers; a start that fails ends the process, which is said at once. The
+    # deadline is generous: on a loaded machine (tests run side by side) start-up is slow.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
+        while proc.returncode is None and loop.time() < deadline:
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     if resp.status == 200:
@@ -41,6 +45,8 @@ async def start_server(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
+    if proc.returncode is not None:
+        raise AssertionError(f"grassroots run exited with {proc.returncode} before coming up")
     proc.kill()
     raise AssertionError("grassroots run did not come up")
 
