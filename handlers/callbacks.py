@@ -26,9 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from handlers.casework import Action
 
+ButtonT = TypeVar("ButtonT")
 FORMAT_VERSION = 1
 MAX_BYTES = 64  # Telegram's limit for callback_data
 # Ids within what the database holds; longer digit strings are forged.
@@ -173,6 +175,16 @@ def parse(data: str) -> Callback:
     if kind == Kind.POLL_ANSWER:
         return _poll_answer(data)
     return _prompt(data)
+
+
+def parse_as(data: str | None, kind: type[ButtonT]) -> ButtonT | None:
+    """The button if it is of this kind, else None: for a desk that refuses anything else the
+    same way, whether forged, stale or another desk's."""
+    try:
+        button = parse(data or "")
+    except InvalidCallback:
+        return None
+    return button if isinstance(button, kind) else None
 
 
 def _number(kind: Kind, text: str, digits: int) -> int:

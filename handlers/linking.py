@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import linkcode
-from handlers.callbacks import InvalidCallback, LinkButton, encode, parse
+from handlers.callbacks import LinkButton, encode, parse_as
 from handlers.context import Turn
 from handlers.i18n import Translations
 from handlers.ports import LinkAlarm, Newcomer, PendingLink
@@ -176,11 +176,8 @@ class LinkDesk:
     async def on_press(self, turn: Turn) -> None:
         """The owner's Confirm or Refuse, on the question sent through the outbox."""
         turn.reply.callback_answer = CallbackAnswer()
-        try:
-            button = parse(turn.inbound.callback or "")
-        except InvalidCallback:
-            button = None
-        if turn.person is None or not isinstance(button, LinkButton):
+        button = parse_as(turn.inbound.callback, LinkButton)
+        if turn.person is None or button is None:
             turn.say(turn.t("This button is not valid."))
             return
         await self._decide(turn, button.code_id, button.accept)

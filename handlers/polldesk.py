@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.callbacks import InvalidCallback, PollAnswer, PollInvitation, parse
+from handlers.callbacks import PollAnswer, PollInvitation, parse_as
 from handlers.context import ReportSubmitted, Turn
 from handlers.formrunner import Answer
 from handlers.polldefs import PollDef, Question, QuestionType, pick
@@ -70,11 +70,8 @@ class PollDesk:
     async def on_invitation(self, turn: Turn) -> None:
         """The "Answer now" button on an invitation, which came through the outbox."""
         turn.reply.callback_answer = CallbackAnswer()
-        try:
-            button = parse(turn.inbound.callback or "")
-        except InvalidCallback:
-            button = None
-        if turn.person is None or not isinstance(button, PollInvitation):
+        button = parse_as(turn.inbound.callback, PollInvitation)
+        if turn.person is None or button is None:
             turn.say(turn.t("This button is not valid."))
             return
         await self.start(turn, button.round_id)
