@@ -25,8 +25,11 @@ from handlers.types import Inbound, Outbound, Reply
 from storage import attachments, inbox
 from storage.conversations import (
     ConcurrentUpdate,
+    PersonLock,
     claim_update,
+    hold_person,
     load_conversation,
+    retryable,
     save_conversation,
 )
 from storage.db import Sessions, database_busy
@@ -55,8 +58,12 @@ class Dispatcher:
         translations: Translations,
         effects: EffectApplier,
         on_commit: Callable[[], None] = lambda: None,
+        person_lock: PersonLock = "advisory",
     ) -> None:
         self.sessions = sessions
+        # Across instances (PostgreSQL) a person is also held in the database, for the length
+        # of the event's transaction; in this process the KeyedLocks keep waiters off the pool.
+        self.person_lock = person_lock
         self.engine = engine
         self.translations = translations
         self.effects = effects
@@ -110,25 +117,31 @@ class Dispatcher:
                 log.info("conversation changed concurrently; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.01 * attempt)
             except Exception as exc:
-                if not database_busy(exc) or attempt == MAX_ATTEMPTS:
+                if not (database_busy(exc) or retryable(exc)) or attempt == MAX_ATTEMPTS:
                     # Never let one bad update take the process down; the answers so far are
                     # kept because the transaction rolled back to the last good state.
                     log.exception(
                         "failed to handle update %s on %s", _tag(inbound), inbound.channel
                     )
                     return self._apology(inbound)
-                # SQLite's one writer was taken for longer than its busy timeout, under a burst:
-                # the transaction rolled back whole, so trying again loses and repeats nothing.
+                # SQLite's one writer was taken for longer than its busy timeout, under a burst
+                # (or PostgreSQL chose this event as a deadlock's victim): the transaction
+                # rolled back whole, so trying again loses and repeats nothing.
                 log.warning("database busy; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.2 * attempt)
         return self._apology(inbound)
 
     async def _once(self, inbound: Inbound) -> Reply | None:
         async with self.sessions() as session, session.begin():
+            # First the person, then the deduplication key: an instance handling the same
+            # update (or this person's previous one) elsewhere is waited for, then seen.
+            await hold_person(session, inbound.channel, inbound.user_id, self.person_lock)
             if not await claim_update(session, inbound.channel, inbound.update_key):
                 log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
                 return None
-            row, state = await load_conversation(session, inbound.channel, inbound.user_id)
+            row, state = await load_conversation(
+                session, inbound.channel, inbound.user_id, for_update=self.person_lock == "row"
+            )
             result = await self.engine.step(state, inbound, SqlStore(session))
             if result.state != state or row is None:
                 await save_conversation(

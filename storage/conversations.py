@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,15 +20,49 @@ from storage.seal import sealer_of
 SEALED_STATE = ("scratch", "reporter_input")
 
 
+# How one person's events are kept one at a time across instances on PostgreSQL (both were
+# measured, see docs/performance.md "Scale-out"): "advisory" takes pg_advisory_xact_lock on a
+# hash of the person before anything else; "row" reads the conversation row FOR UPDATE.
+PersonLock = Literal["advisory", "row"]
+# PostgreSQL's "try again" answers: a deadlock victim or a serialization failure rolled back
+# whole, like SQLite's busy writer, so the event can simply run again.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+
+
 class ConcurrentUpdate(Exception):
     """Another process changed this conversation first; the event must be retried."""
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
+async def hold_person(
+    session: AsyncSession, channel: str, user_id: str, how: PersonLock = "advisory"
+) -> None:
+    """Wait until no other transaction, on any instance, works on this person; the lock is
+    the transaction's and ends with it. Only PostgreSQL needs it: SQLite has one process,
+    whose in-process lock (bot/locks.py) already serialises a person, and one writer.
+    With "row" the lock is taken by `load_conversation(..., for_update=True)` instead."""
+    if how != "advisory" or _dialect(session) != "postgresql":
+        return
+    key = f"person:{channel}:{user_id}"
+    # One 64-bit key (hashtextextended); a collision only makes two people wait for each other.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether PostgreSQL rolled the transaction back so that running it again is right."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in RETRYABLE_SQLSTATES
 
 
 async def claim_update(session: AsyncSession, channel: str, update_key: str) -> bool:
     """Record the update; False when it was seen before (a replay or a webhook retry).
     One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on the hot path."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     stmt = (
         insert(InboundUpdate)
         .values(channel=channel, update_key=update_key, received_at=utcnow())
@@ -39,11 +73,15 @@ async def claim_update(session: AsyncSession, channel: str, update_key: str) -> 
 
 
 async def load_conversation(
-    session: AsyncSession, channel: str, user_id: str
+    session: AsyncSession, channel: str, user_id: str, for_update: bool = False
 ) -> tuple[Conversation | None, dict[str, Any]]:
+    """The person's state; `for_update` (PostgreSQL) also holds the row until commit, so a
+    second instance's event for them waits here and then reads what this one saved."""
     stmt = select(Conversation).where(
         Conversation.channel == channel, Conversation.user_id == user_id
     )
+    if for_update and _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         return None, {}
