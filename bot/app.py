@@ -28,6 +28,8 @@ from bot.dispatcher import Dispatcher
 from bot.effects import CardDelivery, EffectApplier
 from bot.feedback import FeedbackPage
 from bot.keys import open_sealer
+from bot.ops.health import Readiness, readiness_route
+from bot.ops.metrics import Metrics, metrics_route
 from bot.web import attachment_files, build_web_app, telegram_webhook
 from handlers.engine import Engine
 from handlers.forms import Catalog, load_catalog
@@ -73,6 +75,7 @@ class Core:
     effects: EffectApplier
     senders: dict[str, Sender]
     delivery: DeliveryWorker
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def refresh_units(self) -> None:
         self.engine.units = await load_units(self.sessions)
@@ -99,8 +102,9 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     sessions = session_factory(db, sealer)
     effects = EffectApplier(catalog, translations, settings.tz, settings.attachments_dir)
     senders: dict[str, Sender] = {}
+    metrics = Metrics()  # this instance's own registry
     delivery = DeliveryWorker(
-        sessions, senders, CardDelivery(sessions, effects), delivery_limits(settings)
+        sessions, senders, CardDelivery(sessions, effects), delivery_limits(settings), metrics
     )
     engine = Engine(
         catalog,
@@ -110,7 +114,9 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
         settings.max_text_length,
         admin_url(settings),
     )
-    dispatcher = Dispatcher(sessions, engine, translations, effects, on_commit=delivery.wake)
+    dispatcher = Dispatcher(
+        sessions, engine, translations, effects, on_commit=delivery.wake, telemetry=metrics
+    )
     return Core(
         settings,
         db,
@@ -122,6 +128,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
         effects,
         senders,
         delivery,
+        metrics,
     )
 
 
@@ -173,6 +180,20 @@ async def seed_demo(core: Core) -> str | None:
 
 class StartError(Exception):
     """A channel or the web server could not start; the message is one line for the operator."""
+
+
+async def require_current_schema(settings: Settings) -> None:
+    """With AUTO_MIGRATE=false an operator migrates (`grassroots db upgrade`): refuse to start
+    on a database that is behind, rather than fail later on a missing column."""
+    db = create_engine(settings.database_url)
+    try:
+        problem = await Readiness(db).schema_problem()
+    except Exception as exc:
+        raise StartError(f"cannot read the database's schema ({type(exc).__name__})") from None
+    finally:
+        await db.dispose()
+    if problem:
+        raise StartError(problem)
 
 
 def start_failure(exc: Exception, settings: Settings) -> str:
@@ -289,6 +310,8 @@ class Runner:
         self.scheduler: Any = None
         self.catch_up: asyncio.Task[None] | None = None
         self.web_port: int | None = None
+        # Whether this instance runs the timed jobs: one instance alone always does.
+        self.is_leader: Callable[[], bool] = lambda: True
 
     # The adapters by name, for tests that drive one directly.
     @property
@@ -323,7 +346,7 @@ class Runner:
                 channel = self.channels[name] = build(core, context)
                 core.senders[name] = channel.adapter
                 routes += channel.routes
-        await self._serve_web(routes + self._page_routes())
+        await self._serve_web(routes + self._page_routes() + self._ops_routes())
         for channel in self.channels.values():
             if channel.start is not None:
                 await channel.start()
@@ -336,6 +359,20 @@ class Runner:
             routes += FeedbackPage.from_core(self.core).routes()
         if settings.zalo_enabled or settings.public_url:
             routes.append(attachment_files(settings.attachments_dir))
+        return routes
+
+    def _ops_routes(self) -> list[web.AbstractRouteDef]:
+        """/readyz and /metrics (bot/ops); /healthz is the web server's own."""
+        core = self.core
+        readiness = Readiness(
+            core.db,
+            lambda: self.is_leader(),
+            lambda: self.scheduler is not None and self.scheduler.running,
+        )
+        routes = [readiness_route(readiness)]
+        if self.settings.metrics_enabled:
+            token = self.settings.metrics_token
+            routes.append(metrics_route(core.metrics, core.sessions, token, self.is_leader))
         return routes
 
     async def _serve_web(self, routes: list[web.AbstractRouteDef]) -> None:
@@ -356,7 +393,7 @@ class Runner:
     def _start_jobs(self) -> None:
         core = self.core
         self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
-        self.scheduler = build_scheduler(core)
+        self.scheduler = build_scheduler(core, telemetry=core.metrics)
         self.scheduler.start()
         # In the background, so a day's late digest never delays serving; tests await it.
         self.catch_up = asyncio.create_task(catch_up(core, self.scheduler), name="catch-up")
@@ -396,7 +433,9 @@ class Runner:
 
 
 async def serve(settings: Settings, demo: bool) -> None:
-    core = await build_core(settings)
+    if not settings.auto_migrate:
+        await require_current_schema(settings)
+    core = await build_core(settings, migrate=settings.auto_migrate)
     try:
         if demo:
             summary = await seed_demo(core)

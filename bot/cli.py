@@ -199,8 +199,10 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here, as in every command below: each loads what it uses (the module docstring).
     from storage.migrate import upgrade
 
-    await upgrade(settings.database_url)
-    print("Database is up to date.")
+    migrated = await upgrade(settings.database_url)  # under a lock: safe from several instances
+    if migrated.changed:
+        print(f"Migrated from {','.join(migrated.before) or 'an empty database'}.")
+    print(f"Database is up to date ({','.join(migrated.after)}).")
     return 0
 
 
@@ -594,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"grassroots: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(COMMANDS[args.group](args, settings))
     except KeyboardInterrupt:

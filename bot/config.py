@@ -17,6 +17,11 @@ class ChannelMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class ConfigError(Exception):
     """A setting is invalid; the message is one line naming the variable."""
 
@@ -73,6 +78,14 @@ class Settings(BaseSettings):
     case_autoclose_days: int = Field(default=7, ge=1, le=365)
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT  # json: one object per line, for log collectors
+    # Off when an operator runs `grassroots db upgrade` once before starting the instances
+    # (rolling upgrades): `run` then refuses to start on a database that is behind.
+    auto_migrate: bool = True
+    # GET /metrics (Prometheus). With METRICS_TOKEN it asks for `Authorization: Bearer TOKEN`;
+    # without, it answers only requests made on this machine and not through a proxy.
+    metrics_enabled: bool = True
+    metrics_token: str = ""
 
     @field_validator("web_chat", "org_dir", "seal_key_file", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from bot.locks import KeyedLocks
 from handlers.engine import Engine
 from handlers.i18n import Translations
 from handlers.types import Inbound, Outbound, Reply
+from scheduler.telemetry import NO_TELEMETRY, Telemetry, UpdateOutcome
 from storage import attachments, inbox
 from storage.conversations import (
     ConcurrentUpdate,
@@ -59,6 +60,7 @@ class Dispatcher:
         effects: EffectApplier,
         on_commit: Callable[[], None] = lambda: None,
         person_lock: PersonLock = "advisory",
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.sessions = sessions
         # Across instances (PostgreSQL) a person is also held in the database, for the length
@@ -68,6 +70,7 @@ class Dispatcher:
         self.translations = translations
         self.effects = effects
         self.on_commit = on_commit
+        self.telemetry = telemetry
         self.locks = KeyedLocks()
         self.flood = FloodGuard()
 
@@ -94,6 +97,12 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """The reply to send, or None for an update already processed (a replay)."""
+        started = time.perf_counter()
+        reply, outcome = await self._handle(inbound)
+        self.telemetry.update_handled(inbound.channel, outcome, time.perf_counter() - started)
+        return reply
+
+    async def _handle(self, inbound: Inbound) -> tuple[Reply | None, UpdateOutcome]:
         verdict = self.flood.check(f"{inbound.channel}:{inbound.user_id}")
         if verdict is not None:
             # One person flooding us must not hold up everyone else or fill the database.
@@ -108,11 +117,12 @@ class Dispatcher:
                             ),
                         )
                     ]
-                )
-            return Reply()
+                ), "throttled"
+            return Reply(), "throttled"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._once(inbound)
+                reply = await self._once(inbound)
+                return reply, "ok" if reply is not None else "duplicate"
             except ConcurrentUpdate:
                 log.info("conversation changed concurrently; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.01 * attempt)
@@ -123,13 +133,13 @@ class Dispatcher:
                     log.exception(
                         "failed to handle update %s on %s", _tag(inbound), inbound.channel
                     )
-                    return self._apology(inbound)
+                    return self._apology(inbound), "error"
                 # SQLite's one writer was taken for longer than its busy timeout, under a burst
                 # (or PostgreSQL chose this event as a deadlock's victim): the transaction
                 # rolled back whole, so trying again loses and repeats nothing.
                 log.warning("database busy; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.2 * attempt)
-        return self._apology(inbound)
+        return self._apology(inbound), "error"
 
     async def _once(self, inbound: Inbound) -> Reply | None:
         async with self.sessions() as session, session.begin():

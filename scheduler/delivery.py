@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from scheduler.ledger import Extra, Ledger
 from scheduler.ratelimit import Limits, RateLimiter
 from scheduler.sender import DeliveryError, Sender
+from scheduler.telemetry import NO_TELEMETRY, Telemetry
 from storage import outbox
 from storage.db import Session, Sessions
 from storage.models import OutboxMessage, utcnow
@@ -73,8 +74,10 @@ class DeliveryWorker:
         senders: Mapping[str, Sender],
         hooks: DeliveryHooks | None = None,
         limits: Mapping[str, Limits] | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.sessions = sessions
+        self.telemetry = telemetry
         self.senders = senders
         self.hooks = hooks
         self.limiters = {
@@ -213,6 +216,7 @@ class DeliveryWorker:
                 await outbox.mark_retry(session, row.id, repr(exc), backoff(row.attempts))
             return False
         self.ledger.sent(row.id, self.hooks.sent(row, payload, message_id) if self.hooks else None)
+        self.telemetry.delivered(row.channel, "sent")
         return True
 
     async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | bool:
@@ -236,8 +240,13 @@ class DeliveryWorker:
     async def _settle_error(self, row: OutboxMessage, exc: DeliveryError) -> bool:
         """Record a failed send: permanently (the chat's next rows may go) or for a retry."""
         assert row.id is not None
+        final = exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS
+        self.telemetry.delivered(
+            row.channel,
+            "failed" if final else "retry" if exc.retry_after is None else "rate_limited",
+        )
         async with self.sessions() as session, session.begin():
-            if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+            if final:
                 log.warning("outbox %s failed permanently: %s", row.id, exc)
                 await outbox.mark_failed(session, row.id, str(exc))
                 if self.hooks is not None:

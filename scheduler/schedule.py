@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from scheduler.context import JobContext
 from scheduler.jobs import JOBS
+from scheduler.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,22 @@ def load_schedules(path: Path, tz: ZoneInfo) -> dict[str, CronTrigger]:
     return triggers
 
 
-async def _run(ctx: JobContext, name: str) -> None:
+async def _run(ctx: JobContext, name: str, telemetry: Telemetry = NO_TELEMETRY) -> None:
+    started = time.perf_counter()
     try:
         count = await JOBS[name](ctx)
         # The polls job runs every minute; an idle run is not worth a line in the log.
         log.log(logging.INFO if count else logging.DEBUG, "job %s done: %s", name, count)
     except Exception:
         log.exception("job %s failed", name)
+        telemetry.job_ran(name, False, time.perf_counter() - started)
+    else:
+        telemetry.job_ran(name, True, time.perf_counter() - started)
 
 
-def build_scheduler(ctx: JobContext, path: Path | None = None) -> AsyncIOScheduler:
+def build_scheduler(
+    ctx: JobContext, path: Path | None = None, telemetry: Telemetry = NO_TELEMETRY
+) -> AsyncIOScheduler:
     tz = ctx.settings.tz
     path = path or ctx.settings.data_file("schedules.yaml")
     scheduler = AsyncIOScheduler(timezone=tz)
@@ -58,7 +66,7 @@ def build_scheduler(ctx: JobContext, path: Path | None = None) -> AsyncIOSchedul
         scheduler.add_job(
             _run,
             trigger,
-            args=[ctx, name],
+            args=[ctx, name, telemetry],
             id=name,
             name=name,
             coalesce=True,
