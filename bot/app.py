@@ -23,6 +23,7 @@ from bot.channels.zalo_client import ZaloBotClient
 from bot.channels.zalo_groups import CHANNEL as OA_CHANNEL
 from bot.channels.zalo_groups import StoredTokens, ZaloGroups
 from bot.channels.zalo_oa import ZaloOAClient
+from bot.channels.zalo_oa_events import OAGroupEvents
 from bot.config import ChannelMode, Settings
 from bot.dispatcher import Dispatcher
 from bot.effects import CardDelivery, EffectApplier
@@ -40,6 +41,7 @@ from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
 from storage import admin, demo, webauth
+from storage.bindings import OARoster
 from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, session_factory
 from storage.migrate import upgrade
@@ -271,7 +273,8 @@ def zalo(core: Core, context: ChannelContext) -> RunningChannel:
 
 
 def zalo_groups(core: Core, context: ChannelContext) -> RunningChannel:
-    """Zalo group chats, through an Official Account: send-only, no routes of its own."""
+    """Zalo group chats, through an Official Account: sending, and with the OA secret key set,
+    what staff type in those groups (`/zalo/oa/webhook`)."""
     settings = core.settings
     tokens = DbTokenStore(
         core.sessions, settings.zalo_oa_access_token, settings.zalo_oa_refresh_token
@@ -283,8 +286,17 @@ def zalo_groups(core: Core, context: ChannelContext) -> RunningChannel:
         api_url=settings.zalo_oa_api_url,
         oauth_url=settings.zalo_oa_oauth_url,
     )
-    groups = ZaloGroups(client)
-    return RunningChannel(groups, stop=groups.close)
+    groups = ZaloGroups(client, settings.attachments_dir)
+    if not settings.zalo_oa_secret_key:
+        return RunningChannel(groups, stop=groups.close)
+    events = OAGroupEvents(
+        context,
+        groups,
+        OARoster(core.sessions),
+        settings.zalo_oa_app_id,
+        settings.zalo_oa_secret_key,
+    )
+    return RunningChannel(events, [events.route()], events.resume, events.stop)
 
 
 # Every channel the server can run: its name (the outbox's channel), whether the settings turn

@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from handlers.ports import ReporterInfo, ReportView
 from storage.admin import attachments_of, bindings_for, reporter_of
-from storage.models import Attachment, CaseCard, Department, Identity, Person, Report
+from storage.bindings import private_chats
+from storage.models import Attachment, CaseCard, Department, Person, Report
 from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
 from storage.store import SqlStore
 
@@ -56,12 +57,13 @@ async def department_chats(session: AsyncSession, code: str) -> list[Chat]:
     if bound:
         return bound
     stmt = (
-        select(Identity.channel, Identity.external_id)
-        .join(Person, col(Person.id) == col(Identity.person_id))
+        select(Person.id)
         .join(Department, col(Department.id) == col(Person.department_id))
         .where(Department.code == code)
+        .order_by(col(Person.id))
     )
-    return [(channel, chat) for channel, chat in (await session.execute(stmt)).all()]
+    handlers = [pid for pid in (await session.execute(stmt)).scalars() if pid is not None]
+    return await private_chats(session, handlers)  # each on the messenger they last used
 
 
 async def owner_chats(session: AsyncSession, department_code: str | None) -> list[Chat]:

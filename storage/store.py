@@ -30,6 +30,7 @@ from handlers.ports import (
 )
 from storage import ratelimit
 from storage.admin import reporter_of
+from storage.bindings import messenger_of, preferred
 from storage.models import (
     Attachment,
     ChatBinding,
@@ -606,9 +607,9 @@ class SqlStore(PollStore):
             .scalars()
             .all()
         )
-        if person is None or not identities:
+        ident = preferred(identities, person.last_channel) if person is not None else None
+        if ident is None:
             return
-        ident = next((i for i in identities if i.channel == person.last_channel), identities[0])
         payload = {"kind": "text", "text": text, "choices": [list(c) for c in choices]}
         await enqueue(self.session, key, ident.channel, ident.external_id, payload)
 
@@ -633,8 +634,10 @@ class SqlStore(PollStore):
         return True
 
     async def touch_channel(self, person_id: int, channel: str) -> None:
+        # Acting in a Zalo OA group is using Zalo: their private Zalo chat is where they are.
+        last = messenger_of(channel)
         await self.session.execute(
-            update(Person).where(col(Person.id) == person_id).values(last_channel=channel)
+            update(Person).where(col(Person.id) == person_id).values(last_channel=last)
         )
 
     async def create_web_login(self, person_id: int, valid_minutes: int) -> str:

@@ -6,8 +6,11 @@ long polls, webhooks, token refresh races) without touching the internet. This m
 - the Bot platform under ``/bot{token}/{method}``: getMe, getUpdates (long poll; an empty poll
   answers error 408), setWebhook/deleteWebhook/getWebhookInfo, sendMessage (1–2,000 characters),
   sendPhoto (by URL), sendSticker, sendChatAction;
-- the OA API: ``POST /v3.0/oa/group/message`` (``access_token`` header) and the OAuth refresh
+- the OA API: ``POST /v3.0/oa/group/message`` (``access_token`` header; text, or an image by
+  the attachment id ``POST /v2.0/oa/upload/image`` gave), and the OAuth refresh
   ``POST /v4/oa/access_token`` (``secret_key`` header, single-use refresh tokens);
+- OA webhook events: ``oa_group_event`` builds what a group member's message looks like and
+  ``deliver_oa_webhook`` posts it, signed with ``X-ZEvent-Signature`` (or forged);
 - ``GET /files/{name}``: small files (a real PNG by default) for photo URLs in and out.
 
 Point the bot client at ``fake.url`` (``api_url``) with ``fake.bot_token``, and the OA client at
@@ -59,6 +62,7 @@ SIGNATURE_HEADER = "X-ZEvent-Signature"
 # Names ``fail_next`` accepts for the OA endpoints (bot methods use their own names).
 OA_GROUP_MESSAGE = "oa.group.message"
 OA_REFRESH = "oa.access_token"
+OA_UPLOAD_IMAGE = "oa.upload.image"
 
 BOT_METHODS = (
     "getMe",
@@ -188,6 +192,7 @@ class FakeZalo:
         self.oa_sent: list[JSONDict] = []  # OA group messages, with the token used
         self.oa_rejections: list[JSONDict] = []  # OA calls refused for their access token
         self.refresh_calls: list[JSONDict] = []  # {"refresh_token", "ok", "error"?}
+        self.oa_uploads: dict[str, bytes] = {}  # attachment id -> the uploaded image
         self.files: dict[str, tuple[bytes, str]] = {"photo.png": (tiny_png(), "image/png")}
         self.file_downloads: Counter[str] = Counter()
 
@@ -214,6 +219,7 @@ class FakeZalo:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot)
         app.router.add_post("/v3.0/oa/group/message", self._handle_group_message)
+        app.router.add_post("/v2.0/oa/upload/image", self._handle_upload_image)
         app.router.add_post("/v4/oa/access_token", self._handle_refresh)
         app.router.add_get("/files/{name}", self._handle_file)
         app.router.add_get("/", self._handle_root)
@@ -539,6 +545,45 @@ class FakeZalo:
         ).hexdigest()
         return f"mac={digest}"
 
+    def oa_group_event(
+        self,
+        sender_id: str,
+        group_id: str,
+        text: str = "",
+        *,
+        event_name: str = "user_send_group_text",
+        timestamp_ms: int | None = None,
+        image_url: str | None = None,
+    ) -> JSONDict:
+        """An OA webhook event for a message in a group, shaped like Zalo's: ``sender.id`` is
+        the user's id for this OA, ``recipient.id`` the group, ``timestamp`` milliseconds."""
+        message: JSONDict = {"msg_id": _hex_id(16)}
+        if text:
+            message["text"] = text
+        if image_url is not None:
+            message["attachments"] = [{"type": "image", "payload": {"url": image_url}}]
+        return {
+            "app_id": self.oa_app_id,
+            "event_name": event_name,
+            "sender": {"id": sender_id},
+            "recipient": {"id": group_id},
+            "message": message,
+            "timestamp": str(_now_ms() if timestamp_ms is None else timestamp_ms),
+        }
+
+    async def deliver_oa_webhook(
+        self, url: str, event: JSONDict, signature: str | None = None
+    ) -> int:
+        """POST ``event`` to the OA webhook at ``url``, signed as Zalo signs it (unless
+        ``signature`` is given, e.g. a forged one); returns the HTTP status."""
+        raw = json.dumps(event, ensure_ascii=False).encode()
+        if signature is None:
+            signature = self.oa_signature(raw, str(event.get("timestamp", "")))
+        headers = {"Content-Type": "application/json", "X-ZEvent-Signature": signature}
+        async with ClientSession() as session, session.post(url, data=raw, headers=headers) as resp:
+            await resp.read()
+            return resp.status
+
     # ------------------------------------------------------------------ HTTP: bot API
     async def _read_params(self, request: web.Request) -> JSONDict:
         params: JSONDict = dict(request.query)
@@ -715,10 +760,17 @@ class FakeZalo:
             text = message.get("text") if isinstance(message, dict) else None
             if not isinstance(group_id, str) or not group_id:
                 return self._oa_error(OA_INVALID_PARAM, "recipient.group_id is required")
-            if not isinstance(text, str) or not 1 <= zalo_units(text) <= MAX_TEXT_LEN:
+            image = self._attached_image(message)
+            if image is None and message is not None and "attachment" in message:
+                return self._oa_error(OA_INVALID_PARAM, "attachment_id is not an uploaded image")
+            if image is not None and text is None:
+                text = ""
+            elif not isinstance(text, str) or not 1 <= zalo_units(text) <= MAX_TEXT_LEN:
                 return self._oa_error(OA_INVALID_PARAM, "message.text must be 1-2000 characters")
             message_id = _hex_id(16)
             record = {"group_id": group_id, "text": text, "message_id": message_id}
+            if image is not None:
+                record["image"] = image
             record["access_token"] = token
             self._by_group.setdefault(group_id, []).append(record)
             self.oa_sent.append(record)
@@ -726,6 +778,41 @@ class FakeZalo:
             return web.json_response({"error": 0, "message": "Success", "data": data})
         finally:
             self._notify_sent()
+
+    def _attached_image(self, message: Any) -> str | None:
+        """The attachment id of an image message (a media template), if it was uploaded."""
+        try:
+            element = message["attachment"]["payload"]["elements"][0]
+        except (KeyError, IndexError, TypeError):
+            return None
+        ident = element.get("attachment_id") if isinstance(element, dict) else None
+        if element.get("media_type") != "image" or ident not in self.oa_uploads:
+            return None
+        return str(ident)
+
+    async def _handle_upload_image(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/oa/upload/image``: a multipart ``file``, JPG or PNG, at most 1 MB."""
+        self.calls[OA_UPLOAD_IMAGE] += 1
+        faulty = await self._apply_fault(OA_UPLOAD_IMAGE)
+        if faulty is not None:
+            return faulty
+        expiry = self._access_tokens.get(request.headers.get("access_token", ""))
+        if expiry is None:
+            return self._oa_error(OA_TOKEN_INVALID, "Access token is invalid")
+        if expiry <= time.time():
+            return self._oa_error(OA_TOKEN_EXPIRED, "Access token has expired")
+        form = await request.post()
+        upload = form.get("file")
+        content = upload.file.read() if hasattr(upload, "file") else b""
+        if not content or len(content) > 1024 * 1024:
+            return self._oa_error(OA_INVALID_PARAM, "file must be a JPG or PNG of at most 1 MB")
+        if not (content.startswith(b"\x89PNG") or content.startswith(b"\xff\xd8")):
+            return self._oa_error(OA_INVALID_PARAM, "file must be a JPG or PNG image")
+        attachment_id = _hex_id(12)
+        self.oa_uploads[attachment_id] = content
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"attachment_id": attachment_id}}
+        )
 
     @staticmethod
     def _oa_error(code: int, message: str) -> web.Response:

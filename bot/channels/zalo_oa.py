@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://openapi.zalo.me"
 DEFAULT_OAUTH_URL = "https://oauth.zaloapp.com"
 GROUP_MESSAGE_PATH = "/v3.0/oa/group/message"
+UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
+# The OA upload API takes JPG or PNG up to 1 MB.
+MAX_UPLOAD_BYTES = 1024 * 1024
 REFRESH_PATH = "/v4/oa/access_token"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 
@@ -178,16 +181,42 @@ class ZaloOAClient(SessionOwner):
             results.append(await self._send(GROUP_MESSAGE_PATH, body))
         return results
 
-    async def _send(self, path: str, body: JSONDict) -> JSONDict:
+    async def send_group_image(
+        self, group_id: str, image: bytes, filename: str, caption: str = ""
+    ) -> JSONDict:
+        """Upload ``image`` (JPG or PNG, at most 1 MB) and post it to group ``group_id`` as an
+        image message, with ``caption`` (cut to 2,000 characters) as its text."""
+        if len(image) > MAX_UPLOAD_BYTES:
+            raise ZaloError(400, "image over the OA upload limit of 1 MB", permanent=True)
+        mime = "image/png" if filename.lower().endswith(".png") else "image/jpeg"
+        uploaded = await self._send(UPLOAD_IMAGE_PATH, None, upload=(image, filename, mime))
+        attachment_id = uploaded.get("attachment_id")
+        if not isinstance(attachment_id, str) or not attachment_id:
+            raise ZaloServerError(0, "Zalo OA upload answered without an attachment id")
+        element = {"media_type": "image", "attachment_id": attachment_id}
+        message: JSONDict = {
+            "attachment": {
+                "type": "template",
+                "payload": {"template_type": "media", "elements": [element]},
+            }
+        }
+        if caption.strip():
+            message["text"] = split_message(caption)[0]
+        body = {"recipient": {"group_id": str(group_id)}, "message": message}
+        return await self._send(GROUP_MESSAGE_PATH, body)
+
+    async def _send(
+        self, path: str, body: JSONDict | None, upload: tuple[bytes, str, str] | None = None
+    ) -> JSONDict:
         """POST with a fresh token; on a token error refresh once and retry once."""
         token = await self.access_token()
         try:
-            return await self._post_api(path, body, token)
+            return await self._post_api(path, body, token, upload)
         except _TokenRejected as rejected:
             log.info("Zalo OA rejected the access token (%s); refreshing", rejected.code)
             tokens = await self._refresh(stale=token)
         try:
-            return await self._post_api(path, body, tokens.access_token)
+            return await self._post_api(path, body, tokens.access_token, upload)
         except _TokenRejected as rejected:
             raise ZaloAuthError(
                 rejected.code,
@@ -195,12 +224,24 @@ class ZaloOAClient(SessionOwner):
                 "still linked to the Official Account and has the group-message permission",
             ) from None
 
-    async def _post_api(self, path: str, body: JSONDict, access_token: str) -> JSONDict:
+    async def _post_api(
+        self,
+        path: str,
+        body: JSONDict | None,
+        access_token: str,
+        upload: tuple[bytes, str, str] | None = None,
+    ) -> JSONDict:
+        form: aiohttp.FormData | None = None
+        if upload is not None:  # a fresh form per try: aiohttp reads a FormData only once
+            content, filename, mime = upload
+            form = aiohttp.FormData()
+            form.add_field("file", content, filename=filename, content_type=mime)
         status, answer = await self._request(
             f"{self.api_url}{path}",
             headers={"access_token": access_token},
             json_body=body,
-            what="OA group message",
+            form=form,
+            what="OA image upload" if upload is not None else "OA group message",
         )
         code = _int(answer.get("error"), default=0)
         if code == 0 and status in (401, 403):
@@ -224,7 +265,7 @@ class ZaloOAClient(SessionOwner):
         headers: dict[str, str],
         what: str,
         json_body: JSONDict | None = None,
-        form: dict[str, str] | None = None,
+        form: dict[str, str] | aiohttp.FormData | None = None,
     ) -> tuple[int, JSONDict]:
         """One HTTP call; transport problems become transient typed errors without secrets."""
         try:
@@ -382,9 +423,11 @@ __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_OAUTH_URL",
     "GROUP_MESSAGE_PATH",
+    "MAX_UPLOAD_BYTES",
     "REFRESH_PATH",
     "SIGNATURE_HEADER",
     "TOKEN_ERROR_CODES",
+    "UPLOAD_IMAGE_PATH",
     "MemoryTokenStore",
     "OATokens",
     "TokenStore",
