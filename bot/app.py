@@ -37,6 +37,7 @@ from handlers.forms import Catalog, load_catalog
 from handlers.i18n import Translations
 from handlers.ports import UnitView
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
+from scheduler.fallback import FallbackHooks
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
@@ -106,7 +107,11 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     senders: dict[str, Sender] = {}
     metrics = Metrics()  # this instance's own registry
     delivery = DeliveryWorker(
-        sessions, senders, CardDelivery(sessions, effects), delivery_limits(settings), metrics
+        sessions,
+        senders,
+        FallbackHooks(CardDelivery(sessions, effects), translations),
+        delivery_limits(settings),
+        metrics,
     )
     engine = Engine(
         catalog,

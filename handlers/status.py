@@ -41,9 +41,10 @@ EVENT_NAMES = {
     "confirm": N_("The reporter confirmed it is resolved"),
     "dispute": N_("The reporter says it is not resolved"),
     "autoclose": N_("Closed: no answer from the reporter"),
+    "delivery": N_("Reached the reporter on another messenger"),
 }
 # What the reporter sees of their case's history: internal steps stay with staff.
-PUBLIC_EVENTS = frozenset(EVENT_NAMES) - {"due", "handback"}
+PUBLIC_EVENTS = frozenset(EVENT_NAMES) - {"due", "handback", "delivery"}
 
 
 def public_history(events: Iterable[EventView]) -> list[EventView]:
