@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.ops.commands import add_ops_parsers, cmd_backup, doctor_main
 from bot.pollcli import PollCliError, poll_command, sitrep_command
 from bot.pollcli import add_parsers as add_poll_parsers
 from handlers.casework import WEB_ROLES
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     add_poll_parsers(sub)
     _add_access_parsers(sub)
     _add_report_parsers(sub)
+    add_ops_parsers(sub)
     return p
 
 
@@ -582,11 +584,14 @@ COMMANDS: dict[str, Command] = {
     "report": cmd_report,
     "admin": cmd_admin,
     "keys": cmd_keys,
+    "backup": cmd_backup,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.group == "doctor":
+        return doctor_main()
     # Imported once a command runs: pydantic is not needed for `--help`.
     from bot.config import ConfigError, load_settings
     from bot.logs import configure_logging
