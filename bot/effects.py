@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.documents import strip_document
-from handlers.cards import card_buttons, reporter_line, staff_card
+from handlers.cards import card_buttons, reporter_line, staff_card, typed_actions
 from handlers.casedesk import answer_button, resolution_question
 from handlers.casework import Action
 from handlers.context import CaseChanged, Effect, ReportSubmitted
@@ -71,7 +71,13 @@ class EffectApplier:
             buttons = card_buttons(t, view, "staff")
         elif audience == f"department:{view.department_code}":
             buttons = card_buttons(t, view, "department")
-        return {"kind": "card", "report_id": view.id, "text": text, "choices": buttons}
+        return {
+            "kind": "card",
+            "report_id": view.id,
+            "text": text,
+            "choices": buttons,
+            "typed": typed_actions(t, view.code, buttons),  # for chats without buttons
+        }
 
     # -- a new report ----------------------------------------------------------------------------
     async def _new_report(self, session: Session, report_id: int) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.callbacks import CaseButton, encode
-from handlers.casework import OPEN, Action, CaseFacts, Status, buttons_for
+from handlers.callbacks import CaseButton, encode, parse_as
+from handlers.casework import ACTION_NUMBERS, OPEN, Action, CaseFacts, Status, buttons_for
 from handlers.forms import Catalog
 from handlers.i18n import N_, Translator
 from handlers.ports import ReporterInfo as ReporterInfo  # defined with the views; used from here
@@ -63,6 +63,42 @@ def card_buttons(t: Translator, case: ReportView, audience: str) -> list[tuple[s
         (button_data(case, action), t(ACTION_LABELS[action]))
         for action in buttons_for(case_facts(case), audience)
     ]
+
+
+# -- typed actions: what a card shows where there are no buttons ---------------------------------
+def numbered_actions(buttons: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """(number, payload, label) for a card's buttons. A plain action has its fixed number
+    (ACTION_NUMBERS); any other button (one with an argument) is numbered after them, in the
+    card's order. Generic over whatever `card_buttons` offers, so a new button fits."""
+    numbered: list[tuple[int, str, str]] = []
+    used: set[int] = set()
+    extra = max(ACTION_NUMBERS.values())
+    for data, label in buttons:
+        button = parse_as(data, CaseButton)
+        number = ACTION_NUMBERS.get(button.action) if button and not button.arg else None
+        if number is None or number in used:
+            extra += 1
+            number = extra
+        used.add(number)
+        numbered.append((number, data, label))
+    return numbered
+
+
+def is_action_list(buttons: list[tuple[str, str]]) -> bool:
+    """A card's actions, which keep their fixed numbers; not a follow-up list (departments, due
+    dates), whose buttons all carry an argument and count from 1 like any other choice."""
+    parsed = [parse_as(data, CaseButton) for data, _ in buttons]
+    return bool(parsed) and all(parsed) and any(b is not None and not b.arg for b in parsed)
+
+
+def typed_actions(t: Translator, code: str, buttons: list[tuple[str, str]]) -> str:
+    """A card's actions as the messages that take them, for a chat without buttons:
+    "PA-0042 1 — ✔ Acknowledge". Empty when there is nothing to do."""
+    if not buttons:
+        return ""
+    lines = [t("To act, reply with the code and a number:")]
+    lines += [f"{code} {number} — {label}" for number, _, label in numbered_actions(buttons)]
+    return "\n".join(lines)
 
 
 def staff_card(

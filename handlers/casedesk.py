@@ -13,8 +13,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.callbacks import CaseButton, InvalidCallback, ReporterButton, encode, parse
-from handlers.cards import ACTION_LABELS, button_data, card_buttons, case_facts, staff_card
+from handlers.cards import (
+    ACTION_LABELS,
+    button_data,
+    card_buttons,
+    case_facts,
+    numbered_actions,
+    staff_card,
+    typed_actions,
+)
 from handlers.casework import (
+    ACTION_NUMBERS,
     NEEDS_TEXT,
     WEB_ROLES,
     Action,
@@ -31,7 +40,8 @@ from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
 from handlers.status import status_label
 from handlers.text import fold
-from handlers.types import CallbackAnswer, ChatKind
+from handlers.typedaction import parse_typed_action
+from handlers.types import CallbackAnswer, ChatKind, Choice, Outbound
 
 MAX_NOTE = 2000
 DUE_PRESETS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
@@ -39,6 +49,7 @@ YES = {"1", "yes", "y", "có", "co", "rồi", "roi", "đã", "da"}
 NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
 REPORTER_CHOICES = frozenset({"yes", "no", "rate", "answer", "addinfo"})
 STARS = frozenset({"1", "2", "3", "4", "5"})
+NUMBERED_ACTIONS = {number: action for action, number in ACTION_NUMBERS.items()}
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
 
@@ -182,22 +193,30 @@ class CaseDesk:
 
     @staticmethod
     def offer(turn: Turn, text: str, choices: list[tuple[str, str]]) -> None:
-        """Case buttons; in a private chat a typed number or label picks one as well."""
+        """A follow-up list of case buttons (departments, due dates); a typed number or label
+        picks one as well, in the chat it was offered in."""
         turn.say_raw(text, choices)
-        if turn.inbound.chat_kind == ChatKind.PRIVATE and choices:
-            turn.state.data["case_choices"] = choices
+        if choices:
+            turn.state.data["case_choices"] = {"chat_id": turn.inbound.chat_id, "choices": choices}
+
+    def has_typed_choices(self, turn: Turn) -> bool:
+        offered = turn.state.data.get("case_choices")
+        # A bare list is how a private chat's offer was kept before groups had one.
+        if isinstance(offered, list):
+            return turn.inbound.chat_kind == ChatKind.PRIVATE
+        return isinstance(offered, dict) and offered.get("chat_id") == turn.inbound.chat_id
 
     async def on_typed_choice(self, turn: Turn) -> bool:
         """A typed number or label for the case buttons just offered; True when it was one."""
-        offered = turn.state.data.pop("case_choices", None)
-        data = typed_choice(turn.inbound.text, [(d, lab) for d, lab in offered or []])
+        if not self.has_typed_choices(turn):
+            return False
+        offered = turn.state.data.pop("case_choices")
+        choices = offered if isinstance(offered, list) else offered.get("choices", [])
+        data = typed_choice(turn.inbound.text, [(d, lab) for d, lab in choices])
         if data is None or turn.inbound.media:
             return False
         await self.on_button(turn, data)
-        # What a press shows as a toast is a message for typed text.
-        answer, turn.reply.callback_answer = turn.reply.callback_answer, None
-        if answer is not None and answer.text:
-            turn.say_raw(answer.text)
+        toast_as_message(turn)
         return True
 
     def _ask_text(self, turn: Turn, case: ReportView, action: Action, stage: int = 0) -> None:
@@ -633,7 +652,119 @@ class CaseDesk:
             return
         audience = "department" if actor.role == "handler" or chat_department else "staff"
         text, buttons = await self.render_case(turn, case, audience)
-        self.offer(turn, text, buttons if actor.role != "leader" else [])
+        self.offer_card(turn, case, text, buttons if actor.role != "leader" else [])
+
+    def offer_card(
+        self, turn: Turn, case: ReportView, text: str, buttons: list[tuple[str, str]]
+    ) -> None:
+        """A case card in answer to /case. In a group without buttons it lists its actions as
+        typed messages ("PA-0042 1"); in a private chat a bare number then acts on this case."""
+        group = turn.inbound.chat_kind == ChatKind.GROUP
+        typed = typed_actions(turn.t, case.code, buttons) if group else ""
+        turn.reply.messages.append(
+            Outbound(
+                turn.inbound.chat_id,
+                text,
+                tuple(Choice(label, data) for data, label in buttons),
+                typed=typed,
+            )
+        )
+        if not group and buttons:
+            turn.state.data["case_pending"] = {"code": case.code, "chat_id": turn.inbound.chat_id}
+
+    # -- typed case actions: "PA-0042 1", or a bare number where the case is known -------------
+    async def on_typed_action(self, turn: Turn) -> None:
+        """A case action typed as the case's code and the number its card shows."""
+        typed = parse_typed_action(turn.inbound.text)
+        if typed is None or typed.code is None:
+            return
+        # A new instruction: a note awaited for a case must not swallow it, nor it the note.
+        turn.state.data.pop("case_input", None)
+        turn.state.data.pop("case_choices", None)
+        await self.typed_on_case(turn, typed.code, typed.number)
+
+    async def on_pending_case(self, turn: Turn, code: str) -> bool:
+        """A bare number or an action's label typed after /case PA-0042 in a private chat: that
+        action on that case. False when the text is neither."""
+        typed = parse_typed_action(turn.inbound.text)
+        number = typed.number if typed is not None and typed.code is None else None
+        if number is None and (case := await turn.store.case_by_code(code)) is not None:
+            actor = await self.actor(turn, case)
+            audience = "department" if actor is not None and actor.role == "handler" else "staff"
+            folded = fold(turn.inbound.text.strip().rstrip("."))
+            labelled_as = numbered_actions(card_buttons(turn.t, case, audience))
+            number = next((n for n, _, label in labelled_as if fold(label) == folded), None)
+        if number is None or turn.inbound.media:
+            return False
+        await self.typed_on_case(turn, code, number)
+        return True
+
+    def pending_case(self, turn: Turn) -> str | None:
+        """The case a bare number acts on in this private chat, after /case PA-0042."""
+        pending = turn.state.data.get("case_pending")
+        if not isinstance(pending, dict) or pending.get("chat_id") != turn.inbound.chat_id:
+            return None
+        code = pending.get("code")
+        return code if isinstance(code, str) else None
+
+    async def which_case(self, turn: Turn) -> None:
+        """A bare number in a staff or department chat, where many cards are seen: which?"""
+        allowed, _ = await self.chat_scope(turn)
+        person = turn.person
+        if not allowed or person is None or person.role not in WEB_ROLES:
+            return  # other groups, and people who cannot act, hear nothing
+        turn.say_raw(turn.t("Which case? Write its code and the number, e.g. PA-0042 1."))
+
+    async def typed_on_case(self, turn: Turn, code: str, number: int) -> None:
+        """The typed action goes through the very checks a pressed button does (`on_button`)."""
+        t = turn.t
+        allowed, chat_department = await self.chat_scope(turn)
+        if not allowed:
+            turn.say_raw(t("Please write to me in a private chat to use this command."))
+            return
+        case = await turn.store.case_by_code(code)
+        actor = await self.actor(turn, case)
+        if actor is None:
+            turn.say_raw(
+                t(
+                    "Only registered staff can act on cases. Ask an administrator for a staff invite."
+                )
+            )
+            return
+        if (
+            case is None
+            or actor.role not in WEB_ROLES
+            or not may_view(actor, case_facts(case))
+            or (chat_department is not None and case.department_code != chat_department)
+        ):
+            # The same answer whether the case does not exist or is not theirs to see.
+            turn.say_raw(t("No case {code} that you may see.", code=code))
+            return
+        audience = "department" if actor.role == "handler" or chat_department else "staff"
+        data = self._typed_button(turn, case, audience, number)
+        if data is None:
+            self._no_such_action(turn, case, audience, number)
+            return
+        await self.on_button(turn, data)
+        toast_as_message(turn)
+
+    @staticmethod
+    def _typed_button(turn: Turn, case: ReportView, audience: str, number: int) -> str | None:
+        """The payload a typed number stands for: the card's button with that number, or the
+        action with that fixed number (which `on_button` refuses in the usual words when the
+        status or the role does not allow it); None when the number means nothing."""
+        for n, data, _ in numbered_actions(card_buttons(turn.t, case, audience)):
+            if n == number:
+                return data
+        action = NUMBERED_ACTIONS.get(number)
+        return button_data(case, action) if action is not None else None
+
+    @staticmethod
+    def _no_such_action(turn: Turn, case: ReportView, audience: str, number: int) -> None:
+        t = turn.t
+        listing = typed_actions(t, case.code, card_buttons(t, case, audience))
+        text = t("{code} has no action {number}.", code=case.code, number=number)
+        turn.say_raw(text + ("\n" + listing if listing else ""))
 
     async def render_case(
         self, turn: Turn, case: ReportView, audience: str
@@ -813,6 +944,13 @@ class CaseDesk:
                 code=case.code,
             )
         return t("Thank you: your message has been added to {code}.", code=case.code)
+
+
+def toast_as_message(turn: Turn) -> None:
+    """What a press shows as a toast is a message for typed text."""
+    answer, turn.reply.callback_answer = turn.reply.callback_answer, None
+    if answer is not None and answer.text:
+        turn.say_raw(answer.text)
 
 
 def _parsed(data: str) -> CaseButton | ReporterButton | None:

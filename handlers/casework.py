@@ -106,6 +106,20 @@ STAFF_BUTTONS = (
 )
 DEPARTMENT_BUTTONS = (Action.ACKNOWLEDGE, Action.ASK, Action.RESOLVE, Action.HAND_BACK)
 HANDLER_ACTIONS = frozenset(DEPARTMENT_BUTTONS)
+# The number that types each action ("PA-0042 5"), the same on every card, in every chat and
+# status: a number read on an older card can be refused, but never means another action.
+ACTION_NUMBERS: dict[Action, int] = {
+    Action.ACKNOWLEDGE: 1,
+    Action.ASSIGN: 2,
+    Action.ASK: 3,
+    Action.SET_DUE: 4,
+    Action.RESOLVE: 5,
+    Action.REJECT: 6,
+    Action.DUPLICATE: 7,
+    Action.REOPEN: 8,
+    Action.HAND_BACK: 9,
+    Action.REVEAL: 10,
+}
 
 
 @dataclass(frozen=True)

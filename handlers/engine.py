@@ -27,6 +27,7 @@ from handlers.polldesk import PollDesk
 from handlers.ports import PersonView, Store, UnitView
 from handlers.state import State
 from handlers.text import fold
+from handlers.typedaction import parse_typed_action
 from handlers.types import CallbackAnswer, ChatKind, Inbound, Outbound, Reply
 
 COMMANDS = (
@@ -108,14 +109,17 @@ class Engine:
     def _routes(self) -> tuple[Route, ...]:
         """Which desk takes a turn: the first line that matches. The order is the behaviour: a
         case card's button works anywhere, a note awaited for a case comes before a poll
-        invitation's button, and group chats get no flows."""
+        invitation's button, and group chats get no flows. A typed case action ("PA-0042 1")
+        is taken like its button, before anything else might read the text."""
         return (
             Route(self.desk.on_press, button=Kind.CASE),
             Route(self.desk.on_reporter_press, button=Kind.REPORTER, private=True),
             Route(self.links.on_press, button=Kind.LINK, private=True),
+            Route(self.desk.on_typed_action, when=self._typed_action),
             Route(self.desk.on_text, when=self._awaits_case_note),
             Route(self.polls.on_invitation, button=Kind.POLL_INVITATION, private=True),
             Route(self.desk.on_command, commands=frozenset({"cases", "case"})),
+            Route(self._group_number, when=self._group_number_typed),
             Route(self._group, when=lambda turn: turn.inbound.chat_kind == ChatKind.GROUP),
             Route(self._prompt_button, when=lambda turn: turn.inbound.callback is not None),
             Route(self._command, when=lambda turn: turn.inbound.command is not None),
@@ -142,7 +146,7 @@ class Engine:
     # -- entry point -----------------------------------------------------------------------------
     async def step(self, state_data: dict[str, Any], inbound: Inbound, store: Store) -> StepResult:
         state = State(state_data)
-        inbound = self._with_alias(inbound)
+        inbound = await self._with_card_reply(self._with_alias(inbound), store)
         person = await store.person_for(inbound.channel, inbound.user_id)
         locale = self._locale(state, person, inbound)
         t = self.translations(locale)
@@ -162,6 +166,7 @@ class Engine:
             # A new command ends a pending note for a case, so it cannot swallow what follows.
             state.data.pop("case_input", None)
             state.data.pop("case_choices", None)
+            state.data.pop("case_pending", None)
         kind = kind_of(inbound.callback) if inbound.callback is not None else None
         route = next(r for r in self.routes if r.matches(turn, kind))
         await route.desk(turn)
@@ -191,6 +196,17 @@ class Engine:
         command = self.catalog.aliases.get(fold(inbound.text))
         return replace(inbound, text=f"/{command}") if command else inbound
 
+    @staticmethod
+    async def _with_card_reply(inbound: Inbound, store: Store) -> Inbound:
+        """A number sent as a reply to a case card ("1") is that case's action: PA-0042 1."""
+        if inbound.reply_to is None or inbound.callback is not None or inbound.media:
+            return inbound
+        typed = parse_typed_action(inbound.text)
+        if typed is None or typed.code is not None:
+            return inbound
+        code = await store.case_of_card(inbound.channel, inbound.chat_id, inbound.reply_to)
+        return replace(inbound, text=f"{code} {typed.number}") if code else inbound
+
     def _locale(self, state: State, person: PersonView | None, inbound: Inbound) -> str:
         if person is not None:
             return person.locale
@@ -212,6 +228,35 @@ class Engine:
                     turn.t("Please write to me in a private chat to use this command."),
                 )
             )
+
+    # -- typed case actions ----------------------------------------------------------------------
+    @staticmethod
+    def _typed_action(turn: Turn) -> bool:
+        """ "PA-0042 1": in a group from anyone (refused there when they may not act), in a
+        private chat from people who may act, so a member's own text is never taken for one."""
+        inbound = turn.inbound
+        if inbound.callback is not None or inbound.media:
+            return False
+        typed = parse_typed_action(inbound.text)
+        if typed is None or typed.code is None:
+            return False
+        person = turn.person
+        may_act = person is not None and person.role in WEB_ROLES
+        return inbound.chat_kind == ChatKind.GROUP or may_act
+
+    @staticmethod
+    def _group_number_typed(turn: Turn) -> bool:
+        inbound = turn.inbound
+        if inbound.chat_kind != ChatKind.GROUP or inbound.callback is not None or inbound.media:
+            return False
+        typed = parse_typed_action(inbound.text)
+        return typed is not None and typed.code is None
+
+    async def _group_number(self, turn: Turn) -> None:
+        """A bare number in a group: a pick from the list just offered to this person here, or
+        else a question back, since a group sees many cards."""
+        if not await self.desk.on_typed_choice(turn):
+            await self.desk.which_case(turn)
 
     # -- buttons ---------------------------------------------------------------------------------
     def _awaits_case_note(self, turn: Turn) -> bool:
@@ -362,6 +407,9 @@ class Engine:
             return
         if "case_choices" in turn.state.data and await self.desk.on_typed_choice(turn):
             return
+        code = self.desk.pending_case(turn) if turn.state.flow is None else None
+        if code and await self.desk.on_pending_case(turn, code):  # after /case PA-0042
+            return
         explicit = "reporter_input" in turn.state.data
         idle = turn.state.flow is None
         if (explicit or idle) and await self.desk.reporter_text(turn):
@@ -400,6 +448,10 @@ class Engine:
         t = turn.t
         if answer.media:
             turn.say(t("To send a photo or a file with a report, start one with /report."))
+            return
+        typed = parse_typed_action(answer.text or "")
+        if typed is not None and turn.person is not None and turn.person.role in WEB_ROLES:
+            turn.say(t("Which case? Write its code and the number, e.g. PA-0042 1."))
             return
         turn.say(t("To report an issue, send /report. Send /help to see everything I can do."))
 

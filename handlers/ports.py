@@ -208,6 +208,10 @@ class Store(Protocol):
 
     async def case_by_code(self, code: str) -> ReportView | None: ...
 
+    async def case_of_card(self, channel: str, chat_id: str, message_id: str) -> str | None:
+        """The code of the case whose card is this message of this chat; None for any other."""
+        ...
+
     async def actor_profile(self, person_id: int) -> tuple[str | None, bool]:
         """(department code, may reveal) of a person."""
         ...

@@ -31,8 +31,14 @@ ACCEPTED_MEDIA = frozenset(
 )
 
 
-# Channels whose messengers show no buttons: people type commands (/poll) instead.
-TYPED_CHANNELS = ("zalo",)
+# Channels whose messengers show no buttons: people type numbers, commands (/poll) and case
+# actions ("PA-0042 1") instead. The Zalo Bot platform and the Official Account's groups.
+TYPED_CHANNELS = ("zalo", "zalo-oa")
+
+
+def channel_has_buttons(channel: str) -> bool:
+    """The one place that says whether a channel's messenger can show buttons."""
+    return channel not in TYPED_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,9 @@ class Inbound:
     language_code: str = ""
     # What the adapter's messenger can show; the core words its hints to match.
     has_buttons: bool = True
+    # The id of the message this one replies to, where the messenger carries replies (a reply
+    # to a case card names that case).
+    reply_to: str | None = None
 
     @property
     def command(self) -> str | None:
@@ -104,6 +113,9 @@ class Outbound:
     force_reply: bool = False
     # Cards carry their actions as buttons only; everywhere else choices are numbered in text.
     numbered: bool = True
+    # A case card's actions as typed messages ("PA-0042 1 — ✔ Acknowledge"), shown instead of
+    # the choices where there are no buttons.
+    typed: str = ""
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,9 @@ class MemoryStore:
         wanted = code.strip().upper()
         return next((r for r in self.reports.values() if r.code == wanted), None)
 
+    async def case_of_card(self, channel: str, chat_id: str, message_id: str) -> str | None:
+        return None  # cards are posted by the outbox, which this store has not
+
     async def departments(self) -> list[DepartmentView]:
         return sorted(self.departments_, key=lambda d: d.name)
 

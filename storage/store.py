@@ -33,6 +33,7 @@ from storage.admin import reporter_of
 from storage.bindings import messenger_of, preferred
 from storage.models import (
     Attachment,
+    CaseCard,
     ChatBinding,
     Department,
     Identity,
@@ -310,6 +311,19 @@ class SqlStore(PollStore):
         stmt = select(Report).where(Report.code == code.strip().upper())
         report = (await self.session.execute(stmt)).scalar_one_or_none()
         return await self.report_view(report, with_events=True) if report else None
+
+    async def case_of_card(self, channel: str, chat_id: str, message_id: str) -> str | None:
+        # A reply to a card names its case; any other message names none.
+        stmt = (
+            select(Report.code)
+            .join(CaseCard, col(CaseCard.report_id) == col(Report.id))
+            .where(
+                CaseCard.channel == channel,
+                CaseCard.chat_id == chat_id,
+                CaseCard.message_id == message_id,
+            )
+        )
+        return (await self.session.execute(stmt)).scalars().first()
 
     async def actor_profile(self, person_id: int) -> tuple[str | None, bool]:
         person = await self.session.get(Person, person_id)

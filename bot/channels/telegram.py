@@ -41,7 +41,7 @@ from bot.channels.deferral import DeferredReplies
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
 from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
-from bot.render import numbered_text
+from bot.render import choice_numbers, numbered_text
 from handlers.text import split_text, utf16_units
 from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
 from scheduler.sender import DeliveryError
@@ -293,7 +293,13 @@ class TelegramChannel:
         message = update.message
         assert message is not None
         media = await self._media(message, common["chat_kind"] == ChatKind.PRIVATE)
-        return Inbound(**common, text=_text(message.text) or _text(message.caption), media=media)
+        replied = message.reply_to_message  # a reply to a case card names that case
+        return Inbound(
+            **common,
+            text=_text(message.text) or _text(message.caption),
+            media=media,
+            reply_to=str(replied.message_id) if replied is not None else None,
+        )
 
     async def _media(self, message: Message, download: bool) -> tuple[Media, ...]:
         if message.location is not None:
@@ -518,9 +524,10 @@ def _text(*parts: object) -> str:
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
     if not message.choices:
         return None
+    numbers = choice_numbers(message.choices)  # a case action's button shows its typed number
     rows = [
-        [InlineKeyboardButton(_button_label(i, c.label), callback_data=c.data)]
-        for i, c in enumerate(message.choices, 1)
+        [InlineKeyboardButton(_button_label(n, c.label), callback_data=c.data)]
+        for n, c in zip(numbers, message.choices, strict=True)
     ]
     return InlineKeyboardMarkup(rows)
 

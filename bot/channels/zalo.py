@@ -41,13 +41,14 @@ from bot.channels.zalo_client import (
     split_message,
     unwrap,
 )
-from bot.render import numbered_text
+from bot.render import payload_message, typed_text
 from handlers.text import labelled
-from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound, Reply
+from handlers.types import ChatKind, Inbound, Media, MediaKind, Reply, channel_has_buttons
 from scheduler.sender import DeliveryError
 
 log = logging.getLogger(__name__)
 CHANNEL = "zalo"
+HAS_BUTTONS = channel_has_buttons(CHANNEL)  # False: the Bot platform shows text only
 WEBHOOK_PATH = "/zalo/webhook"
 POLL_SECONDS = 25
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -99,7 +100,11 @@ class ZaloChannel:
         self._deferred = DeferredReplies(
             ctx.dispatcher,
             CHANNEL,
-            lambda m: {"text": m.text, "choices": [[c.data, c.label] for c in m.choices]},
+            lambda m: {
+                "text": m.text,
+                "choices": [[c.data, c.label] for c in m.choices],
+                "typed": m.typed,
+            },
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -297,7 +302,7 @@ class ZaloChannel:
             text=text,
             media=media,
             display_name=event.display_name,
-            has_buttons=False,
+            has_buttons=HAS_BUTTONS,
         )
 
     async def _download_photo(self, url: str) -> Media:
@@ -361,7 +366,7 @@ class ZaloChannel:
             if await self._deferred.queued_behind(message.chat_id):
                 await self._deferred.defer(reply.messages[i:])
                 return
-            text = numbered_text(message)
+            text = typed_text(message)
             if not text.strip():
                 continue
             try:
@@ -390,15 +395,8 @@ class ZaloChannel:
             kind = payload.get("kind", "text")
             if kind in ("text", "card", "card_edit"):
                 # Zalo cannot edit: an edited card is posted again as a new message.
-                message = Outbound(
-                    chat_id,
-                    str(payload.get("text") or ""),
-                    choices=tuple(
-                        Choice(str(label), str(data))
-                        for data, label in payload.get("choices") or []
-                    ),
-                )
-                return _last_id(await self.client.send_message(chat_id, numbered_text(message)))
+                text = typed_text(payload_message(chat_id, payload))
+                return _last_id(await self.client.send_message(chat_id, text))
             return await self._deliver_file(chat_id, str(kind), payload)
         except ZaloRateLimited as exc:
             raise DeliveryError(str(exc), retry_after=exc.retry_after) from exc

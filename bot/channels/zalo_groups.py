@@ -10,8 +10,7 @@ from typing import Any, Protocol
 
 from bot.channels.zalo_client import ZaloAuthError, ZaloError, ZaloRateLimited
 from bot.channels.zalo_oa import MAX_UPLOAD_BYTES, OATokens, ZaloOAClient, ZaloOARefreshError
-from bot.render import numbered_text
-from handlers.types import Choice, Outbound
+from bot.render import payload_message, typed_text
 from scheduler.sender import DeliveryError
 
 CHANNEL = "zalo-oa"
@@ -75,8 +74,7 @@ class ZaloGroups:
                 )
                 return _message_id([result])
         if kind in ("text", "card", "card_edit"):
-            choices = tuple(Choice(label, data) for data, label in payload.get("choices") or [])
-            text = numbered_text(Outbound(chat_id, payload["text"], choices))
+            text = typed_text(payload_message(chat_id, payload))
         else:  # a file the OA cannot post here is announced by its caption
             text = f"📎 {payload.get('caption') or kind}"
         return _message_id(await self.client.send_group_text(chat_id, text))

@@ -1,0 +1,216 @@
+"""Case actions typed instead of pressed ("PA-0001 1"), through the real core: on Zalo, which has
+no buttons, and on Telegram, which keeps its buttons and takes the typed form as well."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.render import typed_text
+from handlers.typedaction import parse_typed_action
+from handlers.types import ChatKind, Outbound
+from storage import admin
+from storage.deptimport import import_departments
+from storage.models import Report
+from tests.chat import Chat
+from tests.test_casework_rules import reporter_with_case
+
+
+async def member(core, user: str, role: str, channel: str, dept: str | None = None) -> Chat:
+    """A registered person of this role on this channel, reading English."""
+    async with core.sessions() as session, session.begin():
+        invite = await admin.create_invite(session, role, "U007", 1, dept)
+    chat = Chat(core, user_id=user, channel=channel, display_name=f"{role} {user}", username="")
+    await chat.say(f"/start {invite.code}")
+    await chat.press(1)
+    await chat.press(1)
+    await chat.say("/lang")
+    await chat.say("2")
+    return chat
+
+
+def in_group(chat: Chat, room: str) -> Chat:
+    chat.chat_kind, chat.chat_id = ChatKind.GROUP, room
+    return chat
+
+
+async def case_row(core) -> Report:
+    async with core.sessions() as session:
+        return (await session.execute(select(Report))).scalar_one()
+
+
+async def bind(core, role: str, channel: str, room: str) -> None:
+    async with core.sessions() as session, session.begin():
+        await admin.bind_chat(session, role, channel, room)
+
+
+async def with_department(core) -> None:
+    async with core.sessions() as session, session.begin():
+        await import_departments(session, b"code,name,kind\nSCT,So Cong Thuong,external\n")
+
+
+async def assign_to_sct(staff: Chat) -> None:
+    """Assign PA-0001 by typing, picking the department by its number in the list."""
+    out = await staff.say("PA-0001 2")
+    assert "Assign PA-0001 to which department?" in out[0]
+    number = re.search(r"(\d+)\. So Cong Thuong", out[0])
+    assert number is not None
+    assert await staff.say(number[1]) == ["Done: PA-0001 is now Assigned."]
+
+
+@pytest.mark.parametrize("typed", ["PA-0001 1", "pa-0001 1", "PA0001 1", "PA-0001  1", "pa 1 1."])
+async def test_a_typed_action_in_the_staff_group_acts_on_the_named_case(core, typed):
+    await reporter_with_case(core)
+    await bind(core, "staff", "zalo", "staff-room")
+    staff = in_group(await member(core, "7201", "staff", "zalo"), "staff-room")
+    assert await staff.say(typed) == ["Done: PA-0001 is now Acknowledged."]
+    assert (await case_row(core)).status == "acknowledged"
+
+
+async def test_follow_up_steps_are_typed_too_and_cancel_keeps_the_case(core):
+    reporter = await reporter_with_case(core)
+    await with_department(core)
+    await bind(core, "staff", "zalo", "staff-room")
+    staff = in_group(await member(core, "7202", "staff", "zalo"), "staff-room")
+    await assign_to_sct(staff)
+    out = await staff.say("PA-0001 3")
+    assert "what should we ask the reporter?" in out[0]
+    assert await staff.say("/cancel") == ["Cancelled: nothing was changed."]
+    assert (await case_row(core)).status == "assigned"
+    await staff.say("PA-0001 3")
+    assert await staff.say("Which street?") == ["Done: PA-0001 is now Needs information."]
+    assert (await case_row(core)).status == "needs_info"
+    assert reporter.transcript
+
+
+async def test_a_bare_number_in_a_group_asks_which_case_and_changes_nothing(core):
+    await reporter_with_case(core)
+    await bind(core, "staff", "zalo", "staff-room")
+    staff = in_group(await member(core, "7203", "staff", "zalo"), "staff-room")
+    assert await staff.say("1") == ["Which case? Write its code and the number, e.g. PA-0042 1."]
+    assert (await case_row(core)).status == "new"
+
+
+async def test_wrong_numbers_unknown_codes_and_refusals_say_why_and_change_nothing(core):
+    await reporter_with_case(core)
+    await with_department(core)
+    await bind(core, "staff", "zalo", "staff-room")
+    await bind(core, "department:SCT", "zalo", "dept-room")
+    staff = in_group(await member(core, "7204", "staff", "zalo"), "staff-room")
+    handler = in_group(await member(core, "7205", "handler", "zalo", "SCT"), "dept-room")
+    leader = in_group(await member(core, "7206", "leader", "zalo"), "staff-room")
+    out = await staff.say("PA-0001 42")
+    assert out[0].startswith("PA-0001 has no action 42.") and "PA-0001 1 — ✔ Acknowledge" in out[0]
+    assert await staff.say("PA-0999 1") == ["No case PA-0999 that you may see."]
+    assert await staff.say("PA-0001 5") == [
+        "This action is not possible while the case is New."
+    ]  # resolve: not while new
+    assert await leader.say("PA-0001 1") == ["Only staff may do this."]
+    # The case is not the department's: its chat learns nothing of it.
+    assert await handler.say("PA-0001 1") == ["No case PA-0001 that you may see."]
+    assert (await case_row(core)).status == "new"
+    await assign_to_sct(staff)
+    assert await handler.say("PA-0001 2") == [
+        "Departments may acknowledge, ask the reporter, resolve or hand back."
+    ]
+    assert (await case_row(core)).status == "assigned"
+
+
+async def test_typed_actions_stay_out_of_unbound_groups(core):
+    await reporter_with_case(core)
+    staff = in_group(await member(core, "7207", "staff", "zalo"), "some-other-group")
+    assert await staff.say("PA-0001 1") == [
+        "Please write to me in a private chat to use this command."
+    ]
+    assert await staff.say("1") == []
+    assert (await case_row(core)).status == "new"
+
+
+async def test_in_a_private_chat_a_bare_number_after_case_acts_on_that_case(core):
+    await reporter_with_case(core)
+    staff = await member(core, "7208", "staff", "zalo")
+    assert await staff.say("1") == ["Which case? Write its code and the number, e.g. PA-0042 1."]
+    card = await staff.say("/case PA-0001")
+    assert "1. ✔ Acknowledge" in card[0] and "4. ⏰ Set due date" in card[0]
+    assert await staff.say("1") == ["Done: PA-0001 is now Acknowledged."]
+    assert await staff.say("4") == [
+        "When is PA-0001 due?\n\n1. In 24 hours\n2. In 3 days\n3. In 7 days\n4. Type a date"
+    ]
+    assert await staff.say("3") == ["Done: PA-0001 is now Acknowledged."]
+    assert (await case_row(core)).due_at is not None
+
+
+async def test_a_members_own_text_is_never_taken_for_a_case_action(core):
+    await reporter_with_case(core)
+    other = Chat(core, user_id="7209", channel="zalo", display_name="Trần Văn Hai")
+    for step in ("/start", "Trần Văn Hai", "1", "1"):
+        await other.say(step)
+    await other.say("PA-0001 1")
+    assert (await case_row(core)).status == "new"
+    assert "PA-0001" not in other.transcript[-1]
+
+
+async def test_telegram_takes_the_typed_form_and_a_reply_to_the_card(core):
+    await bind(core, "staff", "telegram", "-100777")
+    await reporter_with_case(core)
+    posted: list[tuple[str, dict]] = []
+
+    class Telegram:
+        async def deliver(self, chat_id: str, payload: dict) -> str | None:
+            posted.append((chat_id, payload))
+            return str(500 + len(posted))
+
+    core.senders["telegram"] = Telegram()
+    assert core.delivery is not None
+    await core.delivery.run_once()
+    card_id = next(str(501 + i) for i, (_, p) in enumerate(posted) if p.get("kind") == "card")
+    staff = in_group(await member(core, "7210", "staff", "telegram"), "-100777")
+    out = await staff.send(staff._inbound(text="1", reply_to=card_id), "(reply to the card) 1")
+    assert out == ["Done: PA-0001 is now Acknowledged."]
+    out = await staff.send(staff._inbound(text="1", reply_to="12345"), "(reply to another) 1")
+    assert out == ["Which case? Write its code and the number, e.g. PA-0042 1."]
+    assert await staff.say("pa-0001 6") == [
+        "PA-0001: why is it rejected? The reporter will read this reason. "
+        "Reply to this message (or /cancel)."
+    ]
+    assert (await case_row(core)).status == "acknowledged"
+
+
+def test_a_card_without_buttons_lists_its_actions_as_messages_to_send():
+    message = Outbound(
+        "room", "Report PA-0042", typed="To act:\nPA-0042 1 — ✔ Acknowledge", numbered=False
+    )
+    assert typed_text(message) == "Report PA-0042\n\nTo act:\nPA-0042 1 — ✔ Acknowledge"
+
+
+# -- the parser: never crashes, never names a case the text did not -----------------------------
+@given(st.text(max_size=40))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_the_typed_action_parser_never_crashes_nor_invents_a_case(text):
+    typed = parse_typed_action(text)
+    if typed is not None and typed.code is not None:
+        numbers = [int(run) for run in re.findall(r"[0-9]+", text)]
+        assert numbers == [int(typed.code.removeprefix("PA-")), typed.number]
+        assert text.strip()[:2].lower() == "pa"
+
+
+@given(
+    st.integers(1, 99999),
+    st.integers(1, 99),
+    st.sampled_from(["PA-", "pa-", "PA", "Pa ", "PA – ", "pa_", "PA."]),
+    st.sampled_from([" ", "  ", "\u00a0", " \t"]),
+)
+def test_every_keyboard_variant_names_exactly_its_case(number, action, prefix, gap):
+    typed = parse_typed_action(f" {prefix}{number:04d}{gap}{action} ")
+    assert typed is not None
+    assert typed.code == f"PA-{number:04d}" and typed.number == action
+
+
+@pytest.mark.parametrize("text", ["PA-0042", "PA-00421", "42 1", "PA-0042 1 2", "PB-0042 1", ""])
+def test_text_that_does_not_name_a_case_and_an_action_is_no_typed_action(text):
+    typed = parse_typed_action(text)
+    assert typed is None or typed.code is None
