@@ -35,7 +35,7 @@ from bot.channels.context import ChannelContext
 from bot.channels.http import parse_json, read_capped
 from bot.channels.zalo_groups import CHANNEL, ZaloGroups
 from bot.channels.zalo_oa import SIGNATURE_HEADER, verify_signature
-from handlers.types import ChatKind, Inbound, Media, MediaKind, Reply
+from handlers.types import ChatKind, Inbound, Media, MediaKind, Reply, channel_has_buttons
 from scheduler.sender import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -255,9 +255,11 @@ class OAGroupEvents:
         """The answer to a staff member's message, in the group; what the OA would not take
         now waits in the outbox."""
         payloads = [
-            {"text": m.text, "choices": [[c.data, c.label] for c in m.choices]}
+            {"text": m.text, "choices": [[c.data, c.label] for c in m.choices], "typed": m.typed}
             for m in reply.messages
-            if m.text.strip()
+            # Only what is addressed to this group: a message for someone's private chat (a
+            # revealed identity) must never be posted to everyone here.
+            if m.text.strip() and m.chat_id == group_id
         ]
         for done, payload in enumerate(payloads):
             try:
@@ -283,7 +285,7 @@ def to_inbound(event: GroupEvent, key: str) -> Inbound:
         chat_kind=ChatKind.PRIVATE if event.is_link else ChatKind.GROUP,
         text=event.text,
         media=media,
-        has_buttons=False,
+        has_buttons=channel_has_buttons(CHANNEL),
     )
 
 
