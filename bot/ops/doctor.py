@@ -113,6 +113,8 @@ def seal_key_check(settings: Settings) -> Check:
     if settings.seal_key.strip():
         return Check("OK", "seal key", "from SEAL_KEY; keep a copy apart from the backups")
     path = settings.seal_key_path
+    if path.exists() and not is_sqlite(settings.database_url):
+        return Check("WARN", "seal key", f"{path}: several instances need one key: set SEAL_KEY")
     if path.exists():
         return Check("OK", "seal key", f"{path}; keep a copy apart from the backups")
     return Check("WARN", "seal key", f"{path} does not exist yet: it is made at the first start")
