@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # without, it answers only requests made on this machine and not through a proxy.
     metrics_enabled: bool = True
     metrics_token: str = ""
+    # Smallest group of anonymous data a breakdown publishes (reports/suppression.py).
+    min_group_size: int = Field(default=3, ge=2, le=100)
 
     @field_validator("web_chat", "org_dir", "seal_key_file", mode="before")
     @classmethod

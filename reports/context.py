@@ -19,6 +19,9 @@ class ReportSettings(Protocol):
     @property
     def attachments_dir(self) -> Path: ...  # charts are written under it
 
+    @property
+    def min_group_size(self) -> int: ...  # smallest anonymous group published (suppression)
+
 
 class ReportContext(Protocol):
     @property

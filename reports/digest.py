@@ -17,7 +17,9 @@ from handlers.status import status_label
 from handlers.text import labelled
 from reports.context import ReportContext
 from reports.polls import digest_lines
-from storage.digests import DigestData, collect
+from reports.suppression import OTHER, merged_note, other_label, published_digest
+from storage.db import Session
+from storage.digests import CHART_DAYS, DigestData, collect
 
 
 def render(
@@ -36,20 +38,14 @@ def render(
         )
 
     def category(code: str) -> str:
-        cat = catalog.category(code)
-        return cat.label(t.locale) if cat else code
+        return category_label(t, catalog, code)
 
     lines = [
         head,
         "",
         t("New reports: {total} ({hot} hot).", total=data.total, hot=data.by_urgency.get("hot", 0)),
     ]
-    if data.by_category:
-        lines += ["", t("By category:")] + [f"• {category(c)}: {n}" for c, n in data.by_category]
-    if data.by_host_kind:
-        lines += ["", t("By kind of unit:")] + [
-            f"• {t(HOST_KINDS.get(k, k))}: {n}" for k, n in data.by_host_kind
-        ]
+    lines += breakdown_lines(t, catalog, data)
     if data.hot:
         lines += ["", t("🔥 Hot reports:")]
         lines += [
@@ -82,6 +78,33 @@ def render(
     return "\n".join(lines)
 
 
+def breakdown_lines(t: Translator, catalog: Catalog, data: DigestData) -> list[str]:
+    """By category and by kind of unit, as published (small hidden groups merged)."""
+    lines = []
+    if data.by_category:
+        lines += ["", t("By category:")]
+        lines += [f"• {category_label(t, catalog, c)}: {n}" for c, n in data.by_category]
+    if data.by_host_kind:
+        lines += ["", t("By kind of unit:")]
+        lines += [f"• {kind_label(t, k)}: {n}" for k, n in data.by_host_kind]
+    if note := merged_note(t, data):
+        lines.append(note)
+    return lines
+
+
+def category_label(t: Translator, catalog: Catalog, code: str) -> str:
+    """A category's name, or "Other" for small groups merged (reports.suppression)."""
+    if code == OTHER:
+        return other_label(t)
+    cat = catalog.category(code)
+    return cat.label(t.locale) if cat else code
+
+
+def kind_label(t: Translator, kind: str) -> str:
+    """A kind of unit's name, or "Other" for small groups merged."""
+    return other_label(t) if kind == OTHER else t(HOST_KINDS.get(kind, kind))
+
+
 def draw_chart(t: Translator, catalog: Catalog, data: DigestData, target: Path) -> Path:
     """The digest's chart as a PNG file."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,14 +122,13 @@ def plot_daily(t: Translator, catalog: Catalog, data: DigestData, target: Path |
     from matplotlib.ticker import MaxNLocator
 
     days = [d.strftime("%d/%m") for d, *_ in data.daily]
-    codes = [c.code for c in catalog.categories]
+    codes = [c.code for c in catalog.categories] + [OTHER]  # small groups merged last
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
     base = [0] * len(days)
     for code in codes:
         values = [counts.get(code, 0) for _, counts, _, _ in data.daily]
         if any(values):
-            cat = catalog.category(code)
-            top.bar(days, values, bottom=base, label=cat.label(t.locale) if cat else code)
+            top.bar(days, values, bottom=base, label=category_label(t, catalog, code))
             base = [b + v for b, v in zip(base, values, strict=True)]
     top.set_title(t("Reports received per day, by category"))
     if any(base):
@@ -126,13 +148,26 @@ def plot_daily(t: Translator, catalog: Catalog, data: DigestData, target: Path |
     plt.close(fig)
 
 
+async def collect_published(
+    ctx: ReportContext,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    chart_days: int = CHART_DAYS,
+) -> DigestData:
+    """The digest's figures as they may be published: breakdowns of hidden reports suppressed
+    (reports.suppression), the same way for the digest, the dashboard and the monthly report."""
+    data = await collect(session, since, until, ctx.settings.tz, chart_days=chart_days)
+    return published_digest(data, ctx.settings.min_group_size)
+
+
 async def build(
     ctx: ReportContext, since: datetime, until: datetime, title: str | None = None
 ) -> tuple[str, Path]:
     """The digest text and its chart, in the organisation's language."""
     t = ctx.translations(None)
     async with ctx.sessions() as session:
-        data = await collect(session, since, until, ctx.settings.tz)
+        data = await collect_published(ctx, session, since, until)
         extra = await digest_lines(t, session, ctx.settings.tz, until)
     text = "\n".join([render(t, ctx.catalog, data, ctx.settings.tz, title), *extra])
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"

@@ -23,7 +23,8 @@ from handlers.org import HOST_KINDS
 from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
 from reports.context import ReportContext
-from reports.digest import plot_daily
+from reports.digest import category_label, kind_label, plot_daily
+from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
 from storage.db import Session
 from storage.digests import DigestData, collect
 from storage.pollresults import compliance, round_results, rounds_between, unit_host_kinds
@@ -121,11 +122,18 @@ class MonthlyData:
 
 
 async def collect_month(
-    session: Session, first: date, tz: ZoneInfo, locale: str = "vi"
+    session: Session,
+    first: date,
+    tz: ZoneInfo,
+    locale: str = "vi",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> MonthlyData:
     since, until = month_bounds(first, tz)
     days = (until.astimezone(tz).date() - since.astimezone(tz).date()).days
-    digest = await collect(session, since, until, tz, chart_days=days)
+    # Suppressed as the monthly digest is, so the document and the digest agree cell by cell.
+    digest = published_digest(
+        await collect(session, since, until, tz, chart_days=days), min_group_size
+    )
     return MonthlyData(
         first,
         digest,
@@ -141,7 +149,9 @@ async def build_monthly_report(
     first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
     t = ctx.translations(lang)
     async with ctx.sessions() as session:
-        data = await collect_month(session, first, ctx.settings.tz, t.locale)
+        data = await collect_month(
+            session, first, ctx.settings.tz, t.locale, ctx.settings.min_group_size
+        )
     return await asyncio.to_thread(render_docx, t, ctx.catalog, data, ctx.settings.tz)
 
 
@@ -213,8 +223,7 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
 
 
 def _category(t: Translator, catalog: Catalog, code: str) -> str:
-    cat = catalog.category(code)
-    return cat.label(t.locale) if cat else code
+    return category_label(t, catalog, code)
 
 
 def _totals(doc: Any, t: Translator, d: DigestData) -> None:
@@ -249,8 +258,10 @@ def _breakdowns(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> Non
         doc,
         t,
         [t("Kind of unit"), t("Reports"), t("Share")],
-        [[t(HOST_KINDS.get(k, k)), str(n), _share(t, n, d.total)] for k, n in d.by_host_kind],
+        [[kind_label(t, k), str(n), _share(t, n, d.total)] for k, n in d.by_host_kind],
     )
+    if note := merged_note(t, d):
+        doc.add_paragraph(note)
 
 
 def _cases(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
@@ -350,13 +361,13 @@ def draw_breakdown(t: Translator, catalog: Catalog, data: DigestData, target: An
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100)
     cats = list(reversed(data.by_category))
     top.barh(
-        [(c.label(t.locale) if (c := catalog.category(code)) else code) for code, _ in cats],
+        [category_label(t, catalog, code) for code, _ in cats],
         [n for _, n in cats],
         color="#a50f15",
     )
     top.set_title(t("Reports by category"))
     kinds = list(reversed(data.by_host_kind))
-    bottom.barh([t(HOST_KINDS.get(k, k)) for k, _ in kinds], [n for _, n in kinds], color="#555")
+    bottom.barh([kind_label(t, k) for k, _ in kinds], [n for _, n in kinds], color="#555")
     bottom.set_title(t("Reports by kind of unit"))
     for axis in (top, bottom):
         axis.tick_params(axis="y", labelsize=7)

@@ -43,6 +43,12 @@ class DigestData:
     open_now: int = 0
     escalated: list[str] = field(default_factory=list)
     daily: list[tuple[date, dict[str, int], int, int]] = field(default_factory=list)
+    # Of those counts, how many are hidden (confidential or anonymous) reports: breakdowns are
+    # suppressed by them before they are published (reports.suppression).
+    hidden_by_category: dict[str, int] = field(default_factory=dict)
+    hidden_by_host_kind: dict[str, int] = field(default_factory=dict)
+    daily_hidden: list[dict[str, int]] = field(default_factory=list)
+    min_group_size: int = 0  # once suppressed: the smallest anonymous group published
 
 
 async def collect(
@@ -62,8 +68,13 @@ async def collect(
     data.newly_overdue = await _newly_overdue(session, since, due_by)
     await _progress(session, data)
     data.escalated = await _escalated(session, since, until)
-    data.daily = await _daily(session, until, tz, chart_days)
+    data.daily, data.daily_hidden = await _daily(session, until, tz, chart_days)
     return data
+
+
+def _hidden() -> Any:
+    """How many of a group's reports hide their reporter."""
+    return func.coalesce(func.sum(case((col(Report.anonymity) != "named", 1), else_=0)), 0)
 
 
 def _created_in(since: datetime, until: datetime) -> tuple[Any, Any]:
@@ -73,23 +84,31 @@ def _created_in(since: datetime, until: datetime) -> tuple[Any, Any]:
 async def _intake(session: AsyncSession, data: DigestData) -> None:
     """New reports of the window, by category, urgency and kind of unit."""
     window = _created_in(data.since, data.until)
-    rows = await session.execute(
-        select(Report.category, func.count()).where(*window).group_by(col(Report.category))
-    )
-    data.by_category = sorted(((c, int(n)) for c, n in rows.all()), key=lambda x: -x[1])
+    rows = (
+        await session.execute(
+            select(Report.category, func.count(), _hidden())
+            .where(*window)
+            .group_by(col(Report.category))
+        )
+    ).all()
+    data.by_category = sorted(((c, int(n)) for c, n, _ in rows), key=lambda x: -x[1])
+    data.hidden_by_category = {c: int(h) for c, _, h in rows}
     data.total = sum(n for _, n in data.by_category)
     rows = await session.execute(
         select(Report.urgency, func.count()).where(*window).group_by(col(Report.urgency))
     )
     data.by_urgency = {u: int(n) for u, n in rows.all()}
-    rows = await session.execute(
-        select(OrgUnit.host_kind, func.count())
-        .select_from(Report)
-        .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id))
-        .where(*window)
-        .group_by(col(OrgUnit.host_kind))
-    )
-    data.by_host_kind = sorted(((k, int(n)) for k, n in rows.all()), key=lambda x: -x[1])
+    rows = (
+        await session.execute(
+            select(OrgUnit.host_kind, func.count(), _hidden())
+            .select_from(Report)
+            .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id))
+            .where(*window)
+            .group_by(col(OrgUnit.host_kind))
+        )
+    ).all()
+    data.by_host_kind = sorted(((k, int(n)) for k, n, _ in rows), key=lambda x: -x[1])
+    data.hidden_by_host_kind = {k: int(h) for k, _, h in rows}
 
 
 async def _hot(
@@ -177,7 +196,7 @@ def _day_index(column: Any, bounds: list[datetime]) -> Any:
 
 async def _daily(
     session: AsyncSession, until: datetime, tz: ZoneInfo, count: int = CHART_DAYS
-) -> list[tuple[date, dict[str, int], int, int]]:
+) -> tuple[list[tuple[date, dict[str, int], int, int]], list[dict[str, int]]]:
     """Intake per day and category, and resolutions per day, for the chart: two GROUP BY
     queries over local days rather than fetching two weeks of rows. The last day is the one
     `until` falls in (or the day before, when `until` is a local midnight)."""
@@ -186,13 +205,15 @@ async def _daily(
     bounds = [datetime.combine(d, datetime.min.time(), tzinfo=tz).astimezone(UTC) for d in days]
     created_day = _day_index(col(Report.created_at), bounds).label("day")
     rows = await session.execute(
-        select(created_day, Report.category, func.count())
+        select(created_day, Report.category, func.count(), _hidden())
         .where(col(Report.created_at) >= bounds[0], col(Report.created_at) < until)
         .group_by(created_day, col(Report.category))
     )
     intake: list[dict[str, int]] = [{} for _ in days]
-    for index, category, n in rows.all():
+    hidden: list[dict[str, int]] = [{} for _ in days]
+    for index, category, n, h in rows.all():
         intake[int(index)][category] = int(n)
+        hidden[int(index)][category] = int(h)
     resolved_day = _day_index(col(Report.resolved_at), bounds).label("day")
     rows = await session.execute(
         select(resolved_day, func.count())
@@ -202,4 +223,5 @@ async def _daily(
     resolved = [0 for _ in days]
     for index, n in rows.all():
         resolved[int(index)] = int(n)
-    return [(d, intake[i], sum(intake[i].values()), resolved[i]) for i, d in enumerate(days)]
+    daily = [(d, intake[i], sum(intake[i].values()), resolved[i]) for i, d in enumerate(days)]
+    return daily, hidden

@@ -22,8 +22,9 @@ from bot.admin.permissions import Permission, Viewer, requires
 from bot.admin.render import percent
 from handlers.forms import Catalog
 from handlers.i18n import Translator
-from handlers.org import HOST_KINDS
 from handlers.polldefs import PollDef, pick
+from reports.digest import category_label, kind_label
+from reports.suppression import merged_note, published_digest
 from storage.dashboard import hot_cases, open_rounds, overdue_cases, reports_since
 from storage.db import Session
 from storage.digests import DigestData, collect
@@ -101,7 +102,8 @@ async def _month(request: web.Request) -> tuple[DigestData, dict[str, datetime],
     starts = periods(now, ctx.settings.tz)
     async with ctx.sessions() as session:
         data = await collect(session, starts["month"], now, ctx.settings.tz)
-    return data, starts, now
+    # Published as the digest publishes it: small groups of hidden reports suppressed.
+    return published_digest(data, ctx.settings.min_group_size), starts, now
 
 
 @requires(Permission.CASES)
@@ -129,6 +131,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         overdue=overdue,
         panels=panels,
         hours=lambda h: f"{h:.1f}" if h is not None else "—",
+        merged=merged_note(t, data),
     )
 
 
@@ -158,14 +161,11 @@ def _chart_bars(
     which: str, t: Translator, catalog: Catalog, data: DigestData
 ) -> tuple[str, list[tuple[str, int]]]:
     if which == "category":
-
-        def label(code: str) -> str:
-            cat = catalog.category(code)
-            return cat.label(t.locale) if cat else code
-
-        return t("Reports this month, by category"), [(label(c), n) for c, n in data.by_category]
+        return t("Reports this month, by category"), [
+            (category_label(t, catalog, c), n) for c, n in data.by_category
+        ]
     return t("Reports this month, by kind of unit"), [
-        (t(HOST_KINDS[k]) if k in HOST_KINDS else k, n) for k, n in data.by_host_kind
+        (kind_label(t, k), n) for k, n in data.by_host_kind
     ]
 
 
