@@ -38,13 +38,15 @@ from handlers.i18n import Translations
 from handlers.ports import UnitView
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, Sender
 from scheduler.fallback import FallbackHooks
+from scheduler.leader import Election, Leadership
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
-from scheduler.schedule import build_scheduler, catch_up, load_schedules
+from scheduler.schedule import Running, build_scheduler, catch_up, load_schedules
 from storage import admin, demo, webauth
 from storage.bindings import OARoster
 from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, session_factory
+from storage.leader import leader_lock
 from storage.migrate import upgrade
 from storage.models import utcnow
 from storage.oatokens import DbTokenStore
@@ -56,6 +58,7 @@ DEMO_UNITS = DEMO_DIR / "units.csv"
 DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 DEMO_ADMIN = "Demo admin"
 UNIT_REFRESH_SECONDS = 30
+HOUSEKEEPING_SECONDS = 3600
 DEDUP_DAYS = 14
 
 
@@ -66,7 +69,9 @@ class Core:
     (scheduler/context.py, bot/admin/context.py), which it satisfies.
 
     `senders` is the table of channels that are up, read by the delivery worker at each send:
-    the runner adds a channel's sender when it starts it (until then its rows wait)."""
+    the runner adds a channel's sender when it starts it (until then its rows wait).
+    `leadership` says whether this instance leads (runs the jobs and delivery), for readiness
+    checks and metrics; the runner's election sets it."""
 
     settings: Settings
     db: Database
@@ -79,6 +84,7 @@ class Core:
     senders: dict[str, Sender]
     delivery: DeliveryWorker
     metrics: Metrics = field(default_factory=Metrics)
+    leadership: Leadership = field(default_factory=Leadership)
 
     async def refresh_units(self) -> None:
         self.engine.units = await load_units(self.sessions)
@@ -225,12 +231,16 @@ def start_failure(exc: Exception, settings: Settings) -> str:
 @dataclass
 class RunningChannel:
     """One channel as the runner holds it: its adapter (also its `Sender`), the web routes it
-    serves, how it starts receiving once the web server is up, and how it stops."""
+    serves, how it starts once the web server is up, and how it stops. A channel that fetches
+    its updates (a long poll allows one consumer) fetches them only while this instance leads:
+    `receive` starts that, `stop_receiving` stops it."""
 
     adapter: Any
     routes: list[web.AbstractRouteDef] = field(default_factory=list)
     start: Callable[[], Awaitable[None]] | None = None
     stop: Callable[[], Awaitable[None]] | None = None
+    receive: Callable[[], Awaitable[None]] | None = None
+    stop_receiving: Callable[[], Awaitable[None]] | None = None
 
 
 def web_chat(core: Core, context: ChannelContext) -> RunningChannel:
@@ -256,7 +266,14 @@ def telegram(core: Core, context: ChannelContext) -> RunningChannel:
     )
     channel = TelegramChannel(app, context, core.engine.command_menu())
     if settings.telegram_mode != ChannelMode.WEBHOOK:
-        return RunningChannel(channel, [], channel.start_polling, channel.stop)
+        return RunningChannel(
+            channel,
+            [],
+            channel.prepare_polling,
+            channel.stop,
+            channel.receive,
+            channel.stop_receiving,
+        )
     secret = settings.telegram_webhook_secret
     start = functools.partial(
         channel.start_webhook, f"{settings.public_url}/telegram/webhook", secret
@@ -271,7 +288,14 @@ def zalo(core: Core, context: ChannelContext) -> RunningChannel:
     client = ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url)
     channel = ZaloChannel(client, context)
     if settings.zalo_mode != ChannelMode.WEBHOOK:
-        return RunningChannel(channel, [], channel.start_polling, channel.stop)
+        return RunningChannel(
+            channel,
+            [],
+            channel.prepare_polling,
+            channel.stop,
+            channel.receive,
+            channel.stop_receiving,
+        )
     secret = settings.zalo_webhook_secret
     start = functools.partial(channel.start_webhook, f"{settings.public_url}/zalo/webhook", secret)
     return RunningChannel(channel, [channel.webhook_route(secret)], start, channel.stop)
@@ -316,7 +340,10 @@ CHANNELS: list[tuple[str, Callable[[Settings], bool], ChannelFactory]] = [
 
 
 class Runner:
-    """Starts the channels, the web server, the delivery worker and the jobs; stops them."""
+    """Starts the channels, the web server, the delivery worker and the jobs; stops them.
+
+    Every instance serves the web and the webhooks. Only the leader (scheduler/leader.py) runs
+    the timed jobs, the delivery worker, housekeeping and the long polls."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -327,8 +354,11 @@ class Runner:
         self.scheduler: Any = None
         self.catch_up: asyncio.Task[None] | None = None
         self.web_port: int | None = None
-        # Whether this instance runs the timed jobs: one instance alone always does.
-        self.is_leader: Callable[[], bool] = lambda: True
+        # Whether this instance leads (runs the timed jobs and delivery), for /readyz and /metrics.
+        self.is_leader: Callable[[], bool] = lambda: core.leadership.is_leader
+        self.election: Election | None = None
+        self._leader_tasks: list[asyncio.Task[Any]] = []
+        self._jobs: Running = set()  # the timed jobs running now, cancelled on stepping down
 
     # The adapters by name, for tests that drive one directly.
     @property
@@ -367,7 +397,11 @@ class Runner:
         for channel in self.channels.values():
             if channel.start is not None:
                 await channel.start()
-        self._start_jobs()
+        self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
+        self.election = Election(
+            leader_lock(settings.database_url), core.leadership, self._lead, self._follow
+        )
+        await self.election.start()
 
     def _page_routes(self) -> list[web.AbstractRouteDef]:
         settings = self.settings
@@ -407,36 +441,65 @@ class Runner:
         # With WEB_PORT=0 the port is chosen only now, and /weblogin links must name it.
         self.core.engine.admin_url = admin_url(settings, self.web_port)
 
-    def _start_jobs(self) -> None:
+    async def _lead(self) -> None:
+        """This instance was elected: start the delivery worker, the timed jobs, housekeeping
+        and the long polls."""
         core = self.core
-        self._tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
-        self.scheduler = build_scheduler(core, telemetry=core.metrics)
+        self._leader_tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
+        self.scheduler = build_scheduler(core, telemetry=core.metrics, running=self._jobs)
         self.scheduler.start()
         # In the background, so a day's late digest never delays serving; tests await it.
-        self.catch_up = asyncio.create_task(catch_up(core, self.scheduler), name="catch-up")
-        self._tasks.append(self.catch_up)
-        self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
+        self.catch_up = asyncio.create_task(
+            catch_up(core, self.scheduler, self._jobs), name="catch-up"
+        )
+        self._leader_tasks.append(self.catch_up)
+        self._leader_tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        for channel in self.channels.values():
+            if channel.receive is not None:
+                await channel.receive()
 
-    async def _refresh_units(self) -> None:
-        """Units imported from the CLI while we run show up within half a minute; old
-        deduplication keys are dropped once an hour."""
-        ticks = 0
-        while True:
-            await asyncio.sleep(UNIT_REFRESH_SECONDS)
-            ticks += 1
-            try:
-                await self.core.refresh_units()
-                if ticks % 120 == 1:
-                    async with self.core.sessions() as session, session.begin():
-                        await prune_updates(session, utcnow() - timedelta(days=DEDUP_DAYS))
-                        await webauth.prune(session)
-            except Exception:
-                log.exception("periodic housekeeping failed; will try again")
-
-    async def stop(self) -> None:
+    async def _follow(self) -> None:
+        """No longer the leader (the lock is lost, or we stop): stop at once everything only the
+        leader may run, so two instances never run jobs or deliver side by side for long. A job
+        cut short rolls back; rows on the wire are left "sending", for the next leader to send
+        again, in doubt."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        tasks = self._leader_tasks + list(self._jobs)
+        self._leader_tasks = []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for channel in self.channels.values():
+            if channel.stop_receiving is not None:
+                await channel.stop_receiving()
+
+    async def _refresh_units(self) -> None:
+        """Units imported from the CLI while we run show up within half a minute (on every
+        instance: each keeps the list in memory)."""
+        while True:
+            await asyncio.sleep(UNIT_REFRESH_SECONDS)
+            try:
+                await self.core.refresh_units()
+            except Exception:
+                log.exception("refreshing the units failed; will try again")
+
+    async def _housekeeping(self) -> None:
+        """The leader drops old deduplication keys and expired sign-ins once an hour."""
+        await asyncio.sleep(UNIT_REFRESH_SECONDS)
+        while True:
+            try:
+                async with self.core.sessions() as session, session.begin():
+                    await prune_updates(session, utcnow() - timedelta(days=DEDUP_DAYS))
+                    await webauth.prune(session)
+            except Exception:
+                log.exception("periodic housekeeping failed; will try again")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    async def stop(self) -> None:
         self.core.delivery.stop()
+        if self.election is not None:
+            await self.election.stop()
         for channel in self.channels.values():
             if channel.stop is not None:
                 await channel.stop()

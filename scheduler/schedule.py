@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -43,8 +44,18 @@ def load_schedules(path: Path, tz: ZoneInfo) -> dict[str, CronTrigger]:
     return triggers
 
 
-async def _run(ctx: JobContext, name: str, telemetry: Telemetry = NO_TELEMETRY) -> None:
+Running = set[asyncio.Task[object]]
+
+
+async def _run(
+    ctx: JobContext, name: str, telemetry: Telemetry = NO_TELEMETRY, running: Running | None = None
+) -> None:
+    """Run one job; while it runs its task is in `running`, so a leader that steps down can
+    cancel it (its transaction rolls back, and the next leader's run does the work once)."""
     started = time.perf_counter()
+    task = asyncio.current_task()
+    if running is not None and task is not None:
+        running.add(task)
     try:
         count = await JOBS[name](ctx)
         # The polls job runs every minute; an idle run is not worth a line in the log.
@@ -54,10 +65,16 @@ async def _run(ctx: JobContext, name: str, telemetry: Telemetry = NO_TELEMETRY) 
         telemetry.job_ran(name, False, time.perf_counter() - started)
     else:
         telemetry.job_ran(name, True, time.perf_counter() - started)
+    finally:
+        if running is not None and task is not None:
+            running.discard(task)
 
 
 def build_scheduler(
-    ctx: JobContext, path: Path | None = None, telemetry: Telemetry = NO_TELEMETRY
+    ctx: JobContext,
+    path: Path | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
+    running: Running | None = None,
 ) -> AsyncIOScheduler:
     tz = ctx.settings.tz
     path = path or ctx.settings.data_file("schedules.yaml")
@@ -66,7 +83,7 @@ def build_scheduler(
         scheduler.add_job(
             _run,
             trigger,
-            args=[ctx, name, telemetry],
+            args=[ctx, name, telemetry, running],
             id=name,
             name=name,
             coalesce=True,
@@ -76,9 +93,17 @@ def build_scheduler(
     return scheduler
 
 
-async def catch_up(ctx: JobContext, scheduler: AsyncIOScheduler) -> None:
-    """A digest missed while the process was down is still relevant today: send it once.
-    The job itself records each day's run, so this can never send it twice."""
+async def catch_up(
+    ctx: JobContext, scheduler: AsyncIOScheduler, running: Running | None = None
+) -> None:
+    """What fell due while nobody ran the jobs, made up now that this instance does.
+
+    The polls job works from state, so it runs at once: a new leader opens, reminds and closes
+    what fell due during the handover now rather than at the next minute. A digest missed while
+    the process was down is still relevant today: it is sent once (the job itself records each
+    day's run, so this can never send it twice)."""
+    if scheduler.get_job("polls") is not None:
+        await _run(ctx, "polls", running=running)
     job = scheduler.get_job("daily_digest")
     if job is None:
         return
@@ -86,7 +111,7 @@ async def catch_up(ctx: JobContext, scheduler: AsyncIOScheduler) -> None:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = job.trigger.get_next_fire_time(None, midnight)
     if first is not None and first <= now:
-        await _run(ctx, "daily_digest")
+        await _run(ctx, "daily_digest", running=running)
 
 
 def describe(scheduler: AsyncIOScheduler) -> list[dict[str, Any]]:

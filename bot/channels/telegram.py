@@ -113,12 +113,29 @@ class TelegramChannel:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_polling(self) -> None:
+        await self.prepare_polling()
+        await self.receive()
+
+    async def prepare_polling(self) -> None:
+        """What every instance does in polling mode: it can send, but does not fetch updates."""
         await self.app.initialize()
         # Emulators and self-hosted servers may lack these: the bot works without them.
         await self._optional(self.app.bot.delete_webhook(), "deleteWebhook")
         await self._optional(self.app.bot.set_my_commands(self.commands), "setMyCommands")
+
+    async def receive(self) -> None:
+        """Start the long poll (getUpdates allows one consumer: only the leader calls this)."""
         await self._resume()
-        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+
+    async def stop_receiving(self) -> None:
+        """Stop the long poll; updates already taken in are still handled."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
 
     async def start_webhook(self, url: str, secret: str) -> None:
         await self.app.initialize()
@@ -138,11 +155,7 @@ class TelegramChannel:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await self.stop_receiving()
         if self._tasks:  # an update cut short stays in the inbox for the next start
             _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
             for task in pending:

@@ -110,13 +110,28 @@ class ZaloChannel:
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_polling(self) -> None:
         """Drop any webhook (Zalo refuses getUpdates while one is set), then poll in the background."""
+        await self.prepare_polling()
+        await self.receive()
+
+    async def prepare_polling(self) -> None:
         try:
             await self.client.delete_webhook()
         except ZaloError as exc:
             log.warning("zalo: could not delete the webhook before polling: %s", exc)
+
+    async def receive(self) -> None:
+        """Start the long poll (getUpdates allows one consumer: only the leader calls this)."""
         await self._resume()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+
+    async def stop_receiving(self) -> None:
+        """Stop the long poll; events already taken in are still handled."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
 
     async def start_webhook(self, url: str, secret: str) -> None:
         """Register ``url`` with Zalo; it will send ``secret`` in ``X-Bot-Api-Secret-Token``."""
@@ -130,11 +145,7 @@ class ZaloChannel:
 
     async def stop(self) -> None:
         """Stop polling, let in-flight events finish (for a while), then close the connections."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await self.stop_receiving()
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
             for task in pending:
