@@ -99,9 +99,16 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMe
 # The delivery worker's bookkeeping runs once per message, so these are plain Core statements
 # (no ORM unit of work) that SQLAlchemy compiles once and caches.
 _table = OutboxMessage.__table__  # type: ignore[attr-defined]
+# On PostgreSQL a row another worker is claiming right now is skipped, not waited for (FOR
+# UPDATE SKIP LOCKED); SQLite, with its one writer, leaves the clause out.
+_CLAIMABLE = (
+    select(_table.c.id)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == "pending")
+    .with_for_update(skip_locked=True)
+)
 _CLAIM = (
     update(_table)
-    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == "pending")
+    .where(_table.c.id.in_(_CLAIMABLE.scalar_subquery()), _table.c.status == "pending")
     .values(status="sending")
     .returning(_table.c.id)
 )
@@ -168,8 +175,8 @@ async def recover_in_flight(session: AsyncSession) -> int:
     they arrived. We send them again (an alert that arrives twice beats one that never does)
     and mark them in doubt, so operators see how many may have been duplicated.
 
-    Only one delivery worker may run per database: a second one starting would take over the
-    first one's rows in flight."""
+    Only one delivery worker runs per database, the leader's (scheduler/leader.py): it calls
+    this when it takes office, after the previous leader stopped or died."""
     result = await session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.status) == "sending")

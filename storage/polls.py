@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -116,8 +117,14 @@ async def create_round(
         due_at=due_at,
         closes_at=closes_at,
     )
-    session.add(rnd)
-    await session.flush()
+    try:
+        # A savepoint: when two instances open the same round at once (a leader handing over
+        # mid-run), the later one finds the unique (poll, period) taken and does nothing.
+        async with session.begin_nested():
+            session.add(rnd)
+            await session.flush()
+    except IntegrityError:
+        return None
     return rnd
 
 
