@@ -554,10 +554,14 @@ class FakeZalo:
         event_name: str = "user_send_group_text",
         timestamp_ms: int | None = None,
         image_url: str | None = None,
+        quote: str | None = None,
     ) -> JSONDict:
         """An OA webhook event for a message in a group, shaped like Zalo's: ``sender.id`` is
-        the user's id for this OA, ``recipient.id`` the group, ``timestamp`` milliseconds."""
+        the user's id for this OA, ``recipient.id`` the group, ``timestamp`` milliseconds;
+        ``quote`` is the id of a message it replies to (``message.quote_msg``)."""
         message: JSONDict = {"msg_id": _hex_id(16)}
+        if quote is not None:
+            message["quote_msg"] = {"msg_id": quote}
         if text:
             message["text"] = text
         if image_url is not None:

@@ -93,3 +93,20 @@ async def test_a_staff_member_links_their_oa_account_with_a_code_typed_in_the_gr
 
         assert await acts_in_group(session, "zalo-oa", GROUP, "oa-lead-1")
         assert not await acts_in_group(session, "zalo-oa", "g-unbound", "oa-lead-1")
+
+
+async def test_a_reply_quoting_the_card_names_its_case(oa):
+    from sqlalchemy import select
+
+    from storage.models import Report
+    from tests.test_casework_rules import reporter_with_case
+
+    await reporter_with_case(oa.core)
+    await oa.core.delivery.run_once()
+    card = next(m for m in oa.fake.group_messages(GROUP) if "PA-0001 1" in m["text"])
+    other = oa.fake.oa_group_event(STAFF, GROUP, "1", quote="not-a-card")
+    assert await oa.send(other) == 200
+    assert "PA-0042 1" in oa.replies()[-1]  # which case? (an example code)
+    assert await oa.send(oa.fake.oa_group_event(STAFF, GROUP, "1", quote=card["message_id"])) == 200
+    async with oa.core.sessions() as session:
+        assert (await session.execute(select(Report.status))).scalar_one() == "acknowledged"

@@ -69,6 +69,7 @@ class GroupEvent:
     message_id: str
     text: str
     timestamp: datetime | None
+    reply_to: str | None = None  # the message it quotes, e.g. a case card
 
     @property
     def is_link(self) -> bool:
@@ -95,6 +96,10 @@ def parse_event(body: Mapping[str, Any]) -> GroupEvent | None:
     if not group or not sender_id or len(sender_id) > 64 or len(group) > 64:
         return None
     text = message.get("text")
+    # A reply quotes the message it answers (`quote_msg`, as integrations in the wild read
+    # it); a quoted case card names the case for a bare action number.
+    quote = message.get("quote_msg")
+    quoted = quote.get("msg_id") if isinstance(quote, Mapping) else None
     return GroupEvent(
         event_name=name,
         sender_id=sender_id,
@@ -102,6 +107,7 @@ def parse_event(body: Mapping[str, Any]) -> GroupEvent | None:
         message_id=str(message.get("msg_id") or message.get("message_id") or ""),
         text=text.strip() if isinstance(text, str) else "",
         timestamp=_timestamp(body.get("timestamp")),
+        reply_to=str(quoted)[:MAX_KEY_LENGTH] if quoted else None,
     )
 
 
@@ -286,6 +292,7 @@ def to_inbound(event: GroupEvent, key: str) -> Inbound:
         text=event.text,
         media=media,
         has_buttons=channel_has_buttons(CHANNEL),
+        reply_to=event.reply_to,
     )
 
 
