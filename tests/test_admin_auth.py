@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -16,7 +15,7 @@ from bot.admin.permissions import is_guarded
 from storage import webauth
 from storage.models import Person, WebLoginToken, WebSession
 from tests.admin_web import LINK_RE, admin_browser
-from tests.cli import clock_env, grassroots
+from tests.cli import cli_result
 from tests.test_casework_rules import person
 
 PASSWORD = "correct horse battery"
@@ -281,24 +280,10 @@ async def test_departments_start_at_their_cases_not_the_dashboard(core):
 
 
 async def test_cli_creates_an_account_from_a_piped_password(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "TELEGRAM_BOT_TOKEN": "",
-    }
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
 
     async def cli(*args: str, password: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *grassroots(),
-            "admin",
-            *args,
-            env=clock_env(env),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(password.encode() + b"\n"), 60)
-        return proc.returncode or 0, out.decode()
+        return await cli_result(["admin", *args], input=password + "\n", **env)
 
     code, out = await cli("add-user", "chanh", "--name", "Võ Văn Chánh", password="short")
     assert code == 1 and "at least 10 characters" in out
