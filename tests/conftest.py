@@ -112,38 +112,59 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # names whose leftover a database was
+
+
 async def _pg_available() -> bool:
     import asyncpg
 
+    # Generous: on a loaded machine a first connection can take seconds, and a timeout here
+    # would skip every PostgreSQL test of this worker.
     try:
-        conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""), timeout=3)
+        conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""), timeout=20)
     except (OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database of each kind. CI must have PostgreSQL: there it never skips."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+@pytest.fixture(scope="session")
+def pg_reachable() -> bool:
+    """Asked once per worker, not once per test."""
+    return asyncio.run(_pg_available())
+
+
+def _require_postgresql(reachable: bool) -> None:
+    """CI must have PostgreSQL: there it never skips."""
+    if reachable:
         return
-    if not await _pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must start it)")
-        pytest.skip("PostgreSQL is not reachable; set TEST_POSTGRES_URL")
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must start it)")
+    pytest.skip("PostgreSQL is not reachable; set TEST_POSTGRES_URL")
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _create_pg_database(template: str | None = None) -> str:
+    """A new database, unique per test, empty or a copy of `template`; its name."""
     import asyncpg
 
-    # Unique per test; the xdist worker's name says whose a leftover database was.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"gr_test_{worker}_{uuid.uuid4().hex[:12]}"
-    admin = PG_ADMIN_URL.replace("+asyncpg", "")
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(admin)
+    name = f"gr_test_{WORKER}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""))
     try:
         for attempt in range(20):
             try:
@@ -155,6 +176,55 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
                 await asyncio.sleep(0.25 * (attempt + 1))
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_pg(pg_reachable: bool) -> Iterator[str | None]:
+    """A PostgreSQL database migrated to the head, made once per xdist worker (None without
+    PostgreSQL): a test's database copied from it (CREATE DATABASE … TEMPLATE) skips the
+    migrations, which cost about a second of CPU per test."""
+    if not pg_reachable:
+        yield None
+        return
+    name = asyncio.run(_create_pg_database())
+    try:
+        upgrade_sync(_pg_url(name))
+        yield name
+    finally:
+        asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_reachable: bool
+) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    _require_postgresql(pg_reachable)
+    name = await _create_pg_database()
+    yield _pg_url(name)
+    await _drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def migrated_db_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_sqlite: Path,
+    migrated_pg: str | None,
+    pg_reachable: bool,
+) -> AsyncIterator[str]:
+    """A fresh database of each kind, already migrated to the head (a copy of the worker's)."""
+    if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite, tmp_path / "test.db")
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    _require_postgresql(pg_reachable and migrated_pg is not None)
+    name = await _create_pg_database(migrated_pg)
+    yield _pg_url(name)
+    await _drop_pg_database(name)
 
 
 @pytest.fixture
@@ -201,10 +271,11 @@ async def core(tmp_path: Path, sqlite_url: str, migrated_sqlite: Path) -> AsyncI
 
 
 @pytest.fixture
-async def pg_or_sqlite_core(tmp_path: Path, db_url: str) -> AsyncIterator[Core]:
+async def pg_or_sqlite_core(tmp_path: Path, migrated_db_url: str) -> AsyncIterator[Core]:
+    """As `core`, on each kind of database; start-up still checks it is at the head."""
     from bot.app import seed_demo
 
-    built = await build_core(make_settings(tmp_path, db_url))
+    built = await build_core(make_settings(tmp_path, migrated_db_url))
     await seed_demo(built)
     yield built
     await built.close()
