@@ -81,8 +81,9 @@ async def test_run_without_auto_migrate_refuses_a_database_that_is_behind(tmp_pa
     assert "AUTO_MIGRATE is false" in out and "grassroots db upgrade" in out
     assert "Traceback" not in out
     first, again = await asyncio.gather(
-        run_cli(["db", "upgrade"], **env), run_cli(["db", "upgrade"], **env)
-    )
+        run_cli(["db", "upgrade"], subprocess=True, **env),
+        run_cli(["db", "upgrade"], subprocess=True, **env),
+    )  # two processes, as two operators or instances would
     # Both at once: one migrated, the other waited for it and found nothing to do.
     assert sorted("Migrated from an empty database." in o for o in (first, again)) == [False, True]
     assert "Database is up to date" in first and "Database is up to date" in again
