@@ -100,8 +100,12 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
     load_schedules(settings.data_file("schedules.yaml"), settings.tz)
     load_rules(settings.data_file("nudges.yaml"))
     translations = Translations(settings.default_locale)
-    if migrate:
-        await upgrade(settings.database_url)
+    if migrate:  # under a lock: instances starting at once on one database are safe
+        migrated = await upgrade(settings.database_url)
+        if migrated.changed:
+            after = ",".join(migrated.after)
+            before = ",".join(migrated.before) or "empty"
+            log.info("database migrated from %s to %s", before, after, extra={"revision": after})
     db = create_engine(settings.database_url)
     try:
         sealer = await open_sealer(settings, db)

@@ -30,10 +30,12 @@ def read_keys(settings: Settings) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def write_key_file(path: Path, keys: list[str]) -> None:
-    """Replace the key file atomically, readable by its owner only."""
+def write_key_file(path: Path, keys: list[str], first: bool = False) -> bool:
+    """Replace the key file atomically, readable by its owner only. `first`: only if there is
+    none yet; False when another instance sharing the folder has just made it (then use its key,
+    or the instances would seal with different keys)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(
@@ -43,7 +45,16 @@ def write_key_file(path: Path, keys: list[str]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    if not first:
+        os.replace(tmp, path)
+        return True
+    try:
+        os.link(tmp, path)  # fails if the file exists: never replaces another instance's key
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
 
 
 def _where(settings: Settings) -> str:
@@ -55,6 +66,28 @@ def _sealer(settings: Settings, keys: list[str]) -> Sealer:
         return Sealer(keys)
     except (ValueError, TypeError):
         raise ConfigError(f"invalid seal key in {_where(settings)}: not a Fernet key") from None
+
+
+def _first_key(settings: Settings) -> list[str]:
+    """A new key in the key file; or, when an instance sharing the folder made one at the same
+    moment, that one (instances sealing with different keys could not read each other's)."""
+    try:
+        created = write_key_file(settings.seal_key_path, [new_key()], first=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the seal key file {settings.seal_key_path}: "
+            f"{exc.strerror or exc} (set SEAL_KEY_FILE to a writable place, or SEAL_KEY)"
+        ) from None
+    if created:
+        log.warning(
+            "Created a new seal key in %s. Back this file up now, apart from the database: "
+            "without it, confidential and anonymous reporters can no longer be reached.",
+            settings.seal_key_path,
+        )
+    keys = read_keys(settings)
+    if not keys:
+        raise ConfigError(f"the seal key file {settings.seal_key_path} holds no key")
+    return keys
 
 
 async def open_sealer(settings: Settings, db: Database) -> Sealer:
@@ -69,19 +102,7 @@ async def open_sealer(settings: Settings, db: Database) -> Sealer:
                 f"no seal key ({_where(settings)} is missing) but the database holds sealed "
                 "reporter links: restore the key from your backup"
             )
-        keys = [new_key()]
-        try:
-            write_key_file(settings.seal_key_path, keys)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the seal key file {settings.seal_key_path}: "
-                f"{exc.strerror or exc} (set SEAL_KEY_FILE to a writable place, or SEAL_KEY)"
-            ) from None
-        log.warning(
-            "Created a new seal key in %s. Back this file up now, apart from the database: "
-            "without it, confidential and anonymous reporters can no longer be reached.",
-            settings.seal_key_path,
-        )
+        keys = _first_key(settings)
     sealer = _sealer(settings, keys)
     if existing is not None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from sqlalchemy.pool import NullPool
 
 from storage.db import ensure_sqlite_dir, is_sqlite
 
-log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_lock's key for "migrating Grassroots' schema": the bytes of "grassmig".
 MIGRATION_LOCK_KEY = int.from_bytes(b"grassmig", "big")
@@ -116,13 +114,6 @@ async def upgrade(database_url: str, revision: str = "head") -> Migrated:
             after = await current_revisions(engine)
         finally:
             await engine.dispose()
-    if before != after:
-        log.info(
-            "database migrated from %s to %s",
-            ",".join(before) or "empty",
-            ",".join(after),
-            extra={"revision": ",".join(after)},
-        )
     return Migrated(before, after)
 
 
