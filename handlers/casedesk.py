@@ -340,7 +340,7 @@ class CaseDesk:
             if other is None:
                 turn.say_raw(
                     t(
-                        "There is no other case {code}. Press the button again to retry.",
+                        "There is no other case {code}; nothing was changed. Choose the action again to retry.",
                         code=text.upper(),
                     )
                 )

@@ -370,7 +370,7 @@ class FormRunner:
                 [
                     Prompt(
                         t(
-                            "Please send a photo, a document, a voice message or a location, or press Done."
+                            "Please send a photo, a document, a voice message or a location, or choose Done."
                         )
                     )
                 ]
@@ -400,7 +400,7 @@ class FormRunner:
         messages.append(
             Prompt(
                 t(
-                    "Attachment received ({count} of at most {max}). Send more, or press Done.",
+                    "Attachment received ({count} of at most {max}). Send more, or choose Done.",
                     count=len(items),
                     max=step.max_items,
                 ),

@@ -163,7 +163,7 @@ class LinkDesk:
         inbound = turn.inbound
         who = (inbound.display_name or inbound.username or inbound.user_id)[:64]
         text = t(
-            "Someone on {channel} ({who}) sent your /link code and asks to use your account. Confirm only if that was you.\nPress a button, or send /link yes to confirm or /link no to refuse.",
+            "Someone on {channel} ({who}) sent your /link code and asks to use your account. Confirm only if that was you.\nSend /link yes to confirm or /link no to refuse.",
             channel=inbound.channel,
             who=who,
         )

@@ -159,7 +159,7 @@ class PollDesk:
                 draft["q"] = visible(defn, draft["answers"])[0].id
                 turn.say(
                     t(
-                        "You have already answered. You can change any answer until {deadline}: press “Keep” to leave one as it is, or /cancel to stop.",
+                        "You have already answered. You can change any answer until {deadline}: choose “Keep” to leave one as it is, or /cancel to stop.",
                         deadline=self._when(self._deadline(rnd)),
                     )
                 )
