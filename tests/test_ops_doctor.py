@@ -8,8 +8,11 @@ import asyncio
 import os
 import shutil
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.config import Settings
+from bot.ops.doctor import clock_check
 from tests.cli import ROOT
 from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import FakeZalo
@@ -66,6 +69,8 @@ async def test_doctor_passes_a_good_setup_and_fails_broken_settings_clearly(
                 "PUBLIC_URL": "https://gop-y.example.vn",
                 "ZALO_BOT_TOKEN": zalo.bot_token,
                 "ZALO_API_URL": zalo.url,
+                "ZALO_MODE": "webhook",
+                "ZALO_WEBHOOK_SECRET": "z4lo-s3cret",
                 "AUTO_MIGRATE": "false",
             }
             (tmp_path / "keys" / "seal.key").write_text("x\n")
@@ -76,7 +81,7 @@ async def test_doctor_passes_a_good_setup_and_fails_broken_settings_clearly(
                 assert found[name] == "OK", out
             assert found["telegram"] == "OK" and "@" in out
             assert found["telegram web"] == "OK"  # registered by `run` at start
-            assert found["zalo"] == "OK"
+            assert found["zalo"] == "OK" and found["zalo webhook"] == "OK"
             assert out.rstrip().endswith("0 failed, 0 warnings.")
 
             # Broken: Telegram refuses the token, the attachments folder is a file, and the
@@ -104,3 +109,12 @@ async def test_doctor_passes_a_good_setup_and_fails_broken_settings_clearly(
             assert code == 1 and "FAIL  settings" in out and "TIMEZONE" in out
         finally:
             await telegram.stop()
+
+
+def test_clock_skew_against_the_database_warns_then_fails() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    now = datetime.now(UTC)
+    assert clock_check(settings, now, same_machine=False).status == "OK"
+    assert clock_check(settings, now - timedelta(seconds=10), same_machine=False).status == "WARN"
+    late = clock_check(settings, now + timedelta(minutes=3), same_machine=False)
+    assert late.status == "FAIL" and "NTP" in late.detail

@@ -180,7 +180,11 @@ async def zalo_checks(settings: Settings, http: aiohttp.ClientSession) -> list[C
         return [Check("FAIL", "zalo", f"getMe failed ({exc}); check ZALO_BOT_TOKEN, ZALO_API_URL")]
     checks = [Check("OK", "zalo", str(me.get("account_name") or me.get("id") or "token accepted"))]
     if settings.zalo_mode == ChannelMode.WEBHOOK:
-        checks.append(webhook_check("zalo webhook", settings, "/zalo/webhook", {}))
+        try:
+            info = await client.get_webhook_info()
+        except ZaloError:
+            info = {}  # the token worked a moment ago: judge the URL alone
+        checks.append(webhook_check("zalo webhook", settings, "/zalo/webhook", info))
     return checks
 
 
