@@ -3,14 +3,21 @@ and the sender is registered staff; the OA's own echoes and everyone else are ig
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.app import Core
-from storage.models import InboundUpdate
+from handlers.linking import LINK_MINUTES
+from storage.bindings import acts_in_group
+from storage.casecards import card_message
+from storage.models import InboundUpdate, Report
+from storage.store import SqlStore
 from tests.polls_helpers import person
+from tests.test_casework_rules import reporter_with_case
 from tests.zalo_oa_harness import GROUP, STAFF, OAProduct, running_oa
 
 
@@ -21,8 +28,6 @@ async def oa(tmp_path, sqlite_url, migrated_sqlite) -> AsyncIterator[OAProduct]:
 
 
 async def claimed(core: Core) -> int:
-    from sqlalchemy import func, select
-
     async with core.sessions() as session:
         stmt = select(func.count()).select_from(InboundUpdate)
         stmt = stmt.where(InboundUpdate.channel == "zalo-oa")
@@ -77,9 +82,6 @@ async def test_a_staff_photo_in_the_group_never_breaks_anything(oa):
 async def test_a_staff_member_links_their_oa_account_with_a_code_typed_in_the_group(oa):
     """Registered on the Zalo bot, they ask for a code there and type it in the OA group; their
     existing messenger confirms (staff may use the web admin); then the group hears them."""
-    from handlers.linking import LINK_MINUTES
-    from storage.store import SqlStore
-
     lead = await person(oa.core, "zalo-lead-1", "staff", "U001", name="Cán bộ Hà", channel="zalo")
     async with oa.core.sessions() as session, session.begin():
         code = await SqlStore(session).create_link_code(lead.id, LINK_MINUTES)
@@ -89,21 +91,21 @@ async def test_a_staff_member_links_their_oa_account_with_a_code_typed_in_the_gr
         done = await SqlStore(session).decide_link(lead.id, None, True)
     assert done is not None and done.accepted
     async with oa.core.sessions() as session:
-        from storage.bindings import acts_in_group
-
         assert await acts_in_group(session, "zalo-oa", GROUP, "oa-lead-1")
         assert not await acts_in_group(session, "zalo-oa", "g-unbound", "oa-lead-1")
 
 
 async def test_a_reply_quoting_the_card_names_its_case(oa):
-    from sqlalchemy import select
-
-    from storage.models import Report
-    from tests.test_casework_rules import reporter_with_case
-
     await reporter_with_case(oa.core)
-    await oa.core.delivery.run_once()
+    posted = ""
+    for _ in range(300):  # the running worker posts the card and remembers its message id
+        async with oa.core.sessions() as session:
+            posted = await card_message(session, 1, "zalo-oa", GROUP)
+        if posted:
+            break
+        await asyncio.sleep(0.05)
     card = next(m for m in oa.fake.group_messages(GROUP) if "PA-0001 1" in m["text"])
+    assert card["message_id"] == posted
     other = oa.fake.oa_group_event(STAFF, GROUP, "1", quote="not-a-card")
     assert await oa.send(other) == 200
     assert "PA-0042 1" in oa.replies()[-1]  # which case? (an example code)

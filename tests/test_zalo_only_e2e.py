@@ -71,7 +71,9 @@ class ZaloOnly:
         code = re.search(r"/link (\S+)", (await self.bot(bot_user, "/link"))[-1])
         assert code is not None
         await self.group(oa_user, group, f"/link {code[1]}")
+        posted = len(self.fake.group_texts(group))
         await self.bot(bot_user, "/link yes")  # their existing messenger confirms
+        await until(lambda: len(self.fake.group_texts(group)) > posted)  # "linked", in the group
 
 
 async def until(condition: Callable[[], bool], seconds: float = 15) -> None:
