@@ -263,16 +263,23 @@ def _when_it_opens(defn: Any, tz: Any) -> str:
 async def _results(args: argparse.Namespace, core: Any) -> int:
     # Imported here: the renderers and SQLAlchemy (the module docstring).
     from reports.polls import render_results
-    from storage.pollresults import response_table, round_results
+    from storage.pollresults import TooFewAnswers, response_table, round_results
 
     t = core.translations(None)
     async with core.sessions() as session:
         _, rnd = await _round(session, args.poll, core.settings.tz, args.round)
         if args.format == "text":
-            results = await round_results(session, rnd.id)
+            results = await round_results(session, rnd.id, core.settings.min_group_size)
             print(render_results(t, results, core.settings.tz, rnd.closes_at))
             return 0
-        header, rows = await response_table(session, rnd.id, t.locale, core.settings.tz)
+        k = core.settings.min_group_size
+        try:
+            header, rows = await response_table(session, rnd.id, t.locale, core.settings.tz, k)
+        except TooFewAnswers:
+            raise PollCliError(
+                f"Fewer than {k} people have answered this anonymous poll: its answers are not "
+                "exported, so nobody can be singled out (MIN_GROUP_SIZE)."
+            ) from None
     _write(header, rows, args, f"{args.poll}-round{rnd.number}")
     return 0
 

@@ -24,6 +24,7 @@ from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
 from reports.context import ReportContext
 from reports.digest import category_label, kind_label, plot_daily
+from reports.polls import published
 from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
 from storage.db import Session
 from storage.digests import DigestData, collect
@@ -70,24 +71,32 @@ class SitrepCompliance:
 
 
 async def poll_highlights(
-    session: Session, since: datetime, until: datetime, locale: str = "vi"
+    session: Session,
+    since: datetime,
+    until: datetime,
+    locale: str = "vi",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> list[PollHighlight]:
     """Poll rounds that closed in [since, until), with their response rates and the most
-    chosen answer of their first choice question."""
+    chosen answer of their first choice question, as the poll's results publish it (an
+    anonymous poll's small groups withheld)."""
     out = []
     for rnd in await rounds_between(session, "poll", "closes_at", since, until):
         assert rnd.id is not None
-        results = await round_results(session, rnd.id)
+        results = await round_results(session, rnd.id, min_group_size)
         top = ""
         for q in results.questions:
             question = results.definition.question(q.id)
             if question is None or q.type not in (QuestionType.SINGLE, QuestionType.MULTI):
                 continue
-            if q.counts:
+            show = published(q, results)
+            if q.counts and not show.withheld:
                 value, n = Counter(q.counts).most_common(1)[0]
                 option = question.option(value)
                 label = pick(option.text, locale) if option else value
-                top = f"{pick(question.text, locale)}: {label} ({n})"
+                figure = (show.figures or {}).get(value)
+                count = figure.shown(min_group_size) if figure and figure.withheld else str(n)
+                top = f"{pick(question.text, locale)}: {label} ({count})"
             break
         out.append(
             PollHighlight(
@@ -137,7 +146,7 @@ async def collect_month(
     return MonthlyData(
         first,
         digest,
-        await poll_highlights(session, since, until, locale),
+        await poll_highlights(session, since, until, locale, min_group_size),
         await sitrep_compliance(session, since, until),
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, QuestionType, pick
+from reports.suppression import Figure, anonymous, mask_small
 from storage.db import Session
 from storage.pollresults import (
     Compliance,
@@ -25,28 +27,75 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
 
 
+@dataclass(frozen=True)
+class Published:
+    """What of one question's answers may be published. Named polls: everything. Anonymous
+    polls (reports.suppression): nothing under k answers; options and scale points under k
+    withheld as `< k` (and their complements); a scale whose points cannot all be shown is
+    published as its mean only, since the mean would let the withheld points be solved."""
+
+    withheld: bool = False
+    figures: dict[str, Figure] | None = None  # option value or scale point -> its figure
+    distribution: bool = True  # scale questions: the 1-5 line
+
+
+def published(q: QuestionResult, results: RoundResults) -> Published:
+    k = results.min_group_size
+    if not results.definition.anonymous:
+        return Published()
+    if q.answered < k or results.responded < k:
+        return Published(withheld=True)
+    question = results.definition.question(q.id)
+    assert question is not None
+    if q.type in (QuestionType.SINGLE, QuestionType.MULTI):
+        keys = [o.value for o in question.options]
+    elif q.type == QuestionType.SCALE:
+        keys = [str(n) for n in range(1, 6)]
+    else:
+        return Published()
+    # A single choice's counts add up to the answers, which are published; several choices not.
+    masked = mask_small(
+        anonymous((key, q.counts.get(key, 0)) for key in keys), k, q.type != QuestionType.MULTI
+    )
+    if q.type == QuestionType.SCALE:
+        return Published(distribution=not masked.any_withheld)
+    if not masked.total_ok:
+        return Published(withheld=True)
+    return Published(figures={f.key: f for f in masked.figures})
+
+
+def _count(show: Published, key: str, n: int, answered: int, k: int) -> str:
+    figure = show.figures.get(key) if show.figures else None
+    if figure is not None and figure.withheld:
+        return figure.shown(k)
+    return f"{n} ({_pct(n, answered)})"
+
+
 def _question_lines(t: Translator, q: QuestionResult, results: RoundResults) -> list[str]:
     defn = results.definition
     question = defn.question(q.id)
     assert question is not None
+    k = results.min_group_size
     lines = [f"▸ {pick(q.text, t.locale)}"]
     if q.answered == 0:
         return [*lines, "  " + t("No answers.")]
+    show = published(q, results)
+    if show.withheld:
+        return [
+            *lines,
+            "  " + t("Fewer than {count} answers to show without singling anyone out.", count=k),
+        ]
     if q.type in (QuestionType.SINGLE, QuestionType.MULTI):
         for o in question.options:
             n = q.counts.get(o.value, 0)
-            lines.append(f"  • {pick(o.text, t.locale)}: {n} ({_pct(n, q.answered)})")
-    elif q.type == QuestionType.SCALE:
+            lines.append(f"  • {pick(o.text, t.locale)}: {_count(show, o.value, n, q.answered, k)}")
+    elif q.type in (QuestionType.SCALE, QuestionType.NUMBER):
         assert q.mean is not None
         lines.append(
             "  " + t("Mean {mean} from {count} answers", mean=f"{q.mean:.2f}", count=q.answered)
         )
-        lines.append("  " + " · ".join(f"{n}: {q.counts.get(str(n), 0)}" for n in range(1, 6)))
-    elif q.type == QuestionType.NUMBER:
-        assert q.mean is not None
-        lines.append(
-            "  " + t("Mean {mean} from {count} answers", mean=f"{q.mean:.2f}", count=q.answered)
-        )
+        if q.type == QuestionType.SCALE and show.distribution:
+            lines.append("  " + " · ".join(f"{n}: {q.counts.get(str(n), 0)}" for n in range(1, 6)))
     else:
         lines.append(
             "  " + t("Answers: {count}. The first {shown}:", count=q.answered, shown=len(q.texts))
@@ -98,10 +147,13 @@ def draw_results_chart(t: Translator, results: RoundResults, target: Path) -> Pa
     import matplotlib.pyplot as plt
 
     defn = results.definition
+    # Questions whose figures are withheld, or shown as a mean only, get no bars at all.
     shown = [
         q
         for q in results.questions
         if q.type in (QuestionType.SINGLE, QuestionType.MULTI, QuestionType.SCALE)
+        and not (show := published(q, results)).withheld
+        and show.distribution
     ]
     if not shown:
         return None
@@ -119,11 +171,19 @@ def draw_results_chart(t: Translator, results: RoundResults, target: Path) -> Pa
             labels = [_short(pick(o.text, t.locale), 40) for o in question.options]
             values = [q.counts.get(o.value, 0) for o in question.options]
             title = pick(q.text, t.locale)
+        figures = published(q, results).figures or {}
+        keys = [o.value for o in question.options] if question.options else labels
+        # A withheld count draws no bar: only its "< 3" (or "≥ 3") is written.
+        notes = [
+            f.shown(results.min_group_size) if (f := figures.get(key)) and f.withheld else str(v)
+            for key, v in zip(keys, values, strict=True)
+        ]
+        values = [0 if note != str(v) else v for note, v in zip(notes, values, strict=True)]
         ax.barh(labels[::-1], values[::-1], color="#2f6f9f")
         ax.set_title(_short(title, 90), fontsize=9)
         ax.tick_params(labelsize=8)
-        for y, v in enumerate(values[::-1]):
-            ax.text(v, y, f" {v}", va="center", fontsize=8)
+        for y, (v, note) in enumerate(zip(values[::-1], notes[::-1], strict=True)):
+            ax.text(v, y, f" {note}", va="center", fontsize=8)
     fig.suptitle(
         t(
             "{title}: {responded} of {invited} responded",

@@ -306,7 +306,7 @@ async def close_round(ctx: JobContext, rnd: PollRound) -> int:
             text = render_compliance(t, await compliance(session, rnd.id), tz)
             chart_rel = None
         else:
-            results = await round_results(session, rnd.id)
+            results = await round_results(session, rnd.id, ctx.settings.min_group_size)
             text = render_results(t, results, tz, rnd.closes_at)
             name = Path("charts") / f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
             chart = await asyncio.to_thread(

@@ -49,6 +49,9 @@ class RoundResults:
     responded: int
     units: list[UnitRate]
     questions: list[QuestionResult]
+    # An anonymous round's answers are published only in groups of at least this many
+    # (the MIN_GROUP_SIZE setting; reports/polls.py applies it).
+    min_group_size: int = 3
 
     @property
     def rate(self) -> float:
@@ -80,7 +83,9 @@ async def unit_rates(session: AsyncSession, round_id: int) -> list[UnitRate]:
     return [UnitRate(c, n, int(i), int(r)) for c, n, i, r in (await session.execute(stmt)).all()]
 
 
-async def round_results(session: AsyncSession, round_id: int) -> RoundResults:
+async def round_results(
+    session: AsyncSession, round_id: int, min_group_size: int = 3
+) -> RoundResults:
     rnd = await session.get(PollRound, round_id)
     if rnd is None:
         raise LookupError(round_id)
@@ -121,19 +126,28 @@ async def round_results(session: AsyncSession, round_id: int) -> RoundResults:
         responded=responded,
         units=await unit_rates(session, round_id),
         questions=[results[q.id] for q in defn.questions],
+        min_group_size=min_group_size,
     )
 
 
+class TooFewAnswers(Exception):
+    """An anonymous round with fewer responses than the smallest group published: each row
+    would be one of a handful of known respondents' answers."""
+
+
 async def response_table(
-    session: AsyncSession, round_id: int, locale: str, tz: tzinfo = UTC
+    session: AsyncSession, round_id: int, locale: str, tz: tzinfo = UTC, min_group_size: int = 3
 ) -> tuple[list[str], Iterator[list[Any]]]:
     """Header and rows for an export: one row per response, one column per question. Named
-    rounds add who, which unit and when, in `tz` (people read it); anonymous ones add nothing."""
+    rounds add who, which unit and when, in `tz` (people read it); anonymous ones add nothing,
+    and are exported only once at least `min_group_size` people have answered."""
     rnd = await session.get(PollRound, round_id)
     if rnd is None:
         raise LookupError(round_id)
     defn = PollDef.model_validate(rnd.definition)
     named = not defn.anonymous
+    if not named and (await response_rate(session, round_id))[1] < min_group_size:
+        raise TooFewAnswers(min_group_size)
     header = (["name", "unit", "submitted_at"] if named else []) + [q.id for q in defn.questions]
     stmt = (
         select(PollResponse, Person.display_name, OrgUnit.code)

@@ -29,7 +29,13 @@ from scheduler.polls import resend_round
 from storage import audit
 from storage.db import Session
 from storage.models import Poll, PollRound
-from storage.pollresults import compliance, response_rate, response_table, round_results
+from storage.pollresults import (
+    TooFewAnswers,
+    compliance,
+    response_rate,
+    response_table,
+    round_results,
+)
 from storage.polls import all_polls, find_poll, import_poll, rounds_of
 
 STATUS = {"on_time": N_("on time"), "late": N_("late"), "missing": N_("missing")}
@@ -147,7 +153,7 @@ async def round_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
     async with admin.context.sessions() as session:
         poll, defn, rnd = await _round(session, request)
         assert rnd.id is not None
-        results = await round_results(session, rnd.id)
+        results = await round_results(session, rnd.id, admin.context.settings.min_group_size)
         sitrep = await compliance(session, rnd.id) if defn.kind == "sitrep" else None
     return admin.pages.page(
         request,
@@ -179,9 +185,22 @@ async def _download(request: web.Request, what: str) -> web.StreamResponse:
         poll, defn, rnd = await _round(session, request)
         assert rnd.id is not None
         if what == "results":
-            header, rows = await response_table(
-                session, rnd.id, t.locale, admin.context.settings.tz
-            )
+            k = admin.context.settings.min_group_size
+            try:
+                header, rows = await response_table(
+                    session, rnd.id, t.locale, admin.context.settings.tz, k
+                )
+            except TooFewAnswers:
+                return admin.pages.message(
+                    request,
+                    409,
+                    t("Not exported"),
+                    t(
+                        "Fewer than {count} people have answered this anonymous poll: its answers "
+                        "are not exported, so nobody can be singled out.",
+                        count=k,
+                    ),
+                )
             data = [safe_cells(list(r)) for r in rows]
         else:
             if defn.kind != "sitrep":
