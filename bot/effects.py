@@ -16,7 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.documents import strip_document
-from handlers.cards import card_buttons, reporter_line, staff_card, typed_actions
+from handlers.cards import (
+    card_buttons,
+    duplicate_buttons,
+    reporter_line,
+    staff_card,
+    typed_actions,
+)
 from handlers.casedesk import answer_button, resolution_question
 from handlers.casework import Action
 from handlers.context import CaseChanged, Effect, ReportSubmitted
@@ -63,12 +69,14 @@ class EffectApplier:
             for a in facts.attachments
             if a.kind == "location" and a.latitude is not None and a.longitude is not None
         ]
+        now = datetime.now(UTC)
         text = staff_card(
-            t, self.catalog, view, facts.reporter, summary, locations, self.tz, datetime.now(UTC)
+            t, self.catalog, view, facts.reporter, summary, locations, self.tz, now, facts.similar
         )
         buttons: list[tuple[str, str]] = []
         if audience == "staff":
             buttons = card_buttons(t, view, "staff")
+            buttons += duplicate_buttons(t, view, facts.similar, "staff")
         elif audience == f"department:{view.department_code}":
             buttons = card_buttons(t, view, "department")
         return {

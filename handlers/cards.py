@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from handlers.forms import Catalog
 from handlers.i18n import N_, Translator
 from handlers.ports import ReporterInfo as ReporterInfo  # defined with the views; used from here
 from handlers.ports import ReportView
+from handlers.similarity import SimilarHint
 from handlers.status import event_line, status_label
 from handlers.text import labelled
 
@@ -110,6 +112,7 @@ def staff_card(
     locations: list[tuple[float, float]],
     tz: ZoneInfo,
     now: datetime | None = None,
+    similar: Sequence[SimilarHint] = (),
 ) -> str:
     """The case card: edited in place, so it always shows the current state."""
     cat = catalog.category(report.category)
@@ -137,6 +140,7 @@ def staff_card(
         lines.append(
             "⚠ " + t("The reporter cannot be reached: {problem}", problem=report.delivery_problem)
         )
+    lines += similar_lines(t, report, similar)
     description = report.description
     if len(description) > CARD_DESCRIPTION_LIMIT:
         # A card must fit one message (Telegram: 4,096) so it can be edited in place.
@@ -157,3 +161,26 @@ def staff_card(
             when = ev.at.astimezone(tz).strftime("%d/%m %H:%M")
             lines.append(f"• {when} {event_line(t, ev.action, ev.note)}")
     return "\n".join(lines)
+
+
+def similar_lines(t: Translator, report: ReportView, similar: Sequence[SimilarHint]) -> list[str]:
+    """`Possible duplicate: PA-0031 (87%)`, one line each, while the case is open. Only codes
+    and likeness: never anything of who reported either case."""
+    if report.status not in OPEN:
+        return []
+    return [
+        "🔁 " + t("Possible duplicate: {code} ({percent}%)", code=h.code, percent=h.percent)
+        for h in similar
+    ]
+
+
+def duplicate_buttons(
+    t: Translator, case: ReportView, similar: Sequence[SimilarHint], audience: str
+) -> list[tuple[str, str]]:
+    """One tap marks the case a duplicate of a suggested one, where the card may do that."""
+    if Action.DUPLICATE not in buttons_for(case_facts(case), audience):
+        return []
+    return [
+        (button_data(case, Action.DUPLICATE, h.code), t("Duplicate of {code}", code=h.code))
+        for h in similar
+    ]

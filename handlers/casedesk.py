@@ -18,6 +18,7 @@ from handlers.cards import (
     button_data,
     card_buttons,
     case_facts,
+    duplicate_buttons,
     numbered_actions,
     staff_card,
     typed_actions,
@@ -25,6 +26,7 @@ from handlers.cards import (
 from handlers.casework import (
     ACTION_NUMBERS,
     NEEDS_TEXT,
+    OPEN,
     WEB_ROLES,
     Action,
     Actor,
@@ -38,6 +40,7 @@ from handlers.context import CaseChanged, Turn
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
+from handlers.similarity import SimilarHint
 from handlers.status import status_label
 from handlers.text import fold
 from handlers.typedaction import parse_typed_action
@@ -163,6 +166,8 @@ class CaseDesk:
             await self._ask_department(turn, case)
         elif action == Action.SET_DUE and not arg:
             self._ask_due(turn, case)
+        elif action == Action.DUPLICATE and arg:
+            await self._duplicate_of(turn, actor, case, arg)
         elif (action == Action.SET_DUE and arg == "type") or action in NEEDS_TEXT:
             self._ask_text(turn, case, action)
         else:
@@ -358,6 +363,21 @@ class CaseDesk:
             await self._apply(turn, actor, case, action, due=due)
         else:
             await self._apply(turn, actor, case, action, note=text)
+
+    async def _duplicate_of(self, turn: Turn, actor: Actor, case: ReportView, code: str) -> None:
+        """A suggested duplicate's one-tap button: the same action as typing its code."""
+        other = await duplicate_target(turn.store, case, code)
+        if other is None:
+            turn.say_raw(
+                turn.t(
+                    "There is no other case {code}; nothing was changed. Choose the action again to retry.",
+                    code=code.upper(),
+                )
+            )
+            return
+        await self._apply(
+            turn, actor, case, Action.DUPLICATE, note=other.code, duplicate_of=other.code
+        )
 
     def parse_date(self, text: str) -> datetime | None:
         match = DATE_RE.match(text.strip())
@@ -692,7 +712,7 @@ class CaseDesk:
             actor = await self.actor(turn, case)
             audience = "department" if actor is not None and actor.role == "handler" else "staff"
             folded = fold(turn.inbound.text.strip().rstrip("."))
-            labelled_as = numbered_actions(card_buttons(turn.t, case, audience))
+            labelled_as = numbered_actions(await self.card_actions(turn, case, audience))
             number = next((n for n, _, label in labelled_as if fold(label) == folded), None)
         if number is None or turn.inbound.media:
             return False
@@ -741,28 +761,31 @@ class CaseDesk:
             turn.say_raw(t("No case {code} that you may see.", code=code))
             return
         audience = "department" if actor.role == "handler" or chat_department else "staff"
-        data = self._typed_button(turn, case, audience, number)
+        buttons = await self.card_actions(turn, case, audience)
+        data = self._typed_button(case, buttons, number)
         if data is None:
-            self._no_such_action(turn, case, audience, number)
+            self._no_such_action(turn, case, buttons, number)
             return
         await self.on_button(turn, data)
         toast_as_message(turn)
 
     @staticmethod
-    def _typed_button(turn: Turn, case: ReportView, audience: str, number: int) -> str | None:
+    def _typed_button(case: ReportView, buttons: list[tuple[str, str]], number: int) -> str | None:
         """The payload a typed number stands for: the card's button with that number, or the
         action with that fixed number (which `on_button` refuses in the usual words when the
         status or the role does not allow it); None when the number means nothing."""
-        for n, data, _ in numbered_actions(card_buttons(turn.t, case, audience)):
+        for n, data, _ in numbered_actions(buttons):
             if n == number:
                 return data
         action = NUMBERED_ACTIONS.get(number)
         return button_data(case, action) if action is not None else None
 
     @staticmethod
-    def _no_such_action(turn: Turn, case: ReportView, audience: str, number: int) -> None:
+    def _no_such_action(
+        turn: Turn, case: ReportView, buttons: list[tuple[str, str]], number: int
+    ) -> None:
         t = turn.t
-        listing = typed_actions(t, case.code, card_buttons(t, case, audience))
+        listing = typed_actions(t, case.code, buttons)
         text = t("{code} has no action {number}.", code=case.code, number=number)
         turn.say_raw(text + ("\n" + listing if listing else ""))
 
@@ -778,8 +801,24 @@ class CaseDesk:
         )
         # Named reports show who sent them, as on the cards posted to the staff chat.
         reporter = await turn.store.named_reporter(case.id) if case.anonymity == "named" else None
-        text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now)
-        return text, card_buttons(t, case, audience)
+        similar = await self.similar(turn, case)
+        text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now, similar)
+        return text, card_buttons(t, case, audience) + duplicate_buttons(t, case, similar, audience)
+
+    @staticmethod
+    async def similar(turn: Turn, case: ReportView) -> list[SimilarHint]:
+        """Open reports much like an open case (none once it is closed or a duplicate)."""
+        return await turn.store.similar_open(case.id) if case.status in OPEN else []
+
+    async def card_actions(
+        self, turn: Turn, case: ReportView, audience: str
+    ) -> list[tuple[str, str]]:
+        """The card's buttons as it shows them: its actions, then a one-tap duplicate for each
+        similar open report, so a typed number means what the card lists."""
+        similar = await self.similar(turn, case)
+        return card_buttons(turn.t, case, audience) + duplicate_buttons(
+            turn.t, case, similar, audience
+        )
 
     # -- the reporter's side: r:<id>:<what>:<version>[:<arg>] -----------------------------------
     async def on_reporter_press(self, turn: Turn) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from handlers.similarity import SimilarHint
+
 
 @dataclass(frozen=True)
 class UnitView:
@@ -210,6 +212,10 @@ class Store(Protocol):
 
     async def case_of_card(self, channel: str, chat_id: str, message_id: str) -> str | None:
         """The code of the case whose card is this message of this chat; None for any other."""
+        ...
+
+    async def similar_open(self, report_id: int) -> list[SimilarHint]:
+        """Open reports of the last 30 days much like this one, best first (at most three)."""
         ...
 
     async def actor_profile(self, person_id: int) -> tuple[str | None, bool]:

@@ -22,11 +22,13 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from handlers.vietnamese import Normalised, content_words, normalise
 
+K = TypeVar("K")
 NGRAMS = (3, 4)
 UNIT_BONUS = 0.04
 CATEGORY_BONUS = 0.03
@@ -37,9 +39,11 @@ THRESHOLD = 0.46
 MAX_HINTS = 3
 WINDOW_DAYS = 30
 
-# MinHash: NUM_PERM permutations, cut into BANDS bands of ROWS rows for LSH.
-NUM_PERM = 64
-ROWS = 2
+# MinHash: NUM_PERM permutations, cut into BANDS bands of ROWS rows for LSH. Three rows a band
+# keep the rows a lookup reads small at 100,000 reports; 64 bands keep most duplicates found
+# (bench/similar.py measured the choices).
+NUM_PERM = 192
+ROWS = 3
 BANDS = NUM_PERM // ROWS
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
@@ -53,6 +57,22 @@ def features(norm: Normalised) -> frozenset[str]:
         for n in NGRAMS:
             grams.update(padded[i : i + n] for i in range(len(padded) - n + 1))
     return frozenset(grams)
+
+
+def lsh_features(norm: Normalised) -> frozenset[str]:
+    """What the MinHash is taken of: the meaningful words and their 4-grams. Fewer, rarer
+    features than `features`, so unrelated reports share fewer bands."""
+    grams: set[str] = set()
+    for word in content_words(norm.folded):
+        padded = f" {word} "
+        grams.add(word)
+        grams.update(padded[i : i + 4] for i in range(len(padded) - 3))
+    return frozenset(grams)
+
+
+def lsh_keys(norm: Normalised) -> list[int]:
+    """A text's LSH band keys: texts sharing one are candidates to compare."""
+    return band_keys(signature(lsh_features(norm)))
 
 
 def text_features(text: str) -> frozenset[str]:
@@ -87,8 +107,17 @@ def similarity(a: Comparable, b: Comparable) -> float:
 
 
 @dataclass(frozen=True)
-class Match:
-    key: object
+class SimilarHint:
+    """An open report like this one, as a card or page names it: code and likeness only."""
+
+    report_id: int
+    code: str
+    percent: int
+
+
+@dataclass(frozen=True)
+class Match(Generic[K]):
+    key: K
     score: float
 
     @property
@@ -98,10 +127,10 @@ class Match:
 
 def best_matches(
     query: Comparable,
-    candidates: Iterable[tuple[object, Comparable]],
+    candidates: Iterable[tuple[K, Comparable]],
     threshold: float = THRESHOLD,
     limit: int = MAX_HINTS,
-) -> list[Match]:
+) -> list[Match[K]]:
     """The `limit` most similar candidates at or over the threshold, best first."""
     scored = [Match(key, similarity(query, other)) for key, other in candidates]
     kept = [m for m in scored if m.score >= threshold]

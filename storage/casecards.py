@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from handlers.casework import OPEN
 from handlers.ports import ReporterInfo, ReportView
+from handlers.similarity import SimilarHint
 from storage.admin import attachments_of, bindings_for, reporter_of
 from storage.bindings import private_chats
-from storage.models import Attachment, CaseCard, Department, Person, Report
+from storage.models import Attachment, CaseCard, Department, Person, Report, utcnow
 from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
+from storage.similar import similar_open
 from storage.store import SqlStore
 
 Chat = tuple[str, str]  # (channel, chat id)
@@ -26,6 +29,7 @@ class CaseFacts:
     view: ReportView
     reporter: ReporterInfo | None  # a named reporter only: hidden ones are never read here
     attachments: list[Attachment]
+    similar: tuple[SimilarHint, ...] = ()  # open reports much like it (storage/similar.py)
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ async def case_facts(session: AsyncSession, report_id: int) -> CaseFacts | None:
     view = await SqlStore(session).report_view(report, with_events=True)
     found = await reporter_of(session, report) if report.anonymity == "named" else None
     reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
-    return CaseFacts(view, reporter, await attachments_of(session, report_id))
+    similar = tuple(await similar_open(session, report_id, utcnow())) if view.status in OPEN else ()
+    return CaseFacts(view, reporter, await attachments_of(session, report_id), similar)
 
 
 async def role_chats(session: AsyncSession, role: str) -> list[Chat]:

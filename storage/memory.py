@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import linkcode
-from handlers.casework import WEB_ROLES
+from handlers.casework import OPEN, WEB_ROLES
 from handlers.ports import (
     CaseChange,
     DepartmentView,
@@ -36,6 +36,13 @@ from handlers.ports import (
     StaleCase,
     Store,
     UnitView,
+)
+from handlers.similarity import (
+    WINDOW_DAYS,
+    Comparable,
+    SimilarHint,
+    best_matches,
+    text_features,
 )
 
 OPEN_STATUSES = ("new", "acknowledged", "assigned", "needs_info", "reopened")
@@ -229,6 +236,25 @@ class MemoryStore:
     # -- casework --------------------------------------------------------------------------------
     async def case(self, report_id: int) -> ReportView | None:
         return self.reports.get(report_id)
+
+    async def similar_open(self, report_id: int) -> list[SimilarHint]:
+        """As the SQL store finds them, but every open report of the window is compared (no
+        index: a test holds a handful of reports)."""
+        case = self.reports.get(report_id)
+        if case is None:
+            return []
+        since = self.clock() - timedelta(days=WINDOW_DAYS)
+
+        def comparable(r: ReportView) -> Comparable:
+            return Comparable(text_features(r.description), r.unit_code, r.category)
+
+        others = [
+            ((r.id, r.code), comparable(r))
+            for r in self.reports.values()
+            if r.id != report_id and r.status in OPEN and r.created_at >= since
+        ]
+        matches = best_matches(comparable(case), others)
+        return [SimilarHint(m.key[0], m.key[1], m.percent) for m in matches]
 
     async def case_by_code(self, code: str) -> ReportView | None:
         wanted = code.strip().upper()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -469,3 +469,22 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     target: str = Field(default="", max_length=200)
     details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SimilarText(SQLModel, table=True):
+    """A report's text as it is compared for likely duplicates and topics (handlers/vietnamese.py:
+    abbreviations written out, lower case). Kept beside the report so every instance compares
+    against the same rows."""
+
+    __tablename__ = "similar_text"
+    report_id: int = Field(foreign_key="report.id", primary_key=True, ondelete="CASCADE")
+    normalised: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SimilarBand(SQLModel, table=True):
+    """One LSH band key of a report's MinHash (handlers/similarity.py): reports sharing a key are
+    candidates to compare. The primary key leads with the key, so a lookup is an index range."""
+
+    __tablename__ = "similar_band"
+    band_key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    report_id: int = Field(foreign_key="report.id", primary_key=True, ondelete="CASCADE")

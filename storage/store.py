@@ -28,6 +28,7 @@ from handlers.ports import (
     ReportView,
     StaleCase,
 )
+from handlers.similarity import SimilarHint
 from storage import ratelimit
 from storage.admin import reporter_of
 from storage.bindings import messenger_of, preferred
@@ -45,6 +46,7 @@ from storage.models import (
     ReportEvent,
     RevealLog,
     WebAccount,
+    utcnow,
 )
 from storage.outbox import enqueue
 from storage.polls import PollStore
@@ -56,6 +58,7 @@ from storage.seal import (
     seal_reporter,
     sealed_person,
 )
+from storage.similar import index_report, similar_open
 from storage.webauth import issue_login_token
 
 REPORT_PREFIX = "PA"
@@ -204,6 +207,7 @@ class SqlStore(PollStore):
         if hidden:
             assert person_id is not None
             await add_hidden_report(self.session, sealer, person_id, report.id)
+        await index_report(self.session, report.id, report.description)
         for item in answers.get("attachments") or []:
             self.session.add(
                 Attachment(
@@ -306,6 +310,9 @@ class SqlStore(PollStore):
     async def case(self, report_id: int) -> ReportView | None:
         report = await self.session.get(Report, report_id, populate_existing=True)
         return await self.report_view(report, with_events=True) if report else None
+
+    async def similar_open(self, report_id: int) -> list[SimilarHint]:
+        return await similar_open(self.session, report_id, utcnow())
 
     async def case_by_code(self, code: str) -> ReportView | None:
         stmt = select(Report).where(Report.code == code.strip().upper())

@@ -106,7 +106,9 @@ async def post_staff_cards(
         ]
         reporter = await store.named_reporter(case.id)
         summary = describe_media(t, [{"kind": a["kind"]} for a in items])
-        card = staff_card(t, catalog, case, reporter, summary, locations, TZ, FROZEN)
+        # Drawn as the runtime drew it when the report came in: later reports did not exist yet.
+        similar = [h for h in await store.similar_open(case.id) if h.report_id < case.id]
+        card = staff_card(t, catalog, case, reporter, summary, locations, TZ, FROZEN, similar)
         chat.transcript.append("<< [staff chat] " + card.replace("\n", "\n  "))
         for a in items:
             if a["kind"] in ("photo", "document", "voice") and a.get("ref"):

@@ -1,0 +1,137 @@
+"""Likely duplicates, found in the database: each report's normalised text and its MinHash LSH
+band keys are written with the report (similar_text, similar_band), so every instance of the
+application finds the same candidates and nothing in a process can go stale.
+
+A lookup is one indexed query: the open reports of the last 30 days sharing at least one band
+key with the new text, the ones sharing most first (the share of equal bands grows with the
+texts' likeness), at most CANDIDATES of them; those are then scored exactly by
+handlers/similarity.py. Only text, unit and category are read: never who reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func
+from sqlalchemy import select as sa_select  # five columns: more than sqlmodel's select types
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.casework import OPEN
+from handlers.similarity import (
+    MAX_HINTS,
+    THRESHOLD,
+    WINDOW_DAYS,
+    Comparable,
+    SimilarHint,
+    best_matches,
+    features,
+    lsh_keys,
+)
+from handlers.text import fold
+from handlers.vietnamese import Normalised, normalise
+from storage.models import Report, SimilarBand, SimilarText
+
+CANDIDATES = 40  # exact scoring for at most this many reports sharing the most bands
+SCANNED = 400  # of the reports sharing most bands, how many are checked for being open and recent
+OPEN_STATUSES = sorted(s.value for s in OPEN)
+
+
+async def index_report(session: AsyncSession, report_id: int, description: str) -> None:
+    """Write (or rewrite) a report's comparable text and band keys. Safe to run twice."""
+    norm = normalise(description)
+    await session.execute(delete(SimilarBand).where(col(SimilarBand.report_id) == report_id))
+    await session.execute(delete(SimilarText).where(col(SimilarText.report_id) == report_id))
+    session.add(SimilarText(report_id=report_id, normalised=norm.text))
+    keys = set(lsh_keys(norm))
+    session.add_all(SimilarBand(band_key=k, report_id=report_id) for k in keys)
+    await session.flush()
+
+
+async def index_missing(session: AsyncSession, batch: int = 500) -> int:
+    """Index up to `batch` reports written before reports were indexed; how many were."""
+    stmt = (
+        select(Report.id, Report.description)
+        .outerjoin(SimilarText, col(SimilarText.report_id) == col(Report.id))
+        .where(col(SimilarText.report_id).is_(None))
+        .order_by(col(Report.id))
+        .limit(batch)
+    )
+    rows = (await session.execute(stmt)).all()
+    for report_id, description in rows:
+        await index_report(session, report_id, description)
+    return len(rows)
+
+
+async def similar_open(
+    session: AsyncSession, report_id: int, now: datetime, limit: int = MAX_HINTS
+) -> list[SimilarHint]:
+    """Up to `limit` open reports of the last 30 days most like this one, best first."""
+    report = await session.get(Report, report_id)
+    if report is None:
+        return []
+    return await similar_to(
+        session, report.description, report.unit_id, report.category, now, report_id, limit
+    )
+
+
+async def similar_to(
+    session: AsyncSession,
+    text: str,
+    unit_id: int | None,
+    category: str,
+    now: datetime,
+    exclude_id: int | None = None,
+    limit: int = MAX_HINTS,
+) -> list[SimilarHint]:
+    norm = normalise(text)
+    query = Comparable(features(norm), unit_id, category)
+    ids = await _candidates(session, lsh_keys(norm), now, exclude_id)
+    if not ids:
+        return []
+    stmt = (
+        sa_select(
+            col(Report.id),
+            col(Report.code),
+            col(Report.unit_id),
+            col(Report.category),
+            col(SimilarText.normalised),
+        )
+        .join(SimilarText, col(SimilarText.report_id) == col(Report.id))
+        .where(col(Report.id).in_(ids))
+    )
+    found: dict[tuple[int, str], Comparable] = {}
+    for rid, code, unit, cat, normalised in (await session.execute(stmt)).all():
+        assert rid is not None
+        found[(rid, code)] = Comparable(
+            features(Normalised(normalised, fold(normalised))), unit, cat
+        )
+    matches = best_matches(query, found.items(), THRESHOLD, limit)
+    return [SimilarHint(m.key[0], m.key[1], m.percent) for m in matches]
+
+
+async def _candidates(
+    session: AsyncSession, keys: Sequence[int], now: datetime, exclude_id: int | None
+) -> list[int]:
+    """The open recent reports sharing most bands with the keys. The bands are counted on the
+    index alone (its primary key covers the lookup); only the best are checked for status and
+    age, which keeps the lookup fast however many reports are indexed."""
+    hits = func.count().label("hits")
+    ranked = (
+        select(SimilarBand.report_id, hits)
+        .where(col(SimilarBand.band_key).in_(list(keys)))
+        .group_by(col(SimilarBand.report_id))
+        .order_by(hits.desc(), col(SimilarBand.report_id).desc())
+        .limit(SCANNED)
+    )
+    order = [rid for rid, _ in (await session.execute(ranked)).all() if rid != exclude_id]
+    if not order:
+        return []
+    live = select(Report.id).where(
+        col(Report.id).in_(order),
+        col(Report.status).in_(OPEN_STATUSES),
+        col(Report.created_at) >= now - timedelta(days=WINDOW_DAYS),
+    )
+    keep = set((await session.execute(live)).scalars().all())
+    return [rid for rid in order if rid in keep][:CANDIDATES]

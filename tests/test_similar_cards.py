@@ -1,0 +1,107 @@
+"""Likely duplicates on the staff card, through the real core: the line, the one-tap button,
+the typed form, and what a hint never tells."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage import admin
+from storage.models import OutboxMessage, Report
+from tests.chat import Chat
+from tests.test_casework_actions import staff_in_group
+
+WAGES = "Công ty may Hòa Thọ chậm trả lương tháng 10 cho công nhân xưởng 3 hơn hai tuần."
+WAGES_PHONE = "cty may hoa tho no lg thang 10 cn xuong 3, qua 2 tuan chua tra"
+KARAOKE = "Quán karaoke đường Âu Cơ hát tới 2 giờ sáng, cả xóm mất ngủ."
+
+
+async def member(core, user: str, name: str) -> Chat:
+    chat = Chat(core, user_id=user, display_name=name, username=f"u{user}")
+    for step in ("/start", name, "1", "1"):
+        await chat.say(step)
+    return chat
+
+
+async def report(chat: Chat, text: str, anonymity: int) -> str:
+    """anonymity: 1 named, 3 anonymous (the form's order)."""
+    for step in ("/report", "2", "2", "1", text, "/skip", str(anonymity)):
+        await chat.say(step)
+    out = await chat.say("1")
+    return out[-1]
+
+
+async def staff_card(core, report_id: int) -> dict:
+    async with core.sessions() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    cards = [r.payload for r in rows if r.payload.get("report_id") == report_id]
+    assert cards, "no card was queued"
+    return cards[-1]
+
+
+async def bound_staff_room(core) -> None:
+    async with core.sessions() as session, session.begin():
+        await admin.bind_chat(session, "staff", "web", "staff-room")
+
+
+async def test_a_similar_report_shows_on_the_card_with_a_one_tap_duplicate(core):
+    await bound_staff_room(core)
+    lan = await member(core, "5001", "Đinh Thị Lan")
+    binh = await member(core, "5002", "Trần Văn Bình")
+    assert "PA-0001" in await report(lan, WAGES, anonymity=1)  # named
+    assert "PA-0002" in await report(binh, WAGES_PHONE, anonymity=3)  # anonymous
+    card = await staff_card(core, 2)  # in the organisation's language, Vietnamese
+    line = next(x for x in card["text"].splitlines() if "Có thể trùng" in x)
+    percent = int(line.split("(")[1].rstrip("%)"))
+    assert "PA-0001" in line and 46 <= percent <= 100
+    # The hint names a code and a likeness only: neither reporter appears on the card.
+    for secret in ("Lan", "Bình", "Binh", "5001", "5002", "u5001"):
+        assert secret not in card["text"]
+    data, label = next(c for c in card["choices"] if "PA-0001" in c[1])
+    assert label == "Trùng với PA-0001"
+    staff = await staff_in_group(core)
+    await staff.press_data(data)
+    async with core.sessions() as session:
+        second = await session.get(Report, 2)
+    assert second is not None and second.status == "duplicate" and second.duplicate_of_id == 1
+    # Now a duplicate, its card no longer suggests anything.
+    assert "Có thể trùng" not in (await staff_card(core, 2))["text"]
+
+
+async def test_an_unrelated_report_gets_no_hint_even_from_the_same_person(core):
+    """Similarity reads the text, the unit and the category; never who wrote it."""
+    await bound_staff_room(core)
+    lan = await member(core, "5001", "Đinh Thị Lan")
+    await report(lan, WAGES, anonymity=1)
+    await report(lan, KARAOKE, anonymity=3)
+    assert "Có thể trùng" not in (await staff_card(core, 2))["text"]
+    assert not [c for c in (await staff_card(core, 2))["choices"] if "Trùng với PA" in c[1]]
+
+
+async def test_the_typed_form_in_a_private_chat_marks_the_duplicate(core):
+    lan = await member(core, "5001", "Đinh Thị Lan")
+    await report(lan, WAGES, anonymity=1)
+    await report(lan, WAGES_PHONE, anonymity=3)
+    from tests.test_casework_rules import person  # the staff invite helper of the casework tests
+
+    staff = await person(core, "7301", "staff")
+    out = await staff.say("/case PA-0002")
+    assert "Possible duplicate: PA-0001" in out[-1]
+    await staff.say("Duplicate of PA-0001")
+    async with core.sessions() as session:
+        second = await session.get(Report, 2)
+    assert second is not None and second.status == "duplicate"
+
+
+async def test_a_chat_without_buttons_lists_the_duplicate_by_number_and_takes_it(core):
+    await bound_staff_room(core)
+    lan = await member(core, "5001", "Đinh Thị Lan")
+    await report(lan, WAGES, anonymity=1)
+    await report(lan, WAGES_PHONE, anonymity=3)
+    card = await staff_card(core, 2)
+    line = next(x for x in card["typed"].splitlines() if "Trùng với PA-0001" in x)
+    typed = line.split(" — ")[0]  # "PA-0002 9"
+    staff = await staff_in_group(core)
+    await staff.say(typed)
+    async with core.sessions() as session:
+        second = await session.get(Report, 2)
+    assert second is not None and second.status == "duplicate" and second.duplicate_of_id == 1
