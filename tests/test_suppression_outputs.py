@@ -5,6 +5,7 @@ suppressed group; named reports are shown as they are."""
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,10 +32,14 @@ SEED = [
 ]
 
 
-async def seed(core: Any, now: datetime, seed: list[tuple[str, str, int]] = SEED) -> None:
+async def seed(
+    core: Any, now: datetime, seed: list[tuple[str, str, int]] = SEED, unit_code: str = "U001"
+) -> None:
     async with core.sessions() as session, session.begin():
-        unit = (await session.execute(select(OrgUnit).where(OrgUnit.code == "U001"))).scalar_one()
-        i = 0
+        unit = (
+            await session.execute(select(OrgUnit).where(OrgUnit.code == unit_code))
+        ).scalar_one()
+        i = len((await session.execute(select(Report.id))).all())
         for category, anonymity, count in seed:
             for _ in range(count):
                 i += 1
@@ -136,3 +141,20 @@ async def test_dashboard_and_monthly_document_publish_the_same_groups_as_the_dig
     assert [label(core, "workplace"), "5", "55.6%"] in rows
     assert [other, "4", "44.4%"] in rows
     assert not any(r[0] in (label(core, "security"), label(core, "discipline")) for r in rows)
+
+
+async def test_a_row_level_export_does_not_name_the_unit_of_a_lone_hidden_report(core):
+    now = datetime.now(UTC)
+    await seed(core, now)  # U001: three hidden reports, enough to name the unit
+    await seed(core, now, [("policy", "anonymous", 1), ("policy", "named", 1)], "U070")
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "staff", "7001")
+        async with browser.client.get("/admin/cases/export.csv") as resp:
+            rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    header, data = rows[0], {r[0]: r for r in rows[1:]}
+    unit = header.index("Unit code")
+    lone, named = data["PA-0010"], data["PA-0011"]
+    assert lone[unit] == lone[unit + 1] == "Hidden (small group)"
+    assert named[unit] == "U070"  # a named report's unit is shown as it is
+    assert {data[f"PA-{i:04d}"][unit] for i in range(1, 10)} == {"U001"}
+    assert "U070" not in lone and lone[header.index("Reporter")] == "Anonymous"

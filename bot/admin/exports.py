@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,24 +59,53 @@ def columns(t: Translator) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class SmallGroups:
+    """Units and kinds of unit with fewer than k hidden reports in one export: a hidden row
+    there does not name them, since "the only anonymous report from unit X" points at a
+    handful of people once the file leaves the admin (docs/privacy.md)."""
+
+    units: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, units: Counter[str], kinds: Counter[str], k: int) -> SmallGroups:
+        """From the hidden reports exported, counted per unit code and per kind of unit."""
+        return cls(
+            frozenset(u for u, n in units.items() if n < k),
+            frozenset(c for c, n in kinds.items() if n < k),
+        )
+
+
 def row_values(
-    t: Translator, category: Callable[[str], str], row: CaseRow, now: datetime, tz: Any
+    t: Translator,
+    category: Callable[[str], str],
+    row: CaseRow,
+    now: datetime,
+    tz: Any,
+    small: SmallGroups = SmallGroups(),
 ) -> list[str]:
-    """One case as text cells; the reporter only when they chose to be named."""
+    """One case as text cells; the reporter only when they chose to be named, and a hidden
+    report's unit only when it is not a small group of hidden reports in this export."""
 
     def when(at: datetime | None) -> str:
         return at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if at else ""
 
+    hidden = row.anonymity != "named"
+    withheld = t("Hidden (small group)")
+    unit_hidden = hidden and row.unit_code in small.units
+    kind_hidden = hidden and row.unit_kind in small.kinds
     reporter = row.named_reporter if row.anonymity == "named" else t(ANONYMITY[row.anonymity])
+    kind = t(HOST_KINDS[row.unit_kind]) if row.unit_kind in HOST_KINDS else row.unit_kind
     values = [
         row.code,
         when(row.created_at),
         category(row.category),
         t(URGENCIES.get(row.urgency, row.urgency)),
         status_label(t, row.status),
-        row.unit_code,
-        row.unit_name,
-        t(HOST_KINDS[row.unit_kind]) if row.unit_kind in HOST_KINDS else row.unit_kind,
+        withheld if unit_hidden else row.unit_code,
+        withheld if unit_hidden else row.unit_name,
+        withheld if kind_hidden else kind,
         row.department_name,
         when(row.due_at),
         when(row.acknowledged_at),
@@ -99,6 +129,7 @@ class Export:
         self.sessions = admin.context.sessions
         self.t = self.request[TRANSLATOR]
         self.tz = admin.context.settings.tz
+        self.min_group_size = admin.context.settings.min_group_size
         self.catalog = admin.context.catalog
         self.now = datetime.now(UTC)
         self.flt, _values, _errors = parse_filter(
@@ -110,8 +141,19 @@ class Export:
         return cat.label(self.t.locale) if cat else code
 
     async def batches(self) -> AsyncIterator[list[list[str]]]:
+        # A first pass counts hidden reports per unit and kind (batch by batch, so memory still
+        # holds one batch), for the small groups a hidden row must not name.
+        units: Counter[str] = Counter()
+        kinds: Counter[str] = Counter()
         async for batch in iter_cases(self.sessions, self.flt, self.now):
-            yield [row_values(self.t, self.category, row, self.now, self.tz) for row in batch]
+            hidden = [r for r in batch if r.anonymity != "named"]
+            units.update(r.unit_code for r in hidden)
+            kinds.update(r.unit_kind for r in hidden)
+        small = SmallGroups.of(units, kinds, self.min_group_size)
+        async for batch in iter_cases(self.sessions, self.flt, self.now):
+            yield [
+                row_values(self.t, self.category, row, self.now, self.tz, small) for row in batch
+            ]
 
     def filename(self, kind: str) -> str:
         return f"cases-{self.now.strftime('%Y%m%d-%H%M')}.{kind}"
