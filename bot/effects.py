@@ -70,13 +70,15 @@ class EffectApplier:
             if a.kind == "location" and a.latitude is not None and a.longitude is not None
         ]
         now = datetime.now(UTC)
+        # Similar cases are named to the staff only: a department may not see other cases.
+        similar = facts.similar if audience == "staff" else ()
         text = staff_card(
-            t, self.catalog, view, facts.reporter, summary, locations, self.tz, now, facts.similar
+            t, self.catalog, view, facts.reporter, summary, locations, self.tz, now, similar
         )
         buttons: list[tuple[str, str]] = []
         if audience == "staff":
             buttons = card_buttons(t, view, "staff")
-            buttons += duplicate_buttons(t, view, facts.similar, "staff")
+            buttons += duplicate_buttons(t, view, similar, "staff")
         elif audience == f"department:{view.department_code}":
             buttons = card_buttons(t, view, "department")
         return {

@@ -801,21 +801,24 @@ class CaseDesk:
         )
         # Named reports show who sent them, as on the cards posted to the staff chat.
         reporter = await turn.store.named_reporter(case.id) if case.anonymity == "named" else None
-        similar = await self.similar(turn, case)
+        similar = await self.similar(turn, case, audience)
         text = staff_card(t, self.catalog, case, reporter, summary, [], self.tz, turn.now, similar)
         return text, card_buttons(t, case, audience) + duplicate_buttons(t, case, similar, audience)
 
     @staticmethod
-    async def similar(turn: Turn, case: ReportView) -> list[SimilarHint]:
-        """Open reports much like an open case (none once it is closed or a duplicate)."""
-        return await turn.store.similar_open(case.id) if case.status in OPEN else []
+    async def similar(turn: Turn, case: ReportView, audience: str) -> list[SimilarHint]:
+        """Open reports much like an open case (none once it is closed or a duplicate). For the
+        staff only: a department may not see other departments' cases, not even their codes."""
+        if audience != "staff" or case.status not in OPEN:
+            return []
+        return await turn.store.similar_open(case.id)
 
     async def card_actions(
         self, turn: Turn, case: ReportView, audience: str
     ) -> list[tuple[str, str]]:
         """The card's buttons as it shows them: its actions, then a one-tap duplicate for each
         similar open report, so a typed number means what the card lists."""
-        similar = await self.similar(turn, case)
+        similar = await self.similar(turn, case, audience)
         return card_buttons(turn.t, case, audience) + duplicate_buttons(
             turn.t, case, similar, audience
         )

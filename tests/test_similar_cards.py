@@ -105,3 +105,28 @@ async def test_a_chat_without_buttons_lists_the_duplicate_by_number_and_takes_it
     async with core.sessions() as session:
         second = await session.get(Report, 2)
     assert second is not None and second.status == "duplicate" and second.duplicate_of_id == 1
+
+
+async def test_the_admin_case_page_lists_similar_reports_and_marks_a_duplicate(core):
+    from tests.admin_web import admin_browser  # the admin's browser helper, only for this test
+    from tests.test_admin_cases import signed_in, submit_reports
+
+    await submit_reports(core, 1, description=WAGES, anonymity="named")
+    await submit_reports(core, 1, description=WAGES_PHONE)  # anonymous
+    await submit_reports(core, 1, description=KARAOKE)
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "staff", "7001")
+        page = await browser.get("/admin/cases/PA-0002")
+        assert 'id="similar"' in page.text
+        assert 'href="/admin/cases/PA-0001">Possible duplicate: PA-0001 (' in page.text
+        assert "PA-0003" not in page.text  # the karaoke report is nothing like it
+        assert "Đinh Thị Lan" not in page.text  # the named report's author is not shown here
+        assert 'id="similar"' not in (await browser.get("/admin/cases/PA-0003")).text
+        done = await browser.post(
+            "/admin/cases/PA-0002/act", {"action": "dup", "version": "0", "text": "PA-0001"}
+        )
+        assert done.status == 303
+        assert 'id="similar"' not in (await browser.get("/admin/cases/PA-0002")).text
+    async with core.sessions() as session:
+        second = await session.get(Report, 2)
+    assert second is not None and second.duplicate_of_id == 1

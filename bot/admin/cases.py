@@ -20,7 +20,7 @@ from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
 from handlers.cards import ACTION_LABELS, ReporterInfo, case_facts, reporter_line
 from handlers.casedesk import DUE_PRESETS, ActionFailed
-from handlers.casework import Action, Refusal, buttons_for
+from handlers.casework import OPEN, Action, Refusal, buttons_for
 from handlers.org import HOST_KINDS
 from handlers.ports import ReportView
 from handlers.status import STATUS_NAMES, event_line, status_label
@@ -130,7 +130,9 @@ async def _detail(
         attachments = await org.attachments_of(session, case.id)
         timeline = await _timeline(session, case)
         departments = await store.departments()
-    audience = "department" if viewer.role == "handler" else "staff"
+        audience = "department" if viewer.role == "handler" else "staff"
+        # Only staff see other cases named, as on the staff card (never a hidden reporter).
+        similar = await store.similar_open(case.id) if audience == "staff" else []
     actions: list[Action] = []
     if viewer.role != "leader":  # leaders follow cases; they do not work them (as in chat)
         actions = [a for a in buttons_for(case_facts(case), audience) if a != Action.REVEAL]
@@ -156,6 +158,7 @@ async def _detail(
         revealed=revealed,
         error=error,
         done=request.query.get("done", ""),
+        similar=similar if case.status in OPEN else [],
         now=datetime.now(UTC),
     )
 
