@@ -47,6 +47,7 @@ MAX_SKEW = timedelta(minutes=1)  # a sender's clock a little ahead of ours
 GROUP_TEXT = "user_send_group_text"
 GROUP_IMAGE = "user_send_group_image"
 MAX_KEY_LENGTH = 120
+STOP_GRACE_SECONDS = 10.0
 
 
 class Roster(Protocol):
@@ -169,7 +170,12 @@ class OAGroupEvents:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        await self.drain()
+        """Let events in progress finish, for a while; an event cut short stays in the inbox."""
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         await self.groups.close()
 
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
