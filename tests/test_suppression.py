@@ -4,11 +4,20 @@ recovered by differencing within a table, and named data is shown as it is."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.suppression import OTHER, Cell, anonymous, mask_small, merge_small
+from reports.suppression import (
+    OTHER,
+    Cell,
+    anonymous,
+    mask_small,
+    merge_small,
+    published_digest,
+)
+from storage.digests import DigestData
 
 
 @st.composite
@@ -98,3 +107,28 @@ def test_examples_in_plain_words() -> None:
     assert [f.shown(3) for f in masked.figures] == ["10", "< 3", "< 3"]
     # Named data is shown as it is, however small.
     assert merge_small([Cell("a", 1), Cell("b", 2)], 3) == [("a", 1), ("b", 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables(max_cells=7))
+def test_the_digest_publishes_no_small_hidden_group_in_text_or_chart(
+    table: tuple[list[Cell], int],
+) -> None:
+    cells, k = table
+    counts = [(c.key, c.count) for c in cells if c.count]
+    hidden = {c.key: c.hidden for c in cells}
+    now = datetime(2026, 6, 15, tzinfo=UTC)
+    data = DigestData(now, now, total=sum(n for _, n in counts), by_category=counts)
+    data.hidden_by_category = hidden
+    data.daily, data.daily_hidden = [(date(2026, 6, 15), dict(counts), data.total, 0)], [hidden]
+    out = published_digest(data, k)
+    (_day, bars, total, _resolved) = out.daily[0]
+    for published in (out.by_category, list(bars.items())):
+        for key, n in published:
+            if key != OTHER:
+                assert hidden[key] == 0 or n >= k
+            else:  # "Other" is never small, unless it is the whole day's bar: its total
+                assert n >= k or (published == [(OTHER, total)] and not out.by_category)
+    assert sum(bars.values()) == total == data.total  # the stacked bars still reach the total
+    # The text and the chart of the same window publish the same groups.
+    assert sorted(out.by_category) == sorted(bars.items()) or (not out.by_category and total < k)

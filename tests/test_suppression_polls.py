@@ -4,7 +4,7 @@ same way everywhere; a named poll's results are shown as they are."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,9 @@ import pytest
 import time_machine
 from matplotlib.axes import Axes
 
+from handlers.i18n import Translations
 from handlers.polldefs import PollDef
+from reports.monthly import month_bounds, poll_highlights
 from reports.polls import draw_results_chart, render_results
 from storage.pollresults import QuestionResult, RoundResults
 from tests.admin_web import admin_browser
@@ -49,8 +51,8 @@ def results(anonymous: bool) -> RoundResults:
     )
 
 
-def test_small_groups_of_anonymous_answers_are_withheld_in_text(core: Any) -> None:
-    t = core.translations("en")
+def test_small_groups_of_anonymous_answers_are_withheld_in_text() -> None:
+    t = Translations()("en")
     text = render_results(t, results(anonymous=True), UTC, OPENS)
     assert "Stable, confident: 8 (80%)" in text
     assert "Some doubts and worries: < 3" in text and "Upset, unsettled: < 3" in text
@@ -65,7 +67,7 @@ def test_small_groups_of_anonymous_answers_are_withheld_in_text(core: Any) -> No
 
 
 def test_the_results_chart_draws_no_bar_for_a_withheld_answer(
-    core: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bars: list[list[float]] = []
     notes: list[str] = []
@@ -81,7 +83,7 @@ def test_the_results_chart_draws_no_bar_for_a_withheld_answer(
 
     monkeypatch.setattr(Axes, "barh", barh)
     monkeypatch.setattr(Axes, "text", text)
-    chart = draw_results_chart(core.translations("en"), results(True), tmp_path / "c.png")
+    chart = draw_results_chart(Translations()("en"), results(True), tmp_path / "c.png")
     assert chart is not None and chart.exists()
     # mood, concerns and hotspot (bottom to top); the scale with small points is not drawn.
     assert bars == [[0, 0, 8], [4, 0, 0, 6], [0, 0]]
@@ -122,6 +124,13 @@ async def test_round_page_cli_and_exports_publish_the_same_withheld_figures(
         async with admin_browser(core) as browser:
             await signed_in(core, browser, "leader", "7003")
             page = await browser.get("/admin/polls/opinion-monthly/1")
+    # The monthly report's most chosen answer is published the same way.
+    since, until = month_bounds(OPENS.date().replace(day=1), core.settings.tz)
+    async with core.sessions() as session:
+        (default,) = await poll_highlights(session, since, until + timedelta(days=5), "vi")
+        (stricter,) = await poll_highlights(session, since, until + timedelta(days=5), "vi", 4)
+    assert default.top_answer.endswith("Ổn định, phấn khởi (3)")
+    assert stricter.top_answer.endswith("Ổn định, phấn khởi (< 4)")
     assert "Ổn định, phấn khởi: 3 (75%)" in out  # the organisation's language
     assert "Bức xúc, dao động: < 3" in out and "Có băn khoăn, lo lắng: < 3" in out
     page_text = page.text.replace("&lt;", "<")  # the staffer chose English
