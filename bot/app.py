@@ -403,7 +403,10 @@ class Runner:
                 await channel.start()
         self._tasks.append(asyncio.create_task(self._refresh_units(), name="units"))
         self.election = Election(
-            leader_lock(settings.database_url), core.leadership, self._lead, self._follow
+            leader_lock(settings.database_url, on_outbox=core.delivery.wake),
+            core.leadership,
+            self._lead,
+            self._follow,
         )
         await self.election.start()
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from storage.db import is_sqlite
+from storage.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 # One number for the whole deployment (advisory locks are per database): "grassroots" in hex.
@@ -73,10 +74,15 @@ class SoleLeader:
 
 
 class AdvisoryLock:
-    """`pg_try_advisory_lock` on one connection, kept open while held and between tries."""
+    """`pg_try_advisory_lock` on one connection, kept open while held and between tries.
+    While it holds the lock the connection also listens for new outbox rows (written by any
+    instance) and calls `on_outbox`, so the leader's delivery worker wakes at once."""
 
-    def __init__(self, url: str, key: int = LEADER_KEY) -> None:
+    def __init__(
+        self, url: str, key: int = LEADER_KEY, on_outbox: Callable[[], None] | None = None
+    ) -> None:
         self.key = key
+        self.on_outbox = on_outbox
         self._engine: AsyncEngine = create_async_engine(
             url,
             poolclass=NullPool,  # closing the connection must really close it: that frees the lock
@@ -103,6 +109,9 @@ class AdvisoryLock:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
         driver.add_termination_listener(lambda _conn: on_lost())
+        if self.on_outbox is not None:
+            wake = self.on_outbox
+            await driver.add_listener(NOTIFY_CHANNEL, lambda *_args: wake())
         return True
 
     async def alive(self) -> bool:
@@ -139,8 +148,8 @@ class AdvisoryLock:
                 await conn.invalidate()
 
 
-def leader_lock(url: str) -> SoleLeader | AdvisoryLock:
-    return SoleLeader() if is_sqlite(url) else AdvisoryLock(url)
+def leader_lock(url: str, on_outbox: Callable[[], None] | None = None) -> SoleLeader | AdvisoryLock:
+    return SoleLeader() if is_sqlite(url) else AdvisoryLock(url, on_outbox=on_outbox)
 
 
 async def current_holder(session: Any, key: int = LEADER_KEY) -> str | None:
@@ -150,6 +159,7 @@ async def current_holder(session: Any, key: int = LEADER_KEY) -> str | None:
         text(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
         ),
         {"key": key},

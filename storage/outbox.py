@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,17 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from storage.models import OutboxMessage, utcnow
+
+# On PostgreSQL every transaction that queues a message notifies this channel when it commits,
+# so the leader (which listens on its lock's connection, storage/leader.py) delivers a row
+# written by any instance at once instead of at its next idle poll.
+NOTIFY_CHANNEL = "grassroots_outbox"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+async def _notify(session: AsyncSession, dialect: str) -> None:
+    if dialect == "postgresql":  # several in one transaction are delivered as one
+        await session.execute(_NOTIFY)
 
 
 def _new_row(
@@ -44,6 +55,7 @@ async def enqueue(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
     await session.execute(stmt)
+    await _notify(session, dialect)
 
 
 async def enqueue_many(
@@ -64,6 +76,7 @@ async def enqueue_many(
             stmt,
             [_new_row(*message, now) for message in messages[start : start + 1000]],
         )
+    await _notify(session, dialect)
 
 
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -18,8 +18,16 @@ from bot.app import build_core
 from scheduler.leader import Election, Leadership
 from scheduler.polls import run_polls
 from storage.db import create_engine, session_factory
-from storage.leader import AdvisoryLock, SoleLeader, current_holder, holder_name, leader_lock
+from storage.leader import (
+    LEADER_KEY,
+    AdvisoryLock,
+    SoleLeader,
+    current_holder,
+    holder_name,
+    leader_lock,
+)
 from storage.models import Identity, OutboxMessage, Person, PollRound
+from storage.outbox import enqueue
 from tests.conftest import make_settings
 from tests.polls_helpers import load_poll
 
@@ -58,8 +66,10 @@ async def kill_holder(url: str) -> None:
     conn = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
         ended = await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-            "WHERE locktype = 'advisory' AND granted"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND granted AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            LEADER_KEY,
         )
     finally:
         await conn.close()
@@ -180,3 +190,23 @@ async def test_two_instances_running_the_polls_job_at_once_open_one_round_and_in
     finally:
         await b.close()
         await a.close()
+
+
+@postgres
+async def test_a_message_queued_on_any_instance_wakes_the_leaders_delivery_at_once(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A follower's case card or hot alert does not wait for the leader's next idle poll."""
+    core = await build_core(make_settings(tmp_path, db_url))
+    woken = asyncio.Event()
+    lock = AdvisoryLock(db_url, on_outbox=woken.set)
+    try:
+        assert await lock.try_acquire(lambda: None)
+        async with core.sessions() as session, session.begin():
+            await enqueue(session, "wake:1", "telegram", "42", {"text": "hi"})
+            await asyncio.sleep(0.2)
+            assert not woken.is_set()  # not before the row is committed
+        await asyncio.wait_for(woken.wait(), 2)
+    finally:
+        await lock.close()
+        await core.close()
