@@ -105,10 +105,12 @@ class RateLimiter:
         self.pacer.pause(seconds)
 
     async def acquire(self, chat_id: str) -> None:
+        """Wait for a send slot, then take the chat's token: the chat's spacing is counted
+        from when its messages really leave, not from before a wait for the global pace."""
+        await self.pacer.wait()
         chat = self._chat_bucket(chat_id)
         wait = chat.wait_time(time.monotonic())
-        if wait > 0:  # callers check delay_for first; this only guards a direct call
+        if wait > 0:  # callers check delay_for first (and a token only grows); a direct call
             await asyncio.sleep(wait)
             chat.wait_time(time.monotonic())
         chat.take()
-        await self.pacer.wait()

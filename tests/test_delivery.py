@@ -89,6 +89,26 @@ async def test_the_limiter_spaces_messages_to_one_chat_and_to_groups():
     assert limiter.delay_for("43") == 0  # other chats are not held up
 
 
+async def test_a_chats_spacing_counts_from_when_its_messages_leave_not_from_the_queue():
+    """A chat's message held behind others for a global send slot must not let the chat's next
+    message follow it closely: the chat's second counts from when a message really leaves."""
+    limiter = RateLimiter(Limits(per_second=10, per_chat_per_second=2, per_group_per_minute=60))
+    left: dict[str, list[float]] = {}
+    loop = asyncio.get_running_loop()
+
+    async def send(chat: str) -> None:
+        await limiter.acquire(chat)
+        left.setdefault(chat, []).append(loop.time())
+
+    # Five other chats take the first slots; chat 42's first message leaves about 0.5 s in,
+    # when a token taken at the start would already have grown back.
+    await asyncio.gather(*(send(str(100 + n)) for n in range(5)), send("42"))
+    await asyncio.sleep(limiter.delay_for("42"))
+    await send("42")
+    first, second = left["42"]
+    assert second - first >= 0.49  # 2 per second for chat 42, as it receives them
+
+
 async def test_two_workers_on_one_database_never_send_a_message_twice(tmp_path, db_url):
     """Each row is claimed (committed "sending") before its request goes out, and only one
     worker wins the claim."""
