@@ -18,6 +18,7 @@ from handlers.text import labelled
 from reports.context import ReportContext
 from reports.polls import digest_lines
 from reports.suppression import OTHER, merged_note, other_label, published_digest
+from reports.topics import emerging_topics, topic_lines
 from storage.db import Session
 from storage.digests import CHART_DAYS, DigestData, collect
 
@@ -169,7 +170,8 @@ async def build(
     async with ctx.sessions() as session:
         data = await collect_published(ctx, session, since, until)
         extra = await digest_lines(t, session, ctx.settings.tz, until)
-    text = "\n".join([render(t, ctx.catalog, data, ctx.settings.tz, title), *extra])
+        topics = topic_lines(t, await emerging_topics(session, until))
+    text = "\n".join([render(t, ctx.catalog, data, ctx.settings.tz, title), *topics, *extra])
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
     chart = await asyncio.to_thread(
         draw_chart, t, ctx.catalog, data, ctx.settings.attachments_dir / name

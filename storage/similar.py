@@ -11,6 +11,7 @@ handlers/similarity.py. Only text, unit and category are read: never who reporte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
@@ -135,3 +136,40 @@ async def _candidates(
     )
     keep = set((await session.execute(live)).scalars().all())
     return [rid for rid in order if rid in keep][:CANDIDATES]
+
+
+@dataclass(frozen=True)
+class RecentText:
+    """A report as topics are found from it: its text, its unit and its LSH band keys."""
+
+    report_id: int
+    code: str
+    unit_id: int | None
+    normalised: str
+    bands: frozenset[int]
+
+
+async def recent_texts(session: AsyncSession, since: datetime, until: datetime) -> list[RecentText]:
+    """Every indexed report received in [since, until), whatever its status (a report marked a
+    duplicate still tells that one more unit raised the matter)."""
+    stmt = (
+        select(Report.id, Report.code, Report.unit_id, SimilarText.normalised)
+        .join(SimilarText, col(SimilarText.report_id) == col(Report.id))
+        .where(col(Report.created_at) >= since, col(Report.created_at) < until)
+        .order_by(col(Report.id))
+    )
+    rows = (await session.execute(stmt)).all()
+    bands: dict[int, set[int]] = {}
+    ids = [rid for rid, *_ in rows]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found = select(SimilarBand.report_id, SimilarBand.band_key).where(
+            col(SimilarBand.report_id).in_(chunk)
+        )
+        for rid, key in (await session.execute(found)).all():
+            bands.setdefault(rid, set()).add(key)
+    return [
+        RecentText(rid, code, unit, text, frozenset(bands.get(rid, ())))
+        for rid, code, unit, text in rows
+        if rid is not None
+    ]

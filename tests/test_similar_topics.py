@@ -1,0 +1,91 @@
+"""Emerging topics in the leaders' digest, and the themes of free-text answers."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from bot.app import build_core, seed_demo
+from handlers.ports import PersonView
+from reports.digest import build
+from reports.topics import themes_of
+from storage.models import Person
+from storage.store import SqlStore
+from tests.conftest import make_settings
+from tests.test_digest import GOLDEN
+
+NOW = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)  # 07:30 in Asia/Ho_Chi_Minh
+# One matter from four units, written five ways; then other matters, one of them from the same
+# units (a different matter must not join the topic).
+REPORTS = [
+    ("U001", 30, "Công ty may Hòa Thọ chậm trả lương tháng 10 cho công nhân hơn hai tuần."),
+    ("U030", 50, "Cty may Hoa Tho cham tra luong thang 10, cong nhan phai vay muon."),
+    ("U050", 70, "Công nhân may Hòa Thọ chưa được trả lương tháng 10, quá hạn 2 tuần."),
+    ("U070", 90, "Hòa Thọ chậm trả lương T10 cho cn, nhiều người bức xúc."),
+    ("U070", 100, "Ở Hòa Thọ vẫn chậm trả lương tháng 10, công nhân rất khó khăn."),
+    ("U001", 40, "Quán karaoke đường Âu Cơ hát tới 2 giờ sáng, cả xóm mất ngủ."),
+    ("U030", 60, "Đường Nguyễn Lương Bằng gần chợ Hòa Khánh ngập sâu sau mưa."),
+    ("U050", 20, "Bệnh viện tỉnh quá tải, ba cháu nằm chung một giường."),
+    ("U090", 24 * 9, "Hòa Thọ chậm trả lương tháng 9 cho công nhân."),  # before the week
+]
+
+
+async def seed(core) -> None:
+    async with core.sessions() as session, session.begin():
+        row = Person(display_name="Đinh Thị Lan", role="member")
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        someone = PersonView(row.id, row.display_name, "member", "U007", "vi")
+        store = SqlStore(session)
+        for unit, hours_ago, text in REPORTS:
+            with time_machine.travel(NOW - timedelta(hours=hours_ago), tick=False):
+                answers = {
+                    "unit": unit,
+                    "category": "workplace",
+                    "urgency": "normal",
+                    "description": text,
+                    "anonymity": "anonymous",
+                }
+                await store.submit_report(someone, answers, "telegram", "vi")
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_the_digest_names_a_matter_raised_from_many_units(tmp_path, lang):
+    with time_machine.travel(NOW, tick=False):
+        core = await build_core(
+            make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'd.db'}", default_locale=lang)
+        )
+        try:
+            await seed_demo(core)
+            await seed(core)
+            text, _chart = await build(core, NOW - timedelta(days=1), NOW)
+        finally:
+            await core.close()
+    path = GOLDEN / f"digest_topics.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text + "\n", encoding="utf-8")
+    assert text + "\n" == path.read_text(encoding="utf-8")
+    heading = "Nhiều đơn vị cùng phản ánh" if lang == "vi" else "Reported from many units"
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    assert "trả lương" in lines[at] and ("5" in lines[at] and "4" in lines[at])
+    assert lines[at + 1] == "• PA-0001, PA-0002, PA-0003, PA-0004, PA-0005"
+    assert sum(line.startswith(heading) for line in lines) == 1  # nothing else is a topic
+
+
+def test_free_text_answers_are_grouped_into_named_themes():
+    answers = [
+        "Giá điện tăng quá cao",
+        "gia dien tang cao qua, chi tieu kho khan",
+        "Giá điện tăng, lương không đủ sống",
+        "Cần sửa đường vào thôn",
+        "Đường vào thôn hư hỏng nặng cần sửa",
+        "Không có ý kiến",
+    ]
+    themes = themes_of(answers)
+    assert [(th.count) for th in themes] == [3, 2]
+    assert "điện" in themes[0].name and "đường" in themes[1].name
