@@ -315,10 +315,14 @@ class Engine:
         else:
             turn.say(turn.t("Sorry, I do not know the command /{command}.", command=cmd))
             if not await self._reprompt_any(turn):
-                turn.say(help_text(turn.t))
+                turn.say(help_text(turn.t, self._acts_on_cases(turn)))
+
+    @staticmethod
+    def _acts_on_cases(turn: Turn) -> bool:
+        return turn.person is not None and turn.person.role in WEB_ROLES
 
     async def _help_command(self, turn: Turn) -> None:
-        turn.say(help_text(turn.t))
+        turn.say(help_text(turn.t, self._acts_on_cases(turn)))
         await self._reprompt_any(turn)
 
     async def _lang_command(self, turn: Turn) -> None:
@@ -331,7 +335,9 @@ class Engine:
         code = turn.inbound.command_args.strip()
         if turn.person is not None:
             turn.say(
-                t("Welcome back, {name}!", name=turn.person.display_name) + "\n" + help_text(turn.t)
+                t("Welcome back, {name}!", name=turn.person.display_name)
+                + "\n"
+                + help_text(turn.t, self._acts_on_cases(turn))
             )
             await self._reprompt_any(turn)
             return

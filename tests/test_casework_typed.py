@@ -10,13 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.render import typed_text
+from bot.channels.context import ChannelContext
+from bot.channels.zalo import ZaloChannel
+from bot.channels.zalo_client import ZaloBotClient
+from bot.render import payload_message, typed_text
+from handlers.text import utf16_units
 from handlers.typedaction import parse_typed_action
 from handlers.types import ChatKind, Outbound
-from storage import admin
+from storage import admin, casecards
 from storage.deptimport import import_departments
 from storage.models import Report
 from tests.chat import Chat
+from tests.fake_zalo import FakeZalo
 from tests.test_casework_rules import reporter_with_case
 
 
@@ -214,3 +219,43 @@ def test_every_keyboard_variant_names_exactly_its_case(number, action, prefix, g
 def test_text_that_does_not_name_a_case_and_an_action_is_no_typed_action(text):
     typed = parse_typed_action(text)
     assert typed is None or typed.code is None
+
+
+async def test_a_long_card_reaches_zalo_in_pieces_cut_at_line_breaks(core):
+    """Zalo takes 2,000 characters a message: a card near Telegram's size arrives in pieces,
+    each cut at a line break, and its typed actions arrive whole."""
+    await reporter_with_case(core)
+    async with core.sessions() as session, session.begin():
+        report = (await session.execute(select(Report))).scalar_one()
+        report.description = "\n".join(
+            f"Dòng {i}: công nhân chưa được trả lương." for i in range(70)
+        )
+        session.add(report)
+    async with core.sessions() as session:
+        facts = await casecards.case_facts(session, 1)
+    assert facts is not None
+    payload = core.effects.card(facts, "staff")
+    async with FakeZalo() as fake:
+        client = ZaloBotClient(token=fake.bot_token, api_url=fake.url, request_timeout=5)
+        context = ChannelContext(
+            core.dispatcher, core.translations, core.settings.attachments_dir, 1024
+        )
+        channel = ZaloChannel(client, context)
+        try:
+            await channel.deliver("staff-1", payload)
+        finally:
+            await channel.stop()
+        pieces = fake.texts_to("staff-1")
+    whole = typed_text(payload_message("staff-1", payload))
+    assert len(pieces) == 2 and all(utf16_units(p) <= 2000 for p in pieces)
+    assert "\n".join(pieces) == whole  # cut where a line ends, nothing lost
+    assert pieces[-1].endswith("PA-0001 7 — 🔁 Trùng với…")  # staff read the org's language
+
+
+async def test_help_tells_staff_how_to_act_on_cases_and_members_only_their_commands(core):
+    staff = await member(core, "7211", "staff", "zalo")
+    assert "PA-0042 1: do action 1 of its card" in (await staff.say("/help"))[0]
+    other = Chat(core, user_id="7212", channel="zalo", display_name="Trần Văn Hai")
+    for step in ("/start", "Trần Văn Hai", "1", "1"):
+        await other.say(step)
+    assert "PA-0042" not in (await other.say("/help"))[0]
