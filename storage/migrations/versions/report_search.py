@@ -1,7 +1,7 @@
 """accent-insensitive search of case descriptions: FTS5 on SQLite, unaccent + GIN on PostgreSQL
 
 Revision ID: report_search
-Revises: sealed_reporters
+Revises: similar_reports
 
 Builds the index over the reports already stored (one pass; about half a minute per million
 reports). See storage/search.py for why each database gets what it gets.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "report_search"
-down_revision: str | None = "sealed_reporters"
+down_revision: str | None = "similar_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
