@@ -259,3 +259,18 @@ async def test_help_tells_staff_how_to_act_on_cases_and_members_only_their_comma
     for step in ("/start", "Trần Văn Hai", "1", "1"):
         await other.say(step)
     assert "PA-0042" not in (await other.say("/help"))[0]
+
+
+async def test_a_reporters_identity_is_never_typed_for_in_a_group(core):
+    await reporter_with_case(core, anonymity=1)  # named
+    await bind(core, "staff", "zalo", "staff-room")
+    staff = in_group(await member(core, "7213", "staff", "zalo"), "staff-room")
+    out = await staff.say("PA-0001 10")
+    assert out == [
+        "A reporter's identity is given only in a private chat: write /case PA-0001 to me privately."
+    ]
+    assert all(m.chat_id == "staff-room" for m in staff.last_reply.messages)
+    assert "Đinh Thị Lan" not in staff.text()
+    private = await member(core, "7214", "staff", "zalo")
+    await private.say("/case PA-0001")
+    assert "Đinh Thị Lan" in (await private.say("10"))[0]
