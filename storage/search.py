@@ -25,7 +25,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Integer, column, func, literal_column, text
+from sqlalchemy import Integer, Select, column, func, literal_column, table
 from sqlmodel import col
 
 from storage.models import Report
@@ -59,8 +59,11 @@ def query_words(value: str) -> list[str]:
     return _WORD.findall(fold(value))[:MAX_WORDS]
 
 
-def description_matches(dialect: str, words: list[str]) -> Any:
-    """A condition on `report`: every word begins a word of its description.
+def narrow_to_matches(stmt: Select[Any], dialect: str, words: list[str]) -> tuple[Select[Any], Any]:
+    """`stmt` (over `report`) kept to the reports whose description has every word, and the
+    column its pages are to be ordered and keyed by: the id, or on SQLite the FTS table's
+    rowid, the same number, which FTS5 hands over newest first so a page of a word found in
+    half the reports stops after its fifty rows.
 
     `words` come from `query_words`, so they hold letters and digits only and can be quoted
     into either database's query syntax safely (they are bound as parameters all the same).
@@ -69,10 +72,9 @@ def description_matches(dialect: str, words: list[str]) -> Any:
         simple: Any = literal_column("'simple'::regconfig")
         vector = func.to_tsvector(simple, func.grassroots_fold(col(Report.description)))
         query = func.to_tsquery(simple, " & ".join(f"{w}:*" for w in words))
-        return vector.op("@@")(query)
-    fts = (
-        text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_query")
-        .bindparams(fts_query=" ".join(f'"{w}"*' for w in words))
-        .columns(column("rowid", Integer))
-    )
-    return col(Report.id).in_(fts)
+        return stmt.where(vector.op("@@")(query)), col(Report.id)
+    match = _FTS.c[FTS_TABLE].op("MATCH")(" ".join(f'"{w}"*' for w in words))
+    return stmt.join(_FTS, _FTS.c.rowid == col(Report.id)).where(match), _FTS.c.rowid
+
+
+_FTS = table(FTS_TABLE, column("rowid", Integer), column(FTS_TABLE))
