@@ -45,6 +45,7 @@ def clock_env(env: dict[str, str] | None = None) -> dict[str, str]:
     path = base.get("PYTHONPATH")
     base["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
     base["GRASSROOTS_TEST_NOW"] = datetime.now(UTC).isoformat()
+    base.pop("PYTHONDONTWRITEBYTECODE", None)  # as tests/conftest.py: reuse compiled modules
     return base
 
 

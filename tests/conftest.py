@@ -13,12 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
+from bot.admin import passwords
 from bot.app import Core, build_core
 from bot.config import Settings
 from storage.migrate import upgrade_sync
+from tests.slowest import known_seconds, spread
 
 # Every test starts at a fixed local moment, so none depends on the hour or the date it runs
 # at. The clock ticks from there (servers, timeouts and the scheduler still move); tests that
@@ -58,6 +61,14 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.dist = "worksteal"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, the slowest tests first, spread over the workers (tests/slowest.py).
+    Every worker computes the same order, as xdist requires."""
+    if hasattr(config, "workerinput"):
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        items[:] = spread(items, workers, known_seconds())
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("any_hour"):
         metafunc.parametrize(
@@ -75,6 +86,18 @@ def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
     start = datetime.fromisoformat(when).replace(tzinfo=TEST_TZ)
     with time_machine.travel(start, tick=True):
         yield start
+
+
+# argon2id at its lowest cost: the default (RFC 9106 low-memory profile) takes about a tenth
+# of a second of CPU per hash on 4 threads, and the lockout tests make dozens of guesses. What
+# the tests check (a hash verifies, a wrong password does not, lockouts) is the same at any
+# cost; the `grassroots run` subprocesses keep the default.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_HASHER", CHEAP_HASHER)
 
 
 # Property tests: "ci" is fixed (derandomized) and bounded, so the suite stays fast and repeatable;
@@ -147,11 +170,11 @@ def _pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def _create_pg_database(template: str | None = None) -> str:
-    """A new database, unique per test, empty or a copy of `template`; its name."""
+async def _create_pg_database(template: str | None = None, name: str = "") -> str:
+    """A new database (by default named uniquely), empty or a copy of `template`; its name."""
     import asyncpg
 
-    name = f"gr_test_{WORKER}_{uuid.uuid4().hex[:12]}"
+    name = name or f"gr_test_{WORKER}_{uuid.uuid4().hex[:12]}"
     copy = f' TEMPLATE "{template}"' if template else ""
     conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""))
     try:
@@ -208,25 +231,6 @@ async def db_url(
     await _drop_pg_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def migrated_db_url(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    migrated_sqlite: Path,
-    migrated_pg: str | None,
-    pg_reachable: bool,
-) -> AsyncIterator[str]:
-    """A fresh database of each kind, already migrated to the head (a copy of the worker's)."""
-    if request.param == "sqlite":
-        shutil.copyfile(migrated_sqlite, tmp_path / "test.db")
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        return
-    _require_postgresql(pg_reachable and migrated_pg is not None)
-    name = await _create_pg_database(migrated_pg)
-    yield _pg_url(name)
-    await _drop_pg_database(name)
-
-
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
@@ -270,12 +274,28 @@ async def core(tmp_path: Path, sqlite_url: str, migrated_sqlite: Path) -> AsyncI
     await built.close()
 
 
+async def _migrated(url: str, migrated_sqlite: Path, migrated_pg: str | None) -> None:
+    """The empty database at `url` (from db_url) replaced by a copy of the worker's migrated
+    one, under the same name: a SQLite file copy, or PostgreSQL's CREATE DATABASE … TEMPLATE."""
+    if url.startswith("sqlite"):
+        shutil.copyfile(migrated_sqlite, url.split(":///", 1)[1])
+        return
+    assert migrated_pg is not None  # db_url skipped (or failed) without PostgreSQL
+    name = url.rsplit("/", 1)[1]
+    await _drop_pg_database(name)
+    await _create_pg_database(migrated_pg, name)
+
+
 @pytest.fixture
-async def pg_or_sqlite_core(tmp_path: Path, migrated_db_url: str) -> AsyncIterator[Core]:
-    """As `core`, on each kind of database; start-up still checks it is at the head."""
+async def pg_or_sqlite_core(
+    tmp_path: Path, db_url: str, migrated_sqlite: Path, migrated_pg: str | None
+) -> AsyncIterator[Core]:
+    """As `core`, on each kind of database (db_url's: a test may ask for both). The database
+    starts as a copy of the worker's migrated one; start-up still checks it is at the head."""
     from bot.app import seed_demo
 
-    built = await build_core(make_settings(tmp_path, migrated_db_url))
+    await _migrated(db_url, migrated_sqlite, migrated_pg)
+    built = await build_core(make_settings(tmp_path, db_url))
     await seed_demo(built)
     yield built
     await built.close()
