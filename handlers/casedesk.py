@@ -766,6 +766,17 @@ class CaseDesk:
         if data is None:
             self._no_such_action(turn, case, buttons, number)
             return
+        group = turn.inbound.chat_kind == ChatKind.GROUP
+        if group and _is_reveal(data) and _allowed(actor, Action.REVEAL, case):
+            # A group's messenger may have no private way back to this person (a Zalo OA
+            # group): a reporter's identity is asked for, and given, in a private chat only.
+            turn.say_raw(
+                t(
+                    "A reporter's identity is given only in a private chat: write /case {code} to me privately.",
+                    code=case.code,
+                )
+            )
+            return
         await self.on_button(turn, data)
         toast_as_message(turn)
 
@@ -986,6 +997,19 @@ class CaseDesk:
                 code=case.code,
             )
         return t("Thank you: your message has been added to {code}.", code=case.code)
+
+
+def _allowed(actor: Actor, action: Action, case: ReportView) -> bool:
+    try:
+        check(actor, action, case_facts(case))
+    except Refusal:
+        return False
+    return True
+
+
+def _is_reveal(data: str) -> bool:
+    button = _parsed(data)
+    return isinstance(button, CaseButton) and button.action == Action.REVEAL
 
 
 def toast_as_message(turn: Turn) -> None:

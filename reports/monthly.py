@@ -26,6 +26,7 @@ from reports.context import ReportContext
 from reports.digest import category_label, kind_label, plot_daily
 from reports.polls import published
 from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
+from reports.topics import Theme, month_themes
 from storage.db import Session
 from storage.digests import DigestData, collect
 from storage.pollresults import compliance, round_results, rounds_between, unit_host_kinds
@@ -128,6 +129,8 @@ class MonthlyData:
     digest: DigestData
     polls: list[PollHighlight] = field(default_factory=list)
     sitreps: list[SitrepCompliance] = field(default_factory=list)
+    report_themes: list[Theme] = field(default_factory=list)
+    answer_themes: list[Theme] = field(default_factory=list)
 
 
 async def collect_month(
@@ -148,6 +151,7 @@ async def collect_month(
         digest,
         await poll_highlights(session, since, until, locale, min_group_size),
         await sitrep_compliance(session, since, until),
+        *await month_themes(session, since, until, max(2, min_group_size)),
     )
 
 
@@ -225,6 +229,7 @@ def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo
     _breakdowns(doc, t, catalog, d)
     _cases(doc, t, catalog, d)
     _polls(doc, t, data)
+    _themes(doc, t, data)
     _charts(doc, t, catalog, d)
     out = io.BytesIO()
     doc.save(out)
@@ -325,6 +330,23 @@ def _polls(doc: Any, t: Translator, data: MonthlyData) -> None:
             for s in data.sitreps
         ],
         empty=t("No situation reports were due this month."),
+    )
+
+
+def _themes(doc: Any, t: Translator, data: MonthlyData) -> None:
+    """What the month's reports and free-text answers were mostly about, with counts."""
+    doc.add_heading(t("Main themes"), level=1)
+    rows = [[th.name, t("Reports"), str(th.count)] for th in data.report_themes]
+    rows += [
+        [th.name, t("Poll and situation-report answers"), str(th.count)]
+        for th in data.answer_themes
+    ]
+    _table_or_note(
+        doc,
+        t,
+        [t("Theme"), t("From"), t("Count")],
+        rows,
+        empty=t("No theme was raised more than once this month."),
     )
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, QuestionType, pick
 from reports.suppression import Figure, anonymous, mask_small
+from reports.topics import Theme, themes_of
 from storage.db import Session
 from storage.pollresults import (
     Compliance,
@@ -101,6 +102,7 @@ def _question_lines(t: Translator, q: QuestionResult, results: RoundResults) -> 
             "  " + t("Answers: {count}. The first {shown}:", count=q.answered, shown=len(q.texts))
         )
         lines += [f"  – {_short(text)}" for text in q.texts]
+        lines += theme_lines(t, themes_of(q.all_texts, max(2, k)))
     return lines
 
 
@@ -274,3 +276,11 @@ async def digest_lines(t: Translator, session: Session, tz: ZoneInfo, now: datet
     if sitreps:
         lines += ["", t("📝 Situation reports:"), *sitreps]
     return lines
+
+
+def theme_lines(t: Translator, themes: list[Theme]) -> list[str]:
+    """The main themes of free-text answers with their counts (each at least the smallest group
+    that may be published, so no theme points at one person)."""
+    if not themes:
+        return []
+    return ["  " + t("Main themes:")] + [f"  • {th.name}: {th.count}" for th in themes]

@@ -21,6 +21,7 @@ from handlers.similarity import features, lsh_keys, text_similarity
 from handlers.text import fold
 from handlers.vietnamese import Normalised, normalise, stopwords
 from storage.db import Session
+from storage.pollresults import round_results, rounds_between
 from storage.similar import RecentText, recent_texts
 
 TOPIC_DAYS = 7
@@ -152,3 +153,32 @@ def topic_lines(t: Translator, topics: Sequence[Topic]) -> list[str]:
 async def emerging_topics(session: Session, until: datetime) -> list[Topic]:
     """The topics of the week before `until`."""
     return topics_of(await recent_texts(session, until - timedelta(days=TOPIC_DAYS), until))
+
+
+async def month_themes(
+    session: Session, since: datetime, until: datetime, min_count: int
+) -> tuple[list[Theme], list[Theme]]:
+    """The main themes of the period's reports, and of the free-text answers of the polls and
+    situation reports that closed or fell due in it."""
+    reports = await recent_texts(session, since, until)
+    texts = [Normalised(r.normalised, fold(r.normalised)) for r in reports]
+    of_reports = [
+        Theme(name_of(texts[i] for i in group), len(group))
+        for group in groups(texts, [r.bands for r in reports], TOPIC_THRESHOLD)
+        if len(group) >= min_count
+    ][:MAX_TOPICS]
+    answers = await free_text_answers(session, since, until)
+    return of_reports, themes_of(answers, min_count)
+
+
+async def free_text_answers(session: Session, since: datetime, until: datetime) -> list[str]:
+    """Every free-text answer of the polls that closed, and situation reports that fell due, in
+    [since, until)."""
+    rounds = await rounds_between(session, "poll", "closes_at", since, until)
+    rounds += await rounds_between(session, "sitrep", "due_at", since, until)
+    out: list[str] = []
+    for rnd in rounds:
+        assert rnd.id is not None
+        for q in (await round_results(session, rnd.id)).questions:
+            out += q.all_texts
+    return out

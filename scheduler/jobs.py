@@ -17,6 +17,7 @@ from scheduler.nudges import run_nudges
 from scheduler.polls import run_polls
 from storage.attachments import unheld
 from storage.nudges import resolved_before
+from storage.similar import index_missing
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,22 @@ async def sweep_files(ctx: JobContext) -> int:
     return len(gone)
 
 
+async def index_reports(ctx: JobContext, batches: int = 4) -> int:
+    """Index for similar reports the reports written before the index existed (newest first:
+    they are the ones hints and topics look at), a batch per transaction."""
+    done = 0
+    for _ in range(batches):
+        async with ctx.sessions() as session, session.begin():
+            count = await index_missing(session)
+        done += count
+        if count == 0:
+            break
+    return done
+
+
 JOBS: dict[str, Callable[[JobContext], Awaitable[int]]] = {
     "sweep_files": sweep_files,
+    "index_reports": index_reports,
     "nudges": run_nudges,
     "polls": run_polls,
     "close_unconfirmed": close_unconfirmed,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from storage.models import Department, OrgUnit, Person, Report
+from storage.search import narrow_to_matches, query_words
 
 CODE_RE = re.compile(r"^[A-Za-z]{1,8}-\d{1,10}$")
 OPEN = ("new", "acknowledged", "assigned", "needs_info", "reopened")
@@ -130,15 +131,20 @@ def _conditions(flt: CaseFilter, now: datetime) -> list[Any]:
     text = flt.text.strip()
     if CODE_RE.match(text):  # a case code: the index answers, no scan of the texts
         conditions.append(col(Report.code) == text.upper())
-    elif text:
+    elif text and not query_words(text):  # punctuation only: no word to look up, so a scan
         conditions.append(
             func.lower(col(Report.description)).contains(text.lower(), autoescape=True)
         )
     return conditions
 
 
-def _query(flt: CaseFilter, now: datetime) -> Select[Any]:
-    return _columns().where(*_conditions(flt, now))
+def _query(flt: CaseFilter, now: datetime, dialect: str) -> tuple[Select[Any], Any]:
+    """The filtered statement, and the column (the report's id) its pages are keyed by."""
+    stmt = _columns().where(*_conditions(flt, now))
+    text = flt.text.strip()
+    if words := [] if CODE_RE.match(text) else query_words(text):
+        return narrow_to_matches(stmt, dialect, words)  # the search index answers
+    return stmt, col(Report.id)
 
 
 def _row(values: Any) -> CaseRow:
@@ -186,10 +192,10 @@ async def case_page(
     session: AsyncSession, flt: CaseFilter, now: datetime, before_id: int | None, size: int
 ) -> tuple[list[CaseRow], int | None]:
     """Up to `size` cases, newest first, below `before_id`; and the cursor of the next page."""
-    stmt = _query(flt, now)
+    stmt, key = _query(flt, now, session.get_bind().dialect.name)
     if before_id is not None:
-        stmt = stmt.where(col(Report.id) < before_id)
-    stmt = stmt.order_by(col(Report.id).desc()).limit(size + 1)
+        stmt = stmt.where(key < before_id)
+    stmt = stmt.order_by(key.desc()).limit(size + 1)
     rows = [_row(r) for r in (await session.execute(stmt)).all()]
     more = len(rows) > size
     rows = rows[:size]

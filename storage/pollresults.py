@@ -29,6 +29,7 @@ class QuestionResult:
     counts: dict[str, int] = field(default_factory=dict)  # option value (or 1-5) -> answers
     mean: float | None = None  # scale and number questions
     texts: list[str] = field(default_factory=list)  # the first N free-text answers
+    all_texts: list[str] = field(default_factory=list)  # every one, for their themes
 
 
 @dataclass
@@ -114,6 +115,8 @@ async def round_results(
                 numbers[q.id].append(float(value))
             if q.type == QuestionType.TEXT and len(r.texts) < defn.free_text_shown:
                 r.texts.append(str(value))
+            if q.type == QuestionType.TEXT:
+                r.all_texts.append(str(value))
     for qid, values in numbers.items():
         if values:
             results[qid].mean = mean(values)

@@ -51,12 +51,13 @@ async def index_report(session: AsyncSession, report_id: int, description: str) 
 
 
 async def index_missing(session: AsyncSession, batch: int = 500) -> int:
-    """Index up to `batch` reports written before reports were indexed; how many were."""
+    """Index up to `batch` reports written before reports were indexed, newest first; how many
+    were."""
     stmt = (
         select(Report.id, Report.description)
         .outerjoin(SimilarText, col(SimilarText.report_id) == col(Report.id))
         .where(col(SimilarText.report_id).is_(None))
-        .order_by(col(Report.id))
+        .order_by(col(Report.id).desc())
         .limit(batch)
     )
     rows = (await session.execute(stmt)).all()

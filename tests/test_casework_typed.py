@@ -22,6 +22,8 @@ from storage.deptimport import import_departments
 from storage.models import Report
 from tests.chat import Chat
 from tests.fake_zalo import FakeZalo
+from tests.polls_helpers import person
+from tests.telegram_harness import running_bot
 from tests.test_casework_rules import reporter_with_case
 
 
@@ -259,3 +261,40 @@ async def test_help_tells_staff_how_to_act_on_cases_and_members_only_their_comma
     for step in ("/start", "Trần Văn Hai", "1", "1"):
         await other.say(step)
     assert "PA-0042" not in (await other.say("/help"))[0]
+
+
+async def test_a_reporters_identity_is_never_typed_for_in_a_group(core):
+    await reporter_with_case(core, anonymity=1)  # named
+    await bind(core, "staff", "zalo", "staff-room")
+    staff = in_group(await member(core, "7213", "staff", "zalo"), "staff-room")
+    out = await staff.say("PA-0001 10")
+    assert out == [
+        "A reporter's identity is given only in a private chat: write /case PA-0001 to me privately."
+    ]
+    assert all(m.chat_id == "staff-room" for m in staff.last_reply.messages)
+    assert "Đinh Thị Lan" not in staff.text()
+    private = await member(core, "7214", "staff", "zalo")
+    await private.say("/case PA-0001")
+    assert "Đinh Thị Lan" in (await private.say("10"))[0]
+
+
+async def test_over_telegram_a_reply_to_the_card_acts_and_its_buttons_show_the_typed_numbers(
+    tmp_path, sqlite_url
+):
+    """The real Telegram adapter against the fake Bot API: the card's buttons carry the same
+    numbers as the typed form, and a staffer's reply "1" to the card acknowledges its case."""
+    group = -100777
+    async with running_bot(tmp_path, sqlite_url) as bot:
+        async with bot.core.sessions() as session, session.begin():
+            await admin.bind_chat(session, "staff", "telegram", str(group))
+        await person(bot.core, "7301", "staff", "U001", locale="en", channel="telegram")
+        await reporter_with_case(bot.core)
+        await bot.fake.wait_for(lambda: bool(bot.fake.messages_to(group)), what="the card")
+        card = bot.fake.messages_to(group)[0]
+        labels = [row[0]["text"] for row in card["reply_markup"]["inline_keyboard"]]
+        assert [label.split(".")[0] for label in labels] == ["1", "2", "4", "6", "7"]
+        before = len(bot.fake.messages_to(group))
+        reply = {"text": "1", "reply_to_message": card}
+        bot.fake._user_message(7301, group, "Lan", None, "en", reply)
+        out = await bot.replies(group, before)
+        assert out[0]["text"] == "Done: PA-0001 is now Acknowledged."

@@ -79,3 +79,15 @@ def test_locales_load_and_differ():
     assert tr("vi").n("{count} photo", "{count} photos", 3) == "3 ảnh"
     assert tr("en").n("{count} photo", "{count} photos", 1) == "1 photo"
     assert tr("fr")("Done") == "Xong"  # unknown locales fall back to the default
+
+
+def test_both_catalogs_are_well_formed_and_carry_the_same_messages():
+    """Appended blocks merged by git once dropped a msgstr line: babel only warned, and the
+    message fell back to its English source at run time."""
+    ids = {}
+    for locale in ("vi", "en"):
+        path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as fh:
+            parsed = read_po(fh, locale=locale, abort_invalid=True)
+        ids[locale] = {m.id if isinstance(m.id, str) else m.id[0] for m in parsed if m.id}
+    assert ids["vi"] == ids["en"], sorted(ids["vi"] ^ ids["en"])

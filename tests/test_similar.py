@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import delete
 
 from handlers import similarity
 from handlers.similarity import Comparable, band_keys, signature, text_features
 from handlers.vietnamese import normalise, normalise_text
+from scheduler.jobs import JOBS
+from storage.models import SimilarBand, SimilarText
+from storage.similar import similar_open
+from tests.test_admin_cases import submit_reports
 
 PIECES = list(
     "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
@@ -75,3 +82,19 @@ def test_signatures_are_datasketch_minhashes_and_alike_texts_share_bands():
     alike = text_features("Sunrise tru bhxh cua cong nhan nhung khong nop, no tu thang 1")
     assert set(band_keys(signature(grams))) & set(band_keys(signature(alike)))
     assert len(band_keys(signature(grams))) == similarity.BANDS
+
+
+async def test_reports_from_before_the_index_are_indexed_by_the_job_and_then_found(core):
+    """An upgraded installation: reports written before the migration gain their index rows."""
+    await submit_reports(core, 1, description="Công ty Hòa Thọ chậm trả lương công nhân xưởng 3")
+    await submit_reports(core, 1, description="Cty Hoa Tho cham tra luong cn xuong 3")
+    async with core.sessions() as session, session.begin():
+        await session.execute(delete(SimilarBand))
+        await session.execute(delete(SimilarText))
+    async with core.sessions() as session:
+        assert await similar_open(session, 2, datetime.now(UTC)) == []
+    assert await JOBS["index_reports"](core) == 2
+    assert await JOBS["index_reports"](core) == 0  # safe to run again: nothing left
+    async with core.sessions() as session:
+        found = await similar_open(session, 2, datetime.now(UTC))
+    assert [h.code for h in found] == ["PA-0001"]

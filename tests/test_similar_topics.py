@@ -89,3 +89,68 @@ def test_free_text_answers_are_grouped_into_named_themes():
     themes = themes_of(answers)
     assert [(th.count) for th in themes] == [3, 2]
     assert "điện" in themes[0].name and "đường" in themes[1].name
+
+
+THEMED = [
+    "Giá điện tăng quá cao",
+    "gia dien tang cao qua, chi tieu kho khan",
+    "Giá điện tăng, lương không đủ sống",
+    "Cần sửa đường vào thôn",
+    "Đường vào thôn hư hỏng nặng cần sửa",
+    "Không có ý kiến",
+]
+
+
+def test_poll_results_show_the_main_themes_of_free_text_answers():
+    from pathlib import Path
+
+    from handlers.polldefs import parse_poll_bytes
+    from reports.polls import render_results
+    from storage.pollresults import QuestionResult, RoundResults
+
+    source = Path(__file__).resolve().parent.parent / "handlers/data/polls/opinion-monthly.yaml"
+    defn = parse_poll_bytes(source.read_bytes(), source.name)
+    comment = defn.question("comment")
+    assert comment is not None
+    question = QuestionResult(
+        "comment", comment.type, comment.text, len(THEMED), texts=THEMED[:2], all_texts=THEMED
+    )
+    results = RoundResults(1, 1, "2026-11", defn, 10, 6, [], [question], min_group_size=2)
+    t = build_translator("en")
+    text = render_results(t, results, NOW.tzinfo, NOW)  # type: ignore[arg-type]
+    lines = text.splitlines()
+    at = lines.index("  Main themes:")
+    assert lines[at + 1].startswith("  • giá điện tăng") and lines[at + 1].endswith(": 3")
+    assert lines[at + 2].endswith(": 2") and "đường" in lines[at + 2]
+    # With groups of at least 3 required, the theme of two answers is not published.
+    results = RoundResults(1, 1, "2026-11", defn, 10, 6, [], [question], min_group_size=3)
+    assert ": 2" not in render_results(t, results, NOW.tzinfo, NOW)  # type: ignore[arg-type]
+
+
+def build_translator(lang: str):
+    from handlers.i18n import Translations  # the catalogs, as the application loads them
+
+    return Translations(lang)(lang)
+
+
+async def test_the_monthly_document_lists_the_main_themes(core):
+    from reports.monthly import build_monthly_report
+    from tests.test_monthly import sections
+
+    async with core.sessions() as session, session.begin():
+        row = Person(display_name="Đinh Thị Lan", role="member")
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        someone = PersonView(row.id, row.display_name, "member", "U007", "vi")
+        for unit, _hours, text in REPORTS[:5] + REPORTS[5:8]:
+            with time_machine.travel(datetime(2026, 10, 10, 3, tzinfo=UTC), tick=False):
+                answers = {"unit": unit, "category": "workplace", "urgency": "normal"}
+                answers |= {"description": text, "anonymity": "anonymous"}
+                await SqlStore(session).submit_report(someone, answers, "web", "vi")
+    t = core.translations("vi")
+    with time_machine.travel(datetime(2026, 11, 2, 3, tzinfo=UTC), tick=False):
+        _title, tables, _text = sections(await build_monthly_report(core, "2026-10", "vi"))
+    themes = tables[t("Main themes")]
+    assert themes[0] == [t("Theme"), t("From"), t("Count")]
+    assert themes[1:] == [["chậm trả lương", t("Reports"), "5"]]
