@@ -20,6 +20,7 @@ from handlers.types import ChatKind, Outbound
 from storage import admin, casecards
 from storage.deptimport import import_departments
 from storage.models import Report
+from storage.store import SqlStore
 from tests.chat import Chat
 from tests.fake_zalo import FakeZalo
 from tests.polls_helpers import person
@@ -43,6 +44,11 @@ async def member(core, user: str, role: str, channel: str, dept: str | None = No
 def in_group(chat: Chat, room: str) -> Chat:
     chat.chat_kind, chat.chat_id = ChatKind.GROUP, room
     return chat
+
+
+async def case_count(core) -> int:
+    async with core.sessions() as session:
+        return len((await session.execute(select(Report.id))).all())
 
 
 async def case_row(core) -> Report:
@@ -298,3 +304,37 @@ async def test_over_telegram_a_reply_to_the_card_acts_and_its_buttons_show_the_t
         bot.fake._user_message(7301, group, "Lan", None, "en", reply)
         out = await bot.replies(group, before)
         assert out[0]["text"] == "Done: PA-0001 is now Acknowledged."
+
+
+_OTHER_CASE = st.one_of(
+    st.builds(
+        "{}{}{}{}".format,
+        st.sampled_from(["PA-0002", "pa-0002", "PA0002", "PA 2", "pa-2", "PA–0002"]),
+        st.sampled_from([" ", "  ", "\u00a0"]),
+        st.integers(0, 14).map(str),
+        st.sampled_from(["", ".", " ", "\n"]),
+    ),
+    st.text(max_size=20),
+    st.sampled_from(["1", "2", "/cancel", "PA-00012 1", "PA-0001", "0001 1", "P A-0001 1"]),
+)
+
+
+@given(texts=st.lists(_OTHER_CASE, min_size=1, max_size=4))
+@settings(max_examples=25)
+async def test_typed_text_never_acts_on_a_case_it_does_not_name(core, texts):
+    if (await case_count(core)) == 0:
+        await reporter_with_case(core)
+        other = Chat(core, user_id="5001", display_name="Lò Văn Sáu")
+        for step in ("/start", "Lò Văn Sáu", "1", "1", "/report", "2", "2", "1"):
+            await other.say(step)
+        for step in ("Xưởng in nợ lương hai tháng.", "/skip", "3", "1"):
+            await other.say(step)
+        assert "PA-0002" in other.transcript[-1]
+        await bind(core, "staff", "zalo", "staff-room")
+        await member(core, "7215", "staff", "zalo")
+    staff = in_group(Chat(core, user_id="7215", channel="zalo"), "staff-room")
+    for text in texts:
+        await staff.say(text)
+    async with core.sessions() as session:
+        first = await SqlStore(session).case(1)
+    assert first is not None and (first.status, first.version) == ("new", 0)
