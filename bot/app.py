@@ -59,6 +59,7 @@ DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 DEMO_ADMIN = "Demo admin"
 UNIT_REFRESH_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
+DELIVERY_GRACE_SECONDS = 5.0  # a stop waits this long for the sends on the wire
 DEDUP_DAYS = 14
 
 
@@ -362,6 +363,7 @@ class Runner:
         self.is_leader: Callable[[], bool] = lambda: core.leadership.is_leader
         self.election: Election | None = None
         self._leader_tasks: list[asyncio.Task[Any]] = []
+        self._delivery: asyncio.Task[None] | None = None
         self._jobs: Running = set()  # the timed jobs running now, cancelled on stepping down
 
     # The adapters by name, for tests that drive one directly.
@@ -452,7 +454,8 @@ class Runner:
         """This instance was elected: start the delivery worker, the timed jobs, housekeeping
         and the long polls."""
         core = self.core
-        self._leader_tasks.append(asyncio.create_task(core.delivery.run(), name="delivery"))
+        self._delivery = asyncio.create_task(core.delivery.run(), name="delivery")
+        self._leader_tasks.append(self._delivery)
         self.scheduler = build_scheduler(core, telemetry=core.metrics, running=self._jobs)
         self.scheduler.start()
         # In the background, so a day's late digest never delays serving; tests await it.
@@ -505,6 +508,8 @@ class Runner:
 
     async def stop(self) -> None:
         self.core.delivery.stop()
+        if self._delivery is not None:  # the sends on the wire finish and are recorded
+            await asyncio.wait({self._delivery}, timeout=DELIVERY_GRACE_SECONDS)
         if self.election is not None:
             await self.election.stop()
         for channel in self.channels.values():

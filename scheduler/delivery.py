@@ -94,8 +94,14 @@ class DeliveryWorker:
         self._wake.set()
 
     def stop(self) -> None:
+        """Start no new send; `run` returns once the sends on the wire are answered and
+        recorded, so a graceful stop leaves no row in doubt."""
         self._stopping = True
         self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def run(self, idle_seconds: float = 2.0) -> None:
         recovered = False
@@ -276,7 +282,7 @@ class DeliveryPass:
 
     async def run(self) -> int:
         try:
-            while await self._top_up():
+            while not self.worker.stopping and await self._top_up():
                 self.running_low.clear()
                 if self.queued >= self.worker.parallel_chats:
                     await self.running_low.wait()
@@ -310,6 +316,8 @@ class DeliveryPass:
         try:
             async with self.gate:
                 for row in rows:
+                    if self.worker.stopping:
+                        break
                     started += 1
                     self._started(1)
                     if not await self.worker._deliver_one(row):

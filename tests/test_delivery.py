@@ -148,3 +148,37 @@ async def test_rows_on_the_wire_at_a_crash_are_sent_again_and_reported_in_doubt(
     assert await cmd_outbox(Namespace(), core.settings) == 0
     out = capsys.readouterr().out
     assert "pending 3 (0 on the wire)" in out and "1 in doubt" in out
+
+
+class SlowSender:
+    """Answers each send after a while, like a distant server."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.started = asyncio.Event()
+
+    async def deliver(self, chat_id: str, payload: dict) -> str:
+        self.started.set()
+        await asyncio.sleep(0.2)
+        self.sent.append(payload["text"])
+        return str(len(self.sent))
+
+
+async def test_a_graceful_stop_finishes_the_sends_on_the_wire_and_leaves_none_in_doubt(core):
+    """A rolling restart stops instances with SIGTERM: what was on the wire is answered and
+    recorded as sent, nothing new starts, and the rest waits, pending, for the next leader."""
+    async with core.sessions() as session, session.begin():
+        for chat in range(20):
+            for n in range(3):
+                await enqueue(session, f"stop:{chat}:{n}", "telegram", str(chat), {"text": "x"})
+    sender = SlowSender()
+    unlimited = Limits(per_second=1000, per_chat_per_second=1000, per_group_per_minute=60000)
+    worker = DeliveryWorker(core.sessions, {"telegram": sender}, None, {"telegram": unlimited})
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(sender.started.wait(), 10)
+    worker.stop()
+    await asyncio.wait_for(running, 2)  # one round trip, not the whole queue
+    async with core.sessions() as session:
+        counts = await outbox.counts(session)
+    assert 0 < len(sender.sent) < 60
+    assert counts == {"sent": len(sender.sent), "pending": 60 - len(sender.sent)}
