@@ -111,7 +111,7 @@ class DeliveryWorker:
                     if not recovered:
                         await self.recover()
                         recovered = True
-                    sent = await self.run_once()
+                    sent = await self.run_once(stoppable=True)
                 except Exception:  # the database went away for a moment: try again shortly
                     log.exception("delivery pass failed")
                     sent = 0
@@ -135,7 +135,7 @@ class DeliveryWorker:
             )
         return count
 
-    async def run_once(self) -> int:
+    async def run_once(self, stoppable: bool = False) -> int:
         """Deliver what is due now; returns how many rows were sent.
 
         Chats are served concurrently (a slow chat does not hold up the others) and each chat's
@@ -144,7 +144,7 @@ class DeliveryWorker:
         """
         self._soonest = 0.0
         try:
-            return await DeliveryPass(self).run()
+            return await DeliveryPass(self, stoppable).run()
         finally:
             await asyncio.shield(self.ledger.flush())
 
@@ -272,7 +272,8 @@ class DeliveryPass:
     sending never pauses for a query or for the slowest chat of a batch; a chat is served by one
     task at a time, and a held chat waits for the next pass."""
 
-    def __init__(self, worker: DeliveryWorker) -> None:
+    def __init__(self, worker: DeliveryWorker, stoppable: bool = False) -> None:
+        self.stoppable = stoppable  # the running worker's pass ends early on `stop`
         self.worker = worker
         self.gate = asyncio.Semaphore(worker.parallel_chats)
         self.busy: set[Chat] = set()  # served now, or held until the next pass
@@ -282,7 +283,7 @@ class DeliveryPass:
 
     async def run(self) -> int:
         try:
-            while not self.worker.stopping and await self._top_up():
+            while not self._stopped() and await self._top_up():
                 self.running_low.clear()
                 if self.queued >= self.worker.parallel_chats:
                     await self.running_low.wait()
@@ -316,7 +317,7 @@ class DeliveryPass:
         try:
             async with self.gate:
                 for row in rows:
-                    if self.worker.stopping:
+                    if self._stopped():
                         break
                     started += 1
                     self._started(1)
@@ -329,6 +330,9 @@ class DeliveryPass:
             if not held:
                 self.busy.discard(chat)
         return sent
+
+    def _stopped(self) -> bool:
+        return self.stoppable and self.worker.stopping
 
     def _started(self, count: int) -> None:
         self.queued -= count
