@@ -154,3 +154,18 @@ async def test_the_monthly_document_lists_the_main_themes(core):
     themes = tables[t("Main themes")]
     assert themes[0] == [t("Theme"), t("From"), t("Count")]
     assert themes[1:] == [["chậm trả lương", t("Reports"), "5"]]
+
+
+async def test_the_dashboard_links_a_topics_codes_to_their_cases(core):
+    from tests.admin_web import admin_browser  # the admin's browser helper, only for this test
+    from tests.test_admin_cases import signed_in
+
+    await seed(core)
+    with time_machine.travel(NOW, tick=True):
+        async with admin_browser(core) as browser:
+            await signed_in(core, browser, "staff", "7001")
+            page = await browser.get("/admin/")
+    assert page.status == 200
+    assert 'id="topics"' in page.text and "chậm trả lương (5 reports, 4 units)" in page.text
+    for n in range(1, 6):
+        assert f'<a href="/admin/cases/PA-000{n}">PA-000{n}</a>' in page.text

@@ -25,6 +25,7 @@ from handlers.i18n import Translator
 from handlers.polldefs import PollDef, pick
 from reports.digest import category_label, kind_label
 from reports.suppression import merged_note, published_digest
+from reports.topics import emerging_topics
 from storage.dashboard import hot_cases, open_rounds, overdue_cases, reports_since
 from storage.db import Session
 from storage.digests import DigestData, collect
@@ -122,6 +123,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         hot = await hot_cases(session)
         overdue = await overdue_cases(session, now)
         panels = await poll_and_sitrep_panels(session, t, admin.context.settings.tz)
+        topics = await emerging_topics(session, now)
     return admin.pages.page(
         request,
         "dashboard.html",
@@ -130,6 +132,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         hot=hot,
         overdue=overdue,
         panels=panels,
+        topics=topics,
         hours=lambda h: f"{h:.1f}" if h is not None else "—",
         merged=merged_note(t, data),
     )
