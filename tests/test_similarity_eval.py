@@ -3,8 +3,8 @@
 The protocol (each report of a split against all the others, threshold chosen on dev) is in
 tests/similar_eval.py; the data is tests/data/similar_vi.jsonl. Figures on the held-out split at
 the runtime threshold, candidates found through the LSH bands as in production, measured when it
-was chosen: top-suggestion precision 0.962, recall within the top 3 0.833 (0.910 when every report
-is compared with every other; bench/similar.py prints both).
+was chosen: top-suggestion precision 0.949, recall within the top 3 0.833 (0.962 and 0.923 when
+every report is compared with every other; bench/similar.py prints both).
 """
 
 from __future__ import annotations
