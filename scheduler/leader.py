@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from storage.leader import LeaderLock
+from storage.leader import LeaderLock, SoleLeader
 
 log = logging.getLogger(__name__)
 # A follower tries for the lock this often, so a dead leader's successor is in office within
@@ -126,7 +126,8 @@ class Election:
 
     async def _take_office(self) -> None:
         self.leadership._set(True)
-        log.info("this instance leads: it runs the timed jobs and delivers the outbox")
+        if not isinstance(self.lock, SoleLeader):  # one process on SQLite: nothing to say
+            log.info("this instance leads: it runs the timed jobs and delivers the outbox")
         try:
             await self.on_elected()
         except Exception:
