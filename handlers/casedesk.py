@@ -126,6 +126,7 @@ class CaseDesk:
         """A case card's button. The card is edited through the outbox, so the pressed
         message keeps its buttons even when the press is refused."""
         turn.reply.retire_keyboard = False
+        turn.state.data.pop("case_choices", None)  # a list offered earlier is answered or moot
         await self.on_button(turn, turn.inbound.callback or "")
 
     async def on_button(self, turn: Turn, data: str) -> None:

@@ -14,6 +14,8 @@ from bot.channels.context import ChannelContext
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloBotClient
 from bot.render import payload_message, typed_text
+from handlers.cards import button_data
+from handlers.casework import Action
 from handlers.text import utf16_units
 from handlers.typedaction import parse_typed_action
 from handlers.types import ChatKind, Outbound
@@ -338,3 +340,16 @@ async def test_typed_text_never_acts_on_a_case_it_does_not_name(core, texts):
     async with core.sessions() as session:
         first = await SqlStore(session).case(1)
     assert first is not None and (first.status, first.version) == ("new", 0)
+
+
+async def test_a_list_answered_by_button_is_not_answered_again_by_a_later_number(core):
+    await reporter_with_case(core)
+    await with_department(core)
+    await bind(core, "staff", "telegram", "-100778")
+    staff = in_group(await member(core, "7216", "staff", "telegram"), "-100778")
+    async with core.sessions() as session:
+        case = await SqlStore(session).case(1)
+    assert case is not None
+    await staff.press_data(button_data(case, Action.ASSIGN))
+    await staff.press(1)  # the first department, by its button
+    assert await staff.say("1") == ["Which case? Write its code and the number, e.g. PA-0042 1."]
