@@ -258,7 +258,7 @@ def web_chat(core: Core, context: ChannelContext) -> RunningChannel:
     )
     # Its sender is always there (it files messages in the visitor's transcript); its pages
     # are served only when it is on.
-    return RunningChannel(chat, chat.routes() if settings.web_chat_enabled else [])
+    return RunningChannel(chat, chat.routes() if settings.web_chat_enabled else [], stop=chat.stop)
 
 
 def telegram(core: Core, context: ChannelContext) -> RunningChannel:

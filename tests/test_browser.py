@@ -103,11 +103,15 @@ def _png() -> bytes:
     return tiny_png()
 
 
-async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
+async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
     tmp_path: Path, chromium_path: str
 ):
     """The feedback form filled in Vietnamese on a phone-sized screen, without an account: the
-    case's card appears in the staff's (web) chat, and the status page finds it."""
+    case's card appears in the staff's web chat within a second (pushed over the live stream,
+    at 1280 px), in a second staff tab whose stream is blocked by polling instead (at 360 px),
+    once in each; and the status page finds it."""
+    import time
+
     from playwright.async_api import async_playwright, expect
 
     from bot.channels.webchat import COOKIE, session_key
@@ -125,6 +129,21 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+            staff = await browser.new_context(viewport={"width": 1280, "height": 800})
+            await staff.add_cookies([{"name": COOKIE, "value": staff_token, "url": base}])
+            desk = await staff.new_page()
+            streams: list[str] = []
+            desk.on("request", lambda r: streams.append(r.url) if "/live" in r.url else None)
+            await desk.goto(f"{base}/")
+            await expect(desk.locator(".msg.bot").first).to_be_visible(timeout=10_000)
+            # A second tab on a phone whose live stream fails: it falls back to polling.
+            pocket = await staff.new_page()
+            await pocket.set_viewport_size({"width": 360, "height": 740})
+            await pocket.route("**/api/chat/live*", lambda route: route.abort())
+            await pocket.goto(f"{base}/")
+            await expect(pocket.locator(".msg.bot").first).to_be_visible(timeout=10_000)
+            assert streams  # the first tab listens live
+
             phone = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
             refused = watch_csp(phone)
             await phone.goto(f"{base}/feedback?lang=vi")
@@ -145,11 +164,23 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
             await phone.wait_for_timeout(3200)
             await phone.get_by_role("button", name="Gửi").click()
             await expect(phone.locator("h1")).to_have_text("Đã nhận góp ý", timeout=10_000)
+            sent = time.monotonic()
             code = (await phone.locator("#code").inner_text()).strip()
-            secret = (await phone.locator("#secret").inner_text()).strip()
             assert code == "PA-0001"
-            await phone.screenshot(path=str(tmp_path / "feedback-sent.png"))
+            card = desk.locator(".msg.bot", has_text="Cổng sau của kho")
+            await expect(card.first).to_contain_text(code, timeout=5_000)
+            assert time.monotonic() - sent < 1.0, "the card was not pushed within a second"
+            await expect(pocket.locator(".msg.bot", has_text="Cổng sau của kho")).to_have_count(
+                1, timeout=8_000
+            )
+            await desk.wait_for_timeout(500)
+            assert await card.count() == 1  # stream and safety poll: shown once
+            assert await pocket.locator(".msg.bot", has_text="Cổng sau của kho").count() == 1
+            # A reload resumes from the transcript, still once.
+            await desk.reload()
+            await expect(card).to_have_count(1, timeout=10_000)
 
+            secret = (await phone.locator("#secret").inner_text()).strip()
             await phone.get_by_role("link", name="Tra cứu tình trạng góp ý của bạn").first.click()
             await phone.fill("#code", code.lower())
             await phone.fill("#secret", secret)
@@ -157,14 +188,6 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat(
             await expect(phone.locator("#status")).to_have_text("Mới", timeout=10_000)
             await expect(phone.locator("#history")).to_contain_text("Thời gian nhận")
             assert refused == []
-
-            staff = await browser.new_context(viewport={"width": 360, "height": 740})
-            await staff.add_cookies([{"name": COOKIE, "value": staff_token, "url": base}])
-            chat = await staff.new_page()
-            await chat.goto(f"{base}/")
-            await expect(chat.locator(".msg.bot", has_text=code).first).to_contain_text(
-                "Kho bạc", timeout=15_000
-            )
             await browser.close()
     finally:
         server.terminate()

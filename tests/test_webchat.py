@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -154,6 +155,48 @@ async def test_proactive_messages_reach_the_page_through_the_outbox(client, core
         await client.get(f"/api/chat/updates?after={updates['messages'][0]['seq']}")
     ).json()
     assert later["messages"] == []
+
+
+async def test_the_live_stream_pushes_outbox_messages_and_resumes_after_the_last_one(client, core):
+    """Server-Sent Events: each message once, with its seq as the event id; a browser that
+    reconnects with Last-Event-ID gets only what came after."""
+    import asyncio
+
+    from bot.channels.webchat import session_key
+    from storage.outbox import enqueue
+
+    await client.get("/")
+    await send(client, "/start")
+    key = session_key(next(iter(client.session.cookie_jar)).value)
+
+    async def deliver(n: int) -> None:
+        async with core.sessions() as session, session.begin():
+            await enqueue(session, f"test:{n}", "web", key, {"text": f"Tin {n}"})
+        await core.delivery.run_once()
+
+    async def events(resp, count: int) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        ident = ""
+        while len(found) < count:
+            line = (await asyncio.wait_for(resp.content.readline(), 5)).decode().strip()
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: "):
+                found.append((ident, json.loads(line[6:])["text"]))
+        return found
+
+    await deliver(1)
+    stream = await client.get("/api/chat/live?after=0")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    [(first, text)] = await events(stream, 1)
+    assert text == "Tin 1"
+    await deliver(2)
+    assert [t for _, t in await events(stream, 1)] == ["Tin 2"]
+    stream.close()
+    await deliver(3)
+    again = await client.get("/api/chat/live?after=0", headers={"Last-Event-ID": first})
+    assert [t for _, t in await events(again, 2)] == ["Tin 2", "Tin 3"]
+    again.close()
 
 
 async def test_uploaded_photos_lose_their_metadata(client, core, tmp_path):

@@ -7,7 +7,9 @@ holds a value that could be replayed as a cookie.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -42,6 +44,11 @@ NOT_EXPECTED = N_(
 CROSS_SITE = N_("This request did not come from this page. Please reload the page and try again.")
 TOO_MANY_FILES = N_("You have sent many files in a short time. Please wait a while and try again.")
 UPLOADS_PER_HOUR = 20  # per visitor and per address: a report carries at most 10 files
+# The live stream asks the database for new messages this often: a row written by whichever
+# instance delivered it reaches the page well within a second.
+LIVE_POLL_SECONDS = 0.3
+LIVE_PING_SECONDS = 15.0  # a comment line keeps proxies from closing an idle stream
+LIVE_STREAM_SECONDS = 55.0  # then the browser reconnects (Last-Event-ID): no stream lives forever
 TOO_LARGE = N_(
     "This file is too large to accept. Please send a smaller one (a photo rather than a video, for example)."
 )
@@ -103,6 +110,7 @@ class WebChat:
         self.public_origin = _origin(ctx.public_url)
         self.trust_proxy = trust_proxy
         self.upload_guard = FloodGuard(UPLOADS_PER_HOUR, 3600.0)
+        self.closing = asyncio.Event()  # set on shutdown: open live streams end at once
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -112,7 +120,11 @@ class WebChat:
             web.post("/api/chat/upload", self.upload),
             web.get("/api/chat/updates", self.updates),
             web.get("/api/chat/history", self.history),
+            web.get("/api/chat/live", self.live),
         ]
+
+    async def stop(self) -> None:
+        self.closing.set()
 
     # -- pages -----------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.StreamResponse:
@@ -375,14 +387,56 @@ class WebChat:
         key = self._existing(request)
         if key is None:
             return self._json(request, {"messages": []})
-        try:
-            after = int(request.query.get("after", "0"))
-        except ValueError:
-            after = 0
-        messages = await self.transcripts.proactive_after(key, after, 50)
+        messages = await self.transcripts.proactive_after(
+            key, _cursor(request.query.get("after")), 50
+        )
         return self._json(request, {"messages": messages})
 
-    # -- outbox delivery: a proactive message lands in the transcript, fetched by polling --------
+    async def live(self, request: web.Request) -> web.StreamResponse:
+        """Server-Sent Events: each outbox message of this visitor as it lands in the transcript.
+
+        The stream asks the database, not this process, what is new: the row may have been
+        written by another instance (the delivery leader). A short poll of one indexed query
+        works the same on SQLite and PostgreSQL, where LISTEN/NOTIFY would need a connection of
+        its own per instance and a fallback on SQLite anyway. Each event's id is the message's
+        seq, so a browser that reconnects (Last-Event-ID) resumes without a gap or a repeat.
+        """
+        key = self._existing(request)
+        if key is None:
+            raise web.HTTPNoContent()  # tells EventSource not to reconnect: the page polls
+        after = _cursor(request.headers.get("Last-Event-ID") or request.query.get("after"))
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # nginx: do not hold events back
+            }
+        )
+        await response.prepare(request)
+        try:
+            await response.write(b"retry: 1000\n\n")
+            await self._stream(response, key, after)
+        except ConnectionError:
+            pass  # the page went away
+        return response
+
+    async def _stream(self, response: web.StreamResponse, key: str, after: int) -> None:
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + LIVE_STREAM_SECONDS
+        pinged = loop.time()
+        while not self.closing.is_set() and loop.time() < ends:
+            for message in await self.transcripts.proactive_after(key, after, 50):
+                after = int(message["seq"])
+                data = json.dumps(message, ensure_ascii=False)
+                await response.write(f"id: {after}\ndata: {data}\n\n".encode())
+                pinged = loop.time()
+            if loop.time() - pinged > LIVE_PING_SECONDS:
+                await response.write(b": ping\n\n")
+                pinged = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), LIVE_POLL_SECONDS)
+
+    # -- outbox delivery: a proactive message lands in the transcript, pushed or polled ---------
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
         message = Outbound(
             chat_id,
@@ -397,6 +451,11 @@ def _origin(url: str) -> str:
     """scheme://host[:port] in lower case, or "" for anything else (such as "null")."""
     parts = urlsplit(url.strip().lower())
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+
+
+def _cursor(value: str | None) -> int:
+    """A message seq from the page (query or Last-Event-ID); 0 for anything unreadable."""
+    return int(value) if value and value.isdecimal() and len(value) <= 18 else 0
 
 
 def client_id_of(inbound: Inbound) -> str:

@@ -28,7 +28,9 @@
       locFail: 'Could not determine your location. Please try again, or type the address instead.'
     }
   };
-  var WARN_AT = 3500, LIMIT = 4000, POLL_MS = 15000, TIMEOUT_MS = 30000;
+  var WARN_AT = 3500, LIMIT = 4000, TIMEOUT_MS = 30000;
+  // Polling: every 3 s while the live stream is down, every 60 s as a safety net while it is up.
+  var TICK_MS = 3000, SAFETY_MS = 60000, RELISTEN_MS = 20000;
 
   function $(id) { return document.getElementById(id); }
   var list = $('messages'), input = $('input'), sendBtn = $('send'), attachBtn = $('attach'),
@@ -41,7 +43,8 @@
   var failed = null;      // the last action that failed and can be retried with the same id
   var lastGroup = null;   // the newest .choices element (only it may be enabled)
   var retryFn = null;
-  var seq = 0, polling = false, pollAgain = false;
+  var seq = 0, polling = false, pollAgain = false, lastPoll = 0;
+  var live = null, liveUp = false;
 
   /* ---------- small helpers ---------- */
   function get(k) { try { return localStorage.getItem(k); } catch (e) { return null; } }
@@ -221,6 +224,7 @@
         say('');
         showReply(d);
         poll();
+        listen();
         return;
       }
       var msg = (d && d.error) || (r.status === 413 ? t.tooBig : r.status >= 500 ? t.serverErr : t.failed);
@@ -261,26 +265,49 @@
     }
   }
 
-  /* ---------- proactive updates ---------- */
+  /* ---------- proactive updates: a live stream, polling when it fails ---------- */
+  /* Messages carry their seq: whatever the stream and the polls both bring is shown once. */
+  function take(ms) {
+    ms.sort(function (x, y) { return x.seq - y.seq; });
+    for (var i = 0; i < ms.length; i++) {
+      if (typeof ms[i].seq === 'number' && ms[i].seq > seq) {
+        seq = ms[i].seq;
+        addMsg('bot', ms[i].text, ms[i].choices);
+      }
+    }
+    put('gr.seq', String(seq));
+  }
+
   function poll() {
     if (!loaded) return;
     if (polling) { pollAgain = true; return; }
-    polling = true; pollAgain = false;
+    polling = true; pollAgain = false; lastPoll = Date.now();
     api('api/chat/updates?after=' + seq).then(function (r) {
-      var ms = (r.ok && r.data && r.data.messages) || [];
-      ms.sort(function (x, y) { return x.seq - y.seq; });
-      for (var i = 0; i < ms.length; i++) {
-        if (typeof ms[i].seq === 'number' && ms[i].seq > seq) {
-          seq = ms[i].seq;
-          addMsg('bot', ms[i].text, ms[i].choices);
-        }
-      }
-      put('gr.seq', String(seq));
-      if (r.data && r.data.lang) applyLang(r.data.lang);
+      take((r.ok && r.data && r.data.messages) || []);
     }, function () { /* offline: try again next tick */ }).then(function () {
       polling = false;
       if (pollAgain) poll();
     });
+  }
+
+  /* Server-Sent Events. The browser reconnects by itself and says the last seq it got
+     (Last-Event-ID); while the stream is down the page polls every few seconds. */
+  function listen() {
+    if (!window.EventSource || live || !loaded) return;
+    live = new EventSource('api/chat/live?after=' + seq);
+    live.onopen = function () { liveUp = true; poll(); };  // anything sent while it was down
+    live.onmessage = function (e) {
+      var m = null;
+      try { m = JSON.parse(e.data); } catch (x) { /* not ours */ }
+      if (m && typeof m === 'object') take([m]);
+    };
+    live.onerror = function () {
+      liveUp = false;
+      if (live && live.readyState === 2) {   // closed for good: poll, and try again later
+        live.close(); live = null;
+        setTimeout(listen, RELISTEN_MS);
+      }
+    };
   }
 
   /* ---------- history / startup ---------- */
@@ -320,6 +347,7 @@
       }
       if (!ms.length && !failed && !busy) start({ body: { text: '/start' } });
       else poll();
+      listen();
       toBottom();
     }, function () {
       say(t.loadFail, 'error', load);
@@ -393,7 +421,10 @@
   });
 
   /* ---------- polling and resizing ---------- */
-  setInterval(function () { if (document.visibilityState !== 'hidden') poll(); }, POLL_MS);
+  setInterval(function () {
+    if (document.visibilityState === 'hidden') return;
+    if (!liveUp || Date.now() - lastPoll > SAFETY_MS) poll();
+  }, TICK_MS);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'visible') poll();
   });
