@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.app import build_core
+from bot.app import Runner, build_core
 from scheduler.leader import Election, Leadership
 from scheduler.polls import run_polls
 from storage.db import create_engine, session_factory
@@ -27,6 +27,7 @@ from storage.leader import (
     leader_lock,
 )
 from storage.models import Identity, OutboxMessage, Person, PollRound
+from storage.outbox import counts as outbox_counts
 from storage.outbox import enqueue
 from tests.conftest import make_settings
 from tests.polls_helpers import load_poll
@@ -209,4 +210,45 @@ async def test_a_message_queued_on_any_instance_wakes_the_leaders_delivery_at_on
         await asyncio.wait_for(woken.wait(), 2)
     finally:
         await lock.close()
+        await core.close()
+
+
+@postgres
+async def test_a_runner_that_loses_its_lock_stops_its_jobs_and_delivery_then_leads_again(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The leader's connection is cut (a network blip, an operator's pg_terminate_backend):
+    it stops its scheduler and delivery worker at once and, being the only instance, takes
+    office again a few seconds later with a fresh scheduler and a working worker."""
+    core = await build_core(make_settings(tmp_path, db_url))
+    runner = Runner(core)
+    await runner.start()
+    try:
+        first_scheduler = runner.scheduler
+        assert core.leadership.is_leader and first_scheduler.running
+        await kill_holder(db_url)
+        for _ in range(100):
+            if not core.leadership.is_leader and not first_scheduler.running:
+                break
+            await asyncio.sleep(0.02)
+        assert not core.leadership.is_leader and not first_scheduler.running
+        assert runner._delivery is not None and runner._delivery.done()
+
+        for _ in range(300):
+            if core.leadership.is_leader and runner.scheduler is not first_scheduler:
+                break
+            await asyncio.sleep(0.05)
+        assert core.leadership.is_leader and runner.scheduler.running
+        assert core.leadership.terms == 2
+        async with core.sessions() as session, session.begin():
+            await enqueue(session, "after:1", "web", "visitor", {"text": "still delivered"})
+        for _ in range(200):
+            async with core.sessions() as session:
+                if (await outbox_counts(session)).get("sent") == 1:
+                    break
+            await asyncio.sleep(0.05)
+        async with core.sessions() as session:
+            assert await outbox_counts(session) == {"sent": 1}
+    finally:
+        await runner.stop()
         await core.close()
