@@ -12,8 +12,10 @@ UNIT_KINDS = {
 HOST_KINDS = {
     "agency": N_("Agency"),
     "public_service_unit": N_("Public service unit"),
-    "state_enterprise_majority": N_("State enterprise (state capital over 50 percent)"),
-    "state_enterprise_minority": N_("State enterprise (state capital 50 percent or less)"),
+    "state_enterprise_majority": N_(
+        "State enterprise (the state holds over 50 percent of the charter capital)"
+    ),
+    "state_enterprise_minority": N_("Enterprise with state capital of 50 percent or less"),
     "private_enterprise": N_("Private enterprise"),
 }
 

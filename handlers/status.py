@@ -26,7 +26,7 @@ def status_label(t: Translator, status: str) -> str:
 
 # How each kind of event reads in a history; "" is the report's arrival.
 EVENT_NAMES = {
-    "": N_("Received"),
+    "": N_("Report received"),
     "ack": N_("Acknowledged"),
     "assign": N_("Assigned to"),
     "ask": N_("Question to the reporter"),

@@ -186,7 +186,7 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
             await phone.fill("#secret", secret)
             await phone.get_by_role("button", name="Tra cứu").click()
             await expect(phone.locator("#status")).to_have_text("Mới", timeout=10_000)
-            await expect(phone.locator("#history")).to_contain_text("Thời gian nhận")
+            await expect(phone.locator("#history")).to_contain_text("Đã tiếp nhận phản ánh")
             assert refused == []
             await browser.close()
     finally:

@@ -488,13 +488,13 @@ async def test_the_sender_answers_a_question_and_says_whether_it_was_resolved(se
     await staff_do(core, code, "resolve", "resolved", "Đã sửa mái.")
     html, token = await open_case(client, code, secret)
     status, html = await reply(client, code, secret, token, action="dispute", text="Vẫn dột.")
-    assert status == 200 and shown(html, "status") == "Mở lại"
+    assert status == 200 and shown(html, "status") == "Đã mở lại"
     status, html = await reply(client, code, secret, token, action="confirm")
     assert status == 409  # no longer resolved: nothing to confirm, nothing changed
     await staff_do(core, code, "resolve", "resolved", "Đã sửa xong.")
     html, token = await open_case(client, code, secret)
     status, html = await reply(client, code, secret, token, action="confirm")
-    assert status == 200 and shown(html, "status") == "Đã đóng"
+    assert status == 200 and shown(html, "status") == "Đã kết thúc"
     assert 'id="reply"' not in html  # closed: nothing more to do
 
 

@@ -94,8 +94,8 @@ EXPECTED = {
         ],
         "security": ["An ninh, trật tự, an toàn", "1", "20,0%"],
         "kinds": [
-            ["Doanh nghiệp tư nhân", "1", "20,0%"],
-            ["Doanh nghiệp nhà nước (trên 50% vốn điều lệ)", "1", "20,0%"],
+            ["Doanh nghiệp ngoài khu vực nhà nước", "1", "20,0%"],
+            ["Doanh nghiệp nhà nước (Nhà nước nắm giữ trên 50% vốn điều lệ)", "1", "20,0%"],
         ],
         "shares": {80: "80,0%", 60: "60,0%"},
         "hot": [
@@ -127,7 +127,11 @@ EXPECTED = {
         "security": ["Security, order and safety", "1", "20.0%"],
         "kinds": [
             ["Private enterprise", "1", "20.0%"],
-            ["State enterprise (state capital over 50 percent)", "1", "20.0%"],
+            [
+                "State enterprise (the state holds over 50 percent of the charter capital)",
+                "1",
+                "20.0%",
+            ],
         ],
         "shares": {80: "80.0%", 60: "60.0%"},
         "hot": [
