@@ -39,6 +39,7 @@ from telegram.warnings import PTBUserWarning
 from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
+from bot.channels.names import family_name_first
 from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
 from bot.render import choice_numbers, numbered_text
@@ -292,7 +293,7 @@ class TelegramChannel:
             "user_id": str(user.id),
             "chat_id": str(chat.id),
             "chat_kind": ChatKind.PRIVATE if private else ChatKind.GROUP,
-            "display_name": _text(user.first_name, user.last_name),
+            "display_name": family_name_first(_text(user.first_name), _text(user.last_name)),
             "username": _text(user.username),
             "language_code": _text(user.language_code),
         }
