@@ -7,7 +7,6 @@ crash at any point leaves either all of them or none.
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import logging
 import time
@@ -15,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.effects import EffectApplier
@@ -23,7 +23,7 @@ from handlers.engine import Engine
 from handlers.i18n import Translations
 from handlers.types import Inbound, Outbound, Reply
 from scheduler.telemetry import NO_TELEMETRY, Telemetry, UpdateOutcome
-from storage import attachments, inbox
+from storage import attachments, inbox, ratelimit
 from storage.conversations import (
     ConcurrentUpdate,
     PersonLock,
@@ -33,7 +33,7 @@ from storage.conversations import (
     retryable,
     save_conversation,
 )
-from storage.db import Sessions, database_busy
+from storage.db import Session, Sessions, database_busy
 from storage.outbox import enqueue
 from storage.seal import open_payload, seal_payload
 from storage.store import SqlStore
@@ -72,7 +72,7 @@ class Dispatcher:
         self.on_commit = on_commit
         self.telemetry = telemetry
         self.locks = KeyedLocks()
-        self.flood = FloodGuard()
+        self.flood = self.guard("flood", 30, 10.0)
 
     @asynccontextmanager
     async def run(
@@ -103,26 +103,9 @@ class Dispatcher:
         return reply
 
     async def _handle(self, inbound: Inbound) -> tuple[Reply | None, UpdateOutcome]:
-        verdict = self.flood.check(f"{inbound.channel}:{inbound.user_id}")
-        if verdict is not None:
-            # One person flooding us must not hold up everyone else or fill the database.
-            if verdict == "first":
-                t = self.translations(None)
-                return Reply(
-                    [
-                        Outbound(
-                            inbound.chat_id,
-                            t(
-                                "Too many messages at once. Please wait a moment, then send your answer again."
-                            ),
-                        )
-                    ]
-                ), "throttled"
-            return Reply(), "throttled"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                reply = await self._once(inbound)
-                return reply, "ok" if reply is not None else "duplicate"
+                return await self._once(inbound)
             except ConcurrentUpdate:
                 log.info("conversation changed concurrently; retrying update %s", _tag(inbound))
                 await asyncio.sleep(0.01 * attempt)
@@ -141,14 +124,19 @@ class Dispatcher:
                 await asyncio.sleep(0.2 * attempt)
         return self._apology(inbound), "error"
 
-    async def _once(self, inbound: Inbound) -> Reply | None:
+    async def _once(self, inbound: Inbound) -> tuple[Reply | None, UpdateOutcome]:
         async with self.sessions() as session, session.begin():
             # First the person, then the deduplication key: an instance handling the same
             # update (or this person's previous one) elsewhere is waited for, then seen.
             await hold_person(session, inbound.channel, inbound.user_id, self.person_lock)
+            # Counted in the event's own transaction, under the person's lock: one upsert,
+            # and no second commit on the hot path.
+            verdict = await self.flood.count(session, f"{inbound.channel}:{inbound.user_id}")
+            if verdict is not None:
+                return self._flooded(inbound, verdict), "throttled"
             if not await claim_update(session, inbound.channel, inbound.update_key):
                 log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
-                return None
+                return None, "duplicate"
             row, state = await load_conversation(
                 session, inbound.channel, inbound.user_id, for_update=self.person_lock == "row"
             )
@@ -161,7 +149,11 @@ class Dispatcher:
                 await self.effects.apply(session, effect)
         if result.effects:
             self.on_commit()
-        return result.reply
+        return result.reply, "ok"
+
+    def guard(self, name: str, limit: int, window: float) -> FloodGuard:
+        """A budget counted in this database, so shared by every instance (pages, uploads)."""
+        return FloodGuard(self.sessions, name, limit, window)
 
     # -- the inbox: what a channel fetched is kept until it is handled ---------------------------
     async def inbox_store(
@@ -217,6 +209,15 @@ class Dispatcher:
         async with self.sessions() as session:
             return await attachments.unheld(session, refs, conversation)
 
+    def _flooded(self, inbound: Inbound, verdict: str) -> Reply:
+        """One person flooding us must not hold up everyone else or fill the database: the
+        first refused event of a burst is answered, the rest dropped quietly."""
+        if verdict != "first":
+            return Reply()
+        t = self.translations(None)
+        text = t("Too many messages at once. Please wait a moment, then send your answer again.")
+        return Reply([Outbound(inbound.chat_id, text)])
+
     def _apology(self, inbound: Inbound) -> Reply:
         t = self.translations(None)
         text = t(
@@ -231,31 +232,25 @@ def _tag(inbound: Inbound) -> str:
 
 
 class FloodGuard:
-    """At most `limit` events per key (a person, an address) in any `window` seconds; beyond
-    that they are refused, with one polite message per burst. Memory stays bounded."""
+    """At most `limit` events per key (a person, an address) in a window of `window` seconds;
+    beyond that they are refused, with one polite message per burst. Counted in the database
+    (storage.ratelimit.bump: one row per key, which expires), so every instance shares the
+    counts and a restart forgives no one."""
 
-    def __init__(self, limit: int = 30, window: float = 10.0) -> None:
+    def __init__(self, sessions: Sessions, name: str, limit: int = 30, window: float = 10.0):
+        self.sessions = sessions
+        self.name = name
         self.limit = limit
         self.window = window
-        self._seen: dict[str, collections.deque[float]] = {}
-        self._warned: set[str] = set()
 
-    def check(self, key: str) -> str | None:
-        """None to go ahead; "first" for the first dropped update of a burst; "more" after."""
-        now = time.monotonic()
-        seen = self._seen.setdefault(key, collections.deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) < self.limit:
-            seen.append(now)
-            self._warned.discard(key)
-            if len(self._seen) > 10_000:  # forget the quiet ones; memory stays bounded
-                for stale in [
-                    k for k, q in self._seen.items() if not q or now - q[-1] > self.window
-                ]:
-                    self._seen.pop(stale, None)
+    async def check(self, key: str) -> str | None:
+        """None to go ahead; "first" for the first refused event of a burst; "more" after."""
+        async with self.sessions() as session, session.begin():
+            return await self.count(session, key)
+
+    async def count(self, session: Session, key: str) -> str | None:
+        """`check`, inside a transaction the caller holds."""
+        hits = await ratelimit.bump(session, f"{self.name}:{key}", timedelta(seconds=self.window))
+        if hits <= self.limit:
             return None
-        if key in self._warned:
-            return "more"
-        self._warned.add(key)
-        return "first"
+        return "first" if hits == self.limit + 1 else "more"

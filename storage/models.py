@@ -323,6 +323,18 @@ class LinkCode(SQLModel, table=True):
     pending_username: str = Field(default="", max_length=64)
 
 
+class RateWindow(SQLModel, table=True):
+    """How many events one key (a person, an address) had in its current window: one row per
+    key, counted with one upsert, so a flood check costs a statement, not a row per event.
+    Shared by every instance; times in epoch milliseconds, so both databases compare them."""
+
+    __tablename__ = "rate_window"
+    key: str = Field(primary_key=True, max_length=200)
+    started_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hits: int = 0
+    expires_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
 class RateHit(SQLModel, table=True):
     """One counted event (a failed sign-in or /link try) for rate limits and lockouts; shared
     by every instance, and dropped once it can no longer count."""

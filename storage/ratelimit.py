@@ -3,13 +3,18 @@ a restart does not forgive an attacker. Each counted event is a row that expires
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import case, delete, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import RateHit
+from storage.models import RateHit, RateWindow
+
+_windows = RateWindow.__table__  # type: ignore[attr-defined]
 
 
 async def record(session: AsyncSession, key: str, keep: timedelta) -> int:
@@ -48,3 +53,30 @@ async def clear(session: AsyncSession, key: str) -> None:
 
 async def prune(session: AsyncSession) -> None:
     await session.execute(delete(RateHit).where(col(RateHit.expires_at) <= datetime.now(UTC)))
+    now_ms = int(time.time() * 1000)
+    await session.execute(delete(RateWindow).where(col(RateWindow.expires_ms) <= now_ms))
+
+
+async def bump(session: AsyncSession, key: str, window: timedelta) -> int:
+    """Count one event under `key` and return how many its current window holds, this one
+    included. A window starts at the first event after the last one ended (fixed windows:
+    a burst straddling two may reach twice the limit, never more). One upsert, no read."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = int(time.time() * 1000)
+    span = max(1, int(window.total_seconds() * 1000))
+    ended = _windows.c.started_ms <= now - span
+    stmt = (
+        insert(_windows)
+        .values(key=key[:200], started_ms=now, hits=1, expires_ms=now + span)
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "hits": case((ended, 1), else_=_windows.c.hits + 1),
+                "started_ms": case((ended, now), else_=_windows.c.started_ms),
+                "expires_ms": case((ended, now + span), else_=_windows.c.expires_ms),
+            },
+        )
+        .returning(_windows.c.hits)
+    )
+    return int((await session.execute(stmt)).scalar_one())

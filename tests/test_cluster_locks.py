@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from bot.app import Core, build_core, seed_demo
 from bot.dispatcher import Dispatcher
@@ -103,3 +105,19 @@ async def test_two_instances_handle_one_persons_events_one_after_the_other(
         for user in users:
             row, _state = await load_conversation(session, "telegram", user)
             assert row is not None and row.version >= 1
+
+
+async def test_the_flood_budget_is_shared_by_the_instances_and_expires(pg_core: Core) -> None:
+    """30 events in 10 s per person, counted across instances: a flooder alternating between
+    two instances is stopped at the 31st, told once, and may write again after the window."""
+    a, b = instances(pg_core)
+    replies = [
+        await (a if n % 2 else b).handle(text("777", f"f:{n}", "xin chào")) for n in range(34)
+    ]
+    told = [r for r in replies[30:] if r is not None and r.messages]
+    assert len(told) == 1 and "quá nhiều tin nhắn" in told[0].messages[0].text.lower()
+    assert all(r is not None and not r.messages for r in replies[31:])
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=11), tick=True):
+        again = await a.handle(text("777", "f:after", "xin chào"))
+    assert again is not None and again.messages
+    assert "quá nhiều" not in again.messages[0].text.lower()

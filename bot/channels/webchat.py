@@ -23,7 +23,6 @@ from aiohttp import BodyPartReader, web
 from bot.channels.context import ChannelContext
 from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.http import client_address, parse_json, read_capped
-from bot.dispatcher import FloodGuard
 from bot.render import numbered_text
 from handlers.forms import StepType
 from handlers.i18n import N_
@@ -109,7 +108,8 @@ class WebChat:
         self.secure_cookies = secure_cookies
         self.public_origin = _origin(ctx.public_url)
         self.trust_proxy = trust_proxy
-        self.upload_guard = FloodGuard(UPLOADS_PER_HOUR, 3600.0)
+        # Counted in the database, so a session's budget holds across instances.
+        self.upload_guard = ctx.dispatcher.guard("upload", UPLOADS_PER_HOUR, 3600.0)
         self.closing = asyncio.Event()  # set on shutdown: open live streams end at once
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -259,7 +259,7 @@ class WebChat:
             return await self._error(request, self._existing(request), CROSS_SITE, 403)
         key = self._session(request)
         address = client_address(request, self.trust_proxy)
-        if self.upload_guard.check(key) or self.upload_guard.check(f"ip:{address}"):
+        if await self.upload_guard.check(key) or await self.upload_guard.check(f"ip:{address}"):
             return await self._error(request, key, TOO_MANY_FILES, 429)
         if (
             request.content_length

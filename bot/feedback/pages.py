@@ -144,8 +144,9 @@ class FeedbackPage:
         self.trust_proxy = trust_proxy
         self.tokens = tokens or FormTokens()
         # Per page (per running app), not global: tests and several apps never share them.
-        self.submit_guard = FloodGuard(*submit_limit)
-        self.status_guard = FloodGuard(*status_limit)
+        # Counted in the database: every instance behind the balancer sees the same counts.
+        self.submit_guard = FloodGuard(sessions, "feedback:submit", *submit_limit)
+        self.status_guard = FloodGuard(sessions, "feedback:status", *status_limit)
         self.locks = KeyedLocks()
         self.filed: collections.OrderedDict[str, Filed] = collections.OrderedDict()
         form = catalog.forms["report"]
@@ -266,7 +267,7 @@ class FeedbackPage:
 
     async def submit(self, request: web.Request) -> web.Response:
         address = client_address(request, self.trust_proxy)
-        flooded = self.submit_guard.check(address) is not None
+        flooded = await self.submit_guard.check(address) is not None
         if request.content_length and request.content_length > 4 * self.max_upload_bytes:
             # Far beyond any honest form: not worth reading at all.
             raise web.HTTPRequestEntityTooLarge(
@@ -429,7 +430,7 @@ class FeedbackPage:
         values = {k: str(form.get(k, ""))[: 4 * MAX_NOTE] for k in fields}
         t = self.translations(self._locale(values.get("lang")))
         address = client_address(request, self.trust_proxy)
-        if self.status_guard.check(address) is None:
+        if await self.status_guard.check(address) is None:
             return values, t, None
         message = t(
             "Too many attempts from your connection. Please wait a few minutes and try again."
