@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from storage.models import (
@@ -88,6 +88,17 @@ class Sealer:
         """The tag under every key, so a box is found under an old key too."""
         msg = f"reporter-box:{person_id}".encode()
         return [hmac.new(k, msg, hashlib.sha256).hexdigest() for k in self._tag_keys]
+
+
+def shared_secret(sessions: async_sessionmaker[AsyncSession], purpose: str) -> bytes | None:
+    """A secret every instance derives alike from the seal key they share (e.g. to sign the
+    feedback form, which one instance draws and another may receive); None without a key."""
+    sealer = sealer_of(sessions())  # a session not yet connected: only its `info` is read
+    if sealer is None:
+        return None
+    raw = urlsafe_b64decode(sealer.keys[0].encode())
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(raw)
 
 
 def _tag_key(key: str) -> bytes:

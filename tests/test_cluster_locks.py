@@ -15,6 +15,8 @@ import time_machine
 
 from bot.app import Core, build_core, seed_demo
 from bot.dispatcher import Dispatcher
+from bot.feedback import FeedbackPage
+from bot.feedback.guard import TokenProblem
 from handlers.types import Inbound
 from storage.conversations import claim_update, hold_person, load_conversation
 from tests.conftest import make_settings
@@ -121,3 +123,13 @@ async def test_the_flood_budget_is_shared_by_the_instances_and_expires(pg_core: 
         again = await a.handle(text("777", "f:after", "xin chào"))
     assert again is not None and again.messages
     assert "quá nhiều" not in again.messages[0].text.lower()
+
+
+async def test_a_feedback_form_drawn_by_one_instance_is_accepted_by_another(
+    pg_core: Core,
+) -> None:
+    drawn_by, sent_to = FeedbackPage.from_core(pg_core), FeedbackPage.from_core(pg_core)
+    token = drawn_by.tokens.issue("browser-cookie")
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=30), tick=True):
+        assert sent_to.tokens.check(token, "browser-cookie") is None
+        assert sent_to.tokens.check(token, "another-browser") is TokenProblem.INVALID

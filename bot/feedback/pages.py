@@ -51,6 +51,7 @@ from handlers.org import HOST_KINDS
 from handlers.ports import ReportView, StaleCase, UnitView
 from handlers.status import event_line, public_history, status_label
 from storage.db import Sessions
+from storage.seal import shared_secret
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -176,6 +177,9 @@ class FeedbackPage:
             on_commit=lambda: core.dispatcher.on_commit(),
             secure_cookies=settings.public_url.startswith("https://"),
             trust_proxy=settings.web_trust_proxy,
+            # Signed with a key every instance derives from the shared seal key: a form drawn
+            # by one instance behind the balancer is accepted by another.
+            tokens=FormTokens(key=shared_secret(core.sessions, "grassroots feedback form")),
         )
 
     def routes(self) -> list[web.AbstractRouteDef]:
