@@ -129,7 +129,61 @@ async def run_mode(mode: str, members: int, steps: int, pairs: bool) -> dict[str
     }
 
 
+async def raw_costs(events: int) -> dict[str, float]:
+    """Milliseconds per event transaction without the engine (a person's lock, the claim, the
+    state read and write, commit), one after another: what each way of holding costs in
+    itself, and what the flood check's upsert adds, free of the machine's other load."""
+    from datetime import timedelta
+
+    from bot.app import build_core
+    from storage import ratelimit
+    from storage.conversations import (
+        claim_update,
+        hold_person,
+        load_conversation,
+        save_conversation,
+    )
+
+    costs: dict[str, float] = {}
+    async with fresh_database() as url:
+        with scratch_dir("grassroots-bench-lock-") as workdir:
+            core = await build_core(make_settings(workdir, database_url=url))
+            try:
+                for label, mode, flood in (  # alternated, twice: the machine's load drifts
+                    ("advisory, 1st", "advisory", False),
+                    ("row, 1st", "row", False),
+                    ("advisory + flood upsert, 1st", "advisory", True),
+                    ("advisory, 2nd", "advisory", False),
+                    ("row, 2nd", "row", False),
+                    ("advisory + flood upsert, 2nd", "advisory", True),
+                ):
+                    started = time.perf_counter()
+                    for n in range(events):
+                        user = str(FIRST_MEMBER + n % 50)
+                        async with core.sessions() as session, session.begin():
+                            await hold_person(session, "telegram", user, mode)  # type: ignore[arg-type]
+                            if flood:
+                                await ratelimit.bump(
+                                    session, f"flood:telegram:{user}", timedelta(seconds=10)
+                                )
+                            await claim_update(session, "telegram", f"{label}:{n}")
+                            row, state = await load_conversation(
+                                session, "telegram", user, for_update=mode == "row"
+                            )
+                            await save_conversation(
+                                session, row, "telegram", user, user, {**state, "n": n}
+                            )
+                    costs[label] = (time.perf_counter() - started) * 1000 / events
+            finally:
+                await core.close()
+    return costs
+
+
 async def main_async(args: argparse.Namespace) -> None:
+    for label, ms in (await raw_costs(args.raw)).items():
+        print(f"one event's transaction, sequential, {label:30} {ms:6.2f} ms", flush=True)
+    if args.raw_only:
+        return
     for pairs in (False, True):
         label = "contended pairs" if pairs else "one at a time"
         for mode in ("advisory", "row", "advisory", "row"):  # twice each: the first warms up
@@ -145,6 +199,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--raw", type=int, default=2000, help="events per raw measurement")
+    parser.add_argument("--raw-only", action="store_true", help="only the raw measurement")
     setup_logging()
     asyncio.run(main_async(parser.parse_args()))
 

@@ -93,7 +93,16 @@ class Dispatcher:
             if inbound is None:
                 yield None
                 return
-            yield Handled(inbound, await self.handle(inbound))
+            handling = asyncio.ensure_future(self.handle(inbound))
+            try:
+                reply = await asyncio.shield(handling)
+            except asyncio.CancelledError:
+                # A stop cut in while the event was in hand: its transaction may have
+                # committed, and a replay would then answer nothing. Finish it, let the
+                # adapter answer, and only then end as asked.
+                yield Handled(inbound, await handling)
+                raise
+            yield Handled(inbound, reply)
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """The reply to send, or None for an update already processed (a replay)."""

@@ -47,8 +47,9 @@ LEADERS_CHAT = -100_777_000_002
 FIRST_MEMBER = 830_000_000
 DESCRIPTION = "Phân xưởng {n}: nợ lương ba tháng."
 # The fake's budget for messages to groups (staff cards, hot alerts), per second, for the whole
-# bot; each instance paces its outbox to a third of it, so together they stay within it.
-GROUP_BUDGET = 15
+# bot. Only the elected leader delivers the outbox; its pacer is set to half the budget, as a
+# token bucket may add a burst of its size on top of its rate within one second.
+GROUP_BUDGET = 16
 STEP_TIMEOUT = 90.0
 
 
@@ -56,8 +57,10 @@ class ClusterFake(FakeTelegram):
     """Wakes the waiter of exactly the chat a message went to, and answers 429 to group sends
     beyond GROUP_BUDGET in any one second, as Telegram's flood control would."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int = GROUP_BUDGET) -> None:
         super().__init__()
+        self.budget = budget
+        self.group_times: list[float] = []  # every group send taken (bench/scale.py)
         self.per_chat: defaultdict[str, int] = defaultdict(int)
         self.waiters: dict[str, tuple[int, asyncio.Future[None]]] = {}
         self.group_sends: list[float] = []
@@ -77,10 +80,11 @@ class ClusterFake(FakeTelegram):
             loop = asyncio.get_running_loop()
             now = loop.time()
             recent = [t for t in self.group_sends if now - t < 1.0]
-            if len(recent) >= GROUP_BUDGET:
+            if len(recent) >= self.budget:
                 self.too_many += 1
                 raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
             self.group_sends = [*recent, now]
+            self.group_times.append(now)
         return await super()._api_sendMessage(params)
 
     async def wait_count(self, chat_id: int, count: int) -> None:
@@ -191,7 +195,7 @@ def _button(message: dict[str, Any], index: int) -> str:
 
 
 async def member_flow(
-    fake: ClusterFake, cluster: Cluster, n: int, twice: bool
+    fake: ClusterFake, cluster: Cluster, n: int, twice: bool, latencies: list[float] | None = None
 ) -> tuple[str, list[str]]:
     """Member n files a report step by step, each step on the next instance; `twice` also
     delivers the description to a second instance at the same moment. Returns the report code
@@ -205,11 +209,20 @@ async def member_flow(
         before = fake.per_chat[chat_key(uid)]
         first = n + step_no
         step_no += 1
+        started = asyncio.get_running_loop().time()
         posts = [cluster.post(first, update)]
         if again:  # the same update, at once, to another instance
             posts.append(cluster.post(first + 1, update))
         await asyncio.gather(*posts)
-        await fake.wait_count(uid, before + expect)
+        try:
+            await fake.wait_count(uid, before + expect)
+        except TimeoutError:
+            raise AssertionError(
+                f"member {n}: no answer to step {step_no} ({update.get('update_id')}); "
+                f"last: {fake.last_message_to(uid).get('text')!r}"
+            ) from None
+        if latencies is not None:  # bench/scale.py
+            latencies.append(asyncio.get_running_loop().time() - started)
         return fake.last_message_to(uid)
 
     def press(message: dict[str, Any], index: int) -> dict[str, Any]:
@@ -254,9 +267,9 @@ async def cluster(tmp_path: Path, db_url: str) -> AsyncIterator[tuple[ClusterFak
         "TELEGRAM_API_URL": fake.url,
         "TELEGRAM_MODE": "webhook",
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_RATE_PER_SECOND": str(GROUP_BUDGET // 3),
-        "TELEGRAM_RATE_PER_CHAT_PER_SECOND": str(GROUP_BUDGET // 3),
-        "TELEGRAM_RATE_PER_GROUP_PER_MINUTE": str(60 * GROUP_BUDGET // 3),
+        "TELEGRAM_RATE_PER_SECOND": str(GROUP_BUDGET // 2),
+        "TELEGRAM_RATE_PER_CHAT_PER_SECOND": str(GROUP_BUDGET // 2),
+        "TELEGRAM_RATE_PER_GROUP_PER_MINUTE": str(60 * GROUP_BUDGET // 2),
         "ZALO_BOT_TOKEN": "",
         "LOG_LEVEL": "INFO",
     }
@@ -321,7 +334,8 @@ def check_everything_once(
     assert cards == Counter(set(by_code)), "a staff card was missing or sent twice"
     hot = {c for c, r in by_code.items() if r.urgency == "hot"}
     assert hot, "the test should file hot reports"
-    alerts = Counter(c for t in sends_to(fake, LEADERS_CHAT) for c in hot if c in t)
+    flagged = [t for t in sends_to(fake, LEADERS_CHAT) if t.startswith("🔥")]  # not a digest
+    alerts = Counter(c for t in flagged for c in hot if c in t)
     assert alerts == Counter(hot), "a hot alert was missing or sent twice"
     assert fake.too_many == 0, "the instances together went over the bot's budget"
 

@@ -97,6 +97,8 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._replies: set[asyncio.Future[None]] = set()  # answers of committed updates
+        self._stopping = False
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
             ctx.dispatcher,
@@ -156,12 +158,15 @@ class TelegramChannel:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
+        self._stopping = True  # no new webhook update is taken in from here on
         await self.stop_receiving()
         if self._tasks:  # an update cut short stays in the inbox for the next start
             _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._replies:  # answers already committed finish before the connection closes
+            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
         await self.app.shutdown()
         # After a start that failed half-way PTB shuts nothing down: close our session anyway.
         await self.app.bot.request.shutdown()
@@ -233,6 +238,8 @@ class TelegramChannel:
 
     async def feed_webhook(self, data: dict[str, Any]) -> None:
         """Store a webhook body (before our 200 acknowledges it), then handle it."""
+        if self._stopping:  # refused (503): the balancer or Telegram sends it to another
+            raise ConnectionAbortedError("stopping")
         key = update_key(self.bot.id, data)
         if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
             self._spawn(key, data)
@@ -278,7 +285,12 @@ class TelegramChannel:
                 if update.callback_query is not None:
                     await self._safe(update.callback_query.answer())
                 return
-            await self.render(handled.reply, update.callback_query)
+            # Committed: the answer must go out even if a stop cancels this task now (the
+            # update's replay after a restart is a no-op and answers nothing).
+            render = asyncio.ensure_future(self.render(handled.reply, update.callback_query))
+            self._replies.add(render)
+            render.add_done_callback(self._replies.discard)
+            await asyncio.shield(render)
 
     async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user
