@@ -1,7 +1,7 @@
 """rate_window: flood and upload budgets counted in the database, shared by every instance
 
 Revision ID: rate_window
-Revises: sealed_reporters
+Revises: report_search
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "rate_window"
-down_revision: str | None = "sealed_reporters"
+down_revision: str | None = "report_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
