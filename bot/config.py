@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # X-Forwarded-For instead, so one flooding sender never blocks the others.
     web_trust_proxy: bool = False
 
+    # The monthly report's letterhead (reports/monthly.py); empty = a placeholder to fill in.
+    committee_parent: str = ""
+    committee_name: str = ""
+    committee_short: str = ""
+    committee_place: str = ""
+
     timezone: str = "Asia/Ho_Chi_Minh"
     default_locale: str = "vi"
     max_text_length: int = Field(default=4000, ge=100)

@@ -22,6 +22,19 @@ class ReportSettings(Protocol):
     @property
     def min_group_size(self) -> int: ...  # smallest anonymous group published (suppression)
 
+    # The monthly report's letterhead; "" leaves a placeholder for the office to fill in.
+    @property
+    def committee_parent(self) -> str: ...  # "ĐẢNG BỘ TỈNH BẾN TRE"
+
+    @property
+    def committee_name(self) -> str: ...  # "ĐẢNG ỦY KHỐI CÁC CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
+
+    @property
+    def committee_short(self) -> str: ...  # the "ĐUK" of "Số 12-BC/ĐUK"
+
+    @property
+    def committee_place(self) -> str: ...  # "Bến Tre", for "Bến Tre, ngày … tháng … năm …"
+
 
 class ReportContext(Protocol):
     @property

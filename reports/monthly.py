@@ -22,7 +22,7 @@ from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
 from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
-from reports.context import ReportContext
+from reports.context import ReportContext, ReportSettings
 from reports.digest import category_label, kind_label, plot_daily
 from reports.polls import published
 from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
@@ -165,19 +165,41 @@ async def build_monthly_report(
         data = await collect_month(
             session, first, ctx.settings.tz, t.locale, ctx.settings.min_group_size
         )
-    return await asyncio.to_thread(render_docx, t, ctx.catalog, data, ctx.settings.tz)
+    head = Letterhead.of(ctx.settings)
+    return await asyncio.to_thread(render_docx, t, ctx.catalog, data, ctx.settings.tz, head)
 
 
 FONT = "Times New Roman"  # full Vietnamese coverage; what Vietnamese official papers use
 
 
-def _page_setup(doc: Any, t: Translator, made: date) -> None:
-    """A4 with the usual margins of Vietnamese official documents, page numbers below, and one
-    font everywhere: theme fonts are replaced, so no heading or table falls back to Calibri."""
+@dataclass(frozen=True)
+class Letterhead:
+    """Who issues the report, as its header names them (settings COMMITTEE_*)."""
+
+    parent: str = "ĐẢNG BỘ TỈNH …"
+    committee: str = "ĐẢNG ỦY KHỐI CÁC CƠ QUAN VÀ DOANH NGHIỆP TỈNH"
+    short: str = "ĐUK"  # the "-BC/ĐUK" of the number
+    place: str = "…"
+
+    @classmethod
+    def of(cls, settings: ReportSettings) -> Letterhead:
+        named = {
+            "parent": settings.committee_parent,
+            "committee": settings.committee_name,
+            "short": settings.committee_short,
+            "place": settings.committee_place,
+        }
+        return cls(**{k: v for k, v in named.items() if v})  # unset: the placeholders above
+
+
+def _page_setup(doc: Any, t: Translator) -> None:
+    """A4 with the margins of Hướng dẫn 36-HD/VPTW (top and bottom 20 mm, left 30, right 15),
+    page numbers at the foot, and one font everywhere: theme fonts are replaced, so no heading
+    or table falls back to Calibri."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
-    from docx.shared import Mm, RGBColor
+    from docx.shared import Mm, Pt, RGBColor
 
     for section in doc.sections:
         section.page_width, section.page_height = Mm(210), Mm(297)
@@ -194,10 +216,45 @@ def _page_setup(doc: Any, t: Translator, made: date) -> None:
             fonts.attrib.pop(qn(f"w:{attr}"), None)
         for attr in ("ascii", "hAnsi", "eastAsia", "cs"):
             fonts.set(qn(f"w:{attr}"), FONT)
+    doc.styles["Normal"].font.size = Pt(14)
     for name in ("Title", "Heading 1"):
         doc.styles[name].font.color.rgb = RGBColor(0, 0, 0)
-    dated = doc.add_paragraph(t("Made on {date}", date=f"{made:%d/%m/%Y}"))
-    dated.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    title = doc.styles["Title"]
+    title.font.all_caps, title.font.bold, title.font.size = True, True, Pt(15)
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+
+def _letterhead(doc: Any, t: Translator, head: Letterhead, made: date) -> None:
+    """The two-column header of a Party committee's document (Hướng dẫn 36-HD/VPTW): the
+    higher committee and the issuing one, "*", and the number on the left; the Party's name,
+    then the place and date line on the right. The number is left blank for the office to fill
+    in when it registers the report."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Mm, Pt
+
+    table = doc.add_table(rows=1, cols=2)
+    left, right = table.rows[0].cells
+    left.width, right.width = Mm(75), Mm(90)
+    lines = [
+        (left, head.parent, {}),
+        (left, head.committee, {"bold": True}),
+        (left, "*", {}),
+        (left, t("No. {number}", number=f"      -BC/{head.short}"), {}),
+        (right, t("COMMUNIST PARTY OF VIETNAM"), {"bold": True, "underline": True}),
+        (right, _dated(t, head.place, made), {"italic": True}),
+    ]
+    for cell, text, look in lines:
+        paragraph = cell.paragraphs[0] if not cell.paragraphs[0].text else cell.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run = paragraph.add_run(text)
+        run.font.size = Pt(13 if cell is left else 14)
+        for attr, value in look.items():
+            setattr(run.font, attr, value)
+
+
+def _dated(t: Translator, place: str, made: date) -> str:
+    day, month, year = f"{made:%d}", f"{made:%m}", f"{made:%Y}"
+    return t("{place}, {day}/{month}/{year}", place=place, day=day, month=month, year=year)
 
 
 # -- the document ----------------------------------------------------------------------------------
@@ -209,12 +266,19 @@ def _share(t: Translator, part: int, whole: int) -> str:
     return format_percent(part / whole if whole else 0, format="#,##0.0%", locale=t.locale)
 
 
-def render_docx(t: Translator, catalog: Catalog, data: MonthlyData, tz: ZoneInfo) -> bytes:
+def render_docx(
+    t: Translator,
+    catalog: Catalog,
+    data: MonthlyData,
+    tz: ZoneInfo,
+    head: Letterhead = Letterhead(),
+) -> bytes:
     from docx import Document
 
     d = data.digest
     doc = Document()
-    _page_setup(doc, t, datetime.now(tz).date())
+    _page_setup(doc, t)
+    _letterhead(doc, t, head, datetime.now(tz).date())
     month = f"{data.first:%m/%Y}"
     doc.add_heading(t("Monthly report {month}", month=month), level=0)
     last_day = d.until.astimezone(tz).date() - timedelta(days=1)

@@ -240,4 +240,26 @@ async def test_the_report_is_a4_in_times_new_roman_with_page_numbers_and_its_dat
     assert not any(k.endswith("Theme") or k.endswith("theme") for f in fonts for k in f.attrib)
     assert doc.styles.element.find(qn("w:docDefaults")).find(f".//{qn('w:rFonts')}") is not None
     assert 'w:instr="PAGE"' in section.footer._element.xml
-    assert "Lập ngày 02/11/2026" in "\n".join(p.text for p in doc.paragraphs)
+    # The letterhead of a committee's report (Hướng dẫn 36-HD/VPTW), then the title in capitals.
+    left, right = ([p.text for p in cell.paragraphs] for cell in doc.tables[0].rows[0].cells)
+    assert left == [
+        "ĐẢNG BỘ TỈNH …",
+        "ĐẢNG ỦY KHỐI CÁC CƠ QUAN VÀ DOANH NGHIỆP TỈNH",
+        "*",
+        "Số       -BC/ĐUK",
+    ]
+    assert right == ["ĐẢNG CỘNG SẢN VIỆT NAM", "…, ngày 02 tháng 11 năm 2026"]
+    title = next(p for p in doc.paragraphs if p.style.name == "Title")
+    assert title.text == "Báo cáo tháng 10/2026" and title.style.font.all_caps
+
+
+def test_the_letterhead_names_the_configured_committee():
+    from bot.config import Settings
+    from reports.monthly import Letterhead
+
+    settings = Settings(
+        committee_parent="ĐẢNG BỘ TỈNH BẾN TRE", committee_place="Bến Tre", committee_short=""
+    )
+    head = Letterhead.of(settings)
+    assert (head.parent, head.place) == ("ĐẢNG BỘ TỈNH BẾN TRE", "Bến Tre")
+    assert (head.committee, head.short) == (Letterhead().committee, "ĐUK")  # unset: defaults
