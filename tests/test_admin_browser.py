@@ -61,17 +61,27 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
 
         code = (await run_cli(["invite", "create", "--role", "staff"], **env)).split()[0]
         await register(staff, "Trần Văn Cường", f"/start {code}")
-        out = await staff.say("/weblogin")
-        link = re.search(r"http://\S+/admin/login/\S+", out)
-        assert link, out
+        cookies = [
+            {"name": c.key, "value": c.value, "url": staff.base} for c in staff.http.cookie_jar
+        ]
 
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
             context = await browser.new_context(
                 viewport={"width": 390, "height": 844}, accept_downloads=True
             )
-            page = await context.new_page()
-            await page.goto(link.group(0))
+            await context.add_cookies(cookies)  # type: ignore[arg-type]
+            chat = await context.new_page()
+            await chat.goto(f"{staff.base}/")
+            await expect(chat.locator(".msg.bot").last).to_contain_text("/help", timeout=10_000)
+            await chat.fill("#input", "/weblogin")
+            await chat.click("#send")
+            # The sign-in link in the chat is a real link, opened in a tab without a referrer.
+            link = chat.locator(".msg.bot .bubble a[href*='/admin/login/']")
+            await expect(link).to_have_attribute("rel", "noopener noreferrer", timeout=10_000)
+            async with context.expect_page() as opened:
+                await link.click()
+            page = await opened.value
             await page.click("#sign-in")
             await expect(page.locator("h1")).to_have_text("Dashboard", timeout=10_000)
             await expect(page.locator("#count-today")).to_have_text("1")

@@ -65,7 +65,10 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
             await tap("Security")
             await tap("Hot")
             await tap("My unit")
-            await send("Mất an toàn lao động tại công trường, một công nhân bị thương nhẹ.")
+            await send(
+                "Mất an toàn lao động tại công trường, xem https://example.org/tin?a=1. "
+                "Đừng mở javascript:alert(1)"
+            )
             await page.set_input_files(
                 "#file", files=[{"name": "anh.png", "mimeType": "image/png", "buffer": _png()}]
             )
@@ -74,6 +77,12 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
             await tap("Anonymous")
             await tap("Send")
             await expect(bot.last).to_contain_text("PA-0001")
+            # The review's link is clickable, http(s) only, opened without a referrer.
+            links = page.locator(".msg.bot .bubble a")
+            found = await links.evaluate_all("ls => ls.map(a => [a.href, a.rel, a.target])")
+            assert {tuple(x) for x in found} == {
+                ("https://example.org/tin?a=1", "noopener noreferrer", "_blank")
+            }  # and "javascript:alert(1)" stays text
 
             # Old buttons are disabled, and a reload restores the conversation.
             assert await page.locator(".choices button:not([disabled])").count() == 0
@@ -176,6 +185,16 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
             await desk.wait_for_timeout(500)
             assert await card.count() == 1  # stream and safety poll: shown once
             assert await pocket.locator(".msg.bot", has_text="Cổng sau của kho").count() == 1
+            # A typed message leaves the card's buttons usable (they are not stale).
+            for tab, typed in ((pocket, "/help"), (desk, "/lang")):
+                before = await tab.locator(".msg.bot").count()
+                await tab.fill("#input", typed)
+                await tab.click("#send")
+                await expect(tab.locator(".msg.bot")).not_to_have_count(before, timeout=10_000)
+                buttons = tab.locator(".msg.bot", has_text="Cổng sau của kho").locator("button")
+                await expect(buttons.first).to_be_enabled()
+                assert await buttons.count() > 0
+                assert await buttons.evaluate_all("bs => bs.every(b => !b.disabled)")
             # A reload resumes from the transcript, still once.
             await desk.reload()
             await expect(card).to_have_count(1, timeout=10_000)

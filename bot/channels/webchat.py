@@ -24,6 +24,7 @@ from bot.channels.context import ChannelContext
 from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.http import client_address, parse_json, read_capped
 from bot.render import numbered_text
+from handlers.callbacks import Kind, kind_of
 from handlers.forms import StepType
 from handlers.i18n import N_
 from handlers.state import State
@@ -360,6 +361,7 @@ class WebChat:
             "messages": messages,
             "duplicate": False,
             "lang": await self._locale(key),
+            "prompt": await self._open_prompt(key),
         }
         if reply.callback_answer and reply.callback_answer.text:
             payload["notice"] = reply.callback_answer.text
@@ -367,12 +369,28 @@ class WebChat:
                 payload["messages"] = [{"text": reply.callback_answer.text, "choices": []}]
         return self._json(request, payload)
 
+    async def _open_prompt(self, key: str) -> str:
+        """The token of the visitor's open prompt: the page keeps enabled the prompt buttons
+        that carry it (and every case or poll button), and disables only the stale ones. With no
+        flow open (a report just sent, say) no prompt button leads anywhere: "" matches none."""
+        state = State(await self.transcripts.state_of(key))
+        return state.nonce if state.flow else ""
+
     @staticmethod
     def _message(message: Outbound) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "text": numbered_text(message),
             "choices": [{"label": c.label, "data": c.data} for c in message.choices],
         }
+        kinds = {kind_of(c.data) for c in message.choices}
+        if kinds == {Kind.PROMPT}:
+            body["prompt"] = message.choices[0].data.partition(":")[0]
+        elif kinds and kinds <= {Kind.CASE, Kind.REPORTER}:
+            # A card's buttons go stale only when a newer version of the same card arrives.
+            prefix, case, _, version = message.choices[0].data.split(":")[:4]
+            if version.isdecimal():
+                body["card"], body["version"] = f"{prefix}:{case}", int(version)
+        return body
 
     async def history(self, request: web.Request) -> web.Response:
         key = self._existing(request)
@@ -381,7 +399,14 @@ class WebChat:
                 request, {"messages": [], "lang": self.ctx.translations.default_locale}
             )
         messages = await self.transcripts.recent(key, 100)
-        return self._json(request, {"messages": messages, "lang": await self._locale(key)})
+        return self._json(
+            request,
+            {
+                "messages": messages,
+                "lang": await self._locale(key),
+                "prompt": await self._open_prompt(key),
+            },
+        )
 
     async def updates(self, request: web.Request) -> web.Response:
         key = self._existing(request)

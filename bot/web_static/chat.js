@@ -41,7 +41,7 @@
   var lang = 'vi', t = S.vi;
   var busy = false, loaded = false, locating = false;
   var failed = null;      // the last action that failed and can be retried with the same id
-  var lastGroup = null;   // the newest .choices element (only it may be enabled)
+  var openPrompt = null;  // the token of the open prompt: its buttons, and only those, are live
   var retryFn = null;
   var seq = 0, polling = false, pollAgain = false, lastPoll = 0;
   var live = null, liveUp = false;
@@ -133,20 +133,62 @@
 
   function toBottom() { list.scrollTop = list.scrollHeight; }
 
-  /* Append a message. Any new message greys out older choice buttons. */
-  function addMsg(from, text, choices) {
-    if (lastGroup) setGroup(lastGroup, false);
-    var m = el('div', 'msg ' + from);
-    if (text) m.appendChild(el('div', 'bubble', text));
+  /* Links: http(s) only (never javascript: or data:), opened in a new tab without a referrer. */
+  var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  function linkify(node, text) {
+    var last = 0, m, url, a;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text))) {
+      url = m[0].replace(/[.,;:!?)\]]+$/, '');     // sentence punctuation is not part of it
+      if (m.index > last) node.appendChild(document.createTextNode(text.slice(last, m.index)));
+      a = el('a', '', url);
+      a.href = url; a.target = '_blank'; a.rel = 'noopener noreferrer';
+      node.appendChild(a);
+      last = m.index + url.length;
+      URL_RE.lastIndex = last;
+    }
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
+  /* A button goes stale when the server says so: a prompt's buttons when another prompt is
+     open, a card's when a newer version of that card arrives. Case, poll and other buttons stay
+     usable after a typed reply (the server refuses an outdated one with a clear answer). */
+  function usable(g) {
+    if (g.getAttribute('data-stale')) return false;
+    var p = g.getAttribute('data-prompt');
+    return p === null || openPrompt === null || p === openPrompt;
+  }
+
+  function freshen() { each('.choices', function (g) { setGroup(g, usable(g)); }); }
+
+  function supersede(g, m) {
+    each('.choices[data-card]', function (old) {
+      if (old.getAttribute('data-card') === m.card && +old.getAttribute('data-version') < m.version) {
+        old.setAttribute('data-stale', '1');
+      }
+    });
+    g.setAttribute('data-card', m.card);
+    g.setAttribute('data-version', String(m.version));
+  }
+
+  /* Append a message; `m` is what the server sent ({text, choices, prompt, card, version}). */
+  function addMsg(from, text, choices, m) {
+    var box = el('div', 'msg ' + from);
+    if (text) {
+      box.appendChild(from.indexOf('bot') === 0 ? linkify(el('div', 'bubble'), text) : el('div', 'bubble', text));
+    }
     if (from === 'bot' && choices && choices.length) {
       var g = el('div', 'choices');
       for (var i = 0; i < choices.length; i++) g.appendChild(choiceBtn(choices[i], g));
-      m.appendChild(g);
-      lastGroup = g;
+      if (m && typeof m.prompt === 'string') g.setAttribute('data-prompt', m.prompt);
+      else if (m && typeof m.card === 'string' && typeof m.version === 'number') supersede(g, m);
+      box.appendChild(g);
     }
-    list.appendChild(m);
+    list.appendChild(box);
+    freshen();
     toBottom();
-    return m;
+    return box;
   }
 
   function choiceBtn(c, g) {
@@ -170,7 +212,9 @@
   function showReply(d) {
     if (d.lang) applyLang(d.lang);
     var ms = d.messages || [];
-    for (var i = 0; i < ms.length; i++) addMsg('bot', ms[i].text, ms[i].choices);
+    if (typeof d.prompt === 'string') openPrompt = d.prompt;
+    for (var i = 0; i < ms.length; i++) addMsg('bot', ms[i].text, ms[i].choices, ms[i]);
+    freshen();
   }
 
   /* Put the user's words back into the box so nothing typed is ever lost. */
@@ -203,7 +247,7 @@
     setBusy(true);
     say(t.sending, 'busy');
     mark(a, 'pending');
-    if (lastGroup) setGroup(lastGroup, false);
+    if (a.group) setGroup(a.group, false);
     if (a.file) {
       var fd = new FormData();
       fd.append('id', a.id);
@@ -223,6 +267,7 @@
         finish(a, '');
         say('');
         showReply(d);
+        freshen();
         poll();
         listen();
         return;
@@ -251,7 +296,7 @@
   function fail(a, msg) {
     failed = a;
     mark(a, 'failed');
-    if (a.group && a.group === lastGroup) setGroup(a.group, true);
+    if (a.group) freshen();
     restoreText(a);
     say(msg, 'error', function () { if (failed === a) start(a); });
   }
@@ -272,7 +317,7 @@
     for (var i = 0; i < ms.length; i++) {
       if (typeof ms[i].seq === 'number' && ms[i].seq > seq) {
         seq = ms[i].seq;
-        addMsg('bot', ms[i].text, ms[i].choices);
+        addMsg('bot', ms[i].text, ms[i].choices, ms[i]);
       }
     }
     put('gr.seq', String(seq));
@@ -318,12 +363,12 @@
       var d = r.data;
       if (!r.ok || !d) { say((d && d.error) || t.loadFail, 'error', load); return; }
       list.textContent = '';
-      lastGroup = null;
+      if (typeof d.prompt === 'string') openPrompt = d.prompt;
       if (d.lang) applyLang(d.lang);
       var ms = d.messages || [], lastUser = null, i;
       for (i = 0; i < ms.length; i++) {
         var from = ms[i].from === 'user' ? 'user' : 'bot';
-        addMsg(from, ms[i].text, ms[i].choices);
+        addMsg(from, ms[i].text, ms[i].choices, ms[i]);
         if (from === 'user') lastUser = ms[i].text;
       }
       if (typeof d.seq === 'number') seq = d.seq;
