@@ -34,9 +34,10 @@ def code_problems(code: str) -> list[str]:
 
 
 def read_rows(
-    data: bytes, columns: Sequence[str], check: RowCheck
+    data: bytes, columns: Sequence[str], check: RowCheck, example: str = ""
 ) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
-    """Every row as (line, cells), or errors naming the line; duplicate codes are refused."""
+    """Every row as (line, cells), or errors naming the line; duplicate codes are refused.
+    A bad header is answered with how the file should begin: `example` is one valid row."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -53,7 +54,10 @@ def read_rows(
     names = [h.strip().lower() for h in header]
     missing = [c for c in columns if c not in names]
     if missing:
-        return [], [f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(columns)}"]
+        wanted = f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(columns)}"
+        if example:
+            wanted += f". The file should begin like this:\n{','.join(columns)}\n{example}"
+        return [], [wanted]
     index = {c: names.index(c) for c in columns}
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[str] = []

@@ -8,6 +8,9 @@ from sqlmodel import select
 from storage.csvrows import ImportResult, read_rows
 from storage.models import Department
 
+# One valid row, shown under the header when a file lacks a column (as in the sample file
+# handlers/data/demo/departments.csv).
+EXAMPLE = "BTC,Ban Tổ chức Đảng ủy Khối,internal"
 COLUMNS = ("code", "name", "kind")
 KINDS = ("internal", "external")
 
@@ -23,7 +26,7 @@ def _problems(cell: dict[str, str]) -> list[str]:
 
 async def import_departments(session: AsyncSession, data: bytes) -> ImportResult:
     """Upsert by code. A dry run is this, rolled back by the caller."""
-    rows, errors = read_rows(data, COLUMNS, _problems)
+    rows, errors = read_rows(data, COLUMNS, _problems, EXAMPLE)
     result = ImportResult(errors=errors)
     if errors:
         return result

@@ -13,6 +13,9 @@ from storage.models import OrgUnit
 
 __all__ = ["ImportResult", "import_units", "parse_units_csv"]
 
+# One valid row, shown under the header when a file lacks a column (as in the sample file
+# handlers/data/demo/units.csv).
+EXAMPLE = "U001,Chi bộ Văn phòng Tỉnh ủy,cell,agency,"
 COLUMNS = ("code", "name", "kind", "host_kind", "parent_code")
 
 
@@ -41,7 +44,7 @@ def _unit_problems(cell: dict[str, str]) -> list[str]:
 
 def parse_units_csv(data: bytes) -> tuple[list[UnitRow], list[str]]:
     """Parse and check every row; errors name the line so an operator can fix the file."""
-    rows, errors = read_rows(data, COLUMNS, _unit_problems)
+    rows, errors = read_rows(data, COLUMNS, _unit_problems, EXAMPLE)
     return [UnitRow(line, *(c[k] for k in COLUMNS)) for line, c in rows], errors
 
 

@@ -18,6 +18,8 @@ from scheduler.jobs import JOBS
 from storage.models import ChatBinding, Department, OrgUnit, OutboxMessage, Report
 from tests.polls_helpers import POLLS, bind
 
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 # 07:31 on 3 December 2026 in Hanoi, just after the daily digest's 07:30.
 MORNING = datetime(2026, 12, 3, 0, 31, tzinfo=UTC)
 
@@ -171,3 +173,24 @@ async def test_sitrep_status_right_after_import_says_the_round_is_about_to_start
         assert "UTC" not in out and "closes 2026-12-20 08:00" in out
         out = await cli(core, capsys, "poll", "import", sitrep, "--dry-run")
         assert "unchanged" in out
+
+
+@pytest.mark.parametrize(
+    ("group", "header", "sample"),
+    [
+        ("org", "code,name,kind,host_kind,parent", "units.csv"),
+        ("dept", "code;name;kind", "departments.csv"),  # saved with semicolons
+    ],
+)
+async def test_a_bad_header_is_answered_with_how_the_file_should_begin(
+    core: Core, capsys: pytest.CaptureFixture[str], tmp_path: Path, group, header, sample
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{header}\nX1,Tên,cell,agency,\n", encoding="utf-8")
+    with pytest.raises(CliError, match="nothing was imported"):
+        await cli(core, capsys, group, "import", str(bad))
+    said = capsys.readouterr().err
+    # The header and an example line copied from the sample file the README names.
+    lines = (ROOT / "handlers/data/demo" / sample).read_text(encoding="utf-8").splitlines()
+    assert f"should begin like this:\n{lines[0]}\n{lines[1]}\n" in said
+    assert f"handlers/data/demo/{sample}" in README
