@@ -10,7 +10,6 @@ handlers/similarity.py. Only text, unit and category are read: never who reporte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +33,7 @@ from handlers.text import fold
 from handlers.vietnamese import Normalised, normalise
 from storage.models import Report, SimilarBand, SimilarText
 
-CANDIDATES = 40  # exact scoring for at most this many reports sharing the most bands
+CANDIDATES = 20  # exact scoring for at most this many reports sharing the most bands
 SCANNED = 400  # of the reports sharing most bands, how many are checked for being open and recent
 OPEN_STATUSES = sorted(s.value for s in OPEN)
 
@@ -87,11 +86,20 @@ async def similar_to(
     exclude_id: int | None = None,
     limit: int = MAX_HINTS,
 ) -> list[SimilarHint]:
+    """One query: the reports sharing most bands with the text (counted on the index alone,
+    whose primary key covers the lookup), kept if open and recent, with their texts; then the
+    best of those scored exactly."""
     norm = normalise(text)
     query = Comparable(features(norm), unit_id, category)
-    ids = await _candidates(session, lsh_keys(norm), now, exclude_id)
-    if not ids:
-        return []
+    hits = func.count().label("hits")
+    ranked = (
+        select(SimilarBand.report_id, hits)
+        .where(col(SimilarBand.band_key).in_(lsh_keys(norm)))
+        .group_by(col(SimilarBand.report_id))
+        .order_by(hits.desc(), col(SimilarBand.report_id).desc())
+        .limit(SCANNED)
+        .subquery()
+    )
     stmt = (
         sa_select(
             col(Report.id),
@@ -100,8 +108,15 @@ async def similar_to(
             col(Report.category),
             col(SimilarText.normalised),
         )
+        .join(ranked, ranked.c.report_id == col(Report.id))
         .join(SimilarText, col(SimilarText.report_id) == col(Report.id))
-        .where(col(Report.id).in_(ids))
+        .where(
+            col(Report.status).in_(OPEN_STATUSES),
+            col(Report.created_at) >= now - timedelta(days=WINDOW_DAYS),
+            col(Report.id) != (exclude_id if exclude_id is not None else -1),
+        )
+        .order_by(ranked.c.hits.desc(), col(Report.id).desc())
+        .limit(CANDIDATES)
     )
     found: dict[tuple[int, str], Comparable] = {}
     for rid, code, unit, cat, normalised in (await session.execute(stmt)).all():
@@ -111,32 +126,6 @@ async def similar_to(
         )
     matches = best_matches(query, found.items(), THRESHOLD, limit)
     return [SimilarHint(m.key[0], m.key[1], m.percent) for m in matches]
-
-
-async def _candidates(
-    session: AsyncSession, keys: Sequence[int], now: datetime, exclude_id: int | None
-) -> list[int]:
-    """The open recent reports sharing most bands with the keys. The bands are counted on the
-    index alone (its primary key covers the lookup); only the best are checked for status and
-    age, which keeps the lookup fast however many reports are indexed."""
-    hits = func.count().label("hits")
-    ranked = (
-        select(SimilarBand.report_id, hits)
-        .where(col(SimilarBand.band_key).in_(list(keys)))
-        .group_by(col(SimilarBand.report_id))
-        .order_by(hits.desc(), col(SimilarBand.report_id).desc())
-        .limit(SCANNED)
-    )
-    order = [rid for rid, _ in (await session.execute(ranked)).all() if rid != exclude_id]
-    if not order:
-        return []
-    live = select(Report.id).where(
-        col(Report.id).in_(order),
-        col(Report.status).in_(OPEN_STATUSES),
-        col(Report.created_at) >= now - timedelta(days=WINDOW_DAYS),
-    )
-    keep = set((await session.execute(live)).scalars().all())
-    return [rid for rid in order if rid in keep][:CANDIDATES]
 
 
 @dataclass(frozen=True)
