@@ -287,15 +287,19 @@ async def _migrated(url: str, migrated_sqlite: Path, migrated_pg: str | None) ->
 
 
 @pytest.fixture
-async def pg_or_sqlite_core(
-    tmp_path: Path, db_url: str, migrated_sqlite: Path, migrated_pg: str | None
-) -> AsyncIterator[Core]:
-    """As `core`, on each kind of database (db_url's: a test may ask for both). The database
-    starts as a copy of the worker's migrated one; start-up still checks it is at the head."""
+async def migrated_db_url(db_url: str, migrated_sqlite: Path, migrated_pg: str | None) -> str:
+    """db_url's database (one parameter, one database, whichever of the two a test asks for),
+    already migrated to the head: a copy of the worker's migrated one."""
+    await _migrated(db_url, migrated_sqlite, migrated_pg)
+    return db_url
+
+
+@pytest.fixture
+async def pg_or_sqlite_core(tmp_path: Path, migrated_db_url: str) -> AsyncIterator[Core]:
+    """As `core`, on each kind of database; start-up still checks it is at the head."""
     from bot.app import seed_demo
 
-    await _migrated(db_url, migrated_sqlite, migrated_pg)
-    built = await build_core(make_settings(tmp_path, db_url))
+    built = await build_core(make_settings(tmp_path, migrated_db_url))
     await seed_demo(built)
     yield built
     await built.close()
