@@ -68,7 +68,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
             context = await browser.new_context(
-                viewport={"width": 390, "height": 844}, accept_downloads=True
+                viewport={"width": 360, "height": 740}, accept_downloads=True
             )
             await context.add_cookies(cookies)  # type: ignore[arg-type]
             chat = await context.new_page()
@@ -85,7 +85,20 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await page.click("#sign-in")
             await expect(page.locator("h1")).to_have_text("Dashboard", timeout=10_000)
             await expect(page.locator("#count-today")).to_have_text("1")
-            await page.get_by_role("link", name="Cases").first.click()
+            await page.screenshot(path=str(tmp_path / "admin-dashboard-360.png"), full_page=True)
+            # At 360 px the navigation folds into a menu.
+            await expect(page.locator(".top > .menu")).to_be_hidden()
+            await page.locator("#menu-phone summary").click()
+            await page.locator("#menu-phone").get_by_role("link", name="Cases").click()
+            # ... and the case list is cards: code, hot mark, status, unit, due, in the width.
+            card = page.locator("#cases tbody tr").first
+            await expect(card).to_contain_text("PA-0001")
+            await expect(card.locator(".hot")).to_have_text("🔥 Hot")
+            for label in ("Status", "Unit", "Due"):
+                assert await card.locator(f"td[data-label='{label}']").is_visible()
+            box = await card.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+            await page.screenshot(path=str(tmp_path / "admin-cases-360.png"), full_page=True)
             await page.select_option("select[name=urgency]", "hot")
             await page.fill("input[name=q]", "mất trộm")
             await page.click("#apply")
@@ -99,10 +112,29 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             assert rows[1][0] == "PA-0001" and "Lê Thị Hoa" not in str(rows)
             await page.get_by_role("link", name="PA-0001").click()
             await expect(page.locator("#reporter")).to_have_text("Anonymous")
+            await expect(page.locator("#source")).to_have_text("Chat: web chat")
+            # Rejecting stands apart and asks for a tick before it goes.
+            await expect(page.locator(".action-row.danger #open-reject")).to_be_visible()
+            await page.locator("#open-reject summary").click()
+            await page.fill("#act-reject textarea", "Không thuộc phạm vi.")
+            await page.locator("#act-reject button").click()
+            await expect(page.locator("#status")).to_have_text("New")  # not sent: no tick
+            await page.locator("#open-reject summary").click()
+            await page.screenshot(path=str(tmp_path / "admin-case-360.png"), full_page=True)
+            # At 1280 px the menu is a bar and the actions a compact row, no text areas open.
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            await expect(page.locator(".top > .menu")).to_be_visible()
+            await expect(page.locator("#menu-phone")).to_be_hidden()
+            assert await page.locator("#actions textarea:visible").count() == 0
+            actions = await page.locator("#actions").bounding_box()
+            assert actions is not None and actions["height"] < 260, actions
+            await page.screenshot(path=str(tmp_path / "admin-case-1280.png"), full_page=True)
             await page.locator("#act-ack button").click()
             await expect(page.locator("#status")).to_have_text("Acknowledged", timeout=10_000)
             await expect(page.locator("#timeline")).to_contain_text("Trần Văn Cường")
             await page.screenshot(path=str(tmp_path / "admin-case.png"), full_page=True)
+            await page.goto(f"{staff.base}/admin/")
+            await page.screenshot(path=str(tmp_path / "admin-dashboard-1280.png"), full_page=True)
             await browser.close()
 
         for _ in range(100):  # the delivery worker sends the notice through the outbox

@@ -18,9 +18,10 @@ from bot.admin.context import admin_of
 from bot.admin.filters import ANONYMITY, URGENCIES, parse_filter, query_string
 from bot.admin.keys import TRANSLATOR
 from bot.admin.permissions import Permission, Viewer, requires
-from handlers.cards import ACTION_LABELS, ReporterInfo, case_facts, reporter_line
+from handlers.cards import ACTION_LABELS, SOURCE_NAMES, ReporterInfo, case_facts, reporter_line
 from handlers.casedesk import DUE_PRESETS, ActionFailed
 from handlers.casework import OPEN, Action, Refusal, buttons_for
+from handlers.i18n import Translator
 from handlers.org import HOST_KINDS
 from handlers.ports import ReportView
 from handlers.status import STATUS_NAMES, event_line, status_label
@@ -40,6 +41,10 @@ TEXT_FIELDS = {
     Action.HAND_BACK: "reason",
     Action.SET_DUE: "date",
 }
+# Closing a case without handling it: set apart on the page and confirmed with a tick.
+DESTRUCTIVE = ("reject", "dup")
+# Chats named by their product (not translated); the web chat and the feedback page by words.
+CHAT_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "zalo-oa": "Zalo OA"}
 INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
@@ -143,6 +148,8 @@ async def _detail(
         status,
         case=case,
         reporter=reporter_line(t, case.anonymity, reporter),
+        source=source_line(t, case.channel),
+        destructive=DESTRUCTIVE,
         anonymity=t(ANONYMITY.get(case.anonymity, case.anonymity)),
         urgency=t(URGENCIES.get(case.urgency, case.urgency)),
         attachments=attachments,
@@ -161,6 +168,15 @@ async def _detail(
         similar=similar if case.status in OPEN else [],
         now=datetime.now(UTC),
     )
+
+
+def source_line(t: Translator, channel: str) -> str:
+    """Where the report came in: a chat (which one), or the public feedback page."""
+    if channel in SOURCE_NAMES:
+        return t(SOURCE_NAMES[channel])
+    if channel == "web":
+        return t("Chat: {channel}", channel=t("web chat"))
+    return t("Chat: {channel}", channel=CHAT_NAMES.get(channel, channel or "—"))
 
 
 @requires(Permission.CASES)
