@@ -189,7 +189,12 @@ async def run_postgres(data: list[tuple], now: datetime) -> bool:
     try:
         return await measure("postgresql", PG_URL.rsplit("/", 1)[0] + f"/{name}", data, now)
     finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):  # an autovacuum worker (not ours to end) may still be in it
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except asyncpg.InsufficientPrivilegeError:
+                await asyncio.sleep(0.5 * (attempt + 1))
         await conn.close()
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from statistics import mean
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Float, cast, func, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -92,34 +91,17 @@ async def round_results(
         raise LookupError(round_id)
     defn = PollDef.model_validate(rnd.definition)
     invited, responded = await response_rate(session, round_id)
-    results = {q.id: QuestionResult(q.id, q.type, q.text) for q in defn.questions}
-    numbers: dict[str, list[float]] = {q.id: [] for q in defn.questions}
-    stmt = (
-        select(PollResponse.answers)
-        .where(PollResponse.round_id == round_id)
-        .order_by(col(PollResponse.id))
-    )
-    for answers in (await session.execute(stmt)).scalars():
-        for q in defn.questions:
-            value = answers.get(q.id)
-            if value is None:
-                continue
-            r = results[q.id]
-            r.answered += 1
-            if q.type == QuestionType.MULTI:
-                for v in value:
-                    r.counts[str(v)] = r.counts.get(str(v), 0) + 1
-            elif q.type in (QuestionType.SINGLE, QuestionType.SCALE):
-                r.counts[str(value)] = r.counts.get(str(value), 0) + 1
-            if q.type in (QuestionType.SCALE, QuestionType.NUMBER):
-                numbers[q.id].append(float(value))
-            if q.type == QuestionType.TEXT and len(r.texts) < defn.free_text_shown:
-                r.texts.append(str(value))
-            if q.type == QuestionType.TEXT:
-                r.all_texts.append(str(value))
-    for qid, values in numbers.items():
-        if values:
-            results[qid].mean = mean(values)
+    results = [QuestionResult(q.id, q.type, q.text) for q in defn.questions]
+    dialect = session.get_bind().dialect.name
+    await _tally(session, round_id, results)
+    for r in results:
+        if r.type in (QuestionType.SINGLE, QuestionType.SCALE):
+            r.counts = await _counts(session, _answered(round_id, r.id))
+        elif r.type == QuestionType.MULTI:
+            r.counts = await _counts(session, _chosen(round_id, r.id, dialect))
+        elif r.type == QuestionType.TEXT:
+            r.all_texts = [str(v) for v in await _texts(session, round_id, r.id)]
+            r.texts = r.all_texts[: defn.free_text_shown]
     return RoundResults(
         round_id=round_id,
         number=rnd.number,
@@ -128,9 +110,82 @@ async def round_results(
         invited=invited,
         responded=responded,
         units=await unit_rates(session, round_id),
-        questions=[results[q.id] for q in defn.questions],
+        questions=results,
         min_group_size=min_group_size,
     )
+
+
+# Counted by the database, not by reading every response into Python: the answers of a round of
+# 100,000 are summed in a few passes over their JSON (#16: results in under a second).
+def _answer(question_id: str) -> Any:
+    """A response's answer to one question as text (NULL when not given)."""
+    return col(PollResponse.answers)[question_id].as_string()
+
+
+async def _tally(session: AsyncSession, round_id: int, results: list[QuestionResult]) -> None:
+    """How many answered each question, and the mean of each scale or number."""
+    numeric = [r for r in results if r.type in (QuestionType.SCALE, QuestionType.NUMBER)]
+    row = (
+        await session.execute(
+            select(
+                *[func.count(_answer(r.id)) for r in results],
+                *[func.avg(cast(_answer(r.id), Float)) for r in numeric],
+            ).where(PollResponse.round_id == round_id)
+        )
+    ).one()
+    for r, answered in zip(results, row[: len(results)], strict=True):
+        r.answered = int(answered)
+    for r, average in zip(numeric, row[len(results) :], strict=True):
+        r.mean = float(average) if r.answered and average is not None else None
+
+
+def _answered(round_id: int, question_id: str) -> Any:
+    """(answer, order of first appearance) of one question's given answers."""
+    return select(_answer(question_id).label("value"), col(PollResponse.id).label("seen")).where(
+        PollResponse.round_id == round_id, _answer(question_id).is_not(None)
+    )
+
+
+def _chosen(round_id: int, question_id: str, dialect: str) -> Any:
+    """(option, order of first appearance) for every option picked in a multiple choice."""
+    picked = col(PollResponse.answers)[question_id]
+    if dialect == "postgresql":
+        items = func.json_array_elements_text(picked).table_valued("value", with_ordinality="n")
+        where: list[Any] = [func.json_typeof(picked) == "array"]
+        position = items.c.n
+    else:
+        items = func.json_each(col(PollResponse.answers), f'$."{question_id}"').table_valued(
+            "value", "key"
+        )
+        where, position = [], items.c.key
+    seen = col(PollResponse.id) * 100_000 + position  # response first, then place in it
+    return (
+        select(items.c.value.label("value"), seen.label("seen"))
+        .select_from(PollResponse)
+        .join(items, literal(True))
+        .where(PollResponse.round_id == round_id, *where)
+    )
+
+
+async def _counts(session: AsyncSession, answers: Any) -> dict[str, int]:
+    """Answers counted by value, in the order each value first appeared (as Python would)."""
+    sub = answers.subquery()
+    rows = await session.execute(
+        select(sub.c.value, func.count(), func.min(sub.c.seen))
+        .group_by(sub.c.value)
+        .order_by(func.min(sub.c.seen))
+    )
+    # str(): SQLite hands JSON numbers back as numbers, PostgreSQL as text; both as Python would.
+    return {str(value): int(n) for value, n, _ in rows.all()}
+
+
+async def _texts(session: AsyncSession, round_id: int, question_id: str) -> list[Any]:
+    rows = await session.execute(
+        select(_answer(question_id))
+        .where(PollResponse.round_id == round_id, _answer(question_id).is_not(None))
+        .order_by(col(PollResponse.id))
+    )
+    return list(rows.scalars())
 
 
 class TooFewAnswers(Exception):
