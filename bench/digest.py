@@ -4,7 +4,8 @@ against the same figures computed by hand-written SQL on the same database in th
     uv run python bench/digest.py            # 1,000,000 reports (about a minute to seed)
     uv run python bench/digest.py --rows 100000
 
-Targets: the digest takes at most 1 s, and at most 2x the hand-written SQL.
+Targets (#16 §3): the digest takes at most 1 s, and at most 1.2x the hand-written SQL (the same
+figures, hidden-reporter counts included, one query each).
 The chart is drawn and timed separately: it is matplotlib, not the database.
 """
 
@@ -32,12 +33,12 @@ from storage.digests import collect  # noqa: E402
 CATEGORIES = ["ideology", "workplace", "discipline", "policy", "enterprise", "security", "other"]
 
 
-def seed(db: Path, rows: int, now: datetime) -> None:
-    """Synthetic reports over a year, written with plain sqlite3 for speed."""
+def seed(db: Path, rows: int, now: datetime, days: int = 365) -> None:
+    """Synthetic reports over the `days` before `now`, written with plain sqlite3 for speed."""
     conn = sqlite3.connect(db)
     units = [r[0] for r in conn.execute("SELECT id FROM org_unit")]
     rng = random.Random(42)
-    start = now - timedelta(days=365)
+    start = now - timedelta(days=days)
     span = (now - start).total_seconds()
 
     def batch(first: int, count: int):
@@ -91,7 +92,8 @@ def hand_written(db: Path, since: datetime, until: datetime) -> dict:
     conn = sqlite3.connect(db)
     out = {
         "category": conn.execute(
-            "SELECT category, count(*) FROM report WHERE created_at >= ? AND created_at < ? GROUP BY category",
+            "SELECT category, count(*), sum(CASE WHEN anonymity != 'named' THEN 1 ELSE 0 END) FROM report"
+            " WHERE created_at >= ? AND created_at < ? GROUP BY category",
             (a, b),
         ).fetchall(),
         "urgency": conn.execute(
@@ -99,7 +101,8 @@ def hand_written(db: Path, since: datetime, until: datetime) -> dict:
             (a, b),
         ).fetchall(),
         "host_kind": conn.execute(
-            "SELECT u.host_kind, count(*) FROM report r JOIN org_unit u ON u.id = r.unit_id"
+            "SELECT u.host_kind, count(*), sum(CASE WHEN r.anonymity != 'named' THEN 1 ELSE 0 END)"
+            " FROM report r JOIN org_unit u ON u.id = r.unit_id"
             " WHERE r.created_at >= ? AND r.created_at < ? GROUP BY u.host_kind",
             (a, b),
         ).fetchall(),
@@ -128,7 +131,7 @@ def hand_written(db: Path, since: datetime, until: datetime) -> dict:
             (a, b),
         ).fetchall(),
         "daily": conn.execute(
-            "SELECT date(created_at, '+7 hours') AS day, category, count(*) FROM report"
+            "SELECT date(created_at, '+7 hours') AS day, category, count(*), sum(CASE WHEN anonymity != 'named' THEN 1 ELSE 0 END) FROM report"
             " WHERE created_at >= ? AND created_at < ? GROUP BY day, category",
             ((until - timedelta(days=14)).strftime(fmt), b),
         ).fetchall(),
@@ -151,19 +154,22 @@ def best_of(n: int, fn) -> float:
     return min(times)
 
 
-async def seeded_core(tmp_path: Path, rows: int, now: datetime) -> tuple[Core, Path]:
+async def seeded_core(
+    tmp_path: Path, rows: int, now: datetime, days: int = 365
+) -> tuple[Core, Path]:
     """The core on a fresh SQLite database with the demo organisation and `rows` reports."""
     db = tmp_path / "bench.db"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite+aiosqlite:///{db}",
+        data_dir=tmp_path,
         attachments_dir=tmp_path / "att",
         telegram_bot_token="",
     )
     core = await build_core(settings)
     await seed_demo(core)
     t0 = time.perf_counter()
-    await asyncio.to_thread(seed, db, rows, now)
+    await asyncio.to_thread(seed, db, rows, now, days)
     print(f"seeded {rows:,} reports in {time.perf_counter() - t0:.1f} s")
     return core, db
 
@@ -197,11 +203,11 @@ async def main(rows: int) -> int:
         chart = time.perf_counter() - t0
         await core.close()
     ratio = ours / base if base else float("inf")
-    ok = ours <= 1.0 and ratio <= 2.0
+    ok = ours <= 1.0 and ratio <= 1.2
     print(
         f"digest: {ours * 1000:.0f} ms (median of runs {statistics.median(runs) * 1000:.0f} ms), "
         f"hand-written SQL {base * 1000:.0f} ms, ratio {ratio:.2f} "
-        f"(targets <= 1000 ms and <= 2.00) {'PASS' if ok else 'FAIL'}"
+        f"(targets <= 1000 ms and <= 1.20) {'PASS' if ok else 'FAIL'}"
     )
     print(
         f"chart (matplotlib, not part of the target): {chart * 1000:.0f} ms; digest is {len(text)} characters"
