@@ -12,7 +12,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from tests.cli import clock_env, grassroots, run_cli
-from tests.test_browser import FLAGS, chromium_path  # noqa: F401  (the fixture)
+from tests.test_browser import FLAGS, axe_violations, chromium_path  # noqa: F401  (the fixture)
 from tests.test_restart import Member, free_port, start_server
 
 
@@ -86,6 +86,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await expect(page.locator("h1")).to_have_text("Dashboard", timeout=10_000)
             await expect(page.locator("#count-today")).to_have_text("1")
             await page.screenshot(path=str(tmp_path / "admin-dashboard-360.png"), full_page=True)
+            assert await axe_violations(page) == []
             # At 360 px the navigation folds into a menu.
             await expect(page.locator(".top > .menu")).to_be_hidden()
             await page.locator("#menu-phone summary").click()
@@ -99,6 +100,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             box = await card.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
             await page.screenshot(path=str(tmp_path / "admin-cases-360.png"), full_page=True)
+            assert await axe_violations(page) == []
             await page.select_option("select[name=urgency]", "hot")
             await page.fill("input[name=q]", "mất trộm")
             await page.click("#apply")
@@ -121,6 +123,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await expect(page.locator("#status")).to_have_text("New")  # not sent: no tick
             await page.locator("#open-reject summary").click()
             await page.screenshot(path=str(tmp_path / "admin-case-360.png"), full_page=True)
+            assert await axe_violations(page) == []
             # At 1280 px the menu is a bar and the actions a compact row, no text areas open.
             await page.set_viewport_size({"width": 1280, "height": 800})
             await expect(page.locator(".top > .menu")).to_be_visible()
@@ -129,12 +132,14 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             actions = await page.locator("#actions").bounding_box()
             assert actions is not None and actions["height"] < 260, actions
             await page.screenshot(path=str(tmp_path / "admin-case-1280.png"), full_page=True)
+            assert await axe_violations(page) == []
             await page.locator("#act-ack button").click()
             await expect(page.locator("#status")).to_have_text("Acknowledged", timeout=10_000)
             await expect(page.locator("#timeline")).to_contain_text("Trần Văn Cường")
             await page.screenshot(path=str(tmp_path / "admin-case.png"), full_page=True)
             await page.goto(f"{staff.base}/admin/")
             await page.screenshot(path=str(tmp_path / "admin-dashboard-1280.png"), full_page=True)
+            assert await axe_violations(page) == []
             await browser.close()
 
         for _ in range(100):  # the delivery worker sends the notice through the outbox

@@ -89,11 +89,34 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
             await page.reload()
             await expect(page.locator(".msg.bot").last).to_contain_text("PA-0001", timeout=10_000)
             await page.screenshot(path=str(tmp_path / "webchat.png"))
+            assert await axe_violations(page) == []
+            # The check does find a broken rule: an unlabelled box.
+            await page.evaluate("document.body.appendChild(document.createElement('input'))")
+            assert any(v.startswith("label:") for v in await axe_violations(page))
             assert refused == []  # the page's CSP lets everything it needs run
             await browser.close()
     finally:
         server.terminate()
         await server.wait()
+
+
+async def axe_violations(page: Any) -> list[str]:
+    """WCAG 2.1 A and AA rules axe-core finds broken on the page: "rule: element" lines."""
+    from axe_playwright_python.async_playwright import Axe
+
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+    options = {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations"]}
+    results = await Axe().run(page, options=options)
+    return [f"{v['id']}: {n['target']}" for v in results.response["violations"] for n in v["nodes"]]
+
+
+# A slow 3G line: 400 ms round trips, 400 kbit/s each way.
+SLOW_3G = {
+    "offline": False,
+    "latency": 400,
+    "downloadThroughput": 50_000,
+    "uploadThroughput": 50_000,
+}
 
 
 def watch_csp(page: Any) -> list[str]:
@@ -153,10 +176,24 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
             await expect(pocket.locator(".msg.bot").first).to_be_visible(timeout=10_000)
             assert streams  # the first tab listens live
 
+            # On a slow 3G profile the web chat and the feedback form are usable within 3 s.
+            slow = await browser.new_page(viewport={"width": 360, "height": 740})
+            cdp = await slow.context.new_cdp_session(slow)
+            await cdp.send("Network.enable")
+            await cdp.send("Network.emulateNetworkConditions", SLOW_3G)
+            for path, ready in (("/", ".msg.bot"), ("/feedback?lang=vi", "#description")):
+                began = time.monotonic()
+                await slow.goto(base + path)
+                await expect(slow.locator(ready).first).to_be_visible(timeout=10_000)
+                took = time.monotonic() - began
+                assert took < 3.0, f"{path}: {took:.1f} s on slow 3G"
+            await slow.close()
+
             phone = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
             refused = watch_csp(phone)
             await phone.goto(f"{base}/feedback?lang=vi")
             await expect(phone.locator("h1")).to_have_text("Gửi góp ý")
+            assert await axe_violations(phone) == []
             # The inline style runs under the strict CSP (by its nonce): the header is red.
             header = phone.locator("header")
             await expect(header).to_have_css("background-color", "rgb(165, 15, 21)")
@@ -195,6 +232,7 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
                 await expect(buttons.first).to_be_enabled()
                 assert await buttons.count() > 0
                 assert await buttons.evaluate_all("bs => bs.every(b => !b.disabled)")
+            assert await axe_violations(desk) == []
             # A reload resumes from the transcript, still once.
             await desk.reload()
             await expect(card).to_have_count(1, timeout=10_000)
