@@ -1,0 +1,153 @@
+"""README screenshots, made from the demo: `uv run python tools/screenshots.py [out_dir]`.
+
+Starts `grassroots run --demo` on a fresh database in a temporary folder, files one report as a
+member would in the web chat, signs in to the web admin with the demo's sign-in link, and saves
+one PNG per screen (default docs/img/). Needs Chromium (Debian's `chromium` package) and
+Playwright's Python package (a dev dependency). One function per screenshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 860}
+FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_demo(folder: Path, port: int) -> tuple[asyncio.subprocess.Process, str]:
+    """The demo server, and the admin sign-in link it prints."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'gr.db'}",
+        "ATTACHMENTS_DIR": str(folder / "att"),
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "TELEGRAM_BOT_TOKEN": "",
+        "ZALO_BOT_TOKEN": "",
+        "DEFAULT_LOCALE": "vi",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--demo",
+        env=env, cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    printed = ""
+    while (found := re.search(r"sign-in link: (\S+)", printed)) is None:
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        if not line:
+            raise SystemExit(f"the demo did not start:\n{printed}")
+        printed += line.decode()
+    return proc, found.group(1)
+
+
+async def file_a_report(base: str) -> str:
+    """A member registers and sends one hot report through the web chat's own API; returns
+    their chat cookie, so the browser shows that conversation."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        last: dict[str, Any] = {}
+
+        async def say(text: str = "", button: str = "") -> None:
+            nonlocal last
+            body: dict[str, Any] = {"id": str(uuid.uuid4())}
+            if button:
+                choices = last["messages"][-1]["choices"]
+                body["callback"] = next(c["data"] for c in choices if button in c["label"])
+            else:
+                body["text"] = text
+            async with http.post(f"{base}/api/chat/send", json=body) as resp:
+                last = await resp.json()
+
+        await http.get(f"{base}/")
+        for step in ("/start", "Nguyễn Thị Mai", "kho bac"):
+            await say(step)
+        for label in ("Kho bạc", "đồng ý"):
+            await say(button=label)
+        await say("/report")
+        for label in ("An ninh", "Nóng", "Đơn vị"):
+            await say(button=label)
+        await say("Cổng sau kho tiền bị hỏng khóa từ tối qua, chưa có người trực.")
+        await say("/skip")
+        for label in ("Ẩn danh", "Gửi"):
+            await say(button=label)
+        return next(c.value for c in http.cookie_jar if c.key == "gr_chat")
+
+
+async def webchat(browser: Browser, base: str, cookie: str, out: Path) -> None:
+    """A member's web chat on a phone, with a report just sent."""
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    await context.add_cookies([{"name": "gr_chat", "value": cookie, "url": base}])
+    page = await context.new_page()
+    await page.goto(f"{base}/")
+    await expect(page.locator(".msg.bot", has_text="PA-0001").last).to_be_visible()
+    await page.wait_for_timeout(500)
+    await page.screenshot(path=str(out / "webchat.png"))
+    await context.close()
+
+
+async def sign_in(browser: Browser, link: str) -> Page:
+    page = await browser.new_page(viewport=DESKTOP, locale="vi-VN")
+    await page.goto(link)
+    await page.click("#sign-in")
+    await expect(page.locator("h1")).to_be_visible()
+    return page
+
+
+async def case_page(page: Page, base: str, out: Path) -> None:
+    """The staff's case page at desktop width."""
+    await page.goto(f"{base}/admin/cases/PA-0001")
+    await expect(page.locator("#actions")).to_be_visible()
+    await page.screenshot(path=str(out / "case.png"), full_page=True)
+
+
+async def dashboard(page: Page, base: str, out: Path) -> None:
+    """The dashboard at desktop width, charts loaded."""
+    await page.goto(f"{base}/admin/")
+    await page.wait_for_load_state("networkidle")
+    await page.screenshot(path=str(out / "dashboard.png"), full_page=True)
+
+
+async def main(out: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc, link = await start_demo(Path(folder), port)
+        try:
+            cookie = await file_a_report(base)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
+                await webchat(browser, base, cookie, out)
+                admin = await sign_in(browser, link)
+                await case_page(admin, base, out)
+                await dashboard(admin, base, out)
+                await browser.close()
+        finally:
+            proc.terminate()
+            await proc.wait()
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "img"
+    target.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(target))
