@@ -81,4 +81,4 @@ def normalise(text: str) -> Normalised:
 def content_words(folded: str) -> list[str]:
     """The folded words that carry meaning: stop words and lone digits out."""
     stop = stopwords()
-    return [w for w in folded.split() if w not in stop and not (len(w) == 1 and w.isdigit())]
+    return [w for w in folded.split() if w not in stop and not (len(w) == 1 and w.isdecimal())]
