@@ -157,11 +157,14 @@ async def current_holder(session: Any, key: int = LEADER_KEY) -> str | None:
     and tests: it names the host and process id)."""
     row = await session.execute(
         text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "SELECT DISTINCT a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
         ),
         {"key": key},
     )
-    return row.scalar_one_or_none()
+    # DISTINCT and first(): pg_locks may list one holder more than once (seen once in a run
+    # as MultipleResultsFound); a lock has one holder, so any row names it.
+    return row.scalars().first()
