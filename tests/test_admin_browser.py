@@ -85,6 +85,11 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await page.click("#sign-in")
             await expect(page.locator("h1")).to_have_text("Dashboard", timeout=10_000)
             await expect(page.locator("#count-today")).to_have_text("1")
+            # Its charts are drawn for the phone's width, so their labels are not shrunk.
+            chart = page.locator(".charts img").first
+            await expect(chart).to_have_js_property("complete", True)
+            assert "size=phone" in await chart.evaluate("i => i.currentSrc")
+            assert await chart.evaluate("i => i.naturalWidth") <= 360
             await page.screenshot(path=str(tmp_path / "admin-dashboard-360.png"), full_page=True)
             assert await axe_violations(page) == []
             # At 360 px the navigation folds into a menu.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -138,21 +139,26 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     )
 
 
-def _bar_chart(title: str, bars: list[tuple[str, int]]) -> bytes:
+def _bar_chart(title: str, bars: list[tuple[str, int]], phone: bool = False) -> bytes:
+    """A bar chart; for a phone, drawn at the width it is shown (360 px) with wrapped labels,
+    so its words stay readable rather than shrunk to half size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    labels = [label for label, _ in bars] or ["—"]
+    fig, ax = plt.subplots(figsize=(3.4, 3.6) if phone else (6, 3.6), dpi=100)
+    wrap = 20 if phone else 40
+    labels = ["\n".join(textwrap.wrap(label, wrap)) for label, _ in bars] or ["—"]
     values = [value for _, value in bars] or [0]
     ax.barh(labels[::-1], values[::-1], color="#0b57d0")
-    ax.set_title(title, fontsize=11)
+    ax.set_title("\n".join(textwrap.wrap(title, 34 if phone else 80)), fontsize=11)
     ax.tick_params(axis="y", labelsize=8)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not any(values):
+        ax.set_xlim(0, 1)  # nothing to show: 0 and 1, not a crowd of fractions around 0
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
@@ -180,7 +186,10 @@ async def chart(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     t = request[TRANSLATOR]
     data, _starts, _now = await _month(request)
     title, bars = _chart_bars(which, t, admin_of(request).context.catalog, data)
-    png = await asyncio.to_thread(_bar_chart, title, bars)
+    if request.query.get("size") == "phone":
+        png = await asyncio.to_thread(_bar_chart, title, bars, phone=True)
+    else:
+        png = await asyncio.to_thread(_bar_chart, title, bars)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 
