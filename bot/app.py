@@ -59,6 +59,10 @@ DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 DEMO_ADMIN = "Demo admin"
 UNIT_REFRESH_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
+# The leader looks this often for updates a dead instance kept in the inbox and never handled,
+# taking only those older than the grace, so it never races the live instance handling them.
+ORPHAN_CHECK_SECONDS = 15.0
+ORPHAN_GRACE_SECONDS = 30.0
 DELIVERY_GRACE_SECONDS = 5.0  # a stop waits this long for the sends on the wire
 DEDUP_DAYS = 14
 
@@ -464,6 +468,7 @@ class Runner:
         )
         self._leader_tasks.append(self.catch_up)
         self._leader_tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self._leader_tasks.append(asyncio.create_task(self._adopt_orphans(), name="orphans"))
         for channel in self.channels.values():
             if channel.receive is not None:
                 await channel.receive()
@@ -505,6 +510,25 @@ class Runner:
             except Exception:
                 log.exception("periodic housekeeping failed; will try again")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    async def _adopt_orphans(self) -> None:
+        """The leader handles what an instance that died had kept in the inbox and not handled,
+        so nothing waits for that instance to come back (a double pickup is harmless: the
+        person's lock and the update's deduplication record make the second a no-op)."""
+        while True:
+            await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+            cutoff = utcnow() - timedelta(seconds=ORPHAN_GRACE_SECONDS)
+            for name, channel in self.channels.items():
+                adopt = getattr(channel.adapter, "adopt_orphans", None)
+                if adopt is None:
+                    continue
+                try:
+                    if count := await adopt(cutoff):
+                        log.warning(
+                            "%s: handling %d update(s) a stopped instance left", name, count
+                        )
+                except Exception:
+                    log.exception("%s: could not look for orphaned updates; will try again", name)
 
     async def stop(self) -> None:
         self.core.delivery.stop()

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.effects import EffectApplier
@@ -174,10 +174,12 @@ class Dispatcher:
             sealed = [(key, seal_payload(session, raw)) for key, raw in updates]
             return await inbox.store(session, channel, sealed)
 
-    async def inbox_waiting(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
+    async def inbox_waiting(
+        self, channel: str, received_before: datetime | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         opened = []
         async with self.sessions() as session:
-            for key, raw in await inbox.waiting(session, channel):
+            for key, raw in await inbox.waiting(session, channel, received_before):
                 try:
                     opened.append((key, open_payload(session, raw)))
                 except Exception as exc:  # sealed under a key this run does not hold

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func
@@ -32,13 +33,18 @@ async def store(
     return fresh
 
 
-async def waiting(session: AsyncSession, channel: str) -> list[tuple[str, dict[str, Any]]]:
-    """Updates of `channel` not yet handled, in the order they were fetched."""
+async def waiting(
+    session: AsyncSession, channel: str, received_before: datetime | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Updates of `channel` not yet handled, in the order they were fetched; with
+    `received_before`, only those kept before then (left behind by an instance that died)."""
     stmt = (
         select(InboxUpdate.update_key, InboxUpdate.payload)
         .where(col(InboxUpdate.channel) == channel)
         .order_by(col(InboxUpdate.id))
     )
+    if received_before is not None:
+        stmt = stmt.where(col(InboxUpdate.received_at) < received_before)
     return [(key, dict(payload)) for key, payload in (await session.execute(stmt)).all()]
 
 

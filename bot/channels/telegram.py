@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handling: set[str] = set()  # inbox keys of the updates in those tasks
         self._replies: set[asyncio.Future[None]] = set()  # answers of committed updates
         self._stopping = False
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
@@ -244,11 +246,22 @@ class TelegramChannel:
         if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
             self._spawn(key, data)
 
+    async def adopt_orphans(self, received_before: datetime) -> int:
+        """The leader handles updates another instance kept and did not handle (it died);
+        `received_before` leaves alone those a live instance is handling now."""
+        waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
+        orphans = [(key, raw) for key, raw in waiting if key not in self._handling]
+        for key, raw in orphans:
+            self._spawn(key, raw)
+        return len(orphans)
+
     def _spawn(self, key: str, raw: dict[str, Any]) -> None:
         """Handle in a task: tasks reach each person's FIFO lock in the order updates came."""
         task = asyncio.create_task(self._process(key, raw), name=f"telegram-{key[:32]}")
         self._tasks.add(task)
+        self._handling.add(key)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._handling.discard(key))
 
     async def _process(self, key: str, raw: dict[str, Any]) -> None:
         try:

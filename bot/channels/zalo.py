@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -95,6 +96,7 @@ class ZaloChannel:
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handling: set[str] = set()  # inbox keys of the events in those tasks
         self._http: aiohttp.ClientSession | None = None
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
@@ -256,7 +258,18 @@ class ZaloChannel:
             return
         task = asyncio.create_task(self._handle(event, key), name=f"zalo-{key[:24]}")
         self._tasks.add(task)
+        self._handling.add(key)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._handling.discard(key))
+
+    async def adopt_orphans(self, received_before: datetime) -> int:
+        """The leader handles events another instance kept and did not handle (it died);
+        `received_before` leaves alone those a live instance is handling now."""
+        waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
+        orphans = [(key, body) for key, body in waiting if key not in self._handling]
+        for key, body in orphans:
+            self._spawn(key, body)
+        return len(orphans)
 
     async def _resume(self) -> None:
         """Handle what was received before a restart and never handled."""

@@ -155,6 +155,7 @@ class OAGroupEvents:
         self._clock = clock
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handling: set[str] = set()  # inbox keys of the events in those tasks
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def resume(self) -> None:
@@ -251,7 +252,20 @@ class OAGroupEvents:
     def _spawn(self, key: str, event: GroupEvent) -> None:
         task = asyncio.create_task(self._handle(key, event), name=f"zalo-oa-{key[:24]}")
         self._tasks.add(task)
+        self._handling.add(key)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._handling.discard(key))
+
+    async def adopt_orphans(self, received_before: datetime) -> int:
+        """The leader handles events another instance kept and did not handle (it died);
+        `received_before` leaves alone those a live instance is handling now."""
+        orphans = 0
+        for key, body in await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before):
+            event = parse_event(body)
+            if event is not None and key not in self._handling:
+                self._spawn(key, event)
+                orphans += 1
+        return orphans
 
     async def _handle(self, key: str, event: GroupEvent) -> None:
         try:
