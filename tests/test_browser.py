@@ -233,6 +233,10 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
                 assert await buttons.count() > 0
                 assert await buttons.evaluate_all("bs => bs.every(b => !b.disabled)")
             assert await axe_violations(desk) == []
+            wide = await staff.new_page()  # the feedback page at desktop width
+            await wide.goto(f"{base}/feedback?lang=vi")
+            assert await axe_violations(wide) == []
+            await wide.close()
             # A reload resumes from the transcript, still once.
             await desk.reload()
             await expect(card).to_have_count(1, timeout=10_000)
