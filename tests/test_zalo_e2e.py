@@ -6,6 +6,7 @@ outbox delivery with Zalo's limits (2,000 characters, no buttons, no edits, phot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -446,3 +447,25 @@ async def answer_poll_over_zalo(rig: Rig, pushed: bool) -> None:
         "staff_cut": 25,
         "say": "Cần tăng cường đối thoại với người lao động.",
     }
+
+
+async def test_a_stopping_instance_refuses_new_webhook_events_and_answers_the_one_in_hand(
+    rig: Rig, hook: str
+) -> None:
+    """A rolling restart: while it stops, the instance answers 503 (the balancer or Zalo's
+    retry takes the event to another instance) and the event it already holds is answered."""
+    fake, channel = rig.fake, rig.channel
+    fake.delay_next("sendMessage", 0.5)  # the answer is on the wire when the stop begins
+    assert await fake.deliver_webhook(fake.user_text(MEMBER, "/start")) == 200
+    for _ in range(100):
+        if channel._replies:
+            break
+        await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(channel.stop())
+    await asyncio.sleep(0.05)
+    late = fake.user_text(OTHER, "/start")
+    assert await fake.deliver_webhook(late) == 503
+    await stopping
+    assert NUMBERED.search(fake.texts_to(MEMBER)[-1])  # answered before the connection closed
+    assert fake.messages_to(OTHER) == []
+    assert await rig.count(InboundUpdate) == 1  # the refused one is not kept: another takes it

@@ -97,6 +97,8 @@ class ZaloChannel:
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
         self._handling: set[str] = set()  # inbox keys of the events in those tasks
+        self._replies: set[asyncio.Future[None]] = set()  # answers of committed events
+        self._stopping = False
         self._http: aiohttp.ClientSession | None = None
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
@@ -147,12 +149,15 @@ class ZaloChannel:
 
     async def stop(self) -> None:
         """Stop polling, let in-flight events finish (for a while), then close the connections."""
+        self._stopping = True  # no new webhook event is taken in from here on
         await self.stop_receiving()
-        if self._tasks:
+        if self._tasks:  # an event cut short stays in the inbox for the next start
             _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._replies:  # answers already committed finish before the connection closes
+            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
         await self.client.close()
         if self._http is not None and not self._http.closed:
             await self._http.close()
@@ -192,13 +197,16 @@ class ZaloChannel:
 
     # -- webhook ---------------------------------------------------------------------------------
     def webhook_route(self, secret: str) -> web.AbstractRouteDef:
-        """``POST /zalo/webhook``. After the secret check it always answers 200 at once (Zalo
-        disables webhooks that keep failing) and handles the event afterwards."""
+        """``POST /zalo/webhook``. After the secret check it answers 200 at once (Zalo disables
+        webhooks that keep failing) and handles the event afterwards; only while this instance
+        stops does it answer 503, so the event goes to another instance."""
 
         async def handler(request: web.Request) -> web.Response:
             if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
                 log.warning("zalo webhook: wrong or missing secret token from %s", request.remote)
                 return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+            if self._stopping:  # refused: the balancer (or Zalo's retry) sends it to another
+                return web.json_response({"ok": False, "error": "stopping"}, status=503)
             try:
                 raw = await read_capped(request, MAX_WEBHOOK_BYTES)
             except web.HTTPRequestEntityTooLarge:
@@ -288,12 +296,20 @@ class ZaloChannel:
                     # Refused, or a replay whose first copy is already stored: not kept.
                     await self.ctx.discard_unheld(handled.inbound)
                     if handled.reply is not None:
-                        await self.render(handled.reply, event.chat_id)
+                        await self._answer(handled.reply, event.chat_id)
         except Exception as exc:  # one bad event must never take the loop or the webhook down
             reason = self.client.redact(f"{type(exc).__name__}: {exc}")
             log.error("zalo: failed to handle update %s: %s", key, reason)
         # Not reached when cancelled at a stop: the update stays in the inbox for the next start.
         await self.ctx.dispatcher.inbox_done(CHANNEL, key)
+
+    async def _answer(self, reply: Reply, chat_id: str) -> None:
+        """Committed: the answer must go out even if a stop cancels the event's task now (the
+        event's replay after a restart is a no-op and answers nothing)."""
+        render = asyncio.ensure_future(self.render(reply, chat_id))
+        self._replies.add(render)
+        render.add_done_callback(self._replies.discard)
+        await asyncio.shield(render)
 
     async def _inbound_or_apology(self, event: ZaloEvent, key: str) -> Inbound | None:
         """The event mapped; None, after an apology, when its photo could not be fetched (not

@@ -156,6 +156,8 @@ class OAGroupEvents:
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
         self._handling: set[str] = set()  # inbox keys of the events in those tasks
+        self._replies: set[asyncio.Future[None]] = set()  # answers of committed events
+        self._stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def resume(self) -> None:
@@ -172,11 +174,14 @@ class OAGroupEvents:
 
     async def stop(self) -> None:
         """Let events in progress finish, for a while; an event cut short stays in the inbox."""
+        self._stopping = True  # no new event is taken in from here on
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._replies:  # answers already committed finish before the connection closes
+            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
         await self.groups.close()
 
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
@@ -190,7 +195,10 @@ class OAGroupEvents:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """Refuse what is not signed or not fresh (403); answer everything else 200 at once
-        and handle it afterwards."""
+        and handle it afterwards. While this instance stops: 503, so the balancer (or the OA's
+        retry) sends the event to another instance."""
+        if self._stopping:
+            return web.json_response({"error": "stopping"}, status=503)
         try:
             raw = await read_capped(request, MAX_WEBHOOK_BYTES)
         except web.HTTPRequestEntityTooLarge:
@@ -272,7 +280,12 @@ class OAGroupEvents:
             inbound = to_inbound(event, key)
             async with self.ctx.dispatcher.run(CHANNEL, event.sender_id, inbound) as handled:
                 if handled is not None and handled.reply is not None:
-                    await self._answer(event.group_id, handled.reply)
+                    # Committed: answered even if a stop cancels this task now (a replay
+                    # after a restart is a no-op and would answer nothing).
+                    answer = asyncio.ensure_future(self._answer(event.group_id, handled.reply))
+                    self._replies.add(answer)
+                    answer.add_done_callback(self._replies.discard)
+                    await asyncio.shield(answer)
         except Exception as exc:  # one bad event must never take the webhook down
             log.error("zalo-oa: failed to handle event %s: %s", key, type(exc).__name__)
         await self.ctx.dispatcher.inbox_done(CHANNEL, key)
