@@ -141,8 +141,9 @@ async def _tally(session: AsyncSession, round_id: int, results: list[QuestionRes
 
 def _answered(round_id: int, question_id: str) -> Any:
     """(answer, order of first appearance) of one question's given answers."""
+    # Not given (NULL) is dropped by _counts: a WHERE here would extract every answer twice.
     return select(_answer(question_id).label("value"), col(PollResponse.id).label("seen")).where(
-        PollResponse.round_id == round_id, _answer(question_id).is_not(None)
+        PollResponse.round_id == round_id
     )
 
 
@@ -172,6 +173,7 @@ async def _counts(session: AsyncSession, answers: Any) -> dict[str, int]:
     sub = answers.subquery()
     rows = await session.execute(
         select(sub.c.value, func.count(), func.min(sub.c.seen))
+        .where(sub.c.value.is_not(None))
         .group_by(sub.c.value)
         .order_by(func.min(sub.c.seen))
     )
@@ -182,10 +184,10 @@ async def _counts(session: AsyncSession, answers: Any) -> dict[str, int]:
 async def _texts(session: AsyncSession, round_id: int, question_id: str) -> list[Any]:
     rows = await session.execute(
         select(_answer(question_id))
-        .where(PollResponse.round_id == round_id, _answer(question_id).is_not(None))
+        .where(PollResponse.round_id == round_id)
         .order_by(col(PollResponse.id))
     )
-    return list(rows.scalars())
+    return [value for value in rows.scalars() if value is not None]
 
 
 class TooFewAnswers(Exception):
