@@ -106,6 +106,17 @@ def similarity(a: Comparable, b: Comparable) -> float:
     return min(1.0, text + bonus)
 
 
+def may_pair(anonymity: str, unit: object, other_anonymity: str, other_unit: object) -> bool:
+    """Whether two reports may be shown as likely duplicates of each other.
+
+    Never a hidden report beside a named one of the same unit: a member who repeats their own
+    named report under a hidden identity would be linked by their words. The rule looks at the
+    unit, never the author, so its silence says nothing about who wrote what.
+    """
+    hidden, other_hidden = anonymity != "named", other_anonymity != "named"
+    return hidden == other_hidden or unit is None or unit != other_unit
+
+
 @dataclass(frozen=True)
 class SimilarHint:
     """An open report like this one, as a card or page names it: code and likeness only."""

@@ -42,6 +42,7 @@ from handlers.similarity import (
     Comparable,
     SimilarHint,
     best_matches,
+    may_pair,
     text_features,
 )
 
@@ -251,7 +252,10 @@ class MemoryStore:
         others = [
             ((r.id, r.code), comparable(r))
             for r in self.reports.values()
-            if r.id != report_id and r.status in OPEN and r.created_at >= since
+            if r.id != report_id
+            and r.status in OPEN
+            and r.created_at >= since
+            and may_pair(case.anonymity, case.unit_code, r.anonymity, r.unit_code)
         ]
         matches = best_matches(comparable(case), others)
         return [SimilarHint(m.key[0], m.key[1], m.percent) for m in matches]

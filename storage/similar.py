@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
-from sqlalchemy import select as sa_select  # five columns: more than sqlmodel's select types
+from sqlalchemy import select as sa_select  # six columns: more than sqlmodel's select types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -28,6 +28,7 @@ from handlers.similarity import (
     best_matches,
     features,
     lsh_keys,
+    may_pair,
 )
 from handlers.text import fold
 from handlers.vietnamese import Normalised, normalise
@@ -73,7 +74,14 @@ async def similar_open(
     if report is None:
         return []
     return await similar_to(
-        session, report.description, report.unit_id, report.category, now, report_id, limit
+        session,
+        report.description,
+        report.unit_id,
+        report.category,
+        now,
+        report_id,
+        limit,
+        report.anonymity,
     )
 
 
@@ -85,6 +93,7 @@ async def similar_to(
     now: datetime,
     exclude_id: int | None = None,
     limit: int = MAX_HINTS,
+    anonymity: str = "named",
 ) -> list[SimilarHint]:
     """One query: the reports sharing most bands with the text (counted on the index alone,
     whose primary key covers the lookup), kept if open and recent, with their texts; then the
@@ -106,6 +115,7 @@ async def similar_to(
             col(Report.code),
             col(Report.unit_id),
             col(Report.category),
+            col(Report.anonymity),
             col(SimilarText.normalised),
         )
         .join(ranked, ranked.c.report_id == col(Report.id))
@@ -119,8 +129,10 @@ async def similar_to(
         .limit(CANDIDATES)
     )
     found: dict[tuple[int, str], Comparable] = {}
-    for rid, code, unit, cat, normalised in (await session.execute(stmt)).all():
+    for rid, code, unit, cat, other_anonymity, normalised in (await session.execute(stmt)).all():
         assert rid is not None
+        if not may_pair(anonymity, unit_id, other_anonymity, unit):
+            continue
         found[(rid, code)] = Comparable(
             features(Normalised(normalised, fold(normalised))), unit, cat
         )

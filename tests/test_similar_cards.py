@@ -15,9 +15,9 @@ WAGES_PHONE = "cty may hoa tho no lg thang 10 cn xuong 3, qua 2 tuan chua tra"
 KARAOKE = "Quán karaoke đường Âu Cơ hát tới 2 giờ sáng, cả xóm mất ngủ."
 
 
-async def member(core, user: str, name: str) -> Chat:
+async def member(core, user: str, name: str, unit: str = "1") -> Chat:
     chat = Chat(core, user_id=user, display_name=name, username=f"u{user}")
-    for step in ("/start", name, "1", "1"):
+    for step in ("/start", name, unit, "1"):
         await chat.say(step)
     return chat
 
@@ -46,7 +46,7 @@ async def bound_staff_room(core) -> None:
 async def test_a_similar_report_shows_on_the_card_with_a_one_tap_duplicate(core):
     await bound_staff_room(core)
     lan = await member(core, "5001", "Đinh Thị Lan")
-    binh = await member(core, "5002", "Trần Văn Bình")
+    binh = await member(core, "5002", "Trần Văn Bình", unit="2")  # another unit
     assert "PA-0001" in await report(lan, WAGES, anonymity=1)  # named
     assert "PA-0002" in await report(binh, WAGES_PHONE, anonymity=3)  # anonymous
     card = await staff_card(core, 2)  # in the organisation's language, Vietnamese
@@ -77,10 +77,26 @@ async def test_an_unrelated_report_gets_no_hint_even_from_the_same_person(core):
     assert not [c for c in (await staff_card(core, 2))["choices"] if "Trùng với PA" in c[1]]
 
 
+async def test_a_hidden_report_is_never_paired_with_a_named_one_of_its_own_unit(core):
+    """A member who repeats their named report under a hidden identity must not be linked by
+    their words; the rule looks at the unit, so it says nothing about the author."""
+    await bound_staff_room(core)
+    lan = await member(core, "5001", "Đinh Thị Lan")
+    await report(lan, WAGES, anonymity=1)  # named
+    await report(lan, WAGES_PHONE, anonymity=3)  # the same matter, anonymous, same unit
+    assert "Có thể trùng" not in (await staff_card(core, 2))["text"]
+    # Between two hidden reports, or across units, the hint still shows.
+    binh = await member(core, "5002", "Trần Văn Bình", unit="2")
+    await report(binh, WAGES, anonymity=3)
+    hints = [x for x in (await staff_card(core, 3))["text"].splitlines() if "Có thể trùng" in x]
+    assert any("PA-0002" in x for x in hints) and any("PA-0001" in x for x in hints)
+
+
 async def test_the_typed_form_in_a_private_chat_marks_the_duplicate(core):
     lan = await member(core, "5001", "Đinh Thị Lan")
     await report(lan, WAGES, anonymity=1)
-    await report(lan, WAGES_PHONE, anonymity=3)
+    binh = await member(core, "5002", "Trần Văn Bình", unit="2")  # another unit
+    await report(binh, WAGES_PHONE, anonymity=3)
     from tests.test_casework_rules import person  # the staff invite helper of the casework tests
 
     staff = await person(core, "7301", "staff")
@@ -96,7 +112,8 @@ async def test_a_chat_without_buttons_lists_the_duplicate_by_number_and_takes_it
     await bound_staff_room(core)
     lan = await member(core, "5001", "Đinh Thị Lan")
     await report(lan, WAGES, anonymity=1)
-    await report(lan, WAGES_PHONE, anonymity=3)
+    binh = await member(core, "5002", "Trần Văn Bình", unit="2")  # another unit
+    await report(binh, WAGES_PHONE, anonymity=3)
     card = await staff_card(core, 2)
     line = next(x for x in card["typed"].splitlines() if "Trùng với PA-0001" in x)
     typed = line.split(" — ")[0]  # "PA-0002 9"
@@ -112,7 +129,7 @@ async def test_the_admin_case_page_lists_similar_reports_and_marks_a_duplicate(c
     from tests.test_admin_cases import signed_in, submit_reports
 
     await submit_reports(core, 1, description=WAGES, anonymity="named")
-    await submit_reports(core, 1, description=WAGES_PHONE)  # anonymous
+    await submit_reports(core, 1, description=WAGES_PHONE, unit="U008")  # anonymous
     await submit_reports(core, 1, description=KARAOKE)
     async with admin_browser(core) as browser:
         await signed_in(core, browser, "staff", "7001")
