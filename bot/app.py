@@ -42,7 +42,7 @@ from scheduler.leader import Election, Leadership
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import Running, build_scheduler, catch_up, load_schedules
-from storage import admin, demo, webauth
+from storage import admin, demo, form_receipts, webauth
 from storage.bindings import OARoster
 from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, session_factory
@@ -500,13 +500,15 @@ class Runner:
                 log.exception("refreshing the units failed; will try again")
 
     async def _housekeeping(self) -> None:
-        """The leader drops old deduplication keys and expired sign-ins once an hour."""
+        """The leader drops old deduplication keys, expired sign-ins and web form receipts
+        (an hour is ample for a second tap on Send) once an hour."""
         await asyncio.sleep(UNIT_REFRESH_SECONDS)
         while True:
             try:
                 async with self.core.sessions() as session, session.begin():
                     await prune_updates(session, utcnow() - timedelta(days=DEDUP_DAYS))
                     await webauth.prune(session)
+                    await form_receipts.prune(session, utcnow() - timedelta(hours=1))
             except Exception:
                 log.exception("periodic housekeeping failed; will try again")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)

@@ -323,6 +323,17 @@ class LinkCode(SQLModel, table=True):
     pending_username: str = Field(default="", max_length=64)
 
 
+class FormReceipt(SQLModel, table=True):
+    """What a web form submission filed (its code and secret, sealed), keyed by a digest of the
+    form's token, so a second tap on Send that reaches another instance shows the same case
+    instead of filing another. Kept a few hours (housekeeping)."""
+
+    __tablename__ = "form_receipt"
+    token_digest: str = Field(primary_key=True, max_length=64)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    filed_at: datetime = _ts(index=True)
+
+
 class RateWindow(SQLModel, table=True):
     """How many events one key (a person, an address) had in its current window: one row per
     key, counted with one upsert, so a flood check costs a statement, not a row per event.

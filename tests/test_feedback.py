@@ -3,6 +3,7 @@ become cases with their staff card and hot alert, the status check, and every re
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from bot.app import Core
 from bot.feedback import FeedbackPage
-from bot.feedback.guard import FormTokens
+from bot.feedback.guard import COOKIE, FormTokens
 from bot.web import build_web_app
 from handlers.ports import CaseChange
 from storage import admin
@@ -256,6 +257,32 @@ async def test_a_double_tap_on_send_files_one_case(setup):
     second = await post(client, fields(token))
     assert shown(first[1], "secret") == shown(second[1], "secret")
     assert len(await reports(core)) == 1
+
+
+async def test_a_double_tap_reaching_two_instances_at_once_files_one_case(setup, tmp_path):
+    """Behind a balancer each tap may reach another instance: what was filed is remembered in
+    the database, so both answers show the same case and its secret."""
+    core, _ = setup
+    tokens = FormTokens(min_fill_seconds=0)  # the instances share the key (SEAL_KEY)
+    here = await serve(make_page(core, tmp_path, tokens=tokens))
+    there = await serve(make_page(core, tmp_path, tokens=tokens))
+    try:
+        _, token = await open_form(here)
+        cookie = {c.key: c.value for c in here.session.cookie_jar}[COOKIE]
+        same_browser = {"Cookie": f"{COOKIE}={cookie}"}
+        first, second = await asyncio.gather(
+            post(here, fields(token), headers=same_browser),
+            post(there, fields(token), headers=same_browser),
+        )
+        assert first[0] == second[0] == 200
+        assert shown(first[1], "secret") == shown(second[1], "secret")
+        assert shown(first[1], "code") == shown(second[1], "code")
+        assert len(await reports(core)) == 1
+        again = await post(there, fields(token), headers=same_browser)  # a reload, later
+        assert shown(again[1], "secret") == shown(first[1], "secret")
+    finally:
+        await here.close()
+        await there.close()
 
 
 # -- refusals --------------------------------------------------------------------------------------

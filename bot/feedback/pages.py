@@ -7,7 +7,6 @@ Every refusal re-draws the form with what the person typed and says why, in thei
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import secrets
 from collections.abc import Callable
@@ -27,10 +26,12 @@ from bot.effects import EffectApplier
 from bot.feedback.context import FeedbackContext
 from bot.feedback.guard import COOKIE, FormTokens, TokenProblem, browser_cookie
 from bot.feedback.service import (
+    AlreadyFiled,
     Filed,
     Submission,
     act_as_sender,
     file_feedback,
+    filed_earlier,
     public_status,
     sender_actions,
 )
@@ -59,7 +60,6 @@ TEXT_FIELDS = ("token", "website", "lang", "unit", "category", "urgency", "descr
 OPTIONAL_FIELDS = ("name", "contact")
 MAX_NAME = 200
 MAX_FIELD_BYTES = 64 * 1024
-REMEMBERED = 500  # recent submissions kept, so a double tap on Send files one case
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -149,7 +149,6 @@ class FeedbackPage:
         self.submit_guard = FloodGuard(sessions, "feedback:submit", *submit_limit)
         self.status_guard = FloodGuard(sessions, "feedback:status", *status_limit)
         self.locks = KeyedLocks()
-        self.filed: collections.OrderedDict[str, Filed] = collections.OrderedDict()
         form = catalog.forms["report"]
         self.description_step = form.step("description")
         self.urgency_step = form.step("urgency")
@@ -286,7 +285,8 @@ class FeedbackPage:
         cookie, _ = browser_cookie(request)
         token_key = f"{cookie}:{values.get('token', '')}"
         async with self.locks.hold(token_key):
-            earlier = self.filed.get(token_key)
+            # In the database: the second tap may reach another instance.
+            earlier = await filed_earlier(self.sessions, token_key)
             if earlier is not None:  # a second tap on Send, or a reload of the answer
                 discard(self.attachments_dir, posted.files)
                 return self._sent(request, t, earlier)
@@ -300,19 +300,20 @@ class FeedbackPage:
                 if posted.files or posted.file_problems:
                     problems.general.append(t(FILES_AGAIN))
                 return self._form(request, t, values, problems, status=400)
-            submission = Submission(
-                unit=values["unit"],
-                category=values["category"],
-                urgency=values["urgency"],
-                description=values["description"].strip(),
-                name=values.get("name", "").strip(),
-                contact=values.get("contact", "").strip(),
-                locale=t.locale,
-            )
             try:
                 filed = await file_feedback(
-                    self.sessions, self.effects, submission, posted.files, self.on_commit
+                    self.sessions,
+                    self.effects,
+                    _submission(values, t.locale),
+                    posted.files,
+                    self.on_commit,
+                    token_key,
                 )
+            except AlreadyFiled:  # the other tap won, on another instance, at the same moment
+                await asyncio.to_thread(discard, self.attachments_dir, posted.files)
+                earlier = await filed_earlier(self.sessions, token_key)
+                assert earlier is not None  # its receipt committed before ours was refused
+                return self._sent(request, t, earlier)
             except Exception:
                 log.exception("feedback: could not file a submission")
                 await asyncio.to_thread(discard, self.attachments_dir, posted.files)
@@ -324,9 +325,6 @@ class FeedbackPage:
                 if posted.files:
                     general.append(t(FILES_AGAIN))
                 return self._form(request, t, values, Problems(general=general), status=500)
-            self.filed[token_key] = filed
-            while len(self.filed) > REMEMBERED:
-                self.filed.popitem(last=False)
         return self._sent(request, t, filed)
 
     def _sent(self, request: web.Request, t: Translator, filed: Filed) -> web.Response:
@@ -587,3 +585,16 @@ async def _read_text(part: BodyPartReader) -> str:
         if len(data) < MAX_FIELD_BYTES:
             data += chunk[: MAX_FIELD_BYTES - len(data)]
     return data.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def _submission(values: dict[str, str], locale: str) -> Submission:
+    """The checked form's fields, as the core files them."""
+    return Submission(
+        unit=values["unit"],
+        category=values["category"],
+        urgency=values["urgency"],
+        description=values["description"].strip(),
+        name=values.get("name", "").strip(),
+        contact=values.get("contact", "").strip(),
+        locale=locale,
+    )

@@ -12,6 +12,7 @@ from handlers.cards import WEB_FORM_CHANNEL, case_facts
 from handlers.casework import ALLOWED_FROM, Action, Actor, Status, check, target
 from handlers.context import CaseChanged, ReportSubmitted
 from handlers.ports import CaseChange, ReportView
+from storage import form_receipts
 from storage.db import Sessions
 from storage.feedback import add_ticket, new_secret, report_for_ticket
 from storage.store import SqlStore
@@ -45,9 +46,13 @@ async def file_feedback(
     submission: Submission,
     files: list[StoredFile],
     on_commit: Callable[[], None],
+    token: str = "",
 ) -> Filed:
     """One transaction: the report, its ticket and the outbox rows for the staff card and the
-    leaders' hot alert, through the same store and effects as a report from a chat."""
+    leaders' hot alert, through the same store and effects as a report from a chat. With the
+    form's `token`, also its receipt: when a submission with the same token was filed first
+    (a second tap on Send, perhaps on another instance) this one is rolled back and
+    `AlreadyFiled` raised."""
     secret = new_secret()
     answers = {
         "unit": submission.unit,
@@ -63,8 +68,25 @@ async def file_feedback(
         )
         await add_ticket(session, report.id, secret, submission.name, submission.contact)
         await effects.apply(session, ReportSubmitted(report.id))
+        if token and not await form_receipts.keep(
+            session, token, {"code": report.code, "secret": secret}
+        ):
+            raise AlreadyFiled
     on_commit()
     return Filed(report.code, secret)
+
+
+class AlreadyFiled(Exception):
+    """This form was filed already; `filed_earlier` tells what it filed."""
+
+
+async def filed_earlier(sessions: Sessions, token: str) -> Filed | None:
+    """What a submission with this form token filed, on any instance, in the last hours."""
+    async with sessions() as session:
+        receipt = await form_receipts.recall(session, token)
+    if receipt is None:
+        return None
+    return Filed(str(receipt.get("code", "")), str(receipt.get("secret", "")))
 
 
 async def public_status(sessions: Sessions, code: str, secret: str) -> ReportView | None:
