@@ -458,7 +458,7 @@ async def test_a_stopping_instance_refuses_new_webhook_events_and_answers_the_on
     fake.delay_next("sendMessage", 0.5)  # the answer is on the wire when the stop begins
     assert await fake.deliver_webhook(fake.user_text(MEMBER, "/start")) == 200
     for _ in range(100):
-        if channel._replies:
+        if channel.inflight.replies:
             break
         await asyncio.sleep(0.01)
     stopping = asyncio.create_task(channel.stop())

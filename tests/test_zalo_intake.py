@@ -47,10 +47,10 @@ async def test_an_update_received_but_not_handled_at_a_crash_is_handled_after_th
         kept = (await session.execute(select(InboxUpdate))).scalar_one()
     assert set(kept.payload) == {"sealed"}
     # The process dies: nothing gets to finish or clean up.
-    for task in [rig.channel._poller, *rig.channel._tasks]:
+    for task in [rig.channel._poller, *rig.channel.inflight.tasks]:
         assert task is not None
         task.cancel()
-    await asyncio.gather(rig.channel._poller, *rig.channel._tasks, return_exceptions=True)
+    await asyncio.gather(rig.channel._poller, *rig.channel.inflight.tasks, return_exceptions=True)
     rig.channel._poller = None
     assert fake.messages_to("zi-2") == []
 

@@ -40,6 +40,7 @@ from telegram.warnings import PTBUserWarning
 from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
+from bot.channels.inflight import InFlight
 from bot.channels.names import family_name_first
 from bot.channels.polling import IdleBackoff, digest
 from bot.channels.telegram_http import AiohttpRequest
@@ -96,11 +97,7 @@ class TelegramChannel:
         self.poll_seconds = POLL_SECONDS
         self._slots = asyncio.Semaphore(max(1, app.concurrent_updates))
         self._poller: asyncio.Task[None] | None = None
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handling: set[str] = set()  # inbox keys of the updates in those tasks
-        self._replies: set[asyncio.Future[None]] = set()  # answers of committed updates
-        self._stopping = False
+        self.inflight = InFlight()
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
             ctx.dispatcher,
@@ -156,19 +153,12 @@ class TelegramChannel:
 
     async def drain(self) -> None:
         """Wait until every update taken in so far has been handled (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.inflight.settle()
 
     async def stop(self) -> None:
-        self._stopping = True  # no new webhook update is taken in from here on
+        self.inflight.stopping = True  # no new webhook update is taken in from here on
         await self.stop_receiving()
-        if self._tasks:  # an update cut short stays in the inbox for the next start
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._replies:  # answers already committed finish before the connection closes
-            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
+        await self.inflight.drain(STOP_GRACE_SECONDS)
         await self.app.shutdown()
         # After a start that failed half-way PTB shuts nothing down: close our session anyway.
         await self.app.bot.request.shutdown()
@@ -240,7 +230,7 @@ class TelegramChannel:
 
     async def feed_webhook(self, data: dict[str, Any]) -> None:
         """Store a webhook body (before our 200 acknowledges it), then handle it."""
-        if self._stopping:  # refused (503): the balancer or Telegram sends it to another
+        if self.inflight.stopping:  # refused (503): the balancer or Telegram sends it to another
             raise ConnectionAbortedError("stopping")
         key = update_key(self.bot.id, data)
         if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
@@ -250,18 +240,14 @@ class TelegramChannel:
         """The leader handles updates another instance kept and did not handle (it died);
         `received_before` leaves alone those a live instance is handling now."""
         waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
-        orphans = [(key, raw) for key, raw in waiting if key not in self._handling]
+        orphans = [(key, raw) for key, raw in waiting if key not in self.inflight.keys]
         for key, raw in orphans:
             self._spawn(key, raw)
         return len(orphans)
 
     def _spawn(self, key: str, raw: dict[str, Any]) -> None:
         """Handle in a task: tasks reach each person's FIFO lock in the order updates came."""
-        task = asyncio.create_task(self._process(key, raw), name=f"telegram-{key[:32]}")
-        self._tasks.add(task)
-        self._handling.add(key)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self._handling.discard(key))
+        self.inflight.spawn(key, self._process(key, raw), f"telegram-{key[:32]}")
 
     async def _process(self, key: str, raw: dict[str, Any]) -> None:
         try:
@@ -298,12 +284,7 @@ class TelegramChannel:
                 if update.callback_query is not None:
                     await self._safe(update.callback_query.answer())
                 return
-            # Committed: the answer must go out even if a stop cancels this task now (the
-            # update's replay after a restart is a no-op and answers nothing).
-            render = asyncio.ensure_future(self.render(handled.reply, update.callback_query))
-            self._replies.add(render)
-            render.add_done_callback(self._replies.discard)
-            await asyncio.shield(render)
+            await self.inflight.answer(self.render(handled.reply, update.callback_query))
 
     async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user

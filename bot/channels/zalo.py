@@ -27,6 +27,7 @@ from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
 from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.http import parse_json, read_capped
+from bot.channels.inflight import InFlight
 from bot.channels.polling import IdleBackoff
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
@@ -95,10 +96,7 @@ class ZaloChannel:
         self.poll_seconds = POLL_SECONDS
         self._poller: asyncio.Task[None] | None = None
         # Strong references: the event loop keeps only weak ones to running tasks.
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handling: set[str] = set()  # inbox keys of the events in those tasks
-        self._replies: set[asyncio.Future[None]] = set()  # answers of committed events
-        self._stopping = False
+        self.inflight = InFlight()
         self._http: aiohttp.ClientSession | None = None
         # Replies the messenger would not take (an outage) wait in the outbox, in order.
         self._deferred = DeferredReplies(
@@ -144,20 +142,13 @@ class ZaloChannel:
 
     async def drain(self) -> None:
         """Wait until every event received so far has been handled (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.inflight.settle()
 
     async def stop(self) -> None:
         """Stop polling, let in-flight events finish (for a while), then close the connections."""
-        self._stopping = True  # no new webhook event is taken in from here on
+        self.inflight.stopping = True  # no new webhook event is taken in from here on
         await self.stop_receiving()
-        if self._tasks:  # an event cut short stays in the inbox for the next start
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._replies:  # answers already committed finish before the connection closes
-            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
+        await self.inflight.drain(STOP_GRACE_SECONDS)
         await self.client.close()
         if self._http is not None and not self._http.closed:
             await self._http.close()
@@ -205,7 +196,9 @@ class ZaloChannel:
             if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
                 log.warning("zalo webhook: wrong or missing secret token from %s", request.remote)
                 return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-            if self._stopping:  # refused: the balancer (or Zalo's retry) sends it to another
+            if (
+                self.inflight.stopping
+            ):  # refused: the balancer (or Zalo's retry) sends it to another
                 return web.json_response({"ok": False, "error": "stopping"}, status=503)
             try:
                 raw = await read_capped(request, MAX_WEBHOOK_BYTES)
@@ -264,17 +257,13 @@ class ZaloChannel:
         event = parse_update(body)
         if event is None:
             return
-        task = asyncio.create_task(self._handle(event, key), name=f"zalo-{key[:24]}")
-        self._tasks.add(task)
-        self._handling.add(key)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self._handling.discard(key))
+        self.inflight.spawn(key, self._handle(event, key), f"zalo-{key[:24]}")
 
     async def adopt_orphans(self, received_before: datetime) -> int:
         """The leader handles events another instance kept and did not handle (it died);
         `received_before` leaves alone those a live instance is handling now."""
         waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
-        orphans = [(key, body) for key, body in waiting if key not in self._handling]
+        orphans = [(key, body) for key, body in waiting if key not in self.inflight.keys]
         for key, body in orphans:
             self._spawn(key, body)
         return len(orphans)
@@ -304,12 +293,8 @@ class ZaloChannel:
         await self.ctx.dispatcher.inbox_done(CHANNEL, key)
 
     async def _answer(self, reply: Reply, chat_id: str) -> None:
-        """Committed: the answer must go out even if a stop cancels the event's task now (the
-        event's replay after a restart is a no-op and answers nothing)."""
-        render = asyncio.ensure_future(self.render(reply, chat_id))
-        self._replies.add(render)
-        render.add_done_callback(self._replies.discard)
-        await asyncio.shield(render)
+        """Committed: the answer goes out even if a stop cancels the event's task now."""
+        await self.inflight.answer(self.render(reply, chat_id))
 
     async def _inbound_or_apology(self, event: ZaloEvent, key: str) -> Inbound | None:
         """The event mapped; None, after an apology, when its photo could not be fetched (not

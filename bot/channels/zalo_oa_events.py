@@ -21,7 +21,6 @@ through `Dispatcher.run` like every channel: one person at a time, in order, ded
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from aiohttp import web
 
 from bot.channels.context import ChannelContext
 from bot.channels.http import parse_json, read_capped
+from bot.channels.inflight import InFlight
 from bot.channels.zalo_groups import CHANNEL, ZaloGroups
 from bot.channels.zalo_oa import SIGNATURE_HEADER, verify_signature
 from handlers.types import ChatKind, Inbound, Media, MediaKind, Reply, channel_has_buttons
@@ -153,11 +153,7 @@ class OAGroupEvents:
         self.app_id = app_id
         self._secret = oa_secret_key
         self._clock = clock
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handling: set[str] = set()  # inbox keys of the events in those tasks
-        self._replies: set[asyncio.Future[None]] = set()  # answers of committed events
-        self._stopping = False
+        self.inflight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def resume(self) -> None:
@@ -169,19 +165,11 @@ class OAGroupEvents:
 
     async def drain(self) -> None:
         """Wait until every event received so far has been handled (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.inflight.settle()
 
     async def stop(self) -> None:
         """Let events in progress finish, for a while; an event cut short stays in the inbox."""
-        self._stopping = True  # no new event is taken in from here on
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._replies:  # answers already committed finish before the connection closes
-            await asyncio.wait(set(self._replies), timeout=STOP_GRACE_SECONDS)
+        await self.inflight.drain(STOP_GRACE_SECONDS)  # no new event is taken in from here on
         await self.groups.close()
 
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> str | None:
@@ -197,7 +185,7 @@ class OAGroupEvents:
         """Refuse what is not signed or not fresh (403); answer everything else 200 at once
         and handle it afterwards. While this instance stops: 503, so the balancer (or the OA's
         retry) sends the event to another instance."""
-        if self._stopping:
+        if self.inflight.stopping:
             return web.json_response({"error": "stopping"}, status=503)
         try:
             raw = await read_capped(request, MAX_WEBHOOK_BYTES)
@@ -258,11 +246,7 @@ class OAGroupEvents:
         return False
 
     def _spawn(self, key: str, event: GroupEvent) -> None:
-        task = asyncio.create_task(self._handle(key, event), name=f"zalo-oa-{key[:24]}")
-        self._tasks.add(task)
-        self._handling.add(key)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self._handling.discard(key))
+        self.inflight.spawn(key, self._handle(key, event), f"zalo-oa-{key[:24]}")
 
     async def adopt_orphans(self, received_before: datetime) -> int:
         """The leader handles events another instance kept and did not handle (it died);
@@ -270,7 +254,7 @@ class OAGroupEvents:
         orphans = 0
         for key, body in await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before):
             event = parse_event(body)
-            if event is not None and key not in self._handling:
+            if event is not None and key not in self.inflight.keys:
                 self._spawn(key, event)
                 orphans += 1
         return orphans
@@ -280,12 +264,7 @@ class OAGroupEvents:
             inbound = to_inbound(event, key)
             async with self.ctx.dispatcher.run(CHANNEL, event.sender_id, inbound) as handled:
                 if handled is not None and handled.reply is not None:
-                    # Committed: answered even if a stop cancels this task now (a replay
-                    # after a restart is a no-op and would answer nothing).
-                    answer = asyncio.ensure_future(self._answer(event.group_id, handled.reply))
-                    self._replies.add(answer)
-                    answer.add_done_callback(self._replies.discard)
-                    await asyncio.shield(answer)
+                    await self.inflight.answer(self._answer(event.group_id, handled.reply))
         except Exception as exc:  # one bad event must never take the webhook down
             log.error("zalo-oa: failed to handle event %s: %s", key, type(exc).__name__)
         await self.ctx.dispatcher.inbox_done(CHANNEL, key)
