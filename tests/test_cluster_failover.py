@@ -125,8 +125,10 @@ async def test_kill_minus_nine_of_the_leader_mid_invitations_hands_over_within_1
         before = invitations(fake)
         successor = await wait_for_leader(db_url, TAKEOVER_LIMIT + 5, other_than=first)
         takeover = time.monotonic() - killed
+        # Generous: on CI this test shares two cores with the three-instance test; what is
+        # asserted is that everyone is invited at all (the takeover time is asserted apart).
         await wait_until(
-            lambda: len(invitations(fake)) == COLLABORATORS, 60, "every invitation delivered"
+            lambda: len(invitations(fake)) == COLLABORATORS, 180, "every invitation delivered"
         )
         await asyncio.sleep(1.0)  # let a resent in-doubt row, if any, land too
         survivors = [p for p in procs if p is not leader]
