@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.app import Core
 from bot.channels.context import ChannelContext
-from bot.channels.webchat import WebChat
+from bot.channels.webchat import WebChat, _cursor
 from bot.web import build_web_app
 from storage.models import Attachment, Report
 from storage.transcripts import SqlTranscripts
@@ -361,3 +363,13 @@ async def test_files_left_by_abandoned_drafts_are_swept(client, core, tmp_path):
     await send(client, "/cancel")  # the draft holding the photo is dropped
     assert await JOBS["sweep_files"](core) == 1
     assert not kept.exists() and fresh.exists()
+
+
+@given(st.one_of(st.none(), st.text(max_size=40)))
+def test_a_hostile_resume_cursor_never_breaks_the_live_stream(value):
+    """Last-Event-ID and ?after= come from anyone: whatever they hold, the stream starts from a
+    readable cursor (0 when unreadable) instead of raising."""
+    cursor = _cursor(value)
+    assert isinstance(cursor, int) and cursor >= 0
+    if not (value and value.isdecimal()):
+        assert cursor == 0
