@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
 DEMO_UNITS = DEMO_DIR / "units.csv"
 DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 DEMO_ADMIN = "Demo admin"
+DEMO_HISTORY = timedelta(days=30)
 UNIT_REFRESH_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
 # The leader looks this often for updates a dead instance kept in the inbox and never handled,
@@ -198,6 +199,28 @@ async def seed_demo(core: Core) -> str | None:
         f"Demo organisation loaded: {seeded.units} units. "
         f"Invite codes: member of U007 {seeded.member_invite}, staff {seeded.staff_invite}."
     )
+
+
+# Runs the organisation's life from a start, for so many days, and says in a line what it did:
+# the simulator at demo scale (bot/demo.py), handed in by the CLI, as it drives this very host.
+MonthSimulator = Callable[[Core, datetime, int], Awaitable[str]]
+
+
+async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> str | None:
+    """The demo organisation and a past month of its life, simulated up to now through the real
+    engine, jobs and delivery: cases in every state, a closed poll, a situation report with late
+    units, digests in the leaders' chat. None when the database has an organisation already, so
+    a second start seeds nothing."""
+    async with core.sessions() as session:
+        if await demo.has_units(session):
+            return None
+    summary = await seed_demo(core)
+    month = await simulate_month(core, utcnow() - DEMO_HISTORY, DEMO_HISTORY.days)
+    async with core.sessions() as session, session.begin():
+        await demo.move_group_chats_to_web(session)
+        await demo.drop_unsent(session)
+    await core.refresh_units()
+    return f"{summary} {month}"
 
 
 class StartError(Exception):
@@ -550,13 +573,18 @@ class Runner:
             await self._site_runner.cleanup()
 
 
-async def serve(settings: Settings, demo: bool) -> None:
+async def serve(settings: Settings, demo: bool, history: MonthSimulator | None = None) -> None:
+    """Run until Ctrl+C. With `demo`, an empty database first gets the demo organisation, and
+    with `history` a past month of its activity too."""
     if not settings.auto_migrate:
         await require_current_schema(settings)
     core = await build_core(settings, migrate=settings.auto_migrate)
     try:
         if demo:
-            summary = await seed_demo(core)
+            if history is not None:
+                summary = await seed_demo_with_history(core, history)
+            else:
+                summary = await seed_demo(core)
             if summary:
                 print(summary, flush=True)
         if not core.engine.units:
@@ -585,6 +613,7 @@ async def serve(settings: Settings, demo: bool) -> None:
         )
         print(f"Web admin: {core.engine.admin_url}/ (staff sign in with /weblogin)", flush=True)
         if demo:
+            print(f"Leaders' chat: {core.engine.admin_url}/chats/leaders", flush=True)
             print(f"Demo admin sign-in link: {await demo_admin_link(core)}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

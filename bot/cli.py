@@ -49,7 +49,12 @@ def _add_server_parsers(sub: Any) -> None:
     """`run` and `db`."""
     run = sub.add_parser("run", help="migrate, then start the channels, web server and scheduler")
     run.add_argument(
-        "--demo", action="store_true", help="seed a demo organisation into an empty database"
+        "--demo",
+        action="store_true",
+        help="seed a demo organisation and a past month of its activity into an empty database",
+    )
+    run.add_argument(
+        "--empty", action="store_true", help="with --demo: the demo organisation without a history"
     )
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
@@ -190,8 +195,11 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: the whole server (see _with_core).
     from bot.app import StartError, serve
 
+    if args.empty and not args.demo:
+        raise CliError("--empty goes with --demo: `grassroots run --demo --empty`")
+    history = None  # the demo's past month comes with the simulator (#14)
     try:
-        await serve(settings, args.demo)
+        await serve(settings, args.demo, history)
     except StartError as exc:
         raise CliError(str(exc)) from None
     return 0

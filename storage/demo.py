@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage.admin import create_invite
 from storage.deptimport import import_departments
-from storage.models import OrgUnit, Person
+from storage.models import ChatBinding, OrgUnit, OutboxMessage, Person, WebChatMessage
 from storage.orgimport import import_units
+from storage.seal import open_payload, seal_payload
 from storage.webauth import issue_login_token
+
+WEB = "web"
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,73 @@ async def demo_admin_token(session: AsyncSession, name: str, valid_minutes: int)
         await session.flush()
     assert person.id is not None
     return await issue_login_token(session, person.id, valid_minutes)
+
+
+async def has_units(session: AsyncSession) -> bool:
+    """Whether an organisation is there already: the demo then seeds nothing."""
+    count = (await session.execute(select(func.count()).select_from(OrgUnit))).scalar_one()
+    return bool(count)
+
+
+def web_chat_id(role: str) -> str:
+    """The web chat id the demo gives a group chat: "demo-leaders", "demo-department-BTC"."""
+    return f"demo-{role.replace(':', '-')}"[:64]
+
+
+async def move_group_chats_to_web(session: AsyncSession, keep_history: str = "leaders") -> int:
+    """After the simulated month: bind every group chat on the web channel, the one channel the
+    demo runs, so nothing waits for a messenger that is not there; what the bot posted to the
+    chats bound as `keep_history` becomes their web transcript, at the time it was sent (the
+    leaders' chat page shows it). Returns the messages carried over."""
+    carried = 0
+    bindings = (await session.execute(select(ChatBinding))).scalars().all()
+    for binding in bindings:
+        if binding.channel == WEB:
+            continue
+        chat = web_chat_id(binding.role)
+        if binding.role == keep_history:
+            carried += await _copy_sent(session, binding.channel, binding.chat_id, chat)
+        binding.channel, binding.chat_id = WEB, chat
+    await session.flush()
+    return carried
+
+
+async def _copy_sent(session: AsyncSession, channel: str, chat_id: str, web_chat: str) -> int:
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == "sent",
+        )
+        .order_by(col(OutboxMessage.sent_at), col(OutboxMessage.id))
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    for row in rows:
+        payload = open_payload(session, row.payload)
+        body: dict[str, object] = {
+            "text": str(payload.get("text") or payload.get("caption") or ""),
+            "choices": [],
+        }
+        if payload.get("kind") == "photo" and payload.get("path"):
+            body["photo"] = str(payload["path"])
+        message = WebChatMessage(
+            session_id=web_chat,
+            sender="bot",
+            proactive=True,
+            payload=seal_payload(session, body),
+            created_at=row.sent_at or row.created_at,
+        )
+        session.add(message)
+    return len(rows)
+
+
+async def drop_unsent(session: AsyncSession) -> int:
+    """Messages the simulated month left queued for its fake messengers are never sent: marked
+    failed, so a token set later does not send them to made-up chats."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status).in_(("pending", "sending")))
+        .values(status="failed", last_error="demo history: not sent")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -6,12 +6,14 @@ Every transcript payload is sealed: it can hold a hidden reporter's words next t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
 from storage.db import Session, Sessions
-from storage.models import Conversation, WebChatMessage
+from storage.models import ChatBinding, Conversation, WebChatMessage
 from storage.seal import open_payload, seal_payload
 from storage.store import SqlStore
 
@@ -102,6 +104,37 @@ class SqlTranscripts:
         async with self.sessions() as session:
             rows = (await session.execute(stmt)).scalars().all()
             return [{"seq": r.id, **open_payload(session, r.payload)} for r in rows]
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message the bot posted to a group chat bound on the web channel, as its page shows it."""
+
+    at: datetime
+    text: str
+    photo: str  # a chart's path under the attachments folder, or ""
+
+
+async def web_group_posts(session: Session, role: str, limit: int = 200) -> list[Posted]:
+    """What the bot posted, through the outbox, to the group chats bound as `role` on the web
+    channel (in the demo, the leaders' chat): the last `limit`, oldest first."""
+    chats = select(ChatBinding.chat_id).where(
+        ChatBinding.role == role, ChatBinding.channel == "web"
+    )
+    stmt = (
+        select(WebChatMessage)
+        .where(col(WebChatMessage.session_id).in_(chats), col(WebChatMessage.proactive).is_(True))
+        .order_by(col(WebChatMessage.id).desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    posts = []
+    for row in reversed(rows):
+        payload = open_payload(session, row.payload)
+        posts.append(
+            Posted(row.created_at, str(payload.get("text") or ""), str(payload.get("photo") or ""))
+        )
+    return posts
 
 
 async def _state(session: Session, channel: str, key: str) -> dict[str, Any] | None:

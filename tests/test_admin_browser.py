@@ -177,6 +177,7 @@ async def test_demo_prints_the_admin_address_and_a_working_sign_in_link(tmp_path
         *grassroots(),
         "run",
         "--demo",
+        "--empty",
         env=clock_env(env),
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,

@@ -49,7 +49,7 @@ async def test_kill_minus_nine_after_updates_were_acknowledged_loses_none_of_the
         "TELEGRAM_API_URL": fake.url,
         "ZALO_BOT_TOKEN": "",
     }
-    proc = await spawn_run(env, tmp_path, "--demo")
+    proc = await spawn_run(env, tmp_path, "--demo", "--empty")
     try:
         fake.user_text(EARLY, "/start")
         await fake.wait_for_messages(EARLY, 2, timeout=60)  # a welcome and the first question
@@ -71,7 +71,7 @@ async def test_kill_minus_nine_after_updates_were_acknowledged_loses_none_of_the
         assert len(kept) == len(PHOTOS)
         assert all(set(payload) == {"sealed"} for payload in kept)  # who sent what: sealed
 
-        proc = await spawn_run(env, tmp_path, "--demo")
+        proc = await spawn_run(env, tmp_path, "--demo", "--empty")
         fake.user_photo(LATE)
         for user in [*PHOTOS, LATE]:
             await fake.wait_for_messages(user, 1, timeout=60)

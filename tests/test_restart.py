@@ -31,7 +31,7 @@ async def start_server(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
         "ZALO_BOT_TOKEN": "",
         "DEFAULT_LOCALE": "en",
     }
-    proc = await spawn_run(env, tmp_path, "--demo")
+    proc = await spawn_run(env, tmp_path, "--demo", "--empty")
     # Up when /healthz answers; a start that fails ends the process, which is said at once. The
     # deadline is generous: on a loaded machine (tests run side by side) start-up is slow.
     loop = asyncio.get_running_loop()

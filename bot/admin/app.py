@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.admin import administration, auth, cases, dashboard, exports
+from bot.admin import administration, auth, cases, dashboard, exports, groupchats
 from bot.admin.context import ADMIN, Admin, AdminContext
 from bot.admin.cookies import LANG_COOKIE, SECURE_KEY, SESSION_COOKIE
 from bot.admin.csrf import SAFE_METHODS, attach_token, remember_pre_token, token_matches
@@ -139,6 +139,7 @@ def build_admin_app(
         + exports.routes()
         + cases.routes()
         + administration.routes()
+        + groupchats.routes()
         + (views or [])
     )
     app.router.add_static("/static", STATIC)

@@ -468,7 +468,10 @@ class WebChat:
             payload.get("text") or payload.get("caption") or "",
             choices=tuple(Choice(label, data) for data, label in payload.get("choices") or []),
         )
-        await self.transcripts.add_proactive(chat_id, self._message(message))
+        body = self._message(message)
+        if payload.get("kind") == "photo" and payload.get("path"):
+            body["photo"] = str(payload["path"])  # a chart, shown by the group chat's page
+        await self.transcripts.add_proactive(chat_id, body)
         return None
 
 
