@@ -25,6 +25,8 @@ RETRY_SECONDS = 3.0
 # A leader asks its lock's connection whether it still answers this often (a dropped connection
 # is noticed at once anyway, through the driver's termination callback).
 HEARTBEAT_SECONDS = 2.0
+# How long a stop waits for the campaign to end before cancelling it again.
+CANCEL_AGAIN_SECONDS = 0.1
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -83,11 +85,14 @@ class Election:
 
     async def stop(self) -> None:
         """Step down (stopping the leader's work first, then freeing the lock) and stop trying."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        # Cancelled until it has ended: on Python 3.11 asyncio.wait_for returns the result of a
+        # statement that completes in the tick the cancel lands, and the campaign went on, so
+        # a rolling restart's SIGTERM hung the instance for good (and it later led, half
+        # stopped).
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
         if self.leadership.is_leader:
             await self._leave_office()
         await self.lock.close()

@@ -230,11 +230,11 @@ class TelegramChannel:
 
     async def feed_webhook(self, data: dict[str, Any]) -> None:
         """Store a webhook body (before our 200 acknowledges it), then handle it."""
-        if self.inflight.stopping:  # refused (503): the balancer or Telegram sends it to another
-            raise ConnectionAbortedError("stopping")
-        key = update_key(self.bot.id, data)
-        if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
-            self._spawn(key, data)
+        # While stopping: Stopping (503), so the balancer or Telegram sends it to another.
+        async with self.inflight.intake():
+            key = update_key(self.bot.id, data)
+            if await self.ctx.dispatcher.inbox_store(CHANNEL, [(key, data)]):
+                self._spawn(key, data)
 
     async def adopt_orphans(self, received_before: datetime) -> int:
         """The leader handles updates another instance kept and did not handle (it died);

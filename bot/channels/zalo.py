@@ -27,7 +27,7 @@ from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
 from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.http import parse_json, read_capped
-from bot.channels.inflight import InFlight
+from bot.channels.inflight import InFlight, Stopping
 from bot.channels.polling import IdleBackoff
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
@@ -196,10 +196,6 @@ class ZaloChannel:
             if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
                 log.warning("zalo webhook: wrong or missing secret token from %s", request.remote)
                 return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-            if (
-                self.inflight.stopping
-            ):  # refused: the balancer (or Zalo's retry) sends it to another
-                return web.json_response({"ok": False, "error": "stopping"}, status=503)
             try:
                 raw = await read_capped(request, MAX_WEBHOOK_BYTES)
             except web.HTTPRequestEntityTooLarge:
@@ -210,7 +206,11 @@ class ZaloChannel:
             except ValueError:
                 log.warning("zalo webhook: ignored a body that is not JSON (%d bytes)", len(raw))
                 return web.json_response({"ok": True})
-            await self._accept([body], "webhook")
+            try:
+                async with self.inflight.intake():
+                    await self._accept([body], "webhook")
+            except Stopping:  # refused: the balancer (or Zalo's retry) sends it to another
+                return web.json_response({"ok": False, "error": "stopping"}, status=503)
             return web.json_response({"ok": True})
 
         return web.post(WEBHOOK_PATH, handler)

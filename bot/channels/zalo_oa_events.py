@@ -32,7 +32,7 @@ from aiohttp import web
 
 from bot.channels.context import ChannelContext
 from bot.channels.http import parse_json, read_capped
-from bot.channels.inflight import InFlight
+from bot.channels.inflight import InFlight, Stopping
 from bot.channels.zalo_groups import CHANNEL, ZaloGroups
 from bot.channels.zalo_oa import SIGNATURE_HEADER, verify_signature
 from handlers.types import ChatKind, Inbound, Media, MediaKind, Reply, channel_has_buttons
@@ -185,8 +185,6 @@ class OAGroupEvents:
         """Refuse what is not signed or not fresh (403); answer everything else 200 at once
         and handle it afterwards. While this instance stops: 503, so the balancer (or the OA's
         retry) sends the event to another instance."""
-        if self.inflight.stopping:
-            return web.json_response({"error": "stopping"}, status=503)
         try:
             raw = await read_capped(request, MAX_WEBHOOK_BYTES)
         except web.HTTPRequestEntityTooLarge:
@@ -207,7 +205,11 @@ class OAGroupEvents:
         if not self._fresh(_timestamp(timestamp)):
             log.warning("zalo-oa webhook: refused a signed event outside the time window")
             return web.json_response({"error": "stale"}, status=403)
-        await self._accept(body, raw)
+        try:
+            async with self.inflight.intake():
+                await self._accept(body, raw)
+        except Stopping:
+            return web.json_response({"error": "stopping"}, status=503)
         return web.json_response({"error": 0})
 
     def _fresh(self, at: datetime | None) -> bool:
