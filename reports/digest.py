@@ -17,6 +17,8 @@ from handlers.status import status_label
 from handlers.text import labelled
 from reports.context import ReportContext
 from reports.polls import digest_lines
+from reports.scoreboard import collect_scoreboard
+from reports.scoreboard import digest_lines as scoreboard_lines
 from reports.suppression import OTHER, merged_note, other_label, published_digest
 from reports.topics import emerging_topics, topic_lines
 from storage.db import Session
@@ -163,15 +165,29 @@ async def collect_published(
 
 
 async def build(
-    ctx: ReportContext, since: datetime, until: datetime, title: str | None = None
+    ctx: ReportContext,
+    since: datetime,
+    until: datetime,
+    title: str | None = None,
+    scoreboard: bool = False,
 ) -> tuple[str, Path]:
-    """The digest text and its chart, in the organisation's language."""
+    """The digest text and its chart, in the organisation's language; the weekly and monthly
+    ones carry the scoreboard (the daily stays short)."""
     t = ctx.translations(None)
+    board: list[str] = []
     async with ctx.sessions() as session:
         data = await collect_published(ctx, session, since, until)
         extra = await digest_lines(t, session, ctx.settings.tz, until)
         topics = topic_lines(t, await emerging_topics(session, until))
-    text = "\n".join([render(t, ctx.catalog, data, ctx.settings.tz, title), *topics, *extra])
+        if scoreboard:
+            board = scoreboard_lines(
+                t,
+                await collect_scoreboard(
+                    session, since, until, ctx.settings.tz, ctx.settings.min_group_size
+                ),
+            )
+    head = render(t, ctx.catalog, data, ctx.settings.tz, title)
+    text = "\n".join([head, *board, *topics, *extra])
     name = Path("charts") / f"{until:%Y%m%d}-{uuid.uuid4().hex[:12]}.png"
     chart = await asyncio.to_thread(
         draw_chart, t, ctx.catalog, data, ctx.settings.attachments_dir / name

@@ -99,7 +99,7 @@ async def send_digest(
         period = f"{period}/{done + 1}"
     if since is None:
         since = last if last is not None else until - timedelta(days=1)
-    text, chart = await build(ctx, since, until, TITLES[job])
+    text, chart = await build(ctx, since, until, TITLES[job], scoreboard=job != "daily_digest")
     rel = chart.relative_to(ctx.settings.attachments_dir).as_posix()
     try:
         sent = await _record_and_enqueue(ctx, job, period, until, text, rel)
