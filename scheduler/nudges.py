@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reports.scoreboard import effective_due
 from scheduler.context import JobContext
 from storage.admin import bindings_for
 from storage.casecards import case_owner_chats
@@ -17,6 +18,7 @@ from storage.db import Session
 from storage.models import Conversation, Report
 from storage.nudges import drop_report_draft, idle_conversations, open_cases, record_nudge
 from storage.outbox import enqueue
+from storage.scoreboard import case_events
 from storage.store import SqlStore
 
 NUDGES_FILE = Path(__file__).resolve().parent.parent / "handlers" / "data" / "nudges.yaml"
@@ -80,11 +82,17 @@ async def run_nudges(ctx: JobContext) -> int:
         return 0  # held back: the buckets are still unsent, so they go out when quiet hours end
     counts = Counts()
     async with ctx.sessions() as session, session.begin():
-        for report in await open_cases(session):
+        cases = await open_cases(session)
+        # The SLA clock pauses while a case waits for the reporter: the same effective due
+        # time as the scoreboard's on-time figure (reports.scoreboard).
+        past_due = [r.id for r in cases if r.due_at is not None and r.due_at <= now]
+        events = await case_events(session, [i for i in past_due if i is not None])
+        for report in cases:
             if report.status == "new":
                 await _unacknowledged(ctx, session, rules, report, now, counts)
-            if report.due_at is not None and report.due_at <= now:
-                await _overdue(ctx, session, rules, report, now, counts)
+            due = effective_due(report.due_at, events.get(report.id or 0, []), now)
+            if due is not None and due <= now:
+                await _overdue(ctx, session, rules, report, due, now, counts)
         await _drafts(ctx, session, rules, now, counts)
     if counts.total() and ctx.delivery is not None:
         ctx.delivery.wake()
@@ -129,14 +137,14 @@ async def _overdue(
     session: Session,
     rules: NudgeRules,
     report: Report,
+    due: datetime,
     now: datetime,
     counts: Counts,
 ) -> None:
-    """The owner is reminded each interval a case is overdue; long overdue, it is escalated
-    (once), and a hot one is told to the leaders."""
-    assert report.due_at is not None
+    """The owner is reminded each interval a case is overdue (past its effective `due`); long
+    overdue, it is escalated (once), and a hot one is told to the leaders."""
     t = ctx.translations(None)
-    late = now - report.due_at
+    late = now - due
     every = timedelta(hours=rules.per(rules.overdue_repeat_hours, report.urgency))
     bucket = str(int(late / every))
     if await record_nudge(session, f"report:{report.id}", "overdue", bucket):
