@@ -12,7 +12,7 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -378,26 +378,48 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_tables(settings, work)
 
 
+def _print_reports(rows: list[dict[str, Any]], as_json: bool, tz: tzinfo) -> None:
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        print("No reports yet.")
+    for r in rows:
+        hot = "HOT " if r["urgency"] == "hot" else ""
+        created = datetime.fromisoformat(r["created_at"]).astimezone(tz)
+        print(
+            f"{r['code']}\t{created:%Y-%m-%d %H:%M}\t{r['status']}\t{hot}{r['category']}\t{r['unit'] or '-'}"
+        )
+
+
 async def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     from storage import admin  # here: SQLAlchemy, only once a command runs
 
     async def work(sessions: Any) -> int:
         async with sessions() as session:
             rows = await admin.list_reports(session, args.limit)
-        if args.json:
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-            return 0
-        if not rows:
-            print("No reports yet.")
-        for r in rows:
-            hot = "HOT " if r["urgency"] == "hot" else ""
-            created = datetime.fromisoformat(r["created_at"]).astimezone(settings.tz)
-            print(
-                f"{r['code']}\t{created:%Y-%m-%d %H:%M}\t{r['status']}\t{hot}{r['category']}\t{r['unit'] or '-'}"
-            )
+        _print_reports(rows, args.json, settings.tz)
         return 0
 
     return await _with_tables(settings, work)
+
+
+def _reports_list_quickly(args: argparse.Namespace) -> bool:
+    """`reports list` on a database already at the head, read without pydantic, SQLAlchemy or
+    alembic (#16: it starts in a tenth of a second, not one and a half). False when that cannot
+    be sure of the answer; the full path then migrates, checks and explains."""
+    # Imported here: each command loads what it uses (the module docstring).
+    from bot.light_settings import database_settings
+    from storage.light import list_reports
+
+    settings = database_settings()
+    if settings is None:
+        return False
+    rows = asyncio.run(list_reports(settings.database_url, args.limit, settings.seal_keys))
+    if rows is None:
+        return False
+    _print_reports(rows, args.json, settings.tz)
+    return True
 
 
 async def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
@@ -600,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.group == "doctor":
         return doctor_main()
+    if args.group == "reports" and args.action == "list" and _reports_list_quickly(args):
+        return 0
     # Imported once a command runs: pydantic is not needed for `--help`.
     from bot.config import ConfigError, load_settings
     from bot.logs import configure_logging

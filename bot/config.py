@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.light_settings import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_TIMEZONE,
+    async_driver_url,
+    known_timezone,
+)
 
 BUILTIN_DATA = Path(__file__).resolve().parent.parent / "handlers" / "data"
 
@@ -31,8 +39,8 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    database_url: str = "sqlite+aiosqlite:///./var/grassroots.db"
-    data_dir: Path = Path("./var")
+    database_url: str = DEFAULT_DATABASE_URL
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
     attachments_dir: Path = Path("./var/attachments")
     org_dir: Path | None = None  # categories.yaml and forms; None = the built-in defaults
     # The key that seals hidden reporters' links (bot/keys.py). SEAL_KEY wins when set (a comma
@@ -78,7 +86,7 @@ class Settings(BaseSettings):
     committee_short: str = ""
     committee_place: str = ""
 
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     default_locale: str = "vi"
     max_text_length: int = Field(default=4000, ge=100)
     case_autoclose_days: int = Field(default=7, ge=1, le=365)
@@ -104,11 +112,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("default_locale")
     @classmethod
@@ -120,15 +124,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
-        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
-        if not (
-            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
-        ):
-            raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://…")
-        return value
+        return async_driver_url(value)
 
     @field_validator(
         "telegram_api_url", "zalo_api_url", "zalo_oa_api_url", "zalo_oa_oauth_url", "public_url"

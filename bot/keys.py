@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
+from bot.light_settings import read_seal_keys
 from storage.db import Database, session_factory
 from storage.seal import Sealer, SealError, first_seal, new_key, reseal_all, seal_existing
 
@@ -21,13 +22,7 @@ log = logging.getLogger(__name__)
 
 def read_keys(settings: Settings) -> list[str]:
     """The keys, newest first; empty when none is configured yet."""
-    if settings.seal_key.strip():
-        return [k.strip() for k in settings.seal_key.split(",") if k.strip()]
-    path = settings.seal_key_path
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="ascii").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return read_seal_keys(settings.seal_key, settings.seal_key_path)
 
 
 def write_key_file(path: Path, keys: list[str], first: bool = False) -> bool:

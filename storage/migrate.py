@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from storage.db import ensure_sqlite_dir, is_sqlite
+from storage.light import schema_heads
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_lock's key for "migrating Grassroots' schema": the bytes of "grassmig".
@@ -104,12 +105,15 @@ async def migration_lock(database_url: str) -> AsyncIterator[None]:
 
 
 async def upgrade(database_url: str, revision: str = "head") -> Migrated:
-    """Migrate under the lock. Alembic's env runs its own event loop, so keep it off ours."""
+    """Migrate under the lock. Alembic's env runs its own event loop, so keep it off ours.
+    A database already at the head is left alone without starting alembic."""
     ensure_sqlite_dir(database_url)
     async with migration_lock(database_url):
         engine = create_async_engine(database_url, poolclass=NullPool)
         try:
             before = await current_revisions(engine)
+            if revision == "head" and before == schema_heads():
+                return Migrated(before, before)  # alembic would find nothing to do, in 50 ms
             await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
             after = await current_revisions(engine)
         finally:
