@@ -26,6 +26,7 @@ import copy
 import html
 import itertools
 import json
+import math
 import re
 import signal
 import struct
@@ -112,6 +113,7 @@ _CONTROL_HELP = {
     "GET /_control/sent": "?chat_id= (optional) -> recorded bot messages",
     "GET /_control/wait_messages": "?chat_id=&count=&timeout= -> messages or 408",
     "GET /_control/calls": "-> per-method call counts",
+    "GET /_control/send_log": "-> [[seconds, chat key, accepted]] of every send (rate limits on)",
 }
 
 
@@ -421,12 +423,20 @@ class FakeTelegram:
         validate_markup: bool = True,
         shutdown_timeout: float = 0.5,
         rate_limit: float | None = None,
+        chat_rate_limit: float | None = None,
+        group_rate_limit: float | None = None,
     ) -> None:
         """``strict_edits`` reproduces "message is not modified" errors on no-op edits;
         ``validate_markup`` rejects malformed HTML/MarkdownV2 like the real server does;
-        ``rate_limit`` answers 429 to sends beyond that many in any one second (flood control)."""
+        ``rate_limit`` answers 429 to sends beyond that many in any one second (flood control),
+        ``chat_rate_limit`` beyond that many to one private chat in any one second and
+        ``group_rate_limit`` beyond that many to one group in any one minute."""
         self.rate_limit = rate_limit
         self._recent_sends: collections.deque[float] = collections.deque()
+        self.chat_rate_limit = chat_rate_limit
+        self.group_rate_limit = group_rate_limit
+        self._chat_sends: dict[str, collections.deque[float]] = {}
+        self.send_log: list[tuple[float, str, bool]] = []  # every send while a limit is on
         self.bot_user: JSONDict = {
             "id": BOT_ID,
             "is_bot": True,
@@ -488,7 +498,7 @@ class FakeTelegram:
         app.router.add_get("/", self._handle_root)
         for name in ("user_text", "press_button", "raw_update", "fail_next"):
             app.router.add_post(f"/_control/{name}", self._control_handler(name))
-        for name in ("sent", "wait_messages", "calls"):
+        for name in ("sent", "wait_messages", "calls", "send_log"):
             app.router.add_get(f"/_control/{name}", self._control_handler(name))
         self._closing = False
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout)
@@ -1001,16 +1011,12 @@ class FakeTelegram:
         except (ValueError, json.JSONDecodeError) as exc:
             return self._error_response(ApiError(400, f"Bad Request: invalid request: {exc}"))
         self.requests.append({"method": method, "params": _public(params), "token": token})
-        if self.rate_limit and method.startswith("send"):
-            now = time.monotonic()
-            while self._recent_sends and now - self._recent_sends[0] >= 1.0:
-                self._recent_sends.popleft()
-            if len(self._recent_sends) >= self.rate_limit:
+        limited = self.rate_limit or self.chat_rate_limit or self.group_rate_limit
+        if limited and method.startswith("send"):
+            flood = self._flood_control(params)
+            if flood is not None:
                 self.calls["429"] += 1
-                return self._error_response(
-                    ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-                )
-            self._recent_sends.append(now)
+                return self._error_response(flood)
         try:
             fault = self._take_fault(method)
             if fault is not None:
@@ -1027,6 +1033,31 @@ class FakeTelegram:
             return self._error_response(exc)
         self._notify_sent()
         return web.json_response({"ok": True, "result": result})
+
+    def _flood_control(self, params: JSONDict) -> ApiError | None:
+        """A 429 for a send over the global, per-chat or per-group limit (counted as sends
+        arrive, as Telegram does); every send is logged with its time."""
+        now = time.monotonic()
+        chat = chat_key(params.get("chat_id", ""))
+        group = chat.startswith("-")
+        windows: list[tuple[collections.deque[float], float, float]] = []
+        if self.rate_limit:
+            windows.append((self._recent_sends, 1.0, self.rate_limit))
+        per_chat = self.group_rate_limit if group else self.chat_rate_limit
+        if per_chat:
+            sends = self._chat_sends.setdefault(chat, collections.deque())
+            windows.append((sends, 60.0 if group else 1.0, per_chat))
+        for sends, width, _ in windows:
+            while sends and now - sends[0] >= width:
+                sends.popleft()
+        full = [(sends, width) for sends, width, limit in windows if len(sends) >= limit]
+        self.send_log.append((now, chat, not full))
+        if full:
+            wait = max(1, math.ceil(max(s[0] + w - now for s, w in full)))
+            return ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        for sends, _, _ in windows:
+            sends.append(now)
+        return None
 
     @staticmethod
     def _error_response(exc: ApiError) -> web.Response:
@@ -1457,6 +1488,8 @@ class FakeTelegram:
             )
         if name == "calls":
             return dict(self.calls)
+        if name == "send_log":
+            return self.send_log
         raise LookupError(name)
 
 
@@ -1482,8 +1515,8 @@ def _public(params: JSONDict) -> JSONDict:
     return out
 
 
-async def _serve(host: str, port: int, rate_limit: float | None = None) -> None:
-    fake = FakeTelegram(rate_limit=rate_limit)
+async def _serve(host: str, port: int, **limits: float | None) -> None:
+    fake = FakeTelegram(**limits)
     url = await fake.start(host, port)
     print(url, flush=True)
     stop = asyncio.Event()
@@ -1503,9 +1536,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--rate-limit", type=float, default=None, help="sends per second allowed")
+    parser.add_argument("--chat-rate-limit", type=float, help="sends per second to one chat")
+    parser.add_argument("--group-rate-limit", type=float, help="sends per minute to one group")
     args = parser.parse_args(argv)
+    limits = {
+        "rate_limit": args.rate_limit,
+        "chat_rate_limit": args.chat_rate_limit,
+        "group_rate_limit": args.group_rate_limit,
+    }
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, args.rate_limit))
+        asyncio.run(_serve(args.host, args.port, **limits))
 
 
 if __name__ == "__main__":

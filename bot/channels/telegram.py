@@ -27,6 +27,7 @@ from telegram import (
 from telegram.error import (
     BadRequest,
     Conflict,
+    EndPointNotFound,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -52,6 +53,7 @@ from scheduler.sender import DeliveryError
 log = logging.getLogger(__name__)
 # Polling is ours on purpose (see TelegramChannel), through PTB's request and error handling.
 warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
+warnings.filterwarnings("ignore", "Please use 'Bot.sendMessage'", PTBUserWarning)  # _send_text
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 BUTTON_LABEL_LIMIT = 60
@@ -422,12 +424,27 @@ class TelegramChannel:
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             sent = await self._with_retry(
-                lambda c=chunk, m=(markup if last else None): self.bot.send_message(
-                    message.chat_id, c, reply_markup=m
+                lambda c=chunk, m=(markup if last else None): self._send_text(
+                    message.chat_id, c, m
                 ),
                 wait_on_flood=wait_on_flood or i > 0,
             )
-        return str(sent.message_id) if sent is not None else None
+        return sent
+
+    async def _send_text(
+        self, chat_id: str, text: str, markup: InlineKeyboardMarkup | ForceReply | None
+    ) -> str:
+        """sendMessage, keeping only the new message's id: PTB building a whole `Message` from
+        the answer cost as much CPU as the request itself (docs/performance.md, "Broadcast").
+        PTB still encodes the request and raises its errors."""
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if markup is not None:
+            params["reply_markup"] = markup
+        try:
+            result = await self.bot.do_api_request("sendMessage", api_kwargs=params)
+        except EndPointNotFound as exc:  # how do_api_request words a rejected token
+            raise InvalidToken(str(exc)) from exc
+        return str(result["message_id"])
 
     async def edit(
         self, message_id: str, message: Outbound, wait_on_flood: bool = True
