@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -222,6 +223,10 @@ def _page_setup(doc: Any, t: Translator) -> None:
     title = doc.styles["Title"]
     title.font.all_caps, title.font.bold, title.font.size = True, True, Pt(15)
     title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    title.paragraph_format.space_before = Pt(18)
+    # Word's Title has a blue rule under it, which a committee's report does not.
+    for rule in title.element.iter(qn("w:pBdr")):
+        rule.getparent().remove(rule)
 
 
 def _letterhead(doc: Any, t: Translator, head: Letterhead, made: date) -> None:
@@ -428,12 +433,24 @@ def _charts(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
 
 def _table(doc: Any, head: list[str], rows: list[list[str]]) -> None:
     table = doc.add_table(rows=1, cols=len(head))
-    table.style = "Light Grid Accent 1"
+    table.style = "Table Grid"  # plain black rules, as official papers print them
     for cell, text in zip(table.rows[0].cells, head, strict=True):
-        cell.text = text
+        cell.paragraphs[0].add_run(text).bold = True
+        cell.paragraphs[0].paragraph_format.keep_with_next = True  # never alone at a page's foot
+    _repeat_header(table.rows[0])
     for row in rows:
         for cell, text in zip(table.add_row().cells, row, strict=True):
             cell.text = text
+
+
+def _repeat_header(row: Any) -> None:
+    """The head row is printed again at the top of each page the table runs onto."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    row._tr.trPr.append(OxmlElement("w:cantSplit"))
+    row._tr.trPr[-1].set(qn("w:val"), "true")
 
 
 def _table_or_note(
@@ -454,18 +471,22 @@ def draw_breakdown(t: Translator, catalog: Catalog, data: DigestData, target: An
     from matplotlib.ticker import MaxNLocator
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100)
+
+    def wrapped(label: str) -> str:  # long names on two lines, so the text stays readable
+        return textwrap.fill(label, 30)
+
     cats = list(reversed(data.by_category))
     top.barh(
-        [category_label(t, catalog, code) for code, _ in cats],
+        [wrapped(category_label(t, catalog, code)) for code, _ in cats],
         [n for _, n in cats],
         color="#a50f15",
     )
     top.set_title(t("Reports by category"))
     kinds = list(reversed(data.by_host_kind))
-    bottom.barh([kind_label(t, k) for k, _ in kinds], [n for _, n in kinds], color="#555")
+    bottom.barh([wrapped(kind_label(t, k)) for k, _ in kinds], [n for _, n in kinds], color="#555")
     bottom.set_title(t("Reports by kind of unit"))
     for axis in (top, bottom):
-        axis.tick_params(axis="y", labelsize=7)
+        axis.tick_params(axis="y", labelsize=10)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(target, format="png")
