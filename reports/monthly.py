@@ -26,6 +26,14 @@ from handlers.status import status_label
 from reports.context import ReportContext, ReportSettings
 from reports.digest import category_label, kind_label, plot_daily
 from reports.polls import published
+from reports.scoreboard import (
+    DEPARTMENT_HEAD,
+    UNIT_HEAD,
+    Scoreboard,
+    collect_scoreboard,
+    department_rows,
+    unit_rows,
+)
 from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
 from reports.topics import Theme, month_themes
 from storage.db import Session
@@ -132,6 +140,7 @@ class MonthlyData:
     sitreps: list[SitrepCompliance] = field(default_factory=list)
     report_themes: list[Theme] = field(default_factory=list)
     answer_themes: list[Theme] = field(default_factory=list)
+    scoreboard: Scoreboard | None = None
 
 
 async def collect_month(
@@ -147,13 +156,15 @@ async def collect_month(
     digest = published_digest(
         await collect(session, since, until, tz, chart_days=days), min_group_size
     )
-    return MonthlyData(
+    data = MonthlyData(
         first,
         digest,
         await poll_highlights(session, since, until, locale, min_group_size),
         await sitrep_compliance(session, since, until),
         *await month_themes(session, since, until, max(2, min_group_size)),
     )
+    data.scoreboard = await collect_scoreboard(session, since, until, tz, min_group_size)
+    return data
 
 
 async def build_monthly_report(
@@ -297,6 +308,8 @@ def render_docx(
     _totals(doc, t, d)
     _breakdowns(doc, t, catalog, d)
     _cases(doc, t, catalog, d)
+    if data.scoreboard is not None:
+        _scoreboard(doc, t, data.scoreboard)
     _polls(doc, t, data)
     _themes(doc, t, data)
     _charts(doc, t, catalog, d)
@@ -369,6 +382,20 @@ def _cases(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
     _table_or_note(
         doc, t, [t("Code"), t("Handled by")], [[code, dept] for code, dept in d.newly_overdue]
     )
+
+
+def _scoreboard(doc: Any, t: Translator, board: Scoreboard) -> None:
+    """Who is on time: the departments, then every unit, against the previous month."""
+    doc.add_heading(t("Who is on time"), level=1)
+    doc.add_paragraph(
+        t(
+            "Against the previous month. The clock pauses while a case waits for the reporter. "
+            "Fewer than 3 cases are shown as counts, not rates."
+        )
+    )
+    _table_or_note(doc, t, [t(h) for h in DEPARTMENT_HEAD], department_rows(t, board))
+    doc.add_heading(t("Units: reports, situation reports and polls"), level=1)
+    _table_or_note(doc, t, [t(h) for h in UNIT_HEAD], unit_rows(t, board))
 
 
 def _polls(doc: Any, t: Translator, data: MonthlyData) -> None:

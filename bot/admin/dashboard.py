@@ -11,6 +11,7 @@ import io
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -25,6 +26,14 @@ from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.polldefs import PollDef, pick
 from reports.digest import category_label, kind_label
+from reports.scoreboard import (
+    DEPARTMENT_HEAD,
+    UNIT_HEAD,
+    Scoreboard,
+    collect_scoreboard,
+    department_rows,
+    unit_rows,
+)
 from reports.suppression import merged_note, published_digest
 from reports.topics import emerging_topics
 from storage.dashboard import hot_cases, open_rounds, overdue_cases, reports_since
@@ -125,6 +134,14 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         overdue = await overdue_cases(session, now)
         panels = await poll_and_sitrep_panels(session, t, admin.context.settings.tz)
         topics = await emerging_topics(session, now)
+        board = await collect_scoreboard(
+            session,
+            starts["month"],
+            now,
+            admin.context.settings.tz,
+            admin.context.settings.min_group_size,
+            now=now,
+        )
     return admin.pages.page(
         request,
         "dashboard.html",
@@ -136,7 +153,18 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         topics=topics,
         hours=lambda h: f"{h:.1f}" if h is not None else "—",
         merged=merged_note(t, data),
+        **scoreboard_tables(t, board),
     )
+
+
+def scoreboard_tables(t: Translator, board: Scoreboard) -> dict[str, Any]:
+    """The scoreboard's two tables for the template: heads and rows of readable cells."""
+    return {
+        "dept_head": [t(h) for h in DEPARTMENT_HEAD],
+        "dept_rows": department_rows(t, board),
+        "unit_head": [t(h) for h in UNIT_HEAD],
+        "unit_rows": unit_rows(t, board),
+    }
 
 
 def _bar_chart(title: str, bars: list[tuple[str, int]], phone: bool = False) -> bytes:
