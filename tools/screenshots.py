@@ -109,8 +109,23 @@ async def file_a_report(base: str) -> str:
         return next(c.value for c in http.cookie_jar if c.key == "gr_chat")
 
 
+async def warn_without_emoji_font() -> None:
+    """The pages do not need an emoji font (every emoji has its word beside it), but a README
+    picture without one shows empty boxes: say so (Debian: fonts-noto-color-emoji)."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "fc-list", ":charset=1f525", stdout=asyncio.subprocess.PIPE
+        )
+    except FileNotFoundError:
+        return
+    found, _ = await proc.communicate()
+    if not found.strip():
+        print("warning: no emoji font installed; emoji show as boxes (fonts-noto-color-emoji)")
+
+
 async def webchat(browser: Browser, base: str, cookie: str, out: Path) -> None:
     """A member's web chat on a phone, with a report just sent."""
+    await warn_without_emoji_font()
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     await context.add_cookies([{"name": "gr_chat", "value": cookie, "url": base}])
     page = await context.new_page()
