@@ -464,20 +464,22 @@ def _table(doc: Any, head: list[str], rows: list[list[str]]) -> None:
     for cell, text in zip(table.rows[0].cells, head, strict=True):
         cell.paragraphs[0].add_run(text).bold = True
         cell.paragraphs[0].paragraph_format.keep_with_next = True  # never alone at a page's foot
-    _repeat_header(table.rows[0])
+    _keep_whole(table.rows[0], "w:tblHeader")
     for row in rows:
-        for cell, text in zip(table.add_row().cells, row, strict=True):
+        added = table.add_row()
+        _keep_whole(added)
+        for cell, text in zip(added.cells, row, strict=True):
             cell.text = text
 
 
-def _repeat_header(row: Any) -> None:
-    """The head row is printed again at the top of each page the table runs onto."""
+def _keep_whole(row: Any, *more: str) -> None:
+    """A row never splits across two pages (w:cantSplit); the head row (w:tblHeader) is printed
+    again at the top of each page the table runs onto."""
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
 
-    row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
-    row._tr.trPr.append(OxmlElement("w:cantSplit"))
-    row._tr.trPr[-1].set(qn("w:val"), "true")
+    properties = row._tr.get_or_add_trPr()
+    for tag in ("w:cantSplit", *more):
+        properties.append(OxmlElement(tag))
 
 
 def _table_or_note(
