@@ -1,28 +1,33 @@
-"""Intake benchmark: how close the full report flow comes to a bare echo bot, and memory per draft.
+"""Intake benchmark: the report flow against two baselines doing the same Bot API work, step
+latency when many members act at once, and memory per open draft.
 
 Run from the project root::
 
-    uv run python bench/intake.py            # full run, about 2-3 minutes on 2 cores
-    uv run python bench/intake.py --quick    # smoke run, well under a minute
+    uv run python bench/intake.py            # full run, about 8 minutes on 2 cores
+    uv run python bench/intake.py --quick    # smoke run, about 2 minutes
 
-Three measurements, each after a warm-up, all in this run (so the figures are ratios against a
-baseline measured on the same machine at the same moment, not absolute numbers):
+Three bots, each on its own in-process fake Bot API server (``tests/fake_telegram.py``), all
+started in this process and measured interleaved (flow, A, B, then B, A, flow, … for several
+rounds; the medians count), because the machine is shared and noisy:
 
-1. echo: a bare python-telegram-bot 22 echo bot polls the in-process fake Bot API server
-   (``tests/fake_telegram.py``); N text updates from M users are injected at once and we time
-   first injection -> N-th reply recorded by the fake. Result: updates/s, measured before and
-   after the flow (the machine is shared) and averaged. A third, "interactive" echo run where
-   every user waits for each answer is printed for reference only.
-2. report flow: the real product (core + Telegram adapter + delivery worker, SQLite, state
-   committed at every step) against the same fake server. All members start at once; each one
-   walks the whole report flow like a person would, waiting for the bot's answer before the next
-   step. Result: flow steps/s. The run is verified afterwards (every member got a report code,
-   the report table holds them all, each queued its staff card): failures never count as speed.
-3. memory: a fresh child process builds the core, measures its RSS, opens N report drafts
-   through ``core.dispatcher.handle`` and measures again.
+- **flow**: the real product (core + Telegram adapter + delivery worker, SQLite by default, every
+  step committed durably before its answer goes out).
+- **A, the HTTP floor**: bare python-telegram-bot answering each update with exactly the calls a
+  flow step makes (answerCallbackQuery + editMessageText + sendMessage for a tap, sendMessage for
+  a typed answer, two sendMessage for /report) and keeping no state.
+- **B, what a developer would write instead**: the same eight-step report form as an idiomatic
+  ConversationHandler with python-telegram-bot's PicklePersistence, making the same calls.
 
-The exit status is 0 when every target is met and the run verified, 1 otherwise.
-See docs/performance.md for what the figures mean and the latest results.
+Closed loop: every member walks the eight steps at once, waiting for each answer; steps/s and
+CPU per step (process CPU time / steps: it counts the database threads too and is far less noisy
+than the rates). Open loop: ``--open-members`` members whose steps arrive as a Poisson process at
+``--open-rate`` steps/s for ``--open-seconds``; step latency from the planned arrival to the
+answer (so a late start counts), p50/p95/p99 for the flow and for A. Memory: a fresh child process
+opens N report drafts through ``core.dispatcher.handle``.
+
+Every run is verified (each member got a report code; for the flow the report table holds them
+all and each queued its staff card): failures never count as speed. The exit status is 0 when
+every target is met and the run verified, 1 otherwise. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -35,10 +40,13 @@ import itertools
 import json
 import logging
 import os
+import random
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,18 +63,17 @@ from bench.common import (  # noqa: E402
     bench_fake,
     make_settings,
     percentile,
-    print_echo,
     register_members,
-    run_echo,
     scratch_dir,
     setup_logging,
     verdict,
 )
 
-ECHO_MESSAGES_PER_USER = 10
-ECHO_INTERACTIVE_PER_USER = 5  # reference figure only: users wait for each echo
 FLOW_STEPS = 8  # /report, category, urgency, my unit, description, Done, anonymity, Send
-RATIO_TARGET = 0.60
+FLOOR_TARGET = 0.85  # flow steps/s >= 0.85 x A
+PTB_TARGET = 1.0  # flow steps/s >= 1.0 x B
+P95_TARGET_MS = 250.0
+P99_TARGET_MS = 500.0
 MEMORY_TARGET_MB = 200.0
 FIRST_MEMBER_ID = 810_000_000
 FIRST_DRAFT_USER_ID = 820_000_000
@@ -98,43 +105,6 @@ def peak_rss_mb() -> float | None:
     return None
 
 
-# ------------------------------------------------------------------------------------------------
-# 2. the real report flow through the Telegram adapter
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class FlowResult:
-    members: int
-    steps: int
-    seconds: float
-    loop_cpu: float
-    latencies: list[float]
-    reports_in_db: int
-    expected_reports: int
-    codes: int
-    staff_queued: int  # outbox rows for the staff chat, any status (one card per report)
-    staff_failed: int
-    staff_delivered: int  # of which the fake server has received so far
-    staff_expected: int
-    errors: list[str] = field(default_factory=list)
-    logged_errors: int = 0
-    first_logged_error: str | None = None
-    calls: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.steps / self.seconds
-
-    @property
-    def verified(self) -> bool:
-        return (
-            not self.errors
-            and self.codes == self.members
-            and self.reports_in_db == self.expected_reports
-            and self.staff_queued >= self.staff_expected
-            and self.staff_failed == 0
-        )
-
-
 def _button(message: dict[str, Any], index: int) -> str:
     markup = message.get("reply_markup") or {}
     rows = markup.get("inline_keyboard") or []
@@ -143,152 +113,611 @@ def _button(message: dict[str, Any], index: int) -> str:
     return str(rows[index % len(rows)][0]["callback_data"])
 
 
+def report_code(message: dict[str, Any]) -> str | None:
+    text = str(message.get("text") or "")
+    return next((w.strip(".,:;") for w in text.split() if w.startswith("PA-")), None)
+
+
+def report_plan(n: int) -> list[tuple[str, Any, int]]:
+    """The eight steps of member ``n``'s report: (say text | press button index, answers)."""
+    return [
+        ("say", "/report", 2),  # "New report…" + the category question
+        ("press", n % 7, 1),  # category
+        ("press", n % 2, 1),  # urgency
+        ("press", 0, 1),  # "My unit"
+        ("say", DESCRIPTION.format(n=n), 1),  # description -> attachments question
+        ("press", 0, 1),  # Done, no attachments
+        ("press", n % 3, 1),  # anonymity -> review
+        ("press", 0, 1),  # Send
+    ]
+
+
+async def take_step(
+    fake: Any, uid: int, n: int, step: tuple[str, Any, int], last: dict[str, Any]
+) -> dict[str, Any]:
+    """One action of member ``uid``; returns the bot's last message to them once it answered."""
+    kind, arg, expect = step
+    before = fake.count(uid)
+    if kind == "say":
+        fake.user_text(uid, arg, first_name=f"Member {n}")
+    else:
+        data = _button(last, arg)
+        fake.press_button(uid, last["message_id"], data, check=False)
+    try:
+        await fake.wait_count(uid, before + expect, STEP_TIMEOUT)
+    except TimeoutError as exc:
+        seen = fake.messages_to(uid)[-1:] or [{}]
+        raise FlowError(
+            f"member {uid}: no answer within {STEP_TIMEOUT}s; last: {seen[0].get('text')!r}"
+        ) from exc
+    return dict(fake.last_message_to(uid))
+
+
 async def member_flow(fake: Any, uid: int, n: int, latencies: list[float]) -> str:
     """One member files a report, step by step, waiting for each answer. Returns the code."""
-
-    async def step(action: Callable[[], object], expect: int) -> dict[str, Any]:
-        before = fake.count(uid)
+    msg: dict[str, Any] = {}
+    plan = report_plan(n)
+    for i, step in enumerate(plan):
+        if i == len(plan) - 1:
+            _button(msg, 0)  # the review must offer Send
         started = time.perf_counter()
-        action()
-        try:
-            await fake.wait_count(uid, before + expect, STEP_TIMEOUT)
-        except TimeoutError as exc:
-            last = fake.messages_to(uid)[-1:] or [{}]
-            raise FlowError(
-                f"member {uid}: no answer within {STEP_TIMEOUT}s; last: {last[0].get('text')!r}"
-            ) from exc
+        msg = await take_step(fake, uid, n, step, msg)
         latencies.append(time.perf_counter() - started)
-        return fake.last_message_to(uid)
-
-    def say(text: str) -> Callable[[], object]:
-        return lambda: fake.user_text(uid, text, first_name=f"Member {n}")
-
-    def press(message: dict[str, Any], index: int) -> Callable[[], object]:
-        data = _button(message, index)
-        return lambda: fake.press_button(uid, message["message_id"], data, check=False)
-
-    msg = await step(say("/report"), 2)  # "New report…" + the category question
-    msg = await step(press(msg, n % 7), 1)  # category
-    msg = await step(press(msg, n % 2), 1)  # urgency
-    msg = await step(press(msg, 0), 1)  # "My unit"
-    msg = await step(say(DESCRIPTION.format(n=n)), 1)  # description -> attachments question
-    msg = await step(press(msg, 0), 1)  # Done, no attachments
-    msg = await step(press(msg, n % 3), 1)  # anonymity -> review
-    _button(msg, 0)  # the review must offer Send
-    msg = await step(press(msg, 0), 1)  # Send
-    text = str(msg.get("text") or "")
-    code = next((w.strip(".,:;") for w in text.split() if w.startswith("PA-")), None)
+    code = report_code(msg)
     if code is None:
-        raise FlowError(f"member {uid}: no report code in the confirmation: {text!r}")
+        raise FlowError(f"member {uid}: no report code in the confirmation: {msg.get('text')!r}")
     return code
 
 
-async def run_flow(
-    members: int, warmup: int, staff: bool, errors: ErrorCounter, profile: str | None = None
-) -> FlowResult:
-    from sqlalchemy import func
-    from sqlmodel import select
+@dataclass
+class Run:
+    """One measured run of one bot."""
 
-    from bot.app import Runner, build_core, seed_demo
-    from storage import admin
-    from storage.models import OutboxMessage, Report
+    bot: str
+    steps: int
+    seconds: float
+    loop_cpu: float  # CPU seconds of the event-loop thread
+    cpu: float  # CPU seconds of the whole process (the database threads too)
+    latencies: list[float]
+    codes: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
 
-    fake = bench_fake()
-    await fake.start()
-    with scratch_dir("grassroots-bench-flow-") as workdir:
-        settings = make_settings(
-            workdir, telegram_bot_token=TOKEN, telegram_api_url=fake.url, telegram_concurrency=16
+    @property
+    def rate(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / max(1, self.steps)
+
+    @property
+    def loop_cpu_ms(self) -> float:
+        return 1000 * self.loop_cpu / max(1, self.steps)
+
+    def ms(self, q: float) -> float:
+        return 1000 * percentile(self.latencies, q)
+
+
+@contextlib.contextmanager
+def measured(run: Run) -> Iterator[Run]:
+    gc.collect()
+    loop_cpu, cpu, started = time.thread_time(), time.process_time(), time.perf_counter()
+    yield run
+    run.seconds = time.perf_counter() - started
+    run.loop_cpu = time.thread_time() - loop_cpu
+    run.cpu = time.process_time() - cpu
+    run.steps = len(run.latencies)
+
+
+async def closed_loop(bot: Any, ids: list[int], first_n: int = 0) -> Run:
+    """Every member files one report at once, each waiting for every answer."""
+    run = Run(bot.name, 0, 0.0, 0.0, 0.0, [])
+    with measured(run):
+        outcomes = await asyncio.gather(
+            *(member_flow(bot.fake, uid, first_n + i, run.latencies) for i, uid in enumerate(ids)),
+            return_exceptions=True,
         )
-        core = await build_core(settings)
-        runner: Runner | None = None
+    run.errors = [str(o) for o in outcomes if isinstance(o, BaseException)]
+    run.codes = {o for o in outcomes if isinstance(o, str)}
+    return run
+
+
+async def open_loop(bot: Any, ids: list[int], rate: float, seconds: float, seed: int) -> Run:
+    """Steps arrive as a Poisson process at ``rate``/s, each taken by a member who is not
+    waiting for an answer (chosen at random); a member starts a new report after Send. The
+    latency runs from the planned arrival, so a loop too busy to start a step on time pays."""
+    rng = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    idle = list(range(len(ids)))
+    position = [0] * len(ids)
+    last: list[dict[str, Any]] = [{} for _ in ids]
+    run = Run(bot.name, 0, 0.0, 0.0, 0.0, [])
+    skipped = 0
+
+    async def one(m: int, planned: float) -> None:
+        plan = report_plan(m)
         try:
-            await seed_demo(core)
-            warm_ids = [FIRST_MEMBER_ID + members + i for i in range(warmup)]
-            ids = [FIRST_MEMBER_ID + i for i in range(members)]
-            await register_members(core, ids + warm_ids)
-            if staff:
-                async with core.sessions() as session, session.begin():
-                    await admin.bind_chat(session, "staff", "telegram", str(STAFF_CHAT))
-            runner = Runner(core)
-            await runner.start()
+            last[m] = await take_step(bot.fake, ids[m], m, plan[position[m]], last[m])
+            run.latencies.append(loop.time() - planned)
+            position[m] = (position[m] + 1) % len(plan)
+            if position[m] == 0 and report_code(last[m]) is None:
+                run.errors.append(f"member {ids[m]}: no report code after Send")
+            elif position[m] == 0:
+                run.codes.add(str(report_code(last[m])))
+        except FlowError as exc:
+            run.errors.append(str(exc))
+            return  # this member is stuck: it does not take steps any more
+        idle.append(m)
 
-            # Warm-up: a few members file a report first (connections, statement caches).
-            warm_latencies: list[float] = []
+    tasks = []
+    with measured(run):
+        planned = loop.time()
+        end = planned + seconds
+        while True:
+            planned += rng.expovariate(rate)
+            if planned >= end:
+                break
+            await asyncio.sleep(max(0.0, planned - loop.time()))
+            if not idle:
+                skipped += 1
+                continue
+            m = idle.pop(rng.randrange(len(idle)))
+            tasks.append(asyncio.ensure_future(one(m, planned)))
+        await asyncio.gather(*tasks)
+    if skipped:
+        run.errors.append(f"{skipped} arrivals found every member waiting")
+    return run
+
+
+# ------------------------------------------------------------------------------------------------
+# the three bots
+# ------------------------------------------------------------------------------------------------
+class FlowBot:
+    """The real product: build_core + seed_demo + Runner (Telegram adapter, dispatcher, delivery
+    worker) on a scratch database, with a staff chat bound so every report queues its card."""
+
+    name = "flow"
+
+    def __init__(self, database_url: str | None, staff: bool) -> None:
+        self.database_url = database_url
+        self.staff = staff
+        self.fake = bench_fake()
+        self.stack = contextlib.AsyncExitStack()
+        self.core: Any = None
+        self.reports_expected = 0
+
+    async def __aenter__(self) -> FlowBot:
+        from bot.app import Runner, build_core, seed_demo
+        from storage import admin
+
+        await self.fake.start()
+        self.stack.push_async_callback(self.fake.stop)
+        workdir = self.stack.enter_context(scratch_dir("grassroots-bench-flow-"))
+        overrides: dict[str, Any] = {"telegram_concurrency": 16}
+        if self.database_url:
+            overrides["database_url"] = self.database_url
+        settings = make_settings(
+            workdir, telegram_bot_token=TOKEN, telegram_api_url=self.fake.url, **overrides
+        )
+        self.core = await build_core(settings)
+        self.stack.push_async_callback(self.core.close)
+        await seed_demo(self.core)
+        if self.staff:
+            async with self.core.sessions() as session, session.begin():
+                await admin.bind_chat(session, "staff", "telegram", str(STAFF_CHAT))
+        runner = Runner(self.core)
+        await runner.start()
+        self.stack.push_async_callback(runner.stop)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stack.aclose()
+
+    async def prepare(self, ids: list[int]) -> None:
+        await register_members(self.core, ids)
+
+    async def verify(self, run: Run) -> None:
+        """Every confirmed code is in the report table, every report queued its staff card."""
+        from sqlalchemy import func
+        from sqlmodel import select
+
+        from storage import admin
+        from storage.models import OutboxMessage, Report
+
+        self.reports_expected += len(run.codes)
+        async with self.core.sessions() as session:
+            in_db = (await session.execute(select(func.count()).select_from(Report))).scalar_one()
+            listed = await admin.list_reports(session, limit=in_db + 10)
+            # Staff cards are written to the outbox in the report's own transaction; the worker
+            # paces them at ~20 a minute per group, so count the queue instead of waiting.
+            cards = dict(
+                (
+                    await session.execute(
+                        select(OutboxMessage.status, func.count())
+                        .where(OutboxMessage.chat_id == str(STAFF_CHAT))
+                        .group_by(OutboxMessage.status)
+                    )
+                ).all()
+            )
+        missing = run.codes - {r["code"] for r in listed}
+        if missing:
+            run.errors.append(f"{len(missing)} confirmed codes missing from the report table")
+        if in_db != self.reports_expected:
+            run.errors.append(f"{in_db} reports in the database, {self.reports_expected} expected")
+        if self.staff and (sum(cards.values()) < in_db or cards.get("failed", 0)):
+            run.errors.append(f"staff cards {cards} for {in_db} reports")
+
+
+def ptb_application(fake: Any, persistence: Any = None) -> Any:
+    """A python-telegram-bot application as its documentation builds one (default transport)."""
+    from telegram.ext import ApplicationBuilder
+
+    builder = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(f"{fake.url}/bot")
+        .base_file_url(f"{fake.url}/file/bot")
+        .concurrent_updates(16)
+    )
+    if persistence is not None:
+        builder = builder.persistence(persistence)
+    return builder.build()
+
+
+class PtbBot:
+    """A baseline bot on python-telegram-bot's own Updater, with the product's polling
+    parameters; subclasses add the handlers."""
+
+    name = "?"
+
+    def __init__(self) -> None:
+        self.fake = bench_fake()
+        self.stack = contextlib.AsyncExitStack()
+        self.app: Any = None
+
+    def build(self, workdir: Path) -> Any:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> PtbBot:
+        await self.fake.start()
+        self.stack.push_async_callback(self.fake.stop)
+        self.app = self.build(self.stack.enter_context(scratch_dir("grassroots-bench-ptb-")))
+        await self.app.initialize()
+        self.stack.push_async_callback(self.app.shutdown)
+        await self.app.start()
+        self.stack.push_async_callback(self.app.stop)
+        await self.app.updater.start_polling(
+            poll_interval=0.0, timeout=25, allowed_updates=["message", "callback_query"]
+        )
+        self.stack.push_async_callback(self.app.updater.stop)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stack.aclose()
+
+    async def prepare(self, ids: list[int]) -> None:
+        pass
+
+    async def verify(self, run: Run) -> None:
+        pass
+
+
+def buttons(labels: list[str], prefix: str) -> Any:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=f"{prefix}:{i}")]
+            for i, label in enumerate(labels)
+        ]
+    )
+
+
+CATEGORIES = ["Lương", "Giờ làm", "An toàn", "Bảo hiểm", "Hợp đồng", "Kỷ luật", "Khác"]
+
+
+class FloorBot(PtbBot):
+    """A: the HTTP floor. No state, no storage: each update gets exactly the Bot API calls a flow
+    step makes, and every answer carries a code and a keyboard so the driver can go on."""
+
+    name = "A"
+
+    def build(self, workdir: Path) -> Any:
+        from telegram import Update
+        from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+        app = ptb_application(self.fake)
+
+        async def text(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            assert update.message is not None and update.effective_user is not None
+            if update.message.text == "/report":
+                await update.message.reply_text("Báo cáo mới. Trả lời từng câu hỏi.")
+            code = f"PA-A{update.effective_user.id}"
+            await update.message.reply_text(
+                f"Câu hỏi tiếp. Mã {code}", reply_markup=buttons(CATEGORIES, "a")
+            )
+
+        async def tap(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            query = update.callback_query
+            assert query is not None and query.message is not None and update.effective_user
+            code = f"PA-A{update.effective_user.id}"
             await asyncio.gather(
-                *(member_flow(fake, uid, i, warm_latencies) for i, uid in enumerate(warm_ids))
+                query.answer(),
+                query.edit_message_text(f"{getattr(query.message, 'text', '')}\n\n✓ {query.data}"),
             )
-            errors.count, errors.first = 0, None
-
-            latencies: list[float] = []
-            calls_before = dict(fake.calls)
-            gc.collect()
-            profiler = None
-            if profile:
-                import cProfile
-
-                profiler = cProfile.Profile()
-                profiler.enable()
-            cpu = time.thread_time()
-            started = time.perf_counter()
-            outcomes = await asyncio.gather(
-                *(member_flow(fake, uid, i, latencies) for i, uid in enumerate(ids)),
-                return_exceptions=True,
+            await query.message.chat.send_message(
+                f"Câu hỏi tiếp. Mã {code}", reply_markup=buttons(CATEGORIES, "a")
             )
-            seconds = time.perf_counter() - started
-            cpu = time.thread_time() - cpu
-            if profiler is not None and profile:
-                profiler.disable()
-                profiler.dump_stats(profile)
-            calls = {k: v - calls_before.get(k, 0) for k, v in fake.calls.items()}
-            calls = {k: v for k, v in calls.items() if v}
 
-            failures = [str(o) for o in outcomes if isinstance(o, BaseException)]
-            codes = {o for o in outcomes if isinstance(o, str)}
-            staff_expected = (members + warmup) if staff else 0
-            async with core.sessions() as session:
-                in_db = (
-                    await session.execute(select(func.count()).select_from(Report))
-                ).scalar_one()
-                listed = await admin.list_reports(session, limit=members + warmup + 10)
-                # Staff cards are written to the outbox in the report's own transaction; the
-                # delivery worker then paces them (Telegram allows ~20 messages a minute to a
-                # group), so count the queue rather than wait minutes for the deliveries.
-                cards = dict(
-                    (
-                        await session.execute(
-                            select(OutboxMessage.status, func.count())
-                            .where(OutboxMessage.chat_id == str(STAFF_CHAT))
-                            .group_by(OutboxMessage.status)
-                        )
-                    ).all()
+        app.add_handler(MessageHandler(filters.TEXT, text))
+        app.add_handler(CallbackQueryHandler(tap))
+        return app
+
+
+# The questions of the eight-step form, in order, for baseline B: (text, button labels).
+FORM = [
+    ("Loại vấn đề?", CATEGORIES),
+    ("Mức độ khẩn cấp?", ["Bình thường", "Khẩn cấp"]),
+    ("Đơn vị nào?", ["Đơn vị của tôi", "Đơn vị khác"]),
+    ("Mô tả sự việc.", []),
+    ("Gửi ảnh hoặc tệp, hoặc bấm Xong.", ["Xong"]),
+    ("Ai được biết tên bạn?", ["Công khai", "Bảo mật", "Ẩn danh"]),
+    ("Xem lại và gửi.", ["Gửi", "Huỷ"]),
+]
+
+
+class ConversationBot(PtbBot):
+    """B: what a developer would write instead, the same form as an idiomatic ConversationHandler
+    with PicklePersistence, making the same Bot API calls as the flow. Pickle is what we compare
+    against here, in this bench-only baseline; the product uses none (its state is JSON rows in
+    the database, committed at every step)."""
+
+    name = "B"
+
+    def build(self, workdir: Path) -> Any:
+        from telegram import Update
+        from telegram.ext import (
+            CallbackQueryHandler,
+            CommandHandler,
+            ContextTypes,
+            ConversationHandler,
+            MessageHandler,
+            PicklePersistence,
+            filters,
+        )
+
+        app = ptb_application(self.fake, PicklePersistence(workdir / "conversations.pickle"))
+        codes = itertools.count(1)
+
+        async def ask(update: Update, state: int) -> int:
+            question, labels = FORM[state]
+            chat = update.effective_chat
+            assert chat is not None
+            await chat.send_message(
+                question, reply_markup=buttons(labels, str(state)) if labels else None
+            )
+            return state
+
+        async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+            assert update.message is not None and context.user_data is not None
+            context.user_data["report"] = {}
+            await update.message.reply_text("Báo cáo mới. Trả lời từng câu hỏi.")
+            return await ask(update, 0)
+
+        def answered(state: int) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[int]]:
+            async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+                query = update.callback_query
+                assert query is not None and context.user_data is not None
+                context.user_data["report"][state] = query.data
+                await asyncio.gather(
+                    query.answer(),
+                    query.edit_message_text(f"{FORM[state][0]}\n\n✓ {query.data}"),
                 )
-            db_codes = {r["code"] for r in listed}
-            missing = codes - db_codes
-            if missing:
-                failures.append(f"{len(missing)} confirmed codes missing from the report table")
-            return FlowResult(
-                members=members,
-                steps=len(latencies),
-                seconds=seconds,
-                loop_cpu=cpu,
-                latencies=latencies,
-                reports_in_db=int(in_db),
-                expected_reports=members + warmup,
-                codes=len(codes),
-                staff_queued=sum(cards.values()),
-                staff_failed=cards.get("failed", 0),
-                staff_delivered=fake.count(STAFF_CHAT),
-                staff_expected=staff_expected,
-                errors=failures,
-                logged_errors=errors.count,
-                first_logged_error=errors.first,
-                calls=calls,
+                if state + 1 < len(FORM):
+                    return await ask(update, state + 1)
+                chat = update.effective_chat
+                assert chat is not None
+                await chat.send_message(f"Đã gửi. Mã báo cáo PA-B{next(codes):05d}.")
+                return ConversationHandler.END
+
+            return on_tap
+
+        async def described(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+            assert update.message is not None and context.user_data is not None
+            context.user_data["report"][3] = update.message.text
+            return await ask(update, 4)
+
+        states: dict[object, list[Any]] = {
+            s: [CallbackQueryHandler(answered(s))] for s, (_q, labels) in enumerate(FORM) if labels
+        }
+        states[3] = [MessageHandler(filters.TEXT & ~filters.COMMAND, described)]
+        with warnings.catch_warnings():  # per_message=False with callback handlers: intended
+            warnings.simplefilter("ignore")
+            app.add_handler(
+                ConversationHandler(
+                    entry_points=[CommandHandler("report", start)],
+                    states=states,
+                    fallbacks=[CommandHandler("report", start)],
+                    name="report",
+                    persistent=True,
+                )
             )
-        finally:
-            if runner is not None:
-                await runner.stop()
-            await core.close()
-            await fake.stop()
+        return app
+
+
+# ------------------------------------------------------------------------------------------------
+# the comparison: closed-loop rounds interleaved, then the open loop
+# ------------------------------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def fresh_postgres(admin_url: str) -> Any:
+    """A new, empty PostgreSQL database for the run, dropped afterwards; yields its URL."""
+    import uuid
+
+    import asyncpg
+
+    name = f"gr_bench_intake_{uuid.uuid4().hex[:10]}"
+    plain = admin_url.replace("+asyncpg", "")
+    conn = await asyncpg.connect(plain)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        conn = await asyncpg.connect(plain)
+        with contextlib.suppress(Exception):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+def run_line(run: Run) -> str:
+    bad = f", {len(run.errors)} FAILED: {run.errors[0][:120]}" if run.errors else ""
+    return (
+        f"{run.bot} {run.rate:.1f} steps/s, {run.cpu_ms:.2f} ms CPU/step "
+        f"({run.loop_cpu_ms:.2f} loop), p50 {run.ms(0.5):.0f} ms{bad}"
+    )
+
+
+class Ids:
+    """Fresh Telegram user ids: every run has members who have not reported yet."""
+
+    def __init__(self) -> None:
+        self.next = FIRST_MEMBER_ID
+
+    def take(self, n: int) -> list[int]:
+        self.next += n
+        return list(range(self.next - n, self.next))
+
+
+async def closed_rounds(
+    args: argparse.Namespace, bots: list[Any], ids: Ids
+) -> dict[str, list[Run]]:
+    """Warm-up, then ``args.rounds`` rounds of every bot in turn, the order reversed each round."""
+    runs: dict[str, list[Run]] = {bot.name: [] for bot in bots}
+    for bot in bots:
+        warm = ids.take(max(5, args.members // 20))
+        await bot.prepare(warm)
+        run = await closed_loop(bot, warm)
+        await bot.verify(run)
+        if run.errors:
+            raise FlowError(f"warm-up of {bot.name} failed: {run.errors[0]}")
+    for r in range(args.rounds):
+        line = []
+        for bot in bots if r % 2 == 0 else bots[::-1]:
+            members = ids.take(args.members)
+            await bot.prepare(members)
+            profile = args.profile if (bot.name == "flow" and r == 0) else None
+            run = await profiled(closed_loop(bot, members), profile)
+            await bot.verify(run)
+            runs[bot.name].append(run)
+            line.append(run_line(run))
+        print(f"  round {r + 1}: " + " | ".join(line), flush=True)
+    return runs
+
+
+async def profiled(work: Awaitable[Run], profile: str | None) -> Run:
+    if not profile:
+        return await work
+    import cProfile  # only with --profile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return await work
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+def median(runs: list[Run], value: Callable[[Run], float]) -> float:
+    return statistics.median(value(r) for r in runs) if runs else float("nan")
+
+
+def report_closed(runs: dict[str, list[Run]], args: argparse.Namespace) -> bool:
+    """Medians over the rounds, the ratios and their targets."""
+    rate = {name: median(rs, lambda r: r.rate) for name, rs in runs.items()}
+    cpu = {name: median(rs, lambda r: r.cpu_ms) for name, rs in runs.items()}
+    verified = all(not r.errors for rs in runs.values() for r in rs)
+    for name, rs in runs.items():
+        print(
+            f"  median of {len(rs)} ({args.members} members x {FLOW_STEPS} steps each): {name} "
+            f"{rate[name]:.1f} steps/s, {cpu[name]:.2f} ms CPU/step",
+            flush=True,
+        )
+    vs_a, vs_b = rate["flow"] / rate["A"], rate["flow"] / rate["B"]
+    ok_a, ok_b = vs_a >= FLOOR_TARGET, vs_b >= PTB_TARGET
+    print(
+        f"intake: flow/A {vs_a:.2f} (target >= {FLOOR_TARGET:.2f}) {verdict(ok_a)}; "
+        f"flow/B {vs_b:.2f} (target >= {PTB_TARGET:.2f}) {verdict(ok_b)}; by CPU/step "
+        f"A/flow {cpu['A'] / cpu['flow']:.2f}, B/flow {cpu['B'] / cpu['flow']:.2f}"
+        f"{'' if verified else '  (run NOT verified)'}",
+        flush=True,
+    )
+    if "flow-pg" in runs:
+        print(
+            f"  PostgreSQL: flow {rate['flow-pg']:.1f} steps/s, {cpu['flow-pg']:.2f} ms CPU/step, "
+            f"flow/A {rate['flow-pg'] / rate['A']:.2f}, flow/B {rate['flow-pg'] / rate['B']:.2f}",
+            flush=True,
+        )
+    return ok_a and ok_b and verified
+
+
+def report_open(runs: list[Run], args: argparse.Namespace) -> bool:
+    flow = runs[0]
+    print(
+        f"  open loop: {args.open_members} members, Poisson arrivals at {args.open_rate:g} "
+        f"steps/s for {args.open_seconds:g} s; step latency p50/p95/p99/max ms:",
+        flush=True,
+    )
+    for run in runs:
+        bad = f", {len(run.errors)} FAILED: {run.errors[0][:120]}" if run.errors else ""
+        print(
+            f"    {run.bot}: {run.ms(0.5):.0f} / {run.ms(0.95):.0f} / {run.ms(0.99):.0f} / "
+            f"{1000 * max(run.latencies, default=0):.0f} ({run.steps} steps, {len(run.codes)} "
+            f"reports, {run.cpu_ms:.2f} ms CPU/step){bad}",
+            flush=True,
+        )
+    ok = (
+        flow.ms(0.95) <= P95_TARGET_MS
+        and flow.ms(0.99) <= P99_TARGET_MS
+        and all(not r.errors for r in runs)
+    )
+    print(
+        f"latency: flow p95 {flow.ms(0.95):.0f} ms (target <= {P95_TARGET_MS:.0f}), p99 "
+        f"{flow.ms(0.99):.0f} ms (target <= {P99_TARGET_MS:.0f}) {verdict(ok)}",
+        flush=True,
+    )
+    return ok
+
+
+async def compare(args: argparse.Namespace, errors: ErrorCounter) -> bool:
+    async with contextlib.AsyncExitStack() as stack:
+        flow = await stack.enter_async_context(FlowBot(args.database_url, not args.no_staff))
+        bots: list[Any] = [flow]
+        if args.postgres:
+            url = await stack.enter_async_context(fresh_postgres(args.postgres))
+            pg = await stack.enter_async_context(FlowBot(url, not args.no_staff))
+            pg.name = "flow-pg"
+            bots.append(pg)
+        bots += [
+            await stack.enter_async_context(FloorBot()),
+            await stack.enter_async_context(ConversationBot()),
+        ]
+        ids = Ids()
+        runs = await closed_rounds(args, bots, ids)
+        ok = report_closed(runs, args)
+        if errors.count:
+            print(f"  ! {errors.count} errors logged, first: {errors.first}", flush=True)
+            ok = False
+        if args.open_seconds <= 0:
+            return ok
+        open_runs = []
+        for bot in (flow, bots[-2]):
+            members = ids.take(args.open_members)
+            await bot.prepare(members)
+            run = await open_loop(bot, members, args.open_rate, args.open_seconds, seed=16)
+            await bot.verify(run)
+            open_runs.append(run)
+        return report_open(open_runs, args) and ok
 
 
 # ------------------------------------------------------------------------------------------------
@@ -423,22 +852,34 @@ def run_memory(drafts: int, answers: int, workers: int) -> MemoryResult:
 # ------------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Intake benchmark: report flow vs a bare echo bot, and memory per draft."
+        description="Intake benchmark: the report flow against two baselines, latency, memory."
     )
+    parser.add_argument("--members", type=int, default=None, help="closed loop (default 200)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
+    parser.add_argument("--open-members", type=int, default=500, help="open loop (default 500)")
+    parser.add_argument("--open-rate", type=float, default=50.0, help="steps/s (default 50)")
     parser.add_argument(
-        "--members", type=int, default=None, help="members reporting at once (default 200)"
+        "--open-seconds", type=float, default=None, help="open loop length (default 60, 0: skip)"
     )
     parser.add_argument(
         "--drafts", type=int, default=None, help="open drafts for the memory test (default 10000)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a smaller smoke run (50 members, 1,000 drafts)"
+        "--quick",
+        action="store_true",
+        help="a smoke run: 50 members, 2 rounds, 15 s open loop, 1,000 drafts",
     )
     parser.add_argument(
         "--no-staff",
         action="store_true",
         help="do not bind a staff chat (no staff cards through the outbox)",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="also measure the flow on a fresh PostgreSQL database (an URL allowed to CREATE it)",
+    )
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument(
         "--draft-answers",
         type=int,
@@ -449,18 +890,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         metavar="FILE",
-        help="write a cProfile of the timed report flow to FILE (slows the flow down)",
+        help="write a cProfile of the flow's first timed round to FILE (slows it down)",
     )
     parser.add_argument("--draft-workers", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory test")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    quick = args.quick
     if args.members is None:
-        args.members = 50 if args.quick else 200
+        args.members = 50 if quick else 200
+    if args.rounds is None:
+        args.rounds = 2 if quick else 3
+    if args.open_seconds is None:
+        args.open_seconds = 15.0 if quick else 60.0
     if args.drafts is None:
-        args.drafts = 1000 if args.quick else 10_000
-    if args.members < 1 or args.drafts < 1:
-        parser.error("--members and --drafts must be positive")
+        args.drafts = 1000 if quick else 10_000
+    if args.members < 1 or args.drafts < 1 or args.rounds < 1 or args.open_members < 1:
+        parser.error("--members, --rounds, --open-members and --drafts must be positive")
     return args
 
 
@@ -475,15 +921,21 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     print(
         f"intake benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-        f"{args.members} members, {args.drafts:,} drafts",
+        f"{args.members} members x {args.rounds} rounds, open loop {args.open_members} members, "
+        f"{args.drafts:,} drafts",
         flush=True,
     )
     try:
-        ok = run_all(args, errors)
+        ok = asyncio.run(compare(args, errors))
+        if not args.skip_memory:
+            ok = (
+                report_memory(run_memory(args.drafts, args.draft_answers, args.draft_workers))
+                and ok
+            )
     except Exception as exc:  # a crashed phase is a failed run, said in one line
         log.debug("benchmark crashed", exc_info=True)
         print(f"intake: FAIL, the benchmark crashed: {exc!r}", flush=True)
-        import traceback
+        import traceback  # only on a crash
 
         traceback.print_exc()
         ok = False
@@ -491,63 +943,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def run_all(args: argparse.Namespace, errors: ErrorCounter) -> bool:
-    before, *reference = asyncio.run(
-        run_echo(args.members, ECHO_MESSAGES_PER_USER, ECHO_INTERACTIVE_PER_USER)
-    )
-    print_echo("echo baseline, before the flow", before)
-    for ref in reference:
-        print_echo("(reference only) echo, each user waiting for every answer", ref)
-    warmup = max(5, args.members // 20)
-    flow = asyncio.run(run_flow(args.members, warmup, not args.no_staff, errors, args.profile))
-    lat = [x * 1000 for x in flow.latencies]
-    print(
-        f"  report flow: {flow.members} members x {FLOW_STEPS} steps = {flow.steps} steps in "
-        f"{flow.seconds:.2f} s -> {flow.rate:.1f} steps/s "
-        f"({1000 * flow.loop_cpu / max(1, flow.steps):.2f} ms loop CPU/step, event loop busy "
-        f"{100 * flow.loop_cpu / flow.seconds:.0f}%); step latency ms p50 "
-        f"{percentile(lat, 0.5):.0f}, p95 {percentile(lat, 0.95):.0f}, "
-        f"max {max(lat, default=float('nan')):.0f}",
-        flush=True,
-    )
-    print(
-        f"  verified: {flow.codes}/{flow.members} confirmations with a code, "
-        f"{flow.reports_in_db}/{flow.expected_reports} reports in the database (incl. "
-        f"{flow.expected_reports - flow.members} warm-up), staff cards queued "
-        f"{flow.staff_queued}/{flow.staff_expected} ({flow.staff_delivered} delivered so far, "
-        f"{flow.staff_failed} failed), {flow.logged_errors} errors logged",
-        flush=True,
-    )
-    calls = flow.calls
-    print(
-        "  Bot API calls during the flow: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
-        + f" ({sum(v for k, v in calls.items() if k != 'getUpdates') / max(1, flow.steps):.2f}"
-        f" calls/step, {flow.steps / max(1, calls.get('getUpdates', 0)):.1f} updates per "
-        "getUpdates)",
-        flush=True,
-    )
-    for problem in flow.errors[:5]:
-        print(f"  ! {problem}", flush=True)
-    if flow.first_logged_error:
-        print(f"  ! first logged error: {flow.first_logged_error}", flush=True)
-
-    # The machine is shared: measure the baseline again after the flow and use the mean.
-    (after,) = asyncio.run(run_echo(args.members, ECHO_MESSAGES_PER_USER, 0))
-    print_echo("echo baseline, after the flow", after)
-    echo_rate = (before.rate + after.rate) / 2
-    ratio = flow.rate / echo_rate
-    flow_ok = flow.verified and ratio >= RATIO_TARGET
-    print(
-        f"intake: echo {echo_rate:.1f} upd/s, report flow {flow.rate:.1f} steps/s, "
-        f"ratio {ratio:.2f} (target >= {RATIO_TARGET:.2f}) "
-        f"{verdict(flow_ok)}{'' if flow.verified else ' (run NOT verified)'}",
-        flush=True,
-    )
-    if args.skip_memory:
-        return flow_ok
-
-    memory = run_memory(args.drafts, args.draft_answers, args.draft_workers)
+def report_memory(memory: MemoryResult) -> bool:
     d = memory.data
     memory_ok = memory.verified and memory.with_drafts < MEMORY_TARGET_MB
     print(
@@ -569,7 +965,7 @@ def run_all(args: argparse.Namespace, errors: ErrorCounter) -> bool:
         f"{'' if memory.verified else ' (drafts NOT verified)'}",
         flush=True,
     )
-    return flow_ok and memory_ok
+    return memory_ok
 
 
 if __name__ == "__main__":
