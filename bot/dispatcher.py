@@ -30,6 +30,7 @@ from storage.conversations import (
     claim_update,
     hold_person,
     load_conversation,
+    one_writer,
     retryable,
     save_conversation,
 )
@@ -72,6 +73,11 @@ class Dispatcher:
         self.on_commit = on_commit
         self.telemetry = telemetry
         self.locks = KeyedLocks()
+        # Inbox keys the handling transaction already cleared, until the adapter's `inbox_done`
+        # (which always follows) takes them out again: bounded by the events in progress.
+        self._cleared: set[tuple[str, str]] = set()
+        # SQLite has one writer, taken at an event's first statement: events queue for it here.
+        self._writer = asyncio.Lock() if one_writer(sessions) else None
         self.flood = self.guard("flood", 30, 10.0)
 
     @asynccontextmanager
@@ -134,31 +140,47 @@ class Dispatcher:
         return self._apology(inbound), "error"
 
     async def _once(self, inbound: Inbound) -> tuple[Reply | None, UpdateOutcome]:
-        async with self.sessions() as session, session.begin():
+        key = (inbound.channel, inbound.update_key)
+        async with self._write_turn(), self.sessions() as session, session.begin():
             # First the person, then the deduplication key: an instance handling the same
             # update (or this person's previous one) elsewhere is waited for, then seen.
             await hold_person(session, inbound.channel, inbound.user_id, self.person_lock)
-            # Counted in the event's own transaction, under the person's lock: one upsert,
-            # and no second commit on the hot path.
-            verdict = await self.flood.count(session, f"{inbound.channel}:{inbound.user_id}")
-            if verdict is not None:
-                return self._flooded(inbound, verdict), "throttled"
-            if not await claim_update(session, inbound.channel, inbound.update_key):
-                log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
-                return None, "duplicate"
-            row, state = await load_conversation(
-                session, inbound.channel, inbound.user_id, for_update=self.person_lock == "row"
-            )
-            result = await self.engine.step(state, inbound, SqlStore(session))
-            if result.state != state or row is None:
-                await save_conversation(
-                    session, row, inbound.channel, inbound.user_id, inbound.chat_id, result.state
-                )
-            for effect in result.effects:
-                await self.effects.apply(session, effect)
-        if result.effects:
+            # The update leaves the inbox in the transaction that handles it: no second write
+            # transaction per update for `inbox_done` (see docs/performance.md).
+            cleared = await inbox.done(session, *key)
+            reply, outcome, effects = await self._step(session, inbound)
+        if cleared:
+            self._cleared.add(key)
+        if effects:
             self.on_commit()
-        return result.reply, "ok"
+        return reply, outcome
+
+    async def _step(
+        self, session: Session, inbound: Inbound
+    ) -> tuple[Reply | None, UpdateOutcome, bool]:
+        """The event inside its transaction: (reply, outcome, whether it queued effects)."""
+        # Counted in the event's own transaction, under the person's lock: one upsert,
+        # and no second commit on the hot path.
+        verdict = await self.flood.count(session, f"{inbound.channel}:{inbound.user_id}")
+        if verdict is not None:
+            return self._flooded(inbound, verdict), "throttled", False
+        if not await claim_update(session, inbound.channel, inbound.update_key):
+            log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
+            return None, "duplicate", False
+        row, state = await load_conversation(
+            session, inbound.channel, inbound.user_id, for_update=self.person_lock == "row"
+        )
+        result = await self.engine.step(state, inbound, SqlStore(session))
+        if result.state != state or row is None:
+            await save_conversation(
+                session, row, inbound.channel, inbound.user_id, inbound.chat_id, result.state
+            )
+        for effect in result.effects:
+            await self.effects.apply(session, effect)
+        return result.reply, "ok", bool(result.effects)
+
+    def _write_turn(self) -> AbstractAsyncContextManager[Any]:
+        return self._writer or nullcontext()
 
     def guard(self, name: str, limit: int, window: float) -> FloodGuard:
         """A budget counted in this database, so shared by every instance (pages, uploads)."""
@@ -169,7 +191,7 @@ class Dispatcher:
         self, channel: str, updates: list[tuple[str, dict[str, Any]]]
     ) -> list[str]:
         """Keep fetched updates before they are acknowledged; returns the keys that are new."""
-        async with self.sessions() as session, session.begin():
+        async with self._write_turn(), self.sessions() as session, session.begin():
             # Sealed: until handled it holds who wrote what, perhaps a hidden reporter's words.
             sealed = [(key, seal_payload(session, raw)) for key, raw in updates]
             return await inbox.store(session, channel, sealed)
@@ -191,8 +213,11 @@ class Dispatcher:
     async def inbox_done(self, channel: str, key: str) -> None:
         """Forget a handled update. If this fails it is handled again after a restart, where
         the deduplication record makes it a no-op."""
+        if (channel, key) in self._cleared:
+            self._cleared.discard((channel, key))  # cleared with the event's own commit
+            return
         try:
-            async with self.sessions() as session, session.begin():
+            async with self._write_turn(), self.sessions() as session, session.begin():
                 await inbox.done(session, channel, key)
         except Exception as exc:
             log.warning("could not clear a handled update from the inbox: %s", type(exc).__name__)
@@ -253,6 +278,7 @@ class FloodGuard:
         self.name = name
         self.limit = limit
         self.window = window
+        self._secret: tuple[object, bytes | None] = (object(), None)  # (sealer, its secret)
 
     async def check(self, key: str) -> str | None:
         """None to go ahead; "first" for the first refused event of a burst; "more" after."""
@@ -264,9 +290,15 @@ class FloodGuard:
         # Keys name people (a user id, an address): the table keeps only a keyed digest, so a
         # dump cannot tie a burst of activity to a hidden report's time. The secret is read
         # here, not at construction, as the seal key is installed after the dispatcher is built.
-        secret = shared_secret(self.sessions, "grassroots rate window")
-        counted = f"{self.name}:{keyed_digest(secret, key)}"
+        counted = f"{self.name}:{keyed_digest(self._key_secret(), key)}"
         hits = await ratelimit.bump(session, counted, timedelta(seconds=self.window))
         if hits <= self.limit:
             return None
         return "first" if hits == self.limit + 1 else "more"
+
+    def _key_secret(self) -> bytes | None:
+        """Derived once per seal key, not per event (a throwaway session and an HKDF each)."""
+        sealer = (self.sessions.kw.get("info") or {}).get("sealer")
+        if self._secret[0] is not sealer:
+            self._secret = (sealer, shared_secret(self.sessions, "grassroots rate window"))
+        return self._secret[1]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import delete, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from storage.models import Conversation, InboundUpdate, utcnow
@@ -31,6 +32,14 @@ RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 class ConcurrentUpdate(Exception):
     """Another process changed this conversation first; the event must be retried."""
+
+
+def one_writer(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether the database takes one writer at a time (SQLite): then waiting for the turn in
+    this process, in order, beats SQLite's busy handler, which polls with sleeps of up to 100 ms
+    while the lock may already be free."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "sqlite"
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -72,25 +81,35 @@ async def claim_update(session: AsyncSession, channel: str, update_key: str) -> 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+class StateRow(NamedTuple):
+    """The conversation row an event read: what its save checks it still is."""
+
+    id: int
+    version: int
+
+
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+
+
 async def load_conversation(
     session: AsyncSession, channel: str, user_id: str, for_update: bool = False
-) -> tuple[Conversation | None, dict[str, Any]]:
+) -> tuple[StateRow | None, dict[str, Any]]:
     """The person's state; `for_update` (PostgreSQL) also holds the row until commit, so a
-    second instance's event for them waits here and then reads what this one saved."""
-    stmt = select(Conversation).where(
-        Conversation.channel == channel, Conversation.user_id == user_id
-    )
+    second instance's event for them waits here and then reads what this one saved.
+    Core statements, not ORM entities: this runs on every event (see docs/performance.md)."""
+    c = _conversations.c
+    stmt = sa_select(c.id, c.version, c.state).where(c.channel == channel, c.user_id == user_id)
     if for_update and _dialect(session) == "postgresql":
         stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
+    found = (await session.execute(stmt)).first()
+    if found is None:
         return None, {}
-    state = dict(row.state)
+    state = dict(found.state)
     token = state.pop("sealed", None)
     sealer = sealer_of(session)
     if token and sealer is not None:
         state.update(sealer.open(token))
-    return row, state
+    return StateRow(found.id, found.version), state
 
 
 def _sealed(session: AsyncSession, state: dict[str, Any]) -> dict[str, Any]:
@@ -104,27 +123,35 @@ def _sealed(session: AsyncSession, state: dict[str, Any]) -> dict[str, Any]:
 
 async def save_conversation(
     session: AsyncSession,
-    row: Conversation | None,
+    row: StateRow | None,
     channel: str,
     user_id: str,
     chat_id: str,
     state: dict[str, Any],
 ) -> None:
     state = _sealed(session, state)
+    c = _conversations.c
     if row is None:
-        session.add(
-            Conversation(channel=channel, user_id=user_id, chat_id=chat_id, state=state, version=1)
+        insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+        stmt = (
+            insert(_conversations)
+            .values(
+                channel=channel,
+                user_id=user_id,
+                chat_id=chat_id,
+                state=state,
+                version=1,
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
         )
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise ConcurrentUpdate(user_id) from exc
+        if not (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(user_id)  # another instance saved this person first
         return
     result = await session.execute(
-        update(Conversation)
-        .where(col(Conversation.id) == row.id, col(Conversation.version) == row.version)
+        update(_conversations)
+        .where(c.id == row.id, c.version == row.version)
         .values(state=state, version=row.version + 1, updated_at=utcnow(), chat_id=chat_id)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentUpdate(user_id)

@@ -21,16 +21,23 @@ async def store(
     being handled (or will be, after a restart), so it is not handled a second time."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    fresh = []
-    for key, payload in updates:
+    now = utcnow()
+    new: set[str] = set()
+    # One statement per batch a poll fetched (up to 100 updates), not one per update.
+    for start in range(0, len(updates), 200):
         stmt = (
             insert(InboxUpdate)
-            .values(channel=channel, update_key=key, payload=payload, received_at=utcnow())
+            .values(
+                [
+                    {"channel": channel, "update_key": key, "payload": raw, "received_at": now}
+                    for key, raw in updates[start : start + 200]
+                ]
+            )
             .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+            .returning(col(InboxUpdate.update_key))
         )
-        if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
-            fresh.append(key)
-    return fresh
+        new.update((await session.execute(stmt)).scalars().all())
+    return [key for key, _ in updates if key in new]
 
 
 async def waiting(
@@ -48,12 +55,14 @@ async def waiting(
     return [(key, dict(payload)) for key, payload in (await session.execute(stmt)).all()]
 
 
-async def done(session: AsyncSession, channel: str, key: str) -> None:
-    await session.execute(
+async def done(session: AsyncSession, channel: str, key: str) -> bool:
+    """Forget a handled update; whether it was still kept."""
+    result = await session.execute(
         delete(InboxUpdate).where(
             col(InboxUpdate.channel) == channel, col(InboxUpdate.update_key) == key
         )
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def queued_for(session: AsyncSession, channel: str, chat_id: str) -> int:
