@@ -75,6 +75,10 @@ class Pacer:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""
         self.next_slot = max(self.next_slot, time.monotonic() + seconds)
 
+    def booked(self) -> float:
+        """Seconds until the next free slot: how long a send asked for now would wait."""
+        return max(0.0, self.next_slot - time.monotonic())
+
 
 class RateLimiter:
     """A global pace per channel plus one bucket per chat; group chats get the tighter limit."""
@@ -91,7 +95,7 @@ class RateLimiter:
             rate = (
                 self.limits.per_group_per_minute / 60 if group else self.limits.per_chat_per_second
             )
-            bucket = Bucket(rate, 1.0)
+            bucket = Bucket(rate * HEADROOM, 1.0)  # a chat's sends can arrive bunched up too
             self.chats[chat_id] = bucket
             if len(self.chats) > 50_000:  # forget idle chats so memory stays bounded
                 self.chats.pop(next(iter(self.chats)))
@@ -103,6 +107,9 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         self.pacer.pause(seconds)
+
+    def booked(self) -> float:
+        return self.pacer.booked()
 
     async def acquire(self, chat_id: str) -> None:
         """Wait for a send slot, then take the chat's token: the chat's spacing is counted

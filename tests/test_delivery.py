@@ -83,9 +83,9 @@ async def test_the_limiter_spaces_messages_to_one_chat_and_to_groups():
     limiter = RateLimiter(Limits(per_second=1000, per_chat_per_second=2, per_group_per_minute=60))
     assert limiter.delay_for("42") == 0
     await limiter.acquire("42")
-    assert 0.4 < limiter.delay_for("42") <= 0.5  # 2 per second for a private chat
+    assert 0.4 < limiter.delay_for("42") <= 0.52  # 2 per second for a private chat, 2% under
     await limiter.acquire("-100")
-    assert 0.9 < limiter.delay_for("-100") <= 1.0  # 60 per minute for a group
+    assert 0.9 < limiter.delay_for("-100") <= 1.03  # 60 per minute for a group
     assert limiter.delay_for("43") == 0  # other chats are not held up
 
 
