@@ -171,6 +171,8 @@ class CaseDesk:
             await self._duplicate_of(turn, actor, case, arg)
         elif (action == Action.SET_DUE and arg == "type") or action in NEEDS_TEXT:
             self._ask_text(turn, case, action)
+        elif action == Action.SET_DUE and arg in DUE_PRESETS:
+            self._ask_due_reason(turn, case, turn.now + DUE_PRESETS[arg])
         else:
             await self._apply(turn, actor, case, action, arg=arg)
 
@@ -263,6 +265,26 @@ class CaseDesk:
             ).format(code=case.code)
         turn.say_raw(text, force_reply=True)
 
+    def _ask_due_reason(self, turn: Turn, case: ReportView, due: datetime) -> None:
+        """A due date moved by staff is logged with a reason: ask for it before moving it."""
+        turn.state.data["case_input"] = {
+            "report_id": case.id,
+            "action": Action.SET_DUE.value,
+            "version": case.version,
+            "chat_id": turn.inbound.chat_id,
+            "stage": 1,
+            "notes": [due.isoformat()],
+        }
+        turn.say_raw(
+            turn.t(
+                "{code}: why does the due date move to {when}? Staff read the reason in the "
+                "case history. Reply to this message (or /cancel).",
+                code=case.code,
+                when=due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M"),
+            ),
+            force_reply=True,
+        )
+
     def has_pending_input(self, turn: Turn) -> bool:
         pending = turn.state.data.get("case_input")
         return isinstance(pending, dict) and pending.get("chat_id") == turn.inbound.chat_id
@@ -286,6 +308,16 @@ class CaseDesk:
         if action == Action.REJECT and pending["stage"] == 0:
             pending["notes"] = [text]
             self._ask_text(turn, case, action, stage=1)
+            return
+        if action == Action.SET_DUE and pending["stage"] == 0:
+            due = self.parse_date(text)
+            if due is None:  # still waiting for a date
+                turn.say_raw(
+                    t("Please type the date as dd/mm/yyyy, for example 05/12/2026."),
+                    force_reply=True,
+                )
+            else:
+                self._ask_due_reason(turn, case, due)
             return
         turn.state.data.pop("case_input", None)
         await self._apply_text(turn, actor, case, action, text, pending)
@@ -352,16 +384,9 @@ class CaseDesk:
                 )
                 return
             await self._apply(turn, actor, case, action, note=other.code, duplicate_of=other.code)
-        elif action == Action.SET_DUE:
-            due = self.parse_date(text)
-            if due is None:
-                turn.state.data["case_input"] = pending  # still waiting for a date
-                turn.say_raw(
-                    t("Please type the date as dd/mm/yyyy, for example 05/12/2026."),
-                    force_reply=True,
-                )
-                return
-            await self._apply(turn, actor, case, action, due=due)
+        elif action == Action.SET_DUE:  # the reason, for the date asked before it
+            due = datetime.fromisoformat(pending["notes"][0])
+            await self._apply(turn, actor, case, action, due=due, note=text)
         else:
             await self._apply(turn, actor, case, action, note=text)
 
@@ -473,7 +498,8 @@ class CaseDesk:
                     raise ActionFailed(t("This button is not valid."), stale=True)
                 due = now + preset
             change.update(due_at=due, set_due=True)
-            note = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+            when = due.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+            note = f"{when} · {note}" if note else when  # the new date, then why it moved
         return change, note
 
     async def _apply(
@@ -528,6 +554,7 @@ class CaseDesk:
         arg: str = "",
         text: str = "",
         redirect: str = "",
+        reason: str = "",
     ) -> tuple[ReportView, CaseChanged]:
         """Every check a card's button and its follow-up question make, then `perform`."""
         if case.version != version:
@@ -567,12 +594,39 @@ class CaseDesk:
             return await self.perform(
                 store, t, actor, case, action, now, note=other.code, duplicate_of=other.code
             )
-        if action == Action.SET_DUE and arg not in DUE_PRESETS:
-            due = self.parse_date(text)
-            if due is None:
-                raise ActionFailed(t("Please type the date as dd/mm/yyyy, for example 05/12/2026."))
-            return await self.perform(store, t, actor, case, action, now, due=due)
+        if action == Action.SET_DUE:
+            return await self._set_due(store, t, actor, case, now, arg, text, reason)
         return await self.perform(store, t, actor, case, action, now, arg=arg, note=text)
+
+    async def _set_due(
+        self,
+        store: Store,
+        t: Translator,
+        actor: Actor,
+        case: ReportView,
+        now: datetime,
+        arg: str,
+        text: str,
+        reason: str,
+    ) -> tuple[ReportView, CaseChanged]:
+        """A due date moved from the web admin: a preset or a typed date, with its reason."""
+        reason = reason.strip()
+        if not reason:
+            raise ActionFailed(t("Please say why the due date moves."))
+        if len(reason) > MAX_NOTE:
+            raise ActionFailed(
+                t(
+                    "That is {length} characters; please keep it under {limit}.",
+                    length=len(reason),
+                    limit=MAX_NOTE,
+                )
+            )
+        if arg in DUE_PRESETS:
+            return await self.perform(store, t, actor, case, Action.SET_DUE, now, arg, reason)
+        due = self.parse_date(text)
+        if due is None:
+            raise ActionFailed(t("Please type the date as dd/mm/yyyy, for example 05/12/2026."))
+        return await self.perform(store, t, actor, case, Action.SET_DUE, now, note=reason, due=due)
 
     async def reveal(self, store: Store, actor: Actor, case: ReportView) -> str | None:
         """A confidential reporter's identity for one permitted person; every look is logged."""

@@ -131,16 +131,18 @@ async def test_reject_assign_duplicate_and_due_go_through_the_same_rules(core):
             "/admin/cases/PA-0001/act", {"action": "assign", "version": "0", "arg": "BTC"}
         )
         assert page.status == 303
-        page = await browser.post(
-            "/admin/cases/PA-0001/act",
-            {"action": "due", "version": "1", "arg": "type", "text": "31/02/2027"},
-        )
+        due = {"action": "due", "version": "1", "arg": "type", "reason": "Chờ ý kiến Sở"}
+        page = await browser.post("/admin/cases/PA-0001/act", {**due, "text": "31/02/2027"})
         assert page.status == 400 and "dd/mm/yyyy" in page.text
-        page = await browser.post(
-            "/admin/cases/PA-0001/act",
-            {"action": "due", "version": "1", "arg": "type", "text": "05/12/2027 09:30"},
+        page = await browser.post(  # a due date is moved with a reason, logged in the history
+            "/admin/cases/PA-0001/act", {**due, "text": "05/12/2027 09:30", "reason": " "}
         )
+        assert page.status == 400 and "why the due date moves" in page.text
+        page = await browser.post("/admin/cases/PA-0001/act", {**due, "text": "05/12/2027 09:30"})
         assert page.status == 303
+        assert (
+            "05/12/2027 09:30 · Chờ ý kiến Sở" in (await browser.get("/admin/cases/PA-0001")).text
+        )
         page = await browser.post(
             "/admin/cases/PA-0001/act",
             {

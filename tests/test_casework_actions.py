@@ -7,7 +7,7 @@ from sqlalchemy import select
 from handlers.types import ChatKind
 from scheduler.delivery import DeliveryError
 from storage import admin
-from storage.models import OutboxMessage, Report
+from storage.models import OutboxMessage, Report, ReportEvent
 from tests.test_casework_rules import person, reporter_with_case
 
 
@@ -87,14 +87,25 @@ async def test_due_date_presets_and_a_typed_date(core):
         "Type a date",
     ]
     await staff.press_data("c:1:due:0:3d")
+    await staff.say("Chờ số liệu của phường")  # a moved due date is logged with a reason
     first = (await row(core)).due_at
     await staff.press_data("c:1:due:1:type")
     out = await staff.say("31/02/2027")
     assert "dd/mm/yyyy" in out[0]
-    await staff.say("15/01/2027 09:30")
+    out = await staff.say("15/01/2027 09:30")
+    assert "15/01/2027 09:30" in out[0] and (await row(core)).due_at == first  # asks why first
+    await staff.say("Đơn vị xin gia hạn")
     due = (await row(core)).due_at
     assert first is not None and due is not None
     assert (due.day, due.month, due.year) == (15, 1, 2027) and due.hour in (2, 9)  # UTC or local
+    async with core.sessions() as session:
+        notes = list(
+            (
+                await session.execute(select(ReportEvent.note).where(ReportEvent.action == "due"))
+            ).scalars()
+        )
+    assert notes[0].endswith(" · Chờ số liệu của phường")
+    assert notes[1] == "15/01/2027 09:30 · Đơn vị xin gia hạn"
 
 
 async def test_blocked_reporter_is_recorded_on_the_case_and_its_card(core):

@@ -224,6 +224,7 @@ async def case_action(request: web.Request, viewer: Viewer) -> web.StreamRespons
                     arg=str(form.get("arg", ""))[:64],
                     text=str(form.get("text", "")),
                     redirect=str(form.get("redirect", "")),
+                    reason=str(form.get("reason", "")),
                 )
                 await ctx.effects.apply(session, effect)
     except ActionFailed as failed:  # rolled back: nothing changed
