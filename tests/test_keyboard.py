@@ -130,15 +130,33 @@ async def chat_by_keyboard(page: Any, base: str) -> None:
     await expect(bot).not_to_have_count(count, timeout=10_000)
 
 
-async def feedback_by_keyboard(page: Any, base: str) -> None:
-    """The public feedback page: Tab order, and a radio chosen with Space."""
+async def feedback_by_keyboard(page: Any, base: str, send: bool) -> None:
+    """The public feedback page: Tab order; with `send`, the whole form filled and sent from
+    the keyboard (a unit found by typing its first letters, radios chosen with Space, the
+    button pressed with Enter)."""
+    from playwright.async_api import expect
+
     await page.goto(f"{base}/feedback?lang=vi")
     done = await walk(page)
     assert done.order.index("#unit") < done.order.index("radio:category")
     assert done.order.index("#description") < done.order.index("button:Gửi")
-    await focus(page, "radio:category")
-    await page.keyboard.press("Space")
-    assert await page.locator("input[name=category]:checked").count() == 1
+    if not send:
+        return
+    await focus(page, "#unit")
+    await page.keyboard.type("Chi")  # a closed list jumps to what is typed
+    unit = await page.locator("#unit").evaluate("s => s.selectedOptions[0].text")
+    assert unit.startswith("Chi bộ"), unit
+    for group in ("radio:category", "radio:urgency"):
+        await page.keyboard.press("Tab")
+        assert (await page.evaluate(FOCUSED))["key"] == group
+        await page.keyboard.press("Space")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Cổng sau của kho bị hỏng khóa ba ngày nay, chưa ai sửa.")
+    await focus(page, "button:Gửi")
+    await page.wait_for_timeout(2000)  # a person takes seconds; faster is refused as a robot
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_have_text("Đã nhận góp ý", timeout=10_000)
+    await expect(page.locator("#code")).to_have_text("PA-0002")
 
 
 async def case_by_keyboard(page: Any, base: str, phone: bool) -> None:
@@ -146,7 +164,8 @@ async def case_by_keyboard(page: Any, base: str, phone: bool) -> None:
     with Space; Acknowledge is pressed with Enter (at desktop width, the last step)."""
     from playwright.async_api import expect
 
-    await page.goto(f"{base}/admin/cases/PA-0001")
+    await page.goto(f"{base}/admin/cases/PA-0002")
+    await expect(page.locator("#source")).to_have_text("Public feedback page (web form)")
     seen = await walk(page)
     assert seen.order.index("summary:Reject") > seen.order.index("summary:Assign")
     if phone:
@@ -200,7 +219,7 @@ async def test_every_page_works_from_the_keyboard_at_both_widths(
                 context = await browser.new_context(viewport={"width": width, "height": height})
                 page = await context.new_page()
                 await chat_by_keyboard(page, base)
-                await feedback_by_keyboard(page, base)
+                await feedback_by_keyboard(page, base, send=width < 600)
                 link = re.search(r"http://\S+/admin/login/\S+", await staff.say("/weblogin"))
                 assert link, staff.last
                 await page.goto(link.group(0))
