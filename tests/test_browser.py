@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -89,10 +90,23 @@ async def test_a_member_files_a_report_in_a_real_browser(tmp_path: Path, chromiu
             await page.reload()
             await expect(page.locator(".msg.bot").last).to_contain_text("PA-0001", timeout=10_000)
             await page.screenshot(path=str(tmp_path / "webchat.png"))
+            assert await emoji_without_words(page) == []
             assert await axe_violations(page) == []
+            # The same at desktop width: the link, the stale buttons, the words beside emoji.
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            assert await links.evaluate_all("ls => ls.map(a => [a.href, a.rel])") == [
+                ["https://example.org/tin?a=1", "noopener noreferrer"]
+            ]
+            assert await page.locator(".choices button:not([disabled])").count() == 0
+            assert await page.locator(".choices button[disabled]").count() > 0
+            assert await emoji_without_words(page) == []
+            await page.set_viewport_size({"width": 360, "height": 740})
             # The check does find a broken rule: an unlabelled box.
             await page.evaluate("document.body.appendChild(document.createElement('input'))")
             assert any(v.startswith("label:") for v in await axe_violations(page))
+            # ... and the emoji check finds a mark that has no word beside it.
+            await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<b>🔥</b>')")
+            assert await emoji_without_words(page) == ["<b>🔥</b>"]
             assert refused == []  # the page's CSP lets everything it needs run
             await browser.close()
     finally:
@@ -108,6 +122,26 @@ async def axe_violations(page: Any) -> list[str]:
     options = {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations"]}
     results = await Axe().run(page, options=options)
     return [f"{v['id']}: {n['target']}" for v in results.response["violations"] for n in v["nodes"]]
+
+
+# Elements whose own text has an emoji (or a symbol drawn as one) but, without it, no word or
+# number, and no aria-label: their meaning would be lost on a phone without an emoji font.
+EMOJI_ONLY = """() => {
+  const symbol = /[\\p{Extended_Pictographic}\\u2190-\\u21ff\\u2600-\\u27bf\\ufe0f\\u200d]/gu;
+  const lost = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    const own = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join('');
+    if (!own.match(symbol) || e.closest('[aria-hidden=true]')) continue;
+    const words = e.innerText.replace(symbol, '');
+    if (!/[\\p{L}\\p{N}]/u.test(words) && !e.getAttribute('aria-label')) lost.push(e.outerHTML);
+  }
+  return lost;
+}"""
+
+
+async def emoji_without_words(page: Any) -> list[str]:
+    """Where the page relies on an emoji alone for its meaning (should be none)."""
+    return list(await page.evaluate(EMOJI_ONLY))
 
 
 # A slow 3G line: 400 ms round trips, 400 kbit/s each way.
@@ -181,19 +215,32 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
             cdp = await slow.context.new_cdp_session(slow)
             await cdp.send("Network.enable")
             await cdp.send("Network.emulateNetworkConditions", SLOW_3G)
-            for path, ready in (("/", ".msg.bot"), ("/feedback?lang=vi", "#description")):
+            pages = (("/", ".msg.bot"), ("/feedback?lang=vi", "#description"))
+            for width, (path, ready) in itertools.product((360, 1280), pages):
+                await slow.set_viewport_size({"width": width, "height": 740})
                 began = time.monotonic()
                 await slow.goto(base + path)
                 await expect(slow.locator(ready).first).to_be_visible(timeout=10_000)
                 took = time.monotonic() - began
-                assert took < 3.0, f"{path}: {took:.1f} s on slow 3G"
+                assert took < 3.0, f"{path} at {width} px: {took:.1f} s on slow 3G"
             await slow.close()
+            # Two more staff tabs the other way round: live on a phone, polling at desktop
+            # width (opened after the timing above, so they do not slow it).
+            hand = await staff.new_page()
+            await hand.set_viewport_size({"width": 360, "height": 740})
+            await hand.goto(f"{base}/")
+            wall = await staff.new_page()
+            await wall.route("**/api/chat/live*", lambda route: route.abort())
+            await wall.goto(f"{base}/")
+            for tab in (hand, wall):
+                await expect(tab.locator(".msg.bot").first).to_be_visible(timeout=10_000)
 
             phone = await browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
             refused = watch_csp(phone)
             await phone.goto(f"{base}/feedback?lang=vi")
             await expect(phone.locator("h1")).to_have_text("Gửi góp ý")
             assert await axe_violations(phone) == []
+            assert await emoji_without_words(phone) == []
             # The inline style runs under the strict CSP (by its nonce): the header is red.
             header = phone.locator("header")
             await expect(header).to_have_css("background-color", "rgb(165, 15, 21)")
@@ -215,13 +262,19 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
             assert code == "PA-0001"
             card = desk.locator(".msg.bot", has_text="Cổng sau của kho")
             await expect(card.first).to_contain_text(code, timeout=5_000)
-            assert time.monotonic() - sent < 1.0, "the card was not pushed within a second"
-            await expect(pocket.locator(".msg.bot", has_text="Cổng sau của kho")).to_have_count(
-                1, timeout=8_000
-            )
+            small = hand.locator(".msg.bot", has_text="Cổng sau của kho")
+            await expect(small.first).to_contain_text(code, timeout=5_000)
+            took = time.monotonic() - sent
+            assert took < 1.0, f"the card was not pushed within a second at both widths: {took}"
+            for tab in (pocket, wall):  # by polling
+                await expect(tab.locator(".msg.bot", has_text="Cổng sau")).to_have_count(
+                    1, timeout=8_000
+                )
             await desk.wait_for_timeout(500)
-            assert await card.count() == 1  # stream and safety poll: shown once
-            assert await pocket.locator(".msg.bot", has_text="Cổng sau của kho").count() == 1
+            for tab in (desk, hand, pocket, wall):  # stream and safety poll: shown once
+                assert await tab.locator(".msg.bot", has_text="Cổng sau của kho").count() == 1
+            await hand.close()
+            await wall.close()
             # A typed message leaves the card's buttons usable (they are not stale).
             for tab, typed in ((pocket, "/help"), (desk, "/lang")):
                 before = await tab.locator(".msg.bot").count()
@@ -233,9 +286,12 @@ async def test_a_public_submission_on_a_phone_reaches_the_staff_chat_live(
                 assert await buttons.count() > 0
                 assert await buttons.evaluate_all("bs => bs.every(b => !b.disabled)")
             assert await axe_violations(desk) == []
+            for tab in (desk, pocket):  # the staff's cards: every emoji has its word
+                assert await emoji_without_words(tab) == []
             wide = await staff.new_page()  # the feedback page at desktop width
             await wide.goto(f"{base}/feedback?lang=vi")
             assert await axe_violations(wide) == []
+            assert await emoji_without_words(wide) == []
             await wide.close()
             # A reload resumes from the transcript, still once.
             await desk.reload()
