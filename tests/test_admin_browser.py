@@ -12,7 +12,12 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from tests.cli import clock_env, grassroots, run_cli
-from tests.test_browser import FLAGS, axe_violations, chromium_path  # noqa: F401  (the fixture)
+from tests.test_browser import (  # noqa: F401  (chromium_path is the fixture)
+    FLAGS,
+    axe_violations,
+    chromium_path,
+    emoji_without_words,
+)
 from tests.test_restart import Member, free_port, start_server
 
 
@@ -106,6 +111,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
             await page.screenshot(path=str(tmp_path / "admin-cases-360.png"), full_page=True)
             assert await axe_violations(page) == []
+            assert await emoji_without_words(page) == []
             await page.select_option("select[name=urgency]", "hot")
             await page.fill("input[name=q]", "mất trộm")
             await page.click("#apply")
@@ -129,6 +135,7 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await page.locator("#open-reject summary").click()
             await page.screenshot(path=str(tmp_path / "admin-case-360.png"), full_page=True)
             assert await axe_violations(page) == []
+            assert await emoji_without_words(page) == []
             # At 1280 px the menu is a bar and the actions a compact row, no text areas open.
             await page.set_viewport_size({"width": 1280, "height": 800})
             await expect(page.locator(".top > .menu")).to_be_visible()
@@ -138,6 +145,14 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             assert actions is not None and actions["height"] < 260, actions
             await page.screenshot(path=str(tmp_path / "admin-case-1280.png"), full_page=True)
             assert await axe_violations(page) == []
+            assert await emoji_without_words(page) == []
+            await expect(page.locator("#source")).to_have_text("Chat: web chat")
+            # Rejecting stands apart at this width too, and still needs its tick.
+            await expect(page.locator(".action-row.danger #open-reject")).to_be_visible()
+            await page.locator("#open-reject summary").click()
+            await page.locator("#act-reject button").click()
+            await expect(page.locator("#status")).to_have_text("New")
+            await page.locator("#open-reject summary").click()
             await page.locator("#act-ack button").click()
             await expect(page.locator("#status")).to_have_text("Acknowledged", timeout=10_000)
             await expect(page.locator("#timeline")).to_contain_text("Trần Văn Cường")
@@ -145,6 +160,18 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             await page.goto(f"{staff.base}/admin/")
             await page.screenshot(path=str(tmp_path / "admin-dashboard-1280.png"), full_page=True)
             assert await axe_violations(page) == []
+            chart = page.locator(".charts img").first  # drawn wide, not the phone's
+            await expect(chart).to_have_js_property("complete", True)
+            assert "size=phone" not in await chart.evaluate("i => i.currentSrc")
+            assert await chart.evaluate("i => i.naturalWidth") > 360
+            # At this width the case list is a table with its head row, not cards.
+            await page.goto(f"{staff.base}/admin/cases")
+            await expect(page.locator("#cases thead")).to_be_visible()
+            row = page.locator("#cases tbody tr").first
+            assert await row.evaluate("r => getComputedStyle(r).display") == "table-row"
+            await expect(row.locator(".hot")).to_have_text("🔥 Hot")
+            assert await axe_violations(page) == []
+            assert await emoji_without_words(page) == []
             await browser.close()
 
         for _ in range(100):  # the delivery worker sends the notice through the outbox

@@ -132,7 +132,7 @@ EMOJI_ONLY = """() => {
   for (const e of document.body.querySelectorAll('*')) {
     const own = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join('');
     if (!own.match(symbol) || e.closest('[aria-hidden=true]')) continue;
-    const words = e.innerText.replace(symbol, '');
+    const words = e.textContent.replace(symbol, '');
     if (!/[\\p{L}\\p{N}]/u.test(words) && !e.getAttribute('aria-label')) lost.push(e.outerHTML);
   }
   return lost;
