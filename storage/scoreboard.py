@@ -134,3 +134,41 @@ async def reports_per_unit(
         .order_by(col(OrgUnit.code))
     )
     return [UnitReports(c, n, int(r), int(h)) for c, n, r, h in rows.all()]
+
+
+@dataclass(frozen=True)
+class PastDue:
+    """An open case whose due time has passed, before the pauses are allowed for."""
+
+    id: int
+    code: str
+    unit: str
+    department: str
+    status: str
+    due_at: datetime
+
+
+async def past_due(session: AsyncSession, now: datetime, limit: int) -> list[PastDue]:
+    """Open cases past their set due time, oldest first: the candidates for "overdue" once
+    the waits for the reporter are added (reports.scoreboard.effective_due)."""
+    rows = await session.execute(
+        sa_select(
+            col(Report.id),
+            col(Report.code),
+            col(OrgUnit.name),
+            col(Department.name),
+            col(Report.status),
+            col(Report.due_at),
+        )
+        .select_from(Report)
+        .join(OrgUnit, col(OrgUnit.id) == col(Report.unit_id), isouter=True)
+        .join(Department, col(Department.id) == col(Report.department_id), isouter=True)
+        .where(col(Report.status).in_(OPEN), col(Report.due_at) < now.astimezone(UTC))
+        .order_by(col(Report.id))
+        .limit(limit)
+    )
+    return [
+        PastDue(int(i or 0), c, u or "—", d or "", s, due)
+        for i, c, u, d, s, due in rows.all()
+        if due is not None
+    ]

@@ -71,6 +71,9 @@ async def test_the_dashboard_shows_the_scoreboard_as_a_labelled_table(core, lang
     assert f'data-label="{t("Resolved on time")}"' in html
     assert t("{part} of {whole}", part=1, whole=1) in html  # UBKT: a count, not a rate
     assert 'id="scoreboard-units"' in html and "Chi bộ Văn phòng Tỉnh ủy" in html
+    # Overdue as the nudges count it: PA-0004 is, PA-0003 waits for its reporter and is not.
+    overdue = html.split('id="overdue"', 1)[1].split("</section>", 1)[0]
+    assert "PA-0004" in overdue and "PA-0003" not in overdue
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

@@ -32,15 +32,17 @@ from reports.scoreboard import (
     Scoreboard,
     collect_scoreboard,
     department_rows,
+    effective_due,
     unit_rows,
 )
 from reports.suppression import merged_note, published_digest
 from reports.topics import emerging_topics
-from storage.dashboard import hot_cases, open_rounds, overdue_cases, reports_since
+from storage.dashboard import LIST_SIZE, hot_cases, open_rounds, reports_since
 from storage.db import Session
 from storage.digests import DigestData, collect
 from storage.models import PollRound
 from storage.pollresults import compliance, response_rate
+from storage.scoreboard import case_events, past_due
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,18 @@ async def _month(request: web.Request) -> tuple[DigestData, dict[str, datetime],
     return published_digest(data, ctx.settings.min_group_size), starts, now
 
 
+async def overdue_now(session: Session, now: datetime) -> list[tuple[str, str, str, str]]:
+    """(code, unit, department, status) of open cases past their effective due time: a case
+    waiting for the reporter is not overdue, as for the nudges and the scoreboard."""
+    candidates = await past_due(session, now, LIST_SIZE * 5)
+    events = await case_events(session, [c.id for c in candidates])
+    return [
+        (c.code, c.unit, c.department, c.status)
+        for c in candidates
+        if (due := effective_due(c.due_at, events.get(c.id, []), now)) is not None and due < now
+    ][:LIST_SIZE]
+
+
 @requires(Permission.CASES)
 async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     if not viewer.may(Permission.DASHBOARD):
@@ -131,7 +145,7 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "month": data.total,
         }
         hot = await hot_cases(session)
-        overdue = await overdue_cases(session, now)
+        overdue = await overdue_now(session, now)
         panels = await poll_and_sitrep_panels(session, t, admin.context.settings.tz)
         topics = await emerging_topics(session, now)
         board = await collect_scoreboard(
