@@ -84,6 +84,10 @@ async def test_staff_sign_in_from_chat_filter_acknowledge_and_export(
             # The sign-in link in the chat is a real link, opened in a tab without a referrer.
             link = chat.locator(".msg.bot .bubble a[href*='/admin/login/']")
             await expect(link).to_have_attribute("rel", "noopener noreferrer", timeout=10_000)
+            await chat.set_viewport_size({"width": 1280, "height": 800})  # a link at both widths
+            await expect(link).to_be_visible()
+            assert await link.evaluate("a => getComputedStyle(a).textDecorationLine") == "underline"
+            await chat.set_viewport_size({"width": 360, "height": 740})
             async with context.expect_page() as opened:
                 await link.click()
             page = await opened.value
