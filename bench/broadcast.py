@@ -5,6 +5,7 @@ limits, beside a same-run baseline.
     uv run python bench/broadcast.py                    # 3 rounds of 5,000 messages at 200/s
     uv run python bench/broadcast.py --limit 500 --rounds 1 --profile /tmp/worker.prof
     uv run python bench/broadcast.py --telegram-limits  # a 5,000-invitation poll round
+    uv run python bench/broadcast.py --telegram-limits --baseline  # the bare client first
 
 **Baseline.** A bare aiohttp client that posts `sendMessage` for each message, pacing in evenly
 spaced slots at the same rate as the worker (the limit less the worker's 2% headroom) with as
@@ -339,13 +340,27 @@ def worst(times: list[float], width: float) -> int:
     return best
 
 
-async def telegram_round(invitations: int, profile: str | None) -> int:
+async def telegram_baseline(invitations: int) -> Run:
+    """The bare client sending the invitations alone (distinct chats: only the pace per token
+    matters) to the same fake: the 429s any client draws here come from timing."""
+    rows = poll_round(invitations)[:invitations]
+    async with fake_server(TELEGRAM, True) as (url, pid):
+        rate = TELEGRAM.per_second * HEADROOM
+        run = await baseline(url, pid, rows, rate, parallel_sends([TELEGRAM]))
+        check_fake(run, url, [chat for _, _, chat, _ in rows])
+    print(run.line(), flush=True)
+    return run
+
+
+async def telegram_round(invitations: int, profile: str | None, with_baseline: bool) -> int:
+    if with_baseline:
+        await telegram_baseline(invitations)
     rows = poll_round(invitations)
     async with fake_server(TELEGRAM, True) as (url, pid):
         run, sent = await worker(url, pid, rows, TELEGRAM, profile)
         check_fake(run, url, [chat for _, _, chat, _ in rows])
     run.lost = max(run.lost, len(rows) - sent)
-    print(run.line())
+    print(run.line(), flush=True)
     minimum = len(rows) / TELEGRAM.per_second
     groups = {g: worst(sorted(t for t, c, _ in run.log if c == g), 60.0) for g in GROUPS}
     busy_chat = worst(sorted(t for t, c, _ in run.log if c == BUSY_CHAT), 1.0)
@@ -379,7 +394,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="baseline and worker runs each")
     parser.add_argument("--telegram-limits", action="store_true")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the (last) worker run")
+    parser.add_argument(
+        "--baseline", action="store_true", help="with --telegram-limits: the bare client first"
+    )
     args = parser.parse_args()
     if args.telegram_limits:
-        sys.exit(asyncio.run(telegram_round(args.messages, args.profile)))
+        sys.exit(asyncio.run(telegram_round(args.messages, args.profile, args.baseline)))
     sys.exit(asyncio.run(rounds(args.messages, args.limit, args.rounds, args.profile)))

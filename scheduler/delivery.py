@@ -179,9 +179,10 @@ class DeliveryWorker:
 
     @staticmethod
     def _linger(limiter: RateLimiter | None) -> float:
-        """A claim or sent mark may wait for others to share its transaction for half the time
-        the pacer is booked ahead: the claimed row waits that long for its slot anyway."""
-        return limiter.booked() / 2 if limiter is not None else 0.0
+        """A claim or sent mark may wait for others to share its transaction for most of the
+        time the pacer is booked ahead: the claimed row waits that long for its slot anyway,
+        and the last quarter is left for the commit."""
+        return 0.75 * limiter.booked() if limiter is not None else 0.0
 
     async def _route(self, row: OutboxMessage) -> tuple[Sender, str, RateLimiter | None] | bool:
         """The sender, chat and rate limiter the row goes through now; or, when it cannot go

@@ -12,8 +12,8 @@ transaction or an earlier one, so after a crash a chat has at most one message i
 
 At a messenger's pace (30/s) writes come one at a time, and a transaction each cost more CPU
 than the send. So a write may linger: when the sender's pace is booked ahead (a claimed message
-waits for its send slot anyway), the transaction waits up to half that time for more writes to
-share it. The claim is still committed before its slot; an idle pacer lingers not at all.
+waits for its send slot anyway), the transaction waits up to most of that time for more writes
+to share it. The claim is still committed before its slot; an idle pacer lingers not at all.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from storage.db import Session, Sessions
 log = logging.getLogger(__name__)
 Extra = Callable[[Session], Awaitable[None]]
 WRITE_ATTEMPTS = 5
-MAX_LINGER = 0.25  # seconds a write may wait for others to share its transaction
+MAX_LINGER = 0.5  # seconds a write may wait for others to share its transaction
 
 
 class Ledger:
