@@ -3,8 +3,8 @@ latency when many members act at once, and memory per open draft.
 
 Run from the project root::
 
-    uv run python bench/intake.py            # full run, about 8 minutes on 2 cores
-    uv run python bench/intake.py --quick    # smoke run, about 2 minutes
+    uv run python bench/intake.py            # full run, 10+ minutes on 2 cores
+    uv run python bench/intake.py --quick    # smoke run, a few minutes
 
 Three bots, each on its own in-process fake Bot API server (``tests/fake_telegram.py``), all
 started in this process and measured interleaved (flow, A, B, then B, A, flow, … for several
