@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -17,12 +17,13 @@ from handlers.status import status_label
 from handlers.text import labelled
 from reports.context import ReportContext
 from reports.polls import digest_lines
-from reports.scoreboard import collect_scoreboard
+from reports.scoreboard import collect_scoreboard, effective_due
 from reports.scoreboard import digest_lines as scoreboard_lines
 from reports.suppression import OTHER, merged_note, other_label, published_digest
 from reports.topics import emerging_topics, topic_lines
 from storage.db import Session
 from storage.digests import CHART_DAYS, DigestData, collect
+from storage.scoreboard import case_events, due_times
 
 
 def render(
@@ -161,7 +162,27 @@ async def collect_published(
     """The digest's figures as they may be published: breakdowns of hidden reports suppressed
     (reports.suppression), the same way for the digest, the dashboard and the monthly report."""
     data = await collect(session, since, until, ctx.settings.tz, chart_days=chart_days)
+    data.newly_overdue = await still_overdue(session, data.newly_overdue, until)
     return published_digest(data, ctx.settings.min_group_size)
+
+
+async def still_overdue(
+    session: Session, listed: list[tuple[str, str]], until: datetime
+) -> list[tuple[str, str]]:
+    """The newly overdue cases less those the SLA pause keeps on time: one waiting for its
+    reporter is not overdue, for the digest as for the nudges (reports.scoreboard)."""
+    if not listed:
+        return listed
+    at = min(until, datetime.now(UTC))
+    due = await due_times(session, [code for code, _ in listed])
+    events = await case_events(session, [i for i, _ in due.values()])
+    kept = []
+    for code, dept in listed:
+        case_id, set_due = due[code]
+        effective = effective_due(set_due, events.get(case_id, []), at)
+        if effective is not None and effective < at:
+            kept.append((code, dept))
+    return kept
 
 
 async def build(

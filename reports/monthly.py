@@ -24,7 +24,7 @@ from handlers.org import HOST_KINDS
 from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
 from reports.context import ReportContext, ReportSettings
-from reports.digest import category_label, kind_label, plot_daily
+from reports.digest import category_label, kind_label, plot_daily, still_overdue
 from reports.polls import published
 from reports.scoreboard import (
     DEPARTMENT_HEAD,
@@ -153,9 +153,9 @@ async def collect_month(
     since, until = month_bounds(first, tz)
     days = (until.astimezone(tz).date() - since.astimezone(tz).date()).days
     # Suppressed as the monthly digest is, so the document and the digest agree cell by cell.
-    digest = published_digest(
-        await collect(session, since, until, tz, chart_days=days), min_group_size
-    )
+    raw = await collect(session, since, until, tz, chart_days=days)
+    raw.newly_overdue = await still_overdue(session, raw.newly_overdue, until)  # the SLA pause
+    digest = published_digest(raw, min_group_size)
     data = MonthlyData(
         first,
         digest,

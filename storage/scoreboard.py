@@ -172,3 +172,13 @@ async def past_due(session: AsyncSession, now: datetime, limit: int) -> list[Pas
         for i, c, u, d, s, due in rows.all()
         if due is not None
     ]
+
+
+async def due_times(session: AsyncSession, codes: Iterable[str]) -> dict[str, tuple[int, datetime]]:
+    """Each case's id and set due time, by code (cases without one left out)."""
+    rows = await session.execute(
+        sa_select(col(Report.code), col(Report.id), col(Report.due_at)).where(
+            col(Report.code).in_(list(codes))
+        )
+    )
+    return {c: (int(i or 0), d) for c, i, d in rows.all() if d is not None}

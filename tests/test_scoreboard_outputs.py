@@ -48,6 +48,9 @@ async def test_the_weekly_digest_carries_the_scoreboard_and_the_daily_stays_shor
     ubkt = next(x for x in weekly.splitlines() if x.startswith(f"• {names['UBKT']} · "))
     assert "Giải quyết đúng hạn: 1 trên 1" in ubkt  # too few for a rate
     assert "📊" not in daily
+    # Newly overdue as the nudges count it: PA-0003 waits for its reporter, so it is on time.
+    overdue = weekly.split("⏰ Mới quá hạn:", 1)[1].split("\n\n", 1)[0]
+    assert "PA-0004" in overdue and "PA-0003" not in overdue
     async with core.sessions() as session:
         board = await collect_scoreboard(session, S, U, TZ, now=U)
     english = "\n".join(digest_lines(core.translations("en"), board))
