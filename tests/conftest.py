@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import gettext
 import os
 import shutil
 import uuid
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+import yaml
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
@@ -20,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.admin import passwords
 from bot.app import Core, build_core
 from bot.config import Settings
+from handlers import i18n
 from storage.migrate import upgrade_sync
 from tests.slowest import known_seconds, spread
 
@@ -48,16 +52,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """`uv run pytest` spreads the tests over one xdist worker per core, each test going to
-    whichever worker is free (worksteal: a few tests take minutes, most under a second). An
-    explicit -n or --dist wins; `-p no:xdist` or `-n 0` runs everything in this process. Runs
-    before xdist's own hook, which turns "auto" into a number."""
+    """`uv run pytest` spreads the tests over one xdist worker per core plus one, each test
+    going to whichever worker is free (worksteal: a few tests take minutes, most under a
+    second). The extra worker keeps the cores busy while a test waits on its subprocesses,
+    browser, database or timeouts, as many here do (on 2 cores, 2 workers left a fifth of the
+    CPU idle in CI). An explicit -n or --dist wins; `-p no:xdist` or `-n 0` runs everything in
+    this process. Runs before xdist's own hook."""
     xdist_off = not config.pluginmanager.hasplugin("xdist")
     if xdist_off or hasattr(config, "workerinput"):  # a worker runs what it is sent
         return
     option = config.option
     if option.numprocesses is None and option.dist == "no" and not option.tx:
-        option.numprocesses = "auto"
+        option.numprocesses = len(os.sched_getaffinity(0)) + 1
         option.dist = "worksteal"
 
 
@@ -98,6 +104,38 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_HASHER", CHEAP_HASHER)
+
+
+# The catalogs and YAML files every core reads at start-up are parsed once per worker, not
+# once per test: parsing them is a third of the CPU of building a core, which most tests do.
+# Both are pure functions of the file's text (the .po file keyed by path, size and mtime, so a
+# test that writes its own still gets it); a YAML result is deep-copied, as callers may change it.
+@pytest.fixture(scope="session", autouse=True)
+def parse_once_per_worker() -> Iterator[None]:
+    compile_po = i18n._compile
+    safe_load = yaml.safe_load
+    compiled: dict[tuple[object, ...], gettext.NullTranslations] = {}
+    loaded: dict[str, object] = {}
+
+    def compile_once(locale_dir: Path, locale: str) -> gettext.NullTranslations:
+        po = locale_dir / locale / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+        found = po.stat() if po.exists() else None
+        key = (po, found and found.st_size, found and found.st_mtime_ns)
+        if key not in compiled:
+            compiled[key] = compile_po(locale_dir, locale)
+        return compiled[key]
+
+    def load_once(stream: object) -> object:
+        if not isinstance(stream, str):
+            return safe_load(stream)
+        if stream not in loaded:
+            loaded[stream] = safe_load(stream)
+        return copy.deepcopy(loaded[stream])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(i18n, "_compile", compile_once)
+        patch.setattr(yaml, "safe_load", load_once)
+        yield
 
 
 # Property tests: "ci" is fixed (derandomized) and bounded, so the suite stays fast and repeatable;
