@@ -410,11 +410,13 @@ def _reports_list_quickly(args: argparse.Namespace) -> bool:
     be sure of the answer; the full path then migrates, checks and explains."""
     # Imported here: each command loads what it uses (the module docstring).
     from bot.light_settings import database_settings
+    from bot.logs import configure_logging
     from storage.light import list_reports
 
     settings = database_settings()
     if settings is None:
         return False
+    configure_logging(settings.log_level, settings.log_format)  # as main() does for the others
     rows = asyncio.run(list_reports(settings.database_url, args.limit, settings.seal_keys))
     if rows is None:
         return False

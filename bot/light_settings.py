@@ -1,6 +1,7 @@
-"""The settings a read-only command needs (the database, the time zone, the seal key), read as
-bot.config reads them (the environment first, then `.env`, names in any case) but without
-pydantic, which takes a third of a second to import (#16). The rules both share live here."""
+"""The settings a read-only command needs (the database, the time zone, the seal key, logging),
+read as bot.config reads them (the environment first, then `.env`, names in any case) but
+without pydantic, which takes a third of a second to import (#16). The rules both share live
+here."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class DatabaseSettings:
     database_url: str
     timezone: str
     seal_keys: list[str]
+    log_level: str
+    log_format: str
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,6 +65,9 @@ def database_settings(env_file: Path = Path(".env")) -> DatabaseSettings | None:
     values.update({k.lower(): v for k, v in os.environ.items()})
     key_file = values.get("seal_key_file", "").strip()  # empty means unset, as in bot.config
     data_dir = Path(values.get("data_dir", DEFAULT_DATA_DIR))
+    log_format = values.get("log_format", "text")
+    if log_format not in ("text", "json"):  # bot.config.LogFormat
+        return None
     try:
         return DatabaseSettings(
             async_driver_url(values.get("database_url", DEFAULT_DATABASE_URL)),
@@ -70,6 +76,8 @@ def database_settings(env_file: Path = Path(".env")) -> DatabaseSettings | None:
                 values.get("seal_key", ""),
                 Path(key_file) if key_file else data_dir / "keys" / "seal.key",
             ),
+            values.get("log_level", "INFO"),
+            log_format,
         )
     except (ValueError, OSError):
         return None
