@@ -316,16 +316,19 @@ async def rounds(messages: int, limit: float, count: int, profile: str | None) -
 
 
 def poll_round(invitations: int) -> list[Row]:
+    """The invitations first, then what a busy chat and the groups get meanwhile, queued
+    behind them (the worst case for the groups: they must not wait for the whole round)."""
     button = [["poll:1", "Answer now"]]
     rows: list[Row] = [
         (f"inv:{i}", "telegram", str(20_000_000 + i), {"text": f"📊 Poll {i}", "choices": button})
         for i in range(invitations)
     ]
-    rows += [(f"busy:{i}", "telegram", BUSY_CHAT, {"text": f"#{i}"}) for i in range(BUSY_MESSAGES)]
-    for group in GROUPS:
+    for i in range(max(BUSY_MESSAGES, GROUP_MESSAGES)):
+        if i < BUSY_MESSAGES:
+            rows.append((f"busy:{i}", "telegram", BUSY_CHAT, {"text": f"#{i}"}))
         rows += [
             (f"{group}:{i}", "telegram", group, {"text": "digest" if i == 0 else f"card {i}"})
-            for i in range(GROUP_MESSAGES)
+            for group in GROUPS
         ]
     return rows
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -40,6 +41,10 @@ DEFAULT_LIMITS = {
     "zalo": Limits(per_second=10, per_chat_per_second=1, per_group_per_minute=20),
 }
 MAX_ATTEMPTS = 12
+# A chat held back (over its own rate, or its row to be retried) is looked at again after this
+# long within the same pass: a pass lasts as long as rows keep coming, and a group's cards must
+# not wait for a whole poll round to go out.
+HOLD_SECONDS = 1.0
 
 
 class DeliveryHooks(Protocol):
@@ -294,7 +299,8 @@ class DeliveryPass:
         self.stoppable = stoppable  # the running worker's pass ends early on `stop`
         self.worker = worker
         self.gate = asyncio.Semaphore(worker.parallel_chats)
-        self.busy: set[Chat] = set()  # served now, or held until the next pass
+        self.busy: set[Chat] = set()  # served now, or held for a while
+        self.held: dict[Chat, float] = {}  # a held chat: since when
         self.queued = 0  # rows handed to a chat's task and not yet started
         self.running_low = asyncio.Event()
         self.tasks: list[asyncio.Task[int]] = []
@@ -314,6 +320,11 @@ class DeliveryPass:
 
     async def _top_up(self) -> int:
         """Start tasks for the chats with due rows not yet in hand; returns how many rows."""
+        now = time.monotonic()
+        for chat, since in list(self.held.items()):
+            if now - since >= HOLD_SECONDS:  # its rows are fetched again if they are due
+                del self.held[chat]
+                self.busy.discard(chat)
         skip = set(self.busy)  # also a chat that finishes during the query: its rows are stale
         async with self.worker.sessions() as session:
             rows = await outbox.due(session, utcnow(), self.worker.batch + self.queued)
@@ -341,6 +352,7 @@ class DeliveryPass:
                     self._started(1)
                     if not await self.worker._deliver_one(row):
                         held = True  # the chat's later rows keep their place in line
+                        self.held[chat] = time.monotonic()
                         break
                     sent += 1
         finally:
