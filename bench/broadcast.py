@@ -316,21 +316,25 @@ async def rounds(messages: int, limit: float, count: int, profile: str | None) -
 
 
 def poll_round(invitations: int) -> list[Row]:
-    """The invitations first, then what a busy chat and the groups get meanwhile, queued
-    behind them (the worst case for the groups: they must not wait for the whole round)."""
+    """The invitations, with what a busy chat and the groups get meanwhile queued among them
+    as the round goes (cases keep coming in while a poll goes out)."""
     button = [["poll:1", "Answer now"]]
-    rows: list[Row] = [
-        (f"inv:{i}", "telegram", str(20_000_000 + i), {"text": f"📊 Poll {i}", "choices": button})
-        for i in range(invitations)
-    ]
+    others: list[Row] = []
     for i in range(max(BUSY_MESSAGES, GROUP_MESSAGES)):
         if i < BUSY_MESSAGES:
-            rows.append((f"busy:{i}", "telegram", BUSY_CHAT, {"text": f"#{i}"}))
-        rows += [
+            others.append((f"busy:{i}", "telegram", BUSY_CHAT, {"text": f"#{i}"}))
+        others += [
             (f"{group}:{i}", "telegram", group, {"text": "digest" if i == 0 else f"card {i}"})
             for group in GROUPS
         ]
-    return rows
+    every = max(1, invitations // max(1, len(others)))
+    rows: list[Row] = []
+    for i in range(invitations):
+        chat = str(20_000_000 + i)
+        rows.append((f"inv:{i}", "telegram", chat, {"text": f"📊 Poll {i}", "choices": button}))
+        if i % every == every - 1 and others:
+            rows.append(others.pop(0))
+    return rows + others
 
 
 def worst(times: list[float], width: float) -> int:
@@ -346,7 +350,7 @@ def worst(times: list[float], width: float) -> int:
 async def telegram_baseline(invitations: int) -> Run:
     """The bare client sending the invitations alone (distinct chats: only the pace per token
     matters) to the same fake: the 429s any client draws here come from timing."""
-    rows = poll_round(invitations)[:invitations]
+    rows = [row for row in poll_round(invitations) if row[0].startswith("inv:")]
     async with fake_server(TELEGRAM, True) as (url, pid):
         rate = TELEGRAM.per_second * HEADROOM
         run = await baseline(url, pid, rows, rate, parallel_sends([TELEGRAM]))
