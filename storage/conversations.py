@@ -26,8 +26,10 @@ SEALED_STATE = ("scratch", "reporter_input")
 # hash of the person before anything else; "row" reads the conversation row FOR UPDATE.
 PersonLock = Literal["advisory", "row"]
 # PostgreSQL's "try again" answers: a deadlock victim or a serialization failure rolled back
-# whole, like SQLite's busy writer, so the event can simply run again.
-RETRYABLE_SQLSTATES = ("40P01", "40001")
+# whole, like SQLite's busy writer, so the event can simply run again; so can one whose
+# connection was refused for lack of slots (several instances' pools at their peak, seen on a
+# shared server) or while the server starts: nothing of it ran.
+RETRYABLE_SQLSTATES = ("40P01", "40001", "53300", "57P03")
 
 
 class ConcurrentUpdate(Exception):

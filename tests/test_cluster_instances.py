@@ -49,8 +49,10 @@ FIRST_MEMBER = 830_000_000
 DESCRIPTION = "Phân xưởng {n}: nợ lương ba tháng."
 # The fake's budget for messages to groups (staff cards, hot alerts), per second, for the whole
 # bot. Only the elected leader delivers the outbox; its pacer is set to half the budget, as a
-# token bucket may add a burst of its size on top of its rate within one second.
-GROUP_BUDGET = 16
+# token bucket may add a burst of its size on top of its rate within one second. At 20/s the
+# 300 cards and alerts of 200 members go out in 15 s (at 8/s the outbox, not the members, set
+# the test's length: 38 s); any pace proves the same, that the instances together keep it.
+GROUP_BUDGET = 40
 STEP_TIMEOUT = 90.0
 CODE = re.compile(r"PA-\d+")
 
@@ -357,7 +359,7 @@ async def test_a_rolling_restart_under_load_loses_nothing(
     cluster: tuple[ClusterFake, Cluster], db_url: str
 ) -> None:
     fake, c = cluster
-    members = 60
+    members = 30  # enough that every restart falls among steps in progress on all instances
 
     answers = [chat_key(FIRST_MEMBER + n) for n in range(members)]
 

@@ -9,9 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy.exc import DBAPIError
 
 from bot.app import Core, build_core, seed_demo
 from bot.dispatcher import Dispatcher
@@ -133,3 +135,42 @@ async def test_a_feedback_form_drawn_by_one_instance_is_accepted_by_another(
     with time_machine.travel(datetime.now(UTC) + timedelta(seconds=30), tick=True):
         assert sent_to.tokens.check(token, "browser-cookie") is None
         assert sent_to.tokens.check(token, "another-browser") is TokenProblem.INVALID
+
+
+class SlotsTaken(Exception):
+    sqlstate = "53300"  # too_many_connections: every slot of the server is taken
+
+
+class RefusedOnce:
+    """A session factory whose first connection the server refuses for lack of slots (the
+    instances' pools at their peak beside other clients), as asyncpg reports it."""
+
+    def __init__(self, sessions: Any) -> None:
+        self.sessions = sessions
+        self.refused = 0
+
+    def __call__(self) -> Any:
+        if self.refused:
+            return self.sessions()
+        self.refused += 1
+        return self
+
+    async def __aenter__(self) -> Any:
+        raise DBAPIError("connect", None, SlotsTaken("remaining connection slots are reserved"))
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_a_connection_refused_for_lack_of_slots_is_tried_again_not_apologised_for(
+    pg_core: Core,
+) -> None:
+    d = pg_core.dispatcher
+    sessions = RefusedOnce(d.sessions)
+    dispatcher = Dispatcher(sessions, d.engine, d.translations, d.effects)  # type: ignore[arg-type]
+    event = text("7501", "slots-1", "/start")
+    reply = await dispatcher.handle(event)
+    assert sessions.refused == 1
+    assert reply is not None
+    apology = dispatcher._apology(event)
+    assert [m.text for m in reply.messages] != [m.text for m in apology.messages]
