@@ -47,6 +47,7 @@ from storage.leader import LEADER_KEY  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 
 RATE = 30  # the platform's messages per second per bot token: the fake refuses more
+STEP_TIMEOUT = 600.0  # seconds a member waits for one answer before the run fails
 
 
 @dataclass
@@ -114,6 +115,9 @@ async def measure(instances: int, members: int, kills: int) -> Run:
 
     run = Run(instances)
     fake = cl.ClusterFake(budget=RATE)
+    # All members at once on one instance queue behind each other: on a loaded machine a step
+    # waited more than the test's 90 s and the run ended in an AssertionError.
+    fake.step_timeout = STEP_TIMEOUT
     await fake.start()
     async with fresh_database("gr_scale") as url:
         with scratch_dir("grassroots-scale-") as workdir:
