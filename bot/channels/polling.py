@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 IDLE_FIRST = 0.05
 IDLE_CAP = 2.0
+
+
+def start_poll(
+    task: asyncio.Task[None] | None, poll: Callable[[], Coroutine[Any, Any, None]], name: str
+) -> asyncio.Task[None]:
+    """The channel's one long-poll task: the running one, or a new one (getUpdates allows one
+    consumer, so only the leader calls this, and twice in a row starts one)."""
+    if task is not None and not task.done():
+        return task
+    return asyncio.create_task(poll(), name=name)
+
+
+async def stop_poll(task: asyncio.Task[None] | None) -> None:
+    """Cancel the long poll and wait for it to end; updates already taken in are still handled."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class IdleBackoff:

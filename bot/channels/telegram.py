@@ -6,7 +6,6 @@ No business rules live here: the adapter maps, downloads attachments at the edge
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import warnings
 from datetime import datetime
@@ -43,7 +42,7 @@ from bot.channels.deferral import DeferredReplies
 from bot.channels.files import IMAGE_SUFFIXES, new_attachment_path, scrub_image
 from bot.channels.inflight import InFlight
 from bot.channels.names import family_name_first
-from bot.channels.polling import IdleBackoff, digest
+from bot.channels.polling import IdleBackoff, digest, start_poll, stop_poll
 from bot.channels.telegram_http import AiohttpRequest
 from bot.render import choice_numbers, numbered_text
 from handlers.text import split_text, utf16_units
@@ -130,16 +129,12 @@ class TelegramChannel:
     async def receive(self) -> None:
         """Start the long poll (getUpdates allows one consumer: only the leader calls this)."""
         await self._resume()
-        if self._poller is None or self._poller.done():
-            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        self._poller = start_poll(self._poller, self._poll, "telegram-poll")
 
     async def stop_receiving(self) -> None:
         """Stop the long poll; updates already taken in are still handled."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await stop_poll(self._poller)
+        self._poller = None
 
     async def start_webhook(self, url: str, secret: str) -> None:
         await self.app.initialize()

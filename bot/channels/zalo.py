@@ -8,7 +8,6 @@ has no buttons, no message edits and no groups, so every choice goes out numbere
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from bot.channels.deferral import DeferredReplies
 from bot.channels.files import new_attachment_path, scrub_image
 from bot.channels.http import parse_json, read_capped
 from bot.channels.inflight import InFlight, Stopping
-from bot.channels.polling import IdleBackoff
+from bot.channels.polling import IdleBackoff, start_poll, stop_poll
 from bot.channels.zalo_client import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -124,16 +123,12 @@ class ZaloChannel:
     async def receive(self) -> None:
         """Start the long poll (getUpdates allows one consumer: only the leader calls this)."""
         await self._resume()
-        if self._poller is None or self._poller.done():
-            self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+        self._poller = start_poll(self._poller, self._poll, "zalo-poll")
 
     async def stop_receiving(self) -> None:
         """Stop the long poll; events already taken in are still handled."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await stop_poll(self._poller)
+        self._poller = None
 
     async def start_webhook(self, url: str, secret: str) -> None:
         """Register ``url`` with Zalo; it will send ``secret`` in ``X-Bot-Api-Secret-Token``."""
