@@ -112,7 +112,7 @@ async def build_core(settings: Settings, migrate: bool = True) -> Core:
             after = ",".join(migrated.after)
             before = ",".join(migrated.before) or "empty"
             log.info("database migrated from %s to %s", before, after, extra={"revision": after})
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, settings.database_pool_size)
     try:
         sealer = await open_sealer(settings, db)
     except BaseException:

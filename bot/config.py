@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL: connections each instance keeps (and as many more at a burst); N instances use
+    # up to N x 2 x this + 1, which must fit the server's max_connections (docs/deployment.md).
+    database_pool_size: int = Field(default=10, ge=1, le=100)
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     attachments_dir: Path = Path("./var/attachments")
     org_dir: Path | None = None  # categories.yaml and forms; None = the built-in defaults

@@ -43,13 +43,13 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     ensure_sqlite_dir(url)
     # Database errors would otherwise quote SQL parameters, reporters' names among them, into
     # logs and tracebacks.
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if not is_sqlite(url):
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
