@@ -140,6 +140,10 @@ async def measure(instances: int, members: int, kills: int) -> Run:
                 "TELEGRAM_RATE_PER_GROUP_PER_MINUTE": str(60 * RATE),
                 "ZALO_BOT_TOKEN": "",
                 "LOG_LEVEL": "WARNING",
+                # As tests/test_cluster_instances.py: the machine's one PostgreSQL also serves
+                # the test suites; 8 updates in hand within 8 (+ 8) connections.
+                "DATABASE_POOL_SIZE": "8",
+                "TELEGRAM_CONCURRENCY": "8",
             }
             cluster = cl.Cluster(env, workdir, [cl.free_port() for _ in range(instances)])
             cluster.http = aiohttp.ClientSession()

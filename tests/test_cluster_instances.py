@@ -283,9 +283,12 @@ async def cluster(
         "TELEGRAM_RATE_PER_GROUP_PER_MINUTE": str(60 * GROUP_BUDGET // 2),
         "ZALO_BOT_TOKEN": "",
         "LOG_LEVEL": "INFO",
-        # Up to 12 connections each instead of 20: three instances beside a suite's other
-        # workers on one server ran out of its 100 slots, and members waited for their answers.
-        "DATABASE_POOL_SIZE": "6",
+        # 16 connections each instead of 20, and 8 updates in hand at once, within the pool:
+        # three instances beside a suite's other workers on one server ran out of its 100
+        # slots (members got the apology); with fewer connections than updates in hand, an
+        # update waited over 30 s for one on a loaded machine.
+        "DATABASE_POOL_SIZE": "8",
+        "TELEGRAM_CONCURRENCY": "8",
     }
     c = Cluster(env, tmp_path, [free_port() for _ in range(instances)])
     c.http = aiohttp.ClientSession()
