@@ -54,7 +54,10 @@ DESCRIPTION = "Phân xưởng {n}: nợ lương ba tháng."
 # 300 cards and alerts of 200 members go out in 15 s (at 8/s the outbox, not the members, set
 # the test's length: 38 s); any pace proves the same, that the instances together keep it.
 GROUP_BUDGET = 40
-STEP_TIMEOUT = 90.0
+# How long a member waits for one answer. A lost answer never comes; a slow one did take over
+# 90 s on a 2-core machine at load 19 (200 members' steps queued behind each other, and the
+# leader handling again the updates kept over 30 s), so 90 s told the two apart badly.
+STEP_TIMEOUT = 180.0
 CODE = re.compile(r"PA-\d+")
 
 
