@@ -147,6 +147,7 @@ class RefusedOnce:
 
     def __init__(self, sessions: Any) -> None:
         self.sessions = sessions
+        self.kw = sessions.kw  # what the dispatcher reads of its factory (bind, sealer)
         self.refused = 0
 
     def __call__(self) -> Any:
