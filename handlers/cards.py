@@ -13,6 +13,7 @@ from handlers.i18n import N_, Translator
 from handlers.ports import ReporterInfo as ReporterInfo  # defined with the views; used from here
 from handlers.ports import ReportView
 from handlers.similarity import SimilarHint
+from handlers.slaclock import overdue
 from handlers.status import event_line, status_label
 from handlers.text import labelled
 
@@ -133,7 +134,7 @@ def staff_card(
         lines.append(labelled(t("Source"), t(SOURCE_NAMES[report.channel])))
     if report.due_at is not None:
         due = report.due_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-        if now is not None and report.due_at < now and report.status in OPEN:
+        if now is not None and overdue(report.status, report.due_at, report.events, now):
             due += " " + t("(overdue)")
         lines.append(labelled(t("Due"), due))
     if report.delivery_problem:

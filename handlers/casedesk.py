@@ -41,6 +41,7 @@ from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
 from handlers.similarity import SimilarHint
+from handlers.slaclock import overdue
 from handlers.status import status_label
 from handlers.text import fold
 from handlers.typedaction import parse_typed_action
@@ -683,7 +684,7 @@ class CaseDesk:
         flt = turn.inbound.command_args.strip().lower()
         now = turn.now
         if flt == "overdue":
-            cases = [c for c in cases if c.due_at is not None and c.due_at < now]
+            cases = [c for c in cases if overdue(c.status, c.due_at, c.events, now)]
         elif flt == "hot":
             cases = [c for c in cases if c.urgency == "hot"]
         elif flt == "unassigned":
@@ -694,8 +695,8 @@ class CaseDesk:
         lines = [t("Open cases ({count}); send /case CODE for one:", count=len(cases))]
         for c in cases[:30]:
             hot = "🔥 " if c.urgency == "hot" else ""
-            overdue = " ⏰" if c.due_at is not None and c.due_at < now else ""
-            lines.append(f"{hot}{c.code} · {status_label(t, c.status)} · {c.unit_name}{overdue}")
+            late = " ⏰" if overdue(c.status, c.due_at, c.events, now) else ""
+            lines.append(f"{hot}{c.code} · {status_label(t, c.status)} · {c.unit_name}{late}")
         if len(cases) > 30:
             lines.append(
                 t(

@@ -18,56 +18,27 @@ reports.suppression; the departments' figures are about their named work and sho
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.casework import OPEN, Action, Status
+from handlers.casework import Action
 from handlers.i18n import N_, Translator
+from handlers.slaclock import OPEN_VALUES, overdue
+from handlers.slaclock import effective_due as effective_due  # the rule, for its readers here
+from handlers.slaclock import waiting_time as waiting_time
 from reports.suppression import Cell, mask_small
 from storage.db import Session
 from storage.pollresults import compliance, rounds_between, unit_rates
-from storage.scoreboard import CaseEvent, ScoreCase, period_cases, reports_per_unit
+from storage.scoreboard import ScoreCase, period_cases, reports_per_unit
 
 MIN_FOR_RATE = 3  # fewer cases than this: counts, not rates (issue 14)
 HISTORY_DAYS = 92  # situation reports and polls: "the last months", about three
-OPEN_VALUES = frozenset(s.value for s in OPEN)
-
-
-# -- the pause rule ------------------------------------------------------------------------------
-def waiting_time(events: Sequence[CaseEvent], start: datetime, end: datetime) -> timedelta:
-    """How long in [start, end) the case waited for the reporter (status needs_info)."""
-    total = timedelta(0)
-    waiting_since: datetime | None = None
-    for e in events:
-        if e.at >= end:
-            break
-        if e.to_status == Status.NEEDS_INFO and waiting_since is None:
-            waiting_since = e.at
-        elif e.to_status != Status.NEEDS_INFO and waiting_since is not None:
-            total += max(timedelta(0), e.at - max(waiting_since, start))
-            waiting_since = None
-    if waiting_since is not None:
-        total += max(timedelta(0), end - max(waiting_since, start))
-    return total
-
-
-def effective_due(
-    due_at: datetime | None, events: Sequence[CaseEvent], at: datetime
-) -> datetime | None:
-    """The due time as it stands at `at`: moved on by the waits for the reporter since the due
-    time was last set (a due time set by hand already allows for what came before it)."""
-    if due_at is None:
-        return None
-    set_at = [e.at for e in events if e.action == Action.SET_DUE and e.at <= at]
-    start = set_at[-1] if set_at else datetime.min.replace(tzinfo=UTC)
-    return due_at + waiting_time(events, start, at)
 
 
 def is_overdue(case: ScoreCase, now: datetime) -> bool:
-    due = effective_due(case.due_at, case.events, now)
-    return case.status in OPEN_VALUES and due is not None and due < now
+    return overdue(case.status, case.due_at, case.events, now)
 
 
 def resolved_on_time(case: ScoreCase) -> bool | None:

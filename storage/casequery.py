@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,9 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from storage.models import Department, OrgUnit, Person, Report
+from handlers.slaclock import overdue
+from storage.models import Department, OrgUnit, Person, Report, ReportEvent
+from storage.scoreboard import CaseEvent, case_events
 from storage.search import narrow_to_matches, query_words
 
 CODE_RE = re.compile(r"^[A-Za-z]{1,8}-\d{1,10}$")
@@ -61,9 +63,11 @@ class CaseRow:
     resolved_at: datetime | None
     description: str
     named_reporter: str  # "" unless the reporter chose to be named
+    # Read only for an open case past its set due time: the SLA clock's pauses (handlers.slaclock)
+    events: tuple[CaseEvent, ...] = ()
 
     def overdue(self, now: datetime) -> bool:
-        return self.due_at is not None and self.due_at < now and self.status in OPEN
+        return overdue(self.status, self.due_at, self.events, now)
 
 
 def _columns() -> Select[Any]:
@@ -104,7 +108,27 @@ def _columns() -> Select[Any]:
     return stmt
 
 
-def _conditions(flt: CaseFilter, now: datetime) -> list[Any]:
+def _past_set_due(now: datetime) -> list[Any]:
+    return [col(Report.due_at) < now, col(Report.status).in_(OPEN)]
+
+
+async def held_by_pause(session: AsyncSession, flt: CaseFilter, now: datetime) -> list[int]:
+    """The open cases past their set due time that the pauses for the reporter keep on time.
+    Only cases that ever waited for the reporter can be held, so few events are read."""
+    waited = sa_select(col(ReportEvent.id)).where(
+        col(ReportEvent.report_id) == col(Report.id), col(ReportEvent.to_status) == "needs_info"
+    )
+    stmt = sa_select(col(Report.id), col(Report.status), col(Report.due_at)).where(
+        *_past_set_due(now), waited.exists()
+    )
+    if flt.scope_department_id is not None:
+        stmt = stmt.where(col(Report.department_id) == flt.scope_department_id)
+    rows = [(int(i or 0), st, due) for i, st, due in (await session.execute(stmt)).all()]
+    events = await case_events(session, [r[0] for r in rows])
+    return [i for i, st, due in rows if not overdue(st, due, events.get(i, []), now)]
+
+
+def _conditions(flt: CaseFilter, now: datetime, held: list[int]) -> list[Any]:
     conditions: list[Any] = []
     if flt.scope_department_id is not None:
         conditions.append(col(Report.department_id) == flt.scope_department_id)
@@ -127,7 +151,9 @@ def _conditions(flt: CaseFilter, now: datetime) -> list[Any]:
     if flt.until is not None:
         conditions.append(col(Report.created_at) < flt.until)
     if flt.overdue:
-        conditions += [col(Report.due_at) < now, col(Report.status).in_(OPEN)]
+        conditions += _past_set_due(now)
+        if held:
+            conditions.append(col(Report.id).not_in(held))
     text = flt.text.strip()
     if CODE_RE.match(text):  # a case code: the index answers, no scan of the texts
         conditions.append(col(Report.code) == text.upper())
@@ -138,9 +164,11 @@ def _conditions(flt: CaseFilter, now: datetime) -> list[Any]:
     return conditions
 
 
-def _query(flt: CaseFilter, now: datetime, dialect: str) -> tuple[Select[Any], Any]:
+def _query(
+    flt: CaseFilter, now: datetime, dialect: str, held: list[int] | None = None
+) -> tuple[Select[Any], Any]:
     """The filtered statement, and the column (the report's id) its pages are keyed by."""
-    stmt = _columns().where(*_conditions(flt, now))
+    stmt = _columns().where(*_conditions(flt, now, held or []))
     text = flt.text.strip()
     if words := [] if CODE_RE.match(text) else query_words(text):
         return narrow_to_matches(stmt, dialect, words)  # the search index answers
@@ -192,14 +220,22 @@ async def case_page(
     session: AsyncSession, flt: CaseFilter, now: datetime, before_id: int | None, size: int
 ) -> tuple[list[CaseRow], int | None]:
     """Up to `size` cases, newest first, below `before_id`; and the cursor of the next page."""
-    stmt, key = _query(flt, now, session.get_bind().dialect.name)
+    held = await held_by_pause(session, flt, now) if flt.overdue else []
+    stmt, key = _query(flt, now, session.get_bind().dialect.name, held)
     if before_id is not None:
         stmt = stmt.where(key < before_id)
     stmt = stmt.order_by(key.desc()).limit(size + 1)
     rows = [_row(r) for r in (await session.execute(stmt)).all()]
     more = len(rows) > size
-    rows = rows[:size]
+    rows = await _with_pauses(session, rows[:size], now)
     return rows, (rows[-1].id if more and rows else None)
+
+
+async def _with_pauses(session: AsyncSession, rows: list[CaseRow], now: datetime) -> list[CaseRow]:
+    """The rows, those past their set due time with their events, in one query."""
+    late = [r.id for r in rows if r.status in OPEN and r.due_at is not None and r.due_at < now]
+    events = await case_events(session, late)
+    return [replace(r, events=tuple(events[r.id])) if r.id in events else r for r in rows]
 
 
 async def iter_cases(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -412,7 +413,25 @@ class SqlStore(PollStore):
             stmt = stmt.where(Report.department_id == await self._department_id(department_code))
         stmt = stmt.order_by(col(Report.id).desc()).limit(limit)
         rows = (await self.session.execute(stmt)).scalars().all()
-        return [await self.report_view(r) for r in rows]
+        views = [await self.report_view(r) for r in rows]
+        # The events of the cases with a due time, in one query: "overdue" reads the SLA clock's
+        # pauses from them (handlers.slaclock).
+        events = await self._events_of([v.id for v in views if v.due_at is not None])
+        return [replace(v, events=events[v.id]) if v.id in events else v for v in views]
+
+    async def _events_of(self, ids: list[int]) -> dict[int, tuple[EventView, ...]]:
+        out: dict[int, list[EventView]] = {}
+        if ids:
+            rows = await self.session.execute(
+                select(ReportEvent)
+                .where(col(ReportEvent.report_id).in_(ids))
+                .order_by(col(ReportEvent.report_id), col(ReportEvent.at), col(ReportEvent.id))
+            )
+            for e in rows.scalars():
+                out.setdefault(e.report_id, []).append(
+                    EventView(e.at, e.from_status, e.to_status, e.note, e.action)
+                )
+        return {i: tuple(evs) for i, evs in out.items()}
 
     async def waiting_on_reporter(self, person_id: int) -> list[ReportView]:
         stmt = (
