@@ -118,6 +118,12 @@ class DeliveryWorker:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def soonest(self) -> float:
+        """Seconds until a chat the last pass held back (over its rate) may be sent to; 0 when
+        none was held."""
+        return self._soonest
+
     async def run(self, idle_seconds: float = 2.0) -> None:
         recovered = False
         try:

@@ -8,11 +8,32 @@ import collections
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # The messenger counts sends when they arrive, we when they leave: a send held up on its way
 # (a busy event loop, a slow network, a busy server) lands in the next second together with
 # ones sent on time. Pacing 2% under the limit absorbs a hold-up of 20 ms in every second.
 HEADROOM = 0.98
+
+
+class Clock(Protocol):
+    """Where the limiter reads the time and waits: the monotonic clock in production; the
+    simulated month (bot/simulate) paces sends in its simulated seconds instead."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+MONOTONIC = MonotonicClock()
 
 
 @dataclass
@@ -50,42 +71,44 @@ class Pacer:
     sends are also counted as they leave, and none goes while the last second already holds
     `rate` of them: no one-second window, as we send, ever sees more than the rate."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Clock = MONOTONIC) -> None:
+        self.clock = clock
         self.interval = 1.0 / rate
         self.next_slot = 0.0
         self.per_window = max(1, math.floor(rate))
         self.recent: collections.deque[float] = collections.deque()
 
     async def wait(self) -> None:
-        now = time.monotonic()
+        now = self.clock.now()
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self.clock.sleep(slot - now)
         while True:
-            now = time.monotonic()
+            now = self.clock.now()
             while self.recent and now - self.recent[0] >= 1.0:
                 self.recent.popleft()
             if len(self.recent) < self.per_window:
                 break
-            await asyncio.sleep(self.recent[0] + 1.0 - now)
+            await self.clock.sleep(self.recent[0] + 1.0 - now)
         self.recent.append(now)
 
     def pause(self, seconds: float) -> None:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""
-        self.next_slot = max(self.next_slot, time.monotonic() + seconds)
+        self.next_slot = max(self.next_slot, self.clock.now() + seconds)
 
     def booked(self) -> float:
         """Seconds until the next free slot: how long a send asked for now would wait."""
-        return max(0.0, self.next_slot - time.monotonic())
+        return max(0.0, self.next_slot - self.clock.now())
 
 
 class RateLimiter:
     """A global pace per channel plus one bucket per chat; group chats get the tighter limit."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, clock: Clock = MONOTONIC) -> None:
         self.limits = limits
-        self.pacer = Pacer(limits.per_second * HEADROOM)
+        self.clock = clock
+        self.pacer = Pacer(limits.per_second * HEADROOM, clock)
         self.chats: dict[str, Bucket] = {}
 
     def _chat_bucket(self, chat_id: str) -> Bucket:
@@ -95,7 +118,9 @@ class RateLimiter:
             rate = (
                 self.limits.per_group_per_minute / 60 if group else self.limits.per_chat_per_second
             )
-            bucket = Bucket(rate * HEADROOM, 1.0)  # a chat's sends can arrive bunched up too
+            bucket = Bucket(
+                rate * HEADROOM, 1.0, stamp=self.clock.now()
+            )  # a chat's sends can arrive bunched up too
             self.chats[chat_id] = bucket
             if len(self.chats) > 50_000:  # forget idle chats so memory stays bounded
                 self.chats.pop(next(iter(self.chats)))
@@ -103,7 +128,7 @@ class RateLimiter:
 
     def delay_for(self, chat_id: str) -> float:
         """Seconds until this chat may be sent to, without taking a token (0 = now)."""
-        return self._chat_bucket(chat_id).wait_time(time.monotonic())
+        return self._chat_bucket(chat_id).wait_time(self.clock.now())
 
     def pause(self, seconds: float) -> None:
         self.pacer.pause(seconds)
@@ -116,8 +141,8 @@ class RateLimiter:
         from when its messages really leave, not from before a wait for the global pace."""
         await self.pacer.wait()
         chat = self._chat_bucket(chat_id)
-        wait = chat.wait_time(time.monotonic())
+        wait = chat.wait_time(self.clock.now())
         if wait > 0:  # callers check delay_for first (and a token only grows); a direct call
-            await asyncio.sleep(wait)
-            chat.wait_time(time.monotonic())
+            await self.clock.sleep(wait)
+            chat.wait_time(self.clock.now())
         chat.take()
