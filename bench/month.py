@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `bench` is not an installed package
 
 from bench.common import make_settings, scratch_dir, setup_logging, verdict  # noqa: E402
+from bot.app import build_core  # noqa: E402
 from bot.simulate import MonthResult, Scale, Scenario, simulate  # noqa: E402
 
 WALL_TARGET_S = 600.0
@@ -96,14 +97,18 @@ async def main(args: argparse.Namespace) -> int:
     with scratch_dir("month-") as workdir:
         settings = make_settings(workdir, timezone=args.timezone)
         wall, cpu = time.perf_counter(), time.process_time()
-        result = await simulate(
-            settings,
-            seed=args.seed,
-            scale=scale,
-            start=start,
-            days=args.days,
-            scenarios=scenarios(args.days),
-        )
+        core = await build_core(settings)
+        try:
+            result = await simulate(
+                core,
+                seed=args.seed,
+                scale=scale,
+                start=start,
+                days=args.days,
+                scenarios=scenarios(args.days),
+            )
+        finally:
+            await core.close()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
         f"A simulated month: {scale.name}, {args.days} days from {start:%Y-%m-%d %H:%M} UTC, "

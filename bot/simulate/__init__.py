@@ -9,7 +9,8 @@ worker sends everything through fake messengers that record each message with it
 time. Time is moved by time-machine (`tick=False`): the product reads `datetime.now`, asyncio's
 loop clock is untouched, and the rate limiter paces sends in simulated seconds.
 
-    result = await simulate(core_or_settings, seed=1, scale=Scale.small(),
+    core = await build_core(settings)   # bot.app; the caller closes it
+    result = await simulate(core, seed=1, scale=Scale.small(),
                             start=datetime(2026, 11, 1, tzinfo=UTC), days=7,
                             scenarios=[Scenario.server_down(timedelta(days=2, hours=7), timedelta(hours=2))])
     result.ok          # every target met, every check of the database against the tally passed
@@ -20,8 +21,8 @@ loop clock is untouched, and the rate limiter paces sends in simulated seconds.
 
 `Scale.province()` is the issue's organisation (113 units, 4,899 members, 13 departments),
 `Scale.demo()` the demo organisation with fewer people (seconds), `Scale.small()` a few units
-for tests. Given a `Core`, the simulation uses it (its database may already hold the demo's
-units: they are kept); given `Settings`, it builds one and closes it after. The organisation's
+for tests. The simulation runs on the given core (its database may already hold the demo's
+units: they are kept, and the people and chats are added). The organisation's
 people, chats (staff and leaders on Telegram groups, departments on Telegram and Zalo OA
 groups) and polls are added to the database; the core's senders and rate limiters are put back
 as they were afterwards. The run ends at `start + days`, which may be the real "now".
@@ -33,20 +34,19 @@ import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.app import Core, build_core
-from bot.config import Settings
 from bot.simulate.clock import SimClock
+from bot.simulate.context import SimCore
 from bot.simulate.org import Scale, build_organisation
 from bot.simulate.result import MonthResult, collect
 from bot.simulate.run import CHANNELS, Month, Scenario
 from bot.simulate.wire import FakeMessenger, SimulationError, Wire
 from scheduler.ratelimit import RateLimiter
 
-__all__ = ["MonthResult", "Scale", "Scenario", "SimulationError", "simulate"]
+__all__ = ["MonthResult", "Scale", "Scenario", "SimCore", "SimulationError", "simulate"]
 
 
 async def simulate(
-    core_or_settings: Core | Settings,
+    core: SimCore,
     *,
     seed: int,
     scale: Scale,
@@ -55,12 +55,6 @@ async def simulate(
     scenarios: Sequence[Scenario] = (),
 ) -> MonthResult:
     """Run `days` of the organisation from `start` (aware datetime) and measure them."""
-    own = isinstance(core_or_settings, Settings)
-    core = (
-        await build_core(core_or_settings)
-        if isinstance(core_or_settings, Settings)
-        else core_or_settings
-    )
     senders, limiters = dict(core.senders), dict(core.delivery.limiters)
     try:
         with SimClock(start) as clock:
@@ -91,5 +85,3 @@ async def simulate(
         core.senders.clear()
         core.senders.update(senders)
         core.delivery.limiters = limiters
-        if own:
-            await core.close()

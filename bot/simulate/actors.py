@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.app import Core
+from bot.simulate.context import SimCore as Core
 from bot.simulate.org import LEADERS_CHAT, STAFF_CHAT, Department, Organisation, Person
 from bot.simulate.plan import ANONYMITY, CasePlan
 from bot.simulate.wire import CODE, SimulationError, Speaker, Wire
@@ -22,6 +22,7 @@ DESCRIPTIONS = (
 )
 ANSWER = "Dạ, việc xảy ra ở phân xưởng 2, từ tuần trước; có khoảng 30 người liên quan."
 NOTE = "Đã làm việc với đơn vị; đơn vị cam kết khắc phục trong tuần."
+STILL_WRONG = "Mới khắc phục được một phần, vẫn còn nhiều người chưa được giải quyết."
 QUESTION = "Đồng chí cho biết thêm tên đơn vị và thời gian cụ thể?"
 
 
@@ -109,6 +110,8 @@ async def reporter_reply(core: Core, wire: Wire, case: CasePlan, action: Action)
                 await speaker.say(str(n + 1))
             else:
                 await speaker.tap(data)
+            if action == Action.DISPUTE:  # asked what is still wrong
+                await speaker.say(STILL_WRONG)
             if case.code not in speaker.reply_text():
                 raise SimulationError(
                     f"{case.code}: {action.value} not taken: {speaker.reply_text()!r}"
@@ -155,7 +158,7 @@ async def answer_poll(core: Core, wire: Wire, person: Person, kind: str, typed: 
         await speaker.say("/skip" if typed else "Đề nghị tăng cường thông tin tới cơ sở.")
         return speaker.reply_text()
     await speaker.choose(person.person_id % 3, typed)  # mood
-    if typed or person.typed:  # the concerns, several at once
+    if person.typed:  # the concerns, several numbers at once where there are no buttons
         await speaker.say("1, 3")
     else:
         await speaker.choose(0)

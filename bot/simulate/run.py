@@ -5,16 +5,19 @@ seconds."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from bot.app import Core
+from apscheduler.triggers.cron import CronTrigger
+
 from bot.simulate import actors
 from bot.simulate.clock import SimClock
+from bot.simulate.context import SimCore as Core
 from bot.simulate.org import Organisation, Scale
 from bot.simulate.plan import (
     CasePlan,
@@ -31,6 +34,9 @@ from scheduler.nudges import NudgeRules, load_rules
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
 
 CHANNELS = ("telegram", "zalo", "web", "zalo-oa")
+# Jobs that run every few minutes (schedules.yaml), stepped by the simulation itself: cron
+# walks in local time, and in the hour a clock turns back APScheduler answers times that go back.
+FREQUENT = {"polls": timedelta(minutes=1), "nudges": timedelta(minutes=15)}
 MAX_DRAIN_WAIT = 120.0  # seconds a drain waits in simulated time for rate-held chats
 
 
@@ -123,7 +129,7 @@ class Month:
         for n, moment in enumerate(m for m in moments if m < self.end):
             case = plan_case(n, moment, self.org, self.scale, profiles, categories, self.rng)
             self.cases.append(case)
-            self.at(moment, lambda case=case: self._file(case))
+            self.at(moment, functools.partial(self._file, case))
         for poll in poll_plans(self.org, self.rng):
             self.polls[poll.person.channel, poll.person.user_id] = poll
         self._plan_jobs()
@@ -134,21 +140,33 @@ class Month:
     def _plan_jobs(self) -> None:
         settings = self.core.settings
         triggers = load_schedules(settings.data_file("schedules.yaml"), settings.tz)
-        step = timedelta(minutes=self.scale.job_minutes)
         digests_from = self.start
         if self.scale.digest_days is not None:
             digests_from = max(self.start, self.end - timedelta(days=self.scale.digest_days))
         for name, trigger in triggers.items():
             if name in self.scale.skip_jobs:
                 continue
-            first = digests_from if name.endswith("_digest") else self.start
-            fire = trigger.get_next_fire_time(None, first)
-            last: datetime | None = None
+            if name in FREQUENT:  # every few minutes: the step, counted in UTC
+                step = max(FREQUENT[name], timedelta(minutes=self.scale.job_minutes))
+                fire: datetime | None = (
+                    self.start + (datetime.min.replace(tzinfo=UTC) - self.start) % step
+                )
+            else:
+                first = digests_from if name.endswith("_digest") else self.start
+                fire = trigger.get_next_fire_time(None, first)
             while fire is not None and fire < self.end:
-                if name not in ("polls", "nudges") or last is None or fire - last >= step:
-                    self.at(fire, lambda name=name: self._job(name), job=True)
-                    last = fire
-                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+                self.at(fire, functools.partial(self._job, name), job=True)
+                fire = fire + step if name in FREQUENT else self._next_fire(trigger, fire)
+
+    @staticmethod
+    def _next_fire(trigger: CronTrigger, fire: datetime) -> datetime | None:
+        """The trigger's next time after `fire`. In the hour a clock turns back, APScheduler's
+        cron can answer a time not after `fire` (the same wall-clock time again): look on from
+        an hour later then, so the walk always moves forward."""
+        after = trigger.get_next_fire_time(None, fire + timedelta(seconds=1))
+        if after is not None and after <= fire:
+            after = trigger.get_next_fire_time(None, fire + timedelta(hours=1))
+        return after
 
     # -- running ---------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -193,7 +211,7 @@ class Month:
             self.poll_rounds.add((sent.chat_id, rounds[0]))
             if poll.delay is not None:
                 round_id = rounds[0].removeprefix("poll:")
-                self.at(sent.at + poll.delay, lambda p=poll, r=round_id: self._answer(p, r))
+                self.at(sent.at + poll.delay, functools.partial(self._answer, poll, round_id))
         self._seen = len(self.wire.sent)
 
     async def _job(self, name: str) -> int:

@@ -88,12 +88,12 @@ def expected_status(case: CasePlan, autoclose: timedelta, end: datetime) -> str:
     """The status the case must have at the end, from what the simulator did to it."""
     if case.rejected_at:
         return "rejected"
-    resolved_again = case.resolved_at and (
-        not case.disputed_at or case.resolved_at > case.disputed_at
-    )
-    if case.confirmed_at or (resolved_again and end - case.resolved_at > autoclose):
+    resolved = case.resolved_at
+    if resolved is not None and case.disputed_at is not None and resolved < case.disputed_at:
+        resolved = None  # disputed since, and not resolved again
+    if case.confirmed_at or (resolved is not None and end - resolved > autoclose):
         return "closed"
-    if resolved_again:
+    if resolved is not None:
         return "resolved"
     if case.disputed_at:
         return "reopened"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app import Core
+from bot.simulate.context import SimCore as Core
 from bot.simulate.org import Person
 from handlers.types import ChatKind, Inbound, Reply
 
