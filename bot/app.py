@@ -45,8 +45,9 @@ from scheduler.schedule import Running, build_scheduler, catch_up, load_schedule
 from storage import admin, demo, form_receipts, webauth
 from storage.bindings import OARoster
 from storage.conversations import prune_updates
-from storage.db import Database, Sessions, create_engine, session_factory
+from storage.db import Database, Sessions, create_engine, is_sqlite, session_factory
 from storage.leader import leader_lock
+from storage.liveness import InstanceLock
 from storage.migrate import upgrade
 from storage.models import utcnow
 from storage.oatokens import DbTokenStore
@@ -60,10 +61,12 @@ DEMO_ADMIN = "Demo admin"
 DEMO_HISTORY = timedelta(days=30)
 UNIT_REFRESH_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
-# The leader looks this often for updates a dead instance kept in the inbox and never handled,
-# taking only those older than the grace, so it never races the live instance handling them.
+# On PostgreSQL the leader looks this often for updates an instance that died kept in the inbox
+# and never handled: rows whose owner no longer holds its lock (storage/liveness.py), kept more
+# than the grace ago (a row being written as its owner dies is not raced).
 ORPHAN_CHECK_SECONDS = 15.0
-ORPHAN_GRACE_SECONDS = 30.0
+ORPHAN_GRACE_SECONDS = 5.0
+LIVENESS_CHECK_SECONDS = 5.0  # how soon a lost instance lock (a database restart) is taken again
 DELIVERY_GRACE_SECONDS = 5.0  # a stop waits this long for the sends on the wire
 DEDUP_DAYS = 14
 
@@ -392,6 +395,8 @@ class Runner:
         self._leader_tasks: list[asyncio.Task[Any]] = []
         self._delivery: asyncio.Task[None] | None = None
         self._jobs: Running = set()  # the timed jobs running now, cancelled on stepping down
+        # PostgreSQL: the lock that says this instance is alive, so its inbox rows are its own.
+        self.liveness: InstanceLock | None = None
 
     # The adapters by name, for tests that drive one directly.
     @property
@@ -426,6 +431,12 @@ class Runner:
                 channel = self.channels[name] = build(core, context)
                 core.senders[name] = channel.adapter
                 routes += channel.routes
+        if not is_sqlite(settings.database_url):  # before any update is kept
+            self.liveness = InstanceLock(settings.database_url)
+            core.dispatcher.instance = await self.liveness.acquire()
+            self._tasks.append(
+                asyncio.create_task(self._stay_alive(self.liveness), name="liveness")
+            )
         await self._serve_web(routes + self._page_routes() + self._ops_routes())
         for channel in self.channels.values():
             if channel.start is not None:
@@ -491,7 +502,8 @@ class Runner:
         )
         self._leader_tasks.append(self.catch_up)
         self._leader_tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-        self._leader_tasks.append(asyncio.create_task(self._adopt_orphans(), name="orphans"))
+        if self.liveness is not None:  # SQLite runs one instance: the start-up resume suffices
+            self._leader_tasks.append(asyncio.create_task(self._adopt_orphans(), name="orphans"))
         for channel in self.channels.values():
             if channel.receive is not None:
                 await channel.receive()
@@ -536,10 +548,16 @@ class Runner:
                 log.exception("periodic housekeeping failed; will try again")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
+    async def _stay_alive(self, lock: InstanceLock) -> None:
+        while True:
+            await asyncio.sleep(LIVENESS_CHECK_SECONDS)
+            await lock.keep()
+
     async def _adopt_orphans(self) -> None:
         """The leader handles what an instance that died had kept in the inbox and not handled,
-        so nothing waits for that instance to come back (a double pickup is harmless: the
-        person's lock and the update's deduplication record make the second a no-op)."""
+        so nothing waits for that instance to come back. A live instance's rows, however old,
+        are its own (were one picked up twice, the person's lock and the update's
+        deduplication record would make the second a no-op)."""
         while True:
             await asyncio.sleep(ORPHAN_CHECK_SECONDS)
             cutoff = utcnow() - timedelta(seconds=ORPHAN_GRACE_SECONDS)
@@ -549,9 +567,7 @@ class Runner:
                     continue
                 try:
                     if count := await adopt(cutoff):
-                        log.warning(
-                            "%s: handling %d update(s) a stopped instance left", name, count
-                        )
+                        log.warning("%s: handling %d update(s) a dead instance left", name, count)
                 except Exception:
                     log.exception("%s: could not look for orphaned updates; will try again", name)
 
@@ -571,6 +587,8 @@ class Runner:
                 await task
         if self._site_runner is not None:
             await self._site_runner.cleanup()
+        if self.liveness is not None:  # last: what is still in the inbox is now another's to take
+            await self.liveness.close()
 
 
 async def serve(settings: Settings, demo: bool, history: MonthSimulator | None = None) -> None:

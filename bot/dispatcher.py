@@ -73,6 +73,9 @@ class Dispatcher:
         self.on_commit = on_commit
         self.telemetry = telemetry
         self.locks = KeyedLocks()
+        # This instance's number (storage/liveness.py), recorded on the inbox rows it keeps;
+        # set by the runner on PostgreSQL, None on SQLite.
+        self.instance: int | None = None
         # Inbox keys the handling transaction already cleared, until the adapter's `inbox_done`
         # (which always follows) takes them out again: bounded by the events in progress.
         self._cleared: set[tuple[str, str]] = set()
@@ -194,7 +197,7 @@ class Dispatcher:
         async with self._write_turn(), self.sessions() as session, session.begin():
             # Sealed: until handled it holds who wrote what, perhaps a hidden reporter's words.
             sealed = [(key, seal_payload(session, raw)) for key, raw in updates]
-            return await inbox.store(session, channel, sealed)
+            return await inbox.store(session, channel, sealed, self.instance)
 
     async def inbox_waiting(
         self, channel: str, received_before: datetime | None = None

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.http import parse_json, read_capped
+from bot.channels.inflight import Stopping
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -40,6 +41,7 @@ def secret_matches(expected: str, given: str | None) -> bool:
 
 
 def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
+    stopping_said: list[bool] = []  # a stop is said once in the log, not once per update
     async def handler(request: web.Request) -> web.Response:
         if not secret_matches(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
             log.warning("telegram webhook: wrong or missing secret token")
@@ -56,6 +58,11 @@ def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
             await sink(
                 body
             )  # kept in the inbox; handled (or skipped, if unreadable) after we answer
+        except Stopping:  # normal operation (a restart): Telegram sends it to another instance
+            if not stopping_said:
+                stopping_said.append(True)
+                log.info("telegram webhook: stopping; answering 503, so updates go elsewhere")
+            return web.json_response({"ok": False, "error": "stopping"}, status=503)
         except Exception as exc:  # not kept: Telegram must send it again, not consider it done
             log.error("telegram webhook: could not keep an update (%s)", type(exc).__name__)
             return web.json_response({"ok": False, "error": "try again"}, status=503)

@@ -5,20 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage.liveness import HELD, NAMESPACE
 from storage.models import InboxUpdate, OutboxMessage, utcnow
 
 
 async def store(
-    session: AsyncSession, channel: str, updates: list[tuple[str, dict[str, Any]]]
+    session: AsyncSession,
+    channel: str,
+    updates: list[tuple[str, dict[str, Any]]],
+    owner: int | None = None,
 ) -> list[str]:
-    """Keep each (key, raw update); returns the keys that were new. A key already waiting is
-    being handled (or will be, after a restart), so it is not handled a second time."""
+    """Keep each (key, raw update), received by instance `owner` (storage/liveness.py); returns
+    the keys that were new. A key already waiting is being handled (or will be, after a
+    restart), so it is not handled a second time."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
@@ -29,7 +34,13 @@ async def store(
             insert(InboxUpdate)
             .values(
                 [
-                    {"channel": channel, "update_key": key, "payload": raw, "received_at": now}
+                    {
+                        "channel": channel,
+                        "update_key": key,
+                        "payload": raw,
+                        "received_at": now,
+                        "owner": owner,
+                    }
                     for key, raw in updates[start : start + 200]
                 ]
             )
@@ -43,8 +54,9 @@ async def store(
 async def waiting(
     session: AsyncSession, channel: str, received_before: datetime | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Updates of `channel` not yet handled, in the order they were fetched; with
-    `received_before`, only those kept before then (left behind by an instance that died)."""
+    """Updates of `channel` not yet handled, in the order they were fetched, leaving out
+    those a live instance received (it handles them: on PostgreSQL, the owner's lock is held);
+    with `received_before`, only those kept before then."""
     stmt = (
         select(InboxUpdate.update_key, InboxUpdate.payload)
         .where(col(InboxUpdate.channel) == channel)
@@ -52,6 +64,12 @@ async def waiting(
     )
     if received_before is not None:
         stmt = stmt.where(col(InboxUpdate.received_at) < received_before)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        alive = (await session.execute(text(HELD), {"ns": NAMESPACE})).scalars().all()
+        # A row of unknown owner (kept before owners were recorded) is taken, as before.
+        stmt = stmt.where(
+            col(InboxUpdate.owner).is_(None) | col(InboxUpdate.owner).not_in(list(alive))
+        )
     return [(key, dict(payload)) for key, payload in (await session.execute(stmt)).all()]
 
 

@@ -151,6 +151,9 @@ class InboxUpdate(SQLModel, table=True):
     update_key: str = Field(max_length=128)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = _ts()
+    # The instance that received it (storage/liveness.py); unknown (None) on older rows and on
+    # SQLite. Only the rows of an instance that is no longer alive are for another to take.
+    owner: int | None = Field(default=None)
 
 
 class Report(SQLModel, table=True):

@@ -234,8 +234,8 @@ class TelegramChannel:
                 self._spawn(key, data)
 
     async def adopt_orphans(self, received_before: datetime) -> int:
-        """The leader handles updates another instance kept and did not handle (it died);
-        `received_before` leaves alone those a live instance is handling now."""
+        """The leader handles updates an instance kept and did not handle (it died: the
+        inbox leaves out a live instance's rows), kept before `received_before`."""
         waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
         orphans = [(key, raw) for key, raw in waiting if key not in self.inflight.keys]
         for key, raw in orphans:

@@ -255,8 +255,8 @@ class ZaloChannel:
         self.inflight.spawn(key, self._handle(event, key), f"zalo-{key[:24]}")
 
     async def adopt_orphans(self, received_before: datetime) -> int:
-        """The leader handles events another instance kept and did not handle (it died);
-        `received_before` leaves alone those a live instance is handling now."""
+        """The leader handles events an instance kept and did not handle (it died: the
+        inbox leaves out a live instance's rows), kept before `received_before`."""
         waiting = await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before)
         orphans = [(key, body) for key, body in waiting if key not in self.inflight.keys]
         for key, body in orphans:

@@ -251,8 +251,8 @@ class OAGroupEvents:
         self.inflight.spawn(key, self._handle(key, event), f"zalo-oa-{key[:24]}")
 
     async def adopt_orphans(self, received_before: datetime) -> int:
-        """The leader handles events another instance kept and did not handle (it died);
-        `received_before` leaves alone those a live instance is handling now."""
+        """The leader handles events an instance kept and did not handle (it died: the
+        inbox leaves out a live instance's rows), kept before `received_before`."""
         orphans = 0
         for key, body in await self.ctx.dispatcher.inbox_waiting(CHANNEL, received_before):
             event = parse_event(body)
