@@ -42,6 +42,7 @@ def secret_matches(expected: str, given: str | None) -> bool:
 
 def telegram_webhook(secret: str, sink: WebhookSink) -> web.AbstractRouteDef:
     stopping_said: list[bool] = []  # a stop is said once in the log, not once per update
+
     async def handler(request: web.Request) -> web.Response:
         if not secret_matches(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
             log.warning("telegram webhook: wrong or missing secret token")

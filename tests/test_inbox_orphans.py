@@ -67,9 +67,7 @@ async def test_the_leader_adopts_a_dead_instances_updates_and_not_a_slow_ones(
             for _ in range(100):  # cleared once handled, just after the answer went out
                 async with h.core.sessions() as session:
                     left = (
-                        (await session.execute(select(col(InboxUpdate.update_key))))
-                        .scalars()
-                        .all()
+                        (await session.execute(select(col(InboxUpdate.update_key)))).scalars().all()
                     )
                 if len(left) == 1:
                     break
