@@ -30,9 +30,9 @@ from reports.scoreboard import (
     DEPARTMENT_HEAD,
     UNIT_HEAD,
     Scoreboard,
+    attention_rows,
     collect_scoreboard,
     department_rows,
-    unit_rows,
 )
 from reports.suppression import DEFAULT_MIN_GROUP_SIZE, merged_note, published_digest
 from reports.topics import Theme, month_themes
@@ -385,7 +385,8 @@ def _cases(doc: Any, t: Translator, catalog: Catalog, d: DigestData) -> None:
 
 
 def _scoreboard(doc: Any, t: Translator, board: Scoreboard) -> None:
-    """Who is on time: the departments, then every unit, against the previous month."""
+    """Who is on time: the departments, then the units that need attention, against the
+    previous month; the quiet units are counted in one line."""
     doc.add_heading(t("Who is on time"), level=1)
     doc.add_paragraph(
         t(
@@ -395,7 +396,10 @@ def _scoreboard(doc: Any, t: Translator, board: Scoreboard) -> None:
     )
     _table_or_note(doc, t, [t(h) for h in DEPARTMENT_HEAD], department_rows(t, board))
     doc.add_heading(t("Units: reports, situation reports and polls"), level=1)
-    _table_or_note(doc, t, [t(h) for h in UNIT_HEAD], unit_rows(t, board))
+    rows, quiet = attention_rows(t, board)
+    _table_or_note(doc, t, [t(h) for h in UNIT_HEAD], rows)
+    if quiet:
+        doc.add_paragraph(quiet)
 
 
 def _polls(doc: Any, t: Translator, data: MonthlyData) -> None:

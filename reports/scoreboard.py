@@ -336,6 +336,36 @@ def unit_rows(t: Translator, board: Scoreboard) -> list[list[str]]:
     return rows
 
 
+LOW_RESPONSE = 0.5  # a unit answering fewer than half of its poll invitations needs a look
+
+
+def needs_attention(u: UnitScore) -> bool:
+    """Reports filed, a situation report late or missing, or few poll answers."""
+    few_answers = u.invited > 0 and u.responded < u.invited * LOW_RESPONSE
+    return u.reports > 0 or u.sitreps_on_time < u.sitreps_due or few_answers
+
+
+def _attention_order(u: UnitScore) -> tuple[float, float, int, str]:
+    """Worst situation-report record first, then lowest poll response, then most reports."""
+    sitreps = u.sitreps_on_time / u.sitreps_due if u.sitreps_due else 1.0
+    polls = u.responded / u.invited if u.invited else 1.0
+    return sitreps, polls, -u.reports, u.code
+
+
+def attention_rows(t: Translator, board: Scoreboard) -> tuple[list[list[str]], str]:
+    """The rows of the units that need attention, in that order, and one line counting the
+    quiet others ("" when there are none): a leader reads ten rows, not a hundred of zeros."""
+    rows = dict(zip((u.code for u in board.units), unit_rows(t, board), strict=True))
+    loud = sorted((u for u in board.units if needs_attention(u)), key=_attention_order)
+    quiet = len(board.units) - len(loud)
+    line = (
+        t("{count} other units: no reports, every situation report on time", count=quiet)
+        if quiet
+        else ""
+    )
+    return [rows[u.code] for u in loud], line
+
+
 # -- the digest's section -------------------------------------------------------------------------
 DIGEST_UNITS = 5  # units named in a digest per list: the full table is on the dashboard
 

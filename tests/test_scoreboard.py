@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from handlers.polldefs import parse_poll
 from reports.scoreboard import (
+    attention_rows,
     collect_scoreboard,
     department_rows,
     digest_lines,
@@ -294,3 +295,7 @@ async def test_situation_reports_and_polls_per_unit(core):
     text = "\n".join(digest_lines(core.translations("en"), board))
     assert "Units behind on situation reports" in text
     assert "Đảng bộ Ban Tổ chức Tỉnh ủy: on time 0 of 2" in text
+    # The units behind on situation reports come first in the DOCX's and dashboard's table.
+    order = [r[0] for r in attention_rows(core.translations("en"), board)[0]]
+    behind = {"Đảng bộ Ban Tổ chức Tỉnh ủy", "Chi bộ Ban Tuyên giáo Tỉnh ủy"}
+    assert set(order[:2]) == behind and "Chi bộ Văn phòng Tỉnh ủy" in order[2:]

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from sqlmodel import select
 
 from reports.monthly import build_monthly_report
 from reports.scoreboard import collect_scoreboard, digest_lines
 from scheduler.digest import daily_digest, weekly_digest
 from storage import admin
+from storage.models import OrgUnit
 from tests.admin_web import admin_browser
 from tests.test_admin_cases import signed_in
 from tests.test_monthly import sections
@@ -74,6 +76,10 @@ async def test_the_dashboard_shows_the_scoreboard_as_a_labelled_table(core, lang
     assert f'data-label="{t("Resolved on time")}"' in html
     assert t("{part} of {whole}", part=1, whole=1) in html  # UBKT: a count, not a rate
     assert 'id="scoreboard-units"' in html and "Chi bộ Văn phòng Tỉnh ủy" in html
+    units = html.split('id="scoreboard-units"', 1)[1].split("</details>", 1)[0]
+    assert "Chi bộ Văn phòng UBND tỉnh" not in units  # quiet: counted, not listed
+    quiet = t("{count} other units: no reports, every situation report on time", count=999)
+    assert quiet.split("999")[1] in units
     # Overdue as the nudges count it: PA-0004 is, PA-0003 waits for its reporter and is not.
     overdue = html.split('id="overdue"', 1)[1].split("</section>", 1)[0]
     assert "PA-0004" in overdue and "PA-0003" not in overdue
@@ -83,8 +89,10 @@ async def test_the_dashboard_shows_the_scoreboard_as_a_labelled_table(core, lang
 async def test_the_monthly_docx_has_the_scoreboard(core, lang):
     names = await seed(core)
     t = core.translations(lang)
+    async with core.sessions() as session:
+        every_unit = (await session.execute(select(OrgUnit.name))).scalars().all()
     with time_machine.travel(datetime(2026, 12, 2, 3, 0, tzinfo=UTC), tick=False):
-        _title, tables, _text = sections(await build_monthly_report(core, "2026-11", lang))
+        _title, tables, text = sections(await build_monthly_report(core, "2026-11", lang))
     rows = {r[0]: r for r in tables[t("Who is on time")]}
     # November: eight of its cases; 3 of 6 resolved on time (case 1 thanks to the pause);
     # acknowledged in 1, 3, 1, 2, 1, 1, 1, 1 h; resolved in 59, 28, 150, 20, 38, 40 h.
@@ -102,3 +110,17 @@ async def test_the_monthly_docx_has_the_scoreboard(core, lang):
     up_from_none = t("↑ up from {before}", before=0)
     assert units["Chi bộ Văn phòng Tỉnh ủy"][1] == f"7 ({up_from_none})"
     assert units["Đảng bộ Ban Tổ chức Tỉnh ủy"][1] == f"3 ({up_from_none})"  # 1 anonymous of 3
+    # Only the units that need attention get a row; a quiet one is counted in one line.
+    quiet = "Chi bộ Văn phòng UBND tỉnh"
+    assert quiet in every_unit and quiet not in units
+    order = [r[0] for r in tables[t("Units: reports, situation reports and polls")][1:]]
+    assert order == [  # the units with reports, most first
+        "Chi bộ Văn phòng Tỉnh ủy",
+        "Đảng bộ Ban Tổ chức Tỉnh ủy",
+        "Chi bộ Ban Tuyên giáo Tỉnh ủy",
+    ]
+    line = t(
+        "{count} other units: no reports, every situation report on time",
+        count=len(every_unit) - 3,
+    )
+    assert line in text

@@ -30,10 +30,10 @@ from reports.scoreboard import (
     DEPARTMENT_HEAD,
     UNIT_HEAD,
     Scoreboard,
+    attention_rows,
     collect_scoreboard,
     department_rows,
     effective_due,
-    unit_rows,
 )
 from reports.suppression import merged_note, published_digest
 from reports.topics import emerging_topics
@@ -172,12 +172,15 @@ async def home(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 
 def scoreboard_tables(t: Translator, board: Scoreboard) -> dict[str, Any]:
-    """The scoreboard's two tables for the template: heads and rows of readable cells."""
+    """The scoreboard's two tables for the template: heads and rows of readable cells; the
+    units' table holds those that need attention, the quiet ones counted in one line."""
+    unit_rows, quiet_units = attention_rows(t, board)
     return {
         "dept_head": [t(h) for h in DEPARTMENT_HEAD],
         "dept_rows": department_rows(t, board),
         "unit_head": [t(h) for h in UNIT_HEAD],
-        "unit_rows": unit_rows(t, board),
+        "unit_rows": unit_rows,
+        "quiet_units": quiet_units,
     }
 
 
