@@ -1,8 +1,9 @@
 """README screenshots, made from the demo: `uv run python tools/screenshots.py [out_dir]`.
 
-Starts `grassroots run --demo` on a fresh database in a temporary folder, files one report as a
-member would in the web chat, signs in to the web admin with the demo's sign-in link, and saves
-one PNG per screen (default docs/img/). Needs Chromium (Debian's `chromium` package) and
+Starts `grassroots run --demo --empty` on a fresh database in a temporary folder, files one report
+as a member would in the web chat, signs in to the web admin with the demo's sign-in link, and
+saves one PNG per screen (default docs/img/); then starts `grassroots run --demo` (the demo with
+its past month) for the dashboard. Needs Chromium (Debian's `chromium` package) and
 Playwright's Python package (a dev dependency). One function per screenshot.
 """
 
@@ -34,7 +35,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_demo(folder: Path, port: int) -> tuple[asyncio.subprocess.Process, str]:
+async def start_demo(
+    folder: Path, port: int, *flags: str
+) -> tuple[asyncio.subprocess.Process, str]:
     """The demo server, and the admin sign-in link it prints."""
     env = {
         **os.environ,
@@ -47,7 +50,7 @@ async def start_demo(folder: Path, port: int) -> tuple[asyncio.subprocess.Proces
         "DEFAULT_LOCALE": "vi",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--demo",
+        sys.executable, "-m", "bot.cli", "run", "--demo", *flags,
         env=env, cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -152,30 +155,39 @@ async def case_page(page: Page, base: str, out: Path) -> None:
 
 
 async def dashboard(page: Page, base: str, out: Path) -> None:
-    """The dashboard at desktop width, charts loaded."""
+    """The dashboard of the demo with its past month, at desktop width, charts loaded."""
     await page.goto(f"{base}/admin/")
+    await expect(page.locator("img").first).to_be_visible()
     await page.wait_for_load_state("networkidle")
     await page.screenshot(path=str(out / "dashboard.png"), full_page=True)
 
 
 async def main(out: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc, link = await start_demo(Path(folder), port)
-        try:
-            cookie = await file_a_report(base)
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
+        with tempfile.TemporaryDirectory() as folder:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            proc, link = await start_demo(Path(folder), port, "--empty")
+            try:
+                cookie = await file_a_report(base)
                 await webchat(browser, base, cookie, out)
                 admin = await sign_in(browser, link)
                 await case_page(admin, base, out)
-                await dashboard(admin, base, out)
-                await browser.close()
-        finally:
-            proc.terminate()
-            await proc.wait()
+            finally:
+                proc.terminate()
+                await proc.wait()
+        with tempfile.TemporaryDirectory() as folder:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            proc, link = await start_demo(Path(folder), port)
+            try:
+                await dashboard(await sign_in(browser, link), base, out)
+            finally:
+                proc.terminate()
+                await proc.wait()
+        await browser.close()
     print(f"screenshots in {out}")
 
 
