@@ -58,7 +58,6 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "handlers" / "data" / "demo"
 DEMO_UNITS = DEMO_DIR / "units.csv"
 DEMO_DEPARTMENTS = DEMO_DIR / "departments.csv"
 DEMO_ADMIN = "Demo admin"
-DEMO_HISTORY = timedelta(days=30)
 UNIT_REFRESH_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
 # On PostgreSQL the leader looks this often for updates an instance that died kept in the inbox
@@ -204,9 +203,9 @@ async def seed_demo(core: Core) -> str | None:
     )
 
 
-# Runs the organisation's life from a start, for so many days, and says in a line what it did:
-# the simulator at demo scale (bot/demo.py), handed in by the CLI, as it drives this very host.
-MonthSimulator = Callable[[Core, datetime, int], Awaitable[str]]
+# Plays the organisation's past up to a moment and says in a line what it did: the simulator
+# at demo scale (bot/demo.py), handed in by the CLI, as it drives this very host.
+MonthSimulator = Callable[[Core, datetime], Awaitable[str]]
 
 
 async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> str | None:
@@ -218,7 +217,13 @@ async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> 
         if await demo.has_units(session):
             return None
     summary = await seed_demo(core)
-    month = await simulate_month(core, utcnow() - DEMO_HISTORY, DEMO_HISTORY.days)
+    # On a core of its own: the simulator puts fake messengers and its clock into what it
+    # drives, and none of that may stay in the one that serves.
+    scratch = await build_core(core.settings, migrate=False)
+    try:
+        month = await simulate_month(scratch, utcnow())
+    finally:
+        await scratch.close()
     async with core.sessions() as session, session.begin():
         await demo.move_group_chats_to_web(session)
         await demo.drop_unsent(session)

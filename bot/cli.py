@@ -197,7 +197,12 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.empty and not args.demo:
         raise CliError("--empty goes with --demo: `grassroots run --demo --empty`")
-    history = None  # the demo's past month comes with the simulator (#14)
+    history = None
+    if args.demo and not args.empty:
+        # Imported here: the simulator and time-machine, only for a demo with a history.
+        from bot.demo import demo_month
+
+        history = demo_month
     try:
         await serve(settings, args.demo, history)
     except StartError as exc:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from storage.admin import create_invite
 from storage.deptimport import import_departments
-from storage.models import ChatBinding, OrgUnit, OutboxMessage, Person, WebChatMessage
+from storage.models import ChatBinding, OrgUnit, OutboxMessage, Person, Report, WebChatMessage
 from storage.orgimport import import_units
 from storage.seal import open_payload, seal_payload
 from storage.webauth import issue_login_token
@@ -124,3 +124,23 @@ async def drop_unsent(session: AsyncSession) -> int:
         .values(status="failed", last_error="demo history: not sent")
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def case_statuses(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(Report.status).distinct())).scalars())
+
+
+async def cases_in(session: AsyncSession, statuses: tuple[str, ...], limit: int) -> list[int]:
+    """Report ids in one of `statuses`, oldest first."""
+    stmt = (
+        select(Report.id)
+        .where(col(Report.status).in_(statuses))
+        .order_by(col(Report.id))
+        .limit(limit)
+    )
+    return [int(i) for i in (await session.execute(stmt)).scalars() if i is not None]
+
+
+async def staff_member(session: AsyncSession) -> int | None:
+    stmt = select(Person.id).where(col(Person.role) == "staff").order_by(col(Person.id)).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()

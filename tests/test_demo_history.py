@@ -3,12 +3,25 @@ the leaders' chat page where a leader reads, on the web, what the bot posted to 
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import build_core, seed_demo_with_history
 from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
+from bot.demo import demo_month
+from handlers.casework import Status
 from scheduler.digest import daily_digest
 from storage import admin
-from storage.transcripts import SqlTranscripts
+from storage.digests import collect
+from storage.models import ChatBinding, OutboxMessage, PollRound, Report
+from storage.pollresults import compliance, response_rate
+from storage.transcripts import SqlTranscripts, web_group_posts
 from tests.admin_web import admin_browser
+from tests.conftest import make_settings
 from tests.test_admin_cases import signed_in
 from tests.test_digest import seed_reports
 
@@ -27,8 +40,6 @@ def web_chat(core) -> WebChat:
 
 
 async def test_a_leader_reads_the_digest_and_its_chart_in_the_leaders_chat_on_the_web(core):
-    from datetime import UTC, datetime
-
     async with core.sessions() as session, session.begin():
         await admin.bind_chat(session, "leaders", "web", "leaders-room")
     await seed_reports(core, datetime.now(UTC))
@@ -55,3 +66,76 @@ async def test_the_leaders_chat_is_not_for_departments_nor_for_anyone_signed_out
         await signed_in(core, browser, "handler", "7003", dept="BTC")
         page = await browser.get("/admin/chats/leaders")
         assert page.status == 403
+
+
+async def _promised(core) -> dict[str, object]:
+    """What the issue promises a newcomer sees, read from the database."""
+    now = datetime.now(UTC)
+    async with core.sessions() as session:
+        statuses = set((await session.execute(select(Report.status).distinct())).scalars())
+        rounds = (await session.execute(select(PollRound))).scalars().all()
+        closed_polls = [
+            await response_rate(session, r.id)
+            for r in rounds
+            if r.definition.get("kind") == "poll" and r.status == "closed" and r.results_sent_at
+        ]
+        late = [
+            (await compliance(session, r.id)).count("late")
+            for r in rounds
+            if r.definition.get("kind") == "sitrep"
+        ]
+        posts = await web_group_posts(session, "leaders", 500)
+        month = await collect(session, now - timedelta(days=14), now, core.settings.tz)
+        bindings = (await session.execute(select(ChatBinding))).scalars().all()
+        waiting = (
+            await session.execute(
+                select(func.count()).where(col_status_waiting(OutboxMessage.status))
+            )
+        ).scalar_one()
+    return {
+        "statuses": statuses,
+        "closed polls answered": [responded for responded, _invited in closed_polls],
+        "late units": late,
+        "digest days": {p.at.date() for p in posts if "PA-" in p.text or p.photo},
+        "charts": [p.photo for p in posts if p.photo],
+        "by category": month.by_category,
+        "channels": {b.channel for b in bindings},
+        "waiting": waiting,
+    }
+
+
+def col_status_waiting(status):
+    return status.in_(("pending", "sending"))
+
+
+@pytest.fixture
+async def empty_core(tmp_path, sqlite_url, migrated_sqlite):
+    """The core on a migrated, empty database, as `run --demo` finds it on a fresh machine."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "test.db")
+    built = await build_core(make_settings(tmp_path, sqlite_url))
+    yield built
+    await built.close()
+
+
+# The 2nd of a month: the demo plays its shortest history (from the 19th before, bot/demo.py),
+# still a whole situation-report round and poll. About 30 s of CPU: the demo's own seeding.
+@pytest.mark.parametrize("wall_clock", ["2026-06-02T10:00:00"], indirect=True)
+async def test_the_demo_starts_with_a_month_of_history_and_seeds_it_once(empty_core):
+    core = empty_core
+    summary = await seed_demo_with_history(core, demo_month)
+    assert summary and "U007" in summary  # the invites are printed as before
+    seen = await _promised(core)
+    assert seen["statuses"] >= {s.value for s in Status}, seen["statuses"]
+    assert any(seen["closed polls answered"]), seen  # a closed poll with results
+    assert any(seen["late units"]), seen  # a situation report with late units
+    assert len(seen["digest days"]) >= 7 and seen["charts"], seen  # a week of digests
+    assert sum(n for _c, n in seen["by category"]) > 0  # the dashboard's charts have bars
+    assert seen["channels"] == {"web"}  # every group chat is on the one channel the demo runs
+    assert seen["waiting"] == 0  # nothing queued for the simulation's fake messengers
+    async with core.sessions() as session:
+        reports = (await session.execute(select(func.count()).select_from(Report))).scalar_one()
+
+    assert await seed_demo_with_history(core, demo_month) is None  # a second start
+    async with core.sessions() as session:
+        again = (await session.execute(select(func.count()).select_from(Report))).scalar_one()
+    assert again == reports

@@ -56,7 +56,7 @@ async def start_demo(
     assert proc.stdout is not None
     printed = ""
     while (found := re.search(r"sign-in link: (\S+)", printed)) is None:
-        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        line = await asyncio.wait_for(proc.stdout.readline(), 900)  # the history takes a while
         if not line:
             raise SystemExit(f"the demo did not start:\n{printed}")
         printed += line.decode()
