@@ -26,6 +26,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
+# With GRASSROOTS_TEST_NOW=2026-06-09T10:00:00+07:00 the demo runs on that clock (the tests'
+# runner), so the pictures show the same mid-month dashboard whatever the day they are made.
+CLI = "tests.clocked" if os.environ.get("GRASSROOTS_TEST_NOW") else "bot.cli"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
@@ -48,9 +51,10 @@ async def start_demo(
         "TELEGRAM_BOT_TOKEN": "",
         "ZALO_BOT_TOKEN": "",
         "DEFAULT_LOCALE": "vi",
+        "PYTHONPATH": str(ROOT),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--demo", *flags,
+        sys.executable, "-m", CLI, "run", "--demo", *flags,
         env=env, cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -112,23 +116,8 @@ async def file_a_report(base: str) -> str:
         return next(c.value for c in http.cookie_jar if c.key == "gr_chat")
 
 
-async def warn_without_emoji_font() -> None:
-    """The pages do not need an emoji font (every emoji has its word beside it), but a README
-    picture without one shows empty boxes: say so (Debian: fonts-noto-color-emoji)."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "fc-list", ":charset=1f525", stdout=asyncio.subprocess.PIPE
-        )
-    except FileNotFoundError:
-        return
-    found, _ = await proc.communicate()
-    if not found.strip():
-        print("warning: no emoji font installed; emoji show as boxes (fonts-noto-color-emoji)")
-
-
 async def webchat(browser: Browser, base: str, cookie: str, out: Path) -> None:
     """A member's web chat on a phone, with a report just sent."""
-    await warn_without_emoji_font()
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     await context.add_cookies([{"name": "gr_chat", "value": cookie, "url": base}])
     page = await context.new_page()
@@ -162,13 +151,15 @@ async def dashboard(page: Page, base: str, out: Path) -> None:
     await page.screenshot(path=str(out / "dashboard.png"), full_page=True)
 
 
-async def main(out: Path) -> None:
+async def main(out: Path, only: str = "") -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
         with tempfile.TemporaryDirectory() as folder:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
+            if only == "dashboard":  # polish retakes the others: `screenshots.py DIR dashboard`
+                return await dashboard_only(browser, out)
             proc, link = await start_demo(Path(folder), port, "--empty")
             try:
                 cookie = await file_a_report(base)
@@ -178,20 +169,24 @@ async def main(out: Path) -> None:
             finally:
                 proc.terminate()
                 await proc.wait()
-        with tempfile.TemporaryDirectory() as folder:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            proc, link = await start_demo(Path(folder), port)
-            try:
-                await dashboard(await sign_in(browser, link), base, out)
-            finally:
-                proc.terminate()
-                await proc.wait()
+        await dashboard_only(browser, out)
         await browser.close()
     print(f"screenshots in {out}")
+
+
+async def dashboard_only(browser: Browser, out: Path) -> None:
+    """The demo with its history, started for the dashboard's picture."""
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        proc, link = await start_demo(Path(folder), port)
+        try:
+            await dashboard(await sign_in(browser, link), f"http://127.0.0.1:{port}", out)
+        finally:
+            proc.terminate()
+            await proc.wait()
 
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "img"
     target.mkdir(parents=True, exist_ok=True)
-    asyncio.run(main(target))
+    asyncio.run(main(target, sys.argv[2] if len(sys.argv) > 2 else ""))
