@@ -1,8 +1,8 @@
 """Demo start-up benchmark: the time from `uv run grassroots run --demo` on a fresh database to
 /healthz answering, several runs, each in a new temporary folder (#14 §3: within 20 s).
 
-    uv run python bench/demo_start.py            # 3 runs of the demo with its history
-    uv run python bench/demo_start.py --runs 5 --empty
+    uv run python bench/demo_start.py --history  # 3 runs of the demo with its history
+    uv run python bench/demo_start.py --runs 5   # plain `run --demo` (no history for now)
 
 Prints each run and the median. The first line the demo prints after seeding ("Demo
 organisation loaded…") is timed too, to tell seeding from the rest of start-up, and so is the
@@ -84,9 +84,9 @@ async def one_start(flags: list[str]) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--empty", action="store_true", help="time `run --demo --empty` instead")
+    parser.add_argument("--history", action="store_true", help="time `run --demo --history`")
     args = parser.parse_args()
-    flags = ["--empty"] if args.empty else []
+    flags = ["--history"] if args.history else []
     served = []
     for n in range(args.runs):
         cpu = children_cpu()

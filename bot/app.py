@@ -217,6 +217,12 @@ async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> 
         if await demo.has_units(session):
             return None
     summary = await seed_demo(core)
+    # The newcomer waits here for minutes: say why, in both languages of the product.
+    print(
+        "Đang dựng lại một tháng hoạt động mẫu… / Building a sample month of activity "
+        "(several minutes; `run --demo` without --history starts at once)…",
+        flush=True,
+    )
     # On a core of its own: the simulator puts fake messengers and its clock into what it
     # drives, and none of that may stay in the one that serves.
     scratch = await build_core(core.settings, migrate=False)

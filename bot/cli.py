@@ -49,12 +49,15 @@ def _add_server_parsers(sub: Any) -> None:
     """`run` and `db`."""
     run = sub.add_parser("run", help="migrate, then start the channels, web server and scheduler")
     run.add_argument(
-        "--demo",
-        action="store_true",
-        help="seed a demo organisation and a past month of its activity into an empty database",
+        "--demo", action="store_true", help="seed a demo organisation into an empty database"
     )
     run.add_argument(
-        "--empty", action="store_true", help="with --demo: the demo organisation without a history"
+        "--empty", action="store_true", help="with --demo: no history (the default for now)"
+    )
+    run.add_argument(
+        "--history",
+        action="store_true",
+        help="with --demo: also play its past weeks through the simulator (takes minutes)",
     )
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
@@ -197,8 +200,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.empty and not args.demo:
         raise CliError("--empty goes with --demo: `grassroots run --demo --empty`")
+    if args.history and not args.demo:
+        raise CliError("--history goes with --demo: `grassroots run --demo --history`")
+    if args.history and args.empty:
+        raise CliError("--history and --empty: choose one")
     history = None
-    if args.demo and not args.empty:
+    # Opt-in until the simulated weeks start within seconds (#14 §3); plain --demo is empty.
+    if args.demo and args.history:
         # Imported here: the simulator and time-machine, only for a demo with a history.
         from bot.demo import demo_month
 

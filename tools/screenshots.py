@@ -2,8 +2,8 @@
 
 Starts `grassroots run --demo --empty` on a fresh database in a temporary folder, files one report
 as a member would in the web chat, signs in to the web admin with the demo's sign-in link, and
-saves one PNG per screen (default docs/img/); then starts `grassroots run --demo` (the demo with
-its past month) for the dashboard. Needs Chromium (Debian's `chromium` package) and
+saves one PNG per screen (default docs/img/); then starts `grassroots run --demo --history` (the
+demo with its past month) for the dashboard. Needs Chromium (Debian's `chromium` package) and
 Playwright's Python package (a dev dependency). One function per screenshot.
 """
 
@@ -178,7 +178,7 @@ async def dashboard_only(browser: Browser, out: Path) -> None:
     """The demo with its history, started for the dashboard's picture."""
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        proc, link = await start_demo(Path(folder), port)
+        proc, link = await start_demo(Path(folder), port, "--history")
         try:
             await dashboard(await sign_in(browser, link), f"http://127.0.0.1:{port}", out)
         finally:
