@@ -15,7 +15,9 @@ import pytest
 
 from bot.app import build_core
 from bot.simulate import MonthResult, Scale, Scenario, simulate
+from bot.simulate.clock import SimClock
 from bot.simulate.org import LEADERS_CHAT
+from scheduler.ratelimit import Limits, RateLimiter
 from tests.conftest import make_settings
 
 
@@ -101,3 +103,20 @@ async def test_month_end_and_year_end(tmp_path: Path, migrated_sqlite: Path) -> 
     assert daily == ["2026-12-31", "2027-01-01"]
     codes = [c.code for c in result.cases if c.code]
     assert codes == [f"PA-{n:04d}" for n in range(1, len(codes) + 1)]  # no break at the new year
+
+
+async def test_a_rate_held_group_chat_is_served_once_the_simulated_clock_reaches_its_slot() -> None:
+    """The demo hung on a staff-chat row: the chat's bucket was a hair (in float arithmetic)
+    short of a token, the wait was under a microsecond and the clock did not move, so the drain
+    asked again for ever. Each wait must move the clock and free the chat."""
+    staff_chat = "-1001000000001"
+    with SimClock(datetime(2026, 12, 1, 2, 30, 24, tzinfo=ZoneInfo("UTC"))) as clock:
+        limiter = RateLimiter(Limits(), clock)
+        for _ in range(60):  # one group chat, 20 a minute: three simulated minutes
+            waits = 0
+            while (delay := limiter.delay_for(staff_chat)) > 0:
+                clock.advance(delay)
+                waits += 1
+                assert waits <= 2, f"a wait of {delay} s did not free the chat"
+            await limiter.acquire(staff_chat)
+        assert clock.utcnow() < datetime(2026, 12, 1, 2, 33, 30, tzinfo=ZoneInfo("UTC"))

@@ -8,6 +8,7 @@ asyncio's loop clock (monotonic) is not patched, so the event loop and its timeo
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -46,7 +47,14 @@ class SimClock:
             self._coordinates.move_to(moment)
 
     def advance(self, seconds: float) -> None:
-        self.advance_to(self.utcnow() + timedelta(seconds=seconds))
+        """Move on by `seconds`, rounded UP to the clock's microsecond: a wait shorter than a
+        microsecond (a rate bucket a hair short of a token, in float arithmetic) must still
+        move time, or whoever waits on it asks again for ever."""
+        if seconds <= 0:
+            return
+        micros = math.ceil((self.now() + seconds) * 1_000_000)
+        moment = datetime.fromtimestamp(micros // 1_000_000, UTC)
+        self.advance_to(moment + timedelta(microseconds=micros % 1_000_000))
 
     # The rate limiter's Clock (scheduler/ratelimit.py): seconds, and a wait that moves time.
     def now(self) -> float:

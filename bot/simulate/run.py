@@ -32,12 +32,14 @@ from handlers.casework import Action
 from scheduler.jobs import JOBS
 from scheduler.nudges import NudgeRules, load_rules
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
+from storage import outbox
 
 CHANNELS = ("telegram", "zalo", "web", "zalo-oa")
 # Jobs that run every few minutes (schedules.yaml), stepped by the simulation itself: cron
 # walks in local time, and in the hour a clock turns back APScheduler answers times that go back.
 FREQUENT = {"polls": timedelta(minutes=1), "nudges": timedelta(minutes=15)}
 MAX_DRAIN_WAIT = 120.0  # seconds a drain waits in simulated time for rate-held chats
+STUCK_AFTER = timedelta(hours=1)  # held that long with nothing sent: the drain gives up
 
 
 @dataclass(frozen=True)
@@ -192,14 +194,26 @@ class Month:
         """Send everything due, as the delivery worker would: a chat held by its rate limit is
         served again once its slot comes (the clock moves to it)."""
         delivery = self.core.delivery
+        idle_since = None  # when the passes stopped sending while a chat was held
         while True:
             sent = await delivery.run_once()
             if delivery.soonest > 0:
+                before = self.now()
+                idle_since = None if sent else idle_since or before
                 self.clock.advance(min(delivery.soonest, MAX_DRAIN_WAIT))
+                if self.now() <= before or self.now() - (idle_since or before) > STUCK_AFTER:
+                    raise SimulationError(await self._stuck(delivery.soonest))
                 continue
             if sent == 0:
                 break
         self._invitations()
+
+    async def _stuck(self, soonest: float) -> str:
+        """What a drain that can no longer move is waiting for: fail loudly, never spin."""
+        async with self.core.sessions() as session:
+            rows = await outbox.due(session, self.now(), 5)
+        held = ", ".join(f"#{r.id} {r.channel} {r.chat_id} attempts {r.attempts}" for r in rows)
+        return f"delivery stuck (a chat held for {soonest:.6f} s, nothing sent): {held}"
 
     def _invitations(self) -> None:
         """People with a poll to answer answer it some time after its invitation reaches them."""
