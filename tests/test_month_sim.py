@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from bot.app import build_core
 from bot.simulate import MonthResult, Scale, Scenario, simulate
 from bot.simulate.clock import SimClock
@@ -46,11 +44,6 @@ def failures(result: MonthResult) -> list[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an opinion-poll answer the simulator gave in this run is not counted by the "
-    "database (responses 1 != 0); under investigation",
-)
 async def test_daylight_saving_an_absent_department_and_the_server_down_over_the_digest(
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:

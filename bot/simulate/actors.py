@@ -166,4 +166,6 @@ async def answer_poll(core: Core, wire: Wire, person: Person, kind: str, typed: 
         await speaker.choose(len(speaker.choices()) - 1)  # Done
     await speaker.choose(2 + person.person_id % 3, typed)  # confidence, 3 to 5
     await speaker.choose(1, typed)  # no pressing incident
+    if "/skip" in speaker.reply_text():  # an optional last question ("other views"): none
+        await speaker.say("/skip")
     return speaker.reply_text()
