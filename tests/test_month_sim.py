@@ -113,3 +113,7 @@ async def test_a_rate_held_group_chat_is_served_once_the_simulated_clock_reaches
                 assert waits <= 2, f"a wait of {delay} s did not free the chat"
             await limiter.acquire(staff_chat)
         assert clock.utcnow() < datetime(2026, 12, 1, 2, 33, 30, tzinfo=ZoneInfo("UTC"))
+        for _ in range(1000):  # a wait far under a float's resolution of 1e9 seconds moves it too
+            before = clock.utcnow()
+            clock.advance(1e-9)
+            assert clock.utcnow() > before

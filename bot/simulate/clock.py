@@ -52,9 +52,8 @@ class SimClock:
         move time, or whoever waits on it asks again for ever."""
         if seconds <= 0:
             return
-        micros = math.ceil((self.now() + seconds) * 1_000_000)
-        moment = datetime.fromtimestamp(micros // 1_000_000, UTC)
-        self.advance_to(moment + timedelta(microseconds=micros % 1_000_000))
+        step = max(1, math.ceil(seconds * 1_000_000))  # in whole microseconds: floats of
+        self.advance_to(self.utcnow() + timedelta(microseconds=step))  # 1e9 s cannot hold them
 
     # The rate limiter's Clock (scheduler/ratelimit.py): seconds, and a wait that moves time.
     def now(self) -> float:
