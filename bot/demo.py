@@ -8,6 +8,7 @@ the opinion poll (the 25th to the 28th) closed with its results; at least a week
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,10 +16,13 @@ from zoneinfo import ZoneInfo
 
 from bot.simulate import Scale, simulate
 from bot.simulate.wire import Speaker, Wire
+from handlers.casedesk import ActionFailed
 from handlers.casework import Action, Actor
 from storage import demo
 from storage.models import utcnow
 from storage.store import SqlStore
+
+log = logging.getLogger(__name__)
 
 DEMO_SEED = 2026
 ROUND_OPENS_DAY = 20  # handlers/data/polls/sitrep-monthly.yaml
@@ -67,7 +71,7 @@ FINISHING = (
         "Nội dung không thuộc phạm vi xử lý của Đảng ủy Khối.",
     ),
     ("duplicate", Action.DUPLICATE, ("acknowledged", "assigned", "new"), ""),
-    ("acknowledged", Action.HAND_BACK, ("assigned",), "Chuyển lại để phân công nơi xử lý khác."),
+    ("acknowledged", Action.ACKNOWLEDGE, ("new",), ""),
     ("reopened", Action.REOPEN, ("resolved", "closed"), ""),
 )
 
@@ -91,10 +95,14 @@ async def every_state(core: Any) -> None:
                 if first is None:
                     continue
                 note = first.code
-            _case, effect = await core.engine.desk.act(
-                store, core.translations("vi"), Actor(staff, "staff"), case, case.version,
-                action, utcnow(), text=note,
-            )  # fmt: skip
+            try:
+                _case, effect = await core.engine.desk.act(
+                    store, core.translations("vi"), Actor(staff, "staff"), case, case.version,
+                    action, utcnow(), text=note,
+                )  # fmt: skip
+            except ActionFailed as refused:  # the demo still starts, one state short
+                log.warning("demo: no case left %s: %s", status, refused)
+                continue
             await core.effects.apply(session, effect)
             have.add(status)
 
