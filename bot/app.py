@@ -220,7 +220,7 @@ async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> 
     # The newcomer waits here for minutes: say why, in both languages of the product.
     print(
         "Đang dựng lại một tháng hoạt động mẫu… / Building a sample month of activity "
-        "(several minutes; `run --demo` without --history starts at once)…",
+        "(under a minute; `run --demo` without --history starts at once)…",
         flush=True,
     )
     # On a core of its own: the simulator puts fake messengers and its clock into what it
