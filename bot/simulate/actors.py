@@ -24,6 +24,8 @@ ANSWER = "Dạ, việc xảy ra ở phân xưởng 2, từ tuần trước; có 
 NOTE = "Đã làm việc với đơn vị; đơn vị cam kết khắc phục trong tuần."
 STILL_WRONG = "Mới khắc phục được một phần, vẫn còn nhiều người chưa được giải quyết."
 QUESTION = "Đồng chí cho biết thêm tên đơn vị và thời gian cụ thể?"
+# After a rejection's reason, the case desk asks where the reporter may turn instead.
+REDIRECT = "Ủy ban nhân dân phường nơi cư trú"
 
 
 def now() -> datetime:
@@ -76,6 +78,8 @@ async def staff_act(
         await speaker.choose_label(arg)
     elif arg:
         await speaker.say(arg)
+    if action == Action.REJECT:
+        await speaker.say(REDIRECT)
     return speaker.reply_text()
 
 
