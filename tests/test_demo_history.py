@@ -70,6 +70,37 @@ async def test_the_leaders_chat_is_not_for_departments_nor_for_anyone_signed_out
         assert page.status == 403
 
 
+async def test_the_chart_route_serves_only_a_digest_chart_whatever_name_a_stranger_sends(core):
+    """Hostile names: traversal (plain, encoded, doubled), absolute paths, a file beside the
+    charts that is a PNG, names that almost match; each is a 404 and no byte of another file."""
+    root = core.settings.attachments_dir
+    (root / "charts").mkdir(parents=True, exist_ok=True)
+    (root / "secret.png").write_bytes(PNG + b"private photo")
+    real = "20261203-0123456789ab.png"
+    (root / "charts" / real).write_bytes(PNG + b"chart")
+    hostile = [
+        "..%2Fsecret.png",
+        "..%252Fsecret.png",
+        "%2E%2E%2Fsecret.png",
+        "%2Fetc%2Fpasswd",
+        "20261203-0123456789ab.png%00.txt",
+        "20261203-0123456789ab.png%0A",
+        "20261203-0123456789AB.png",
+        "20261203-0123456789ab.png.bak",
+        "x" * 5000,
+        "%F0%9F%94%A5.png",
+    ]
+    async with admin_browser(core) as browser:
+        await signed_in(core, browser, "leader", "7002")
+        async with browser.client.get(f"/admin/chats/charts/{real}") as resp:
+            assert resp.status == 200 and await resp.read() == PNG + b"chart"
+        for name in hostile:
+            async with browser.client.get(f"/admin/chats/charts/{name}") as resp:
+                body = await resp.read()
+                assert resp.status == 404, (name, resp.status)
+                assert b"private photo" not in body, name
+
+
 async def _promised(core) -> dict[str, object]:
     """What the issue promises a newcomer sees, read from the database."""
     now = datetime.now(UTC)

@@ -25,7 +25,7 @@ async def leaders_chat(request: web.Request, viewer: Viewer) -> web.StreamRespon
     return admin.pages.page(
         request,
         "groupchat.html",
-        posts=[(p, p.photo if CHART_RE.match(p.photo) else "") for p in posts],
+        posts=[(p, p.photo if CHART_RE.fullmatch(p.photo) else "") for p in posts],
     )
 
 
@@ -33,9 +33,13 @@ async def leaders_chat(request: web.Request, viewer: Viewer) -> web.StreamRespon
 async def chart_file(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     """A digest's chart, as posted to the leaders' chat."""
     name = f"charts/{request.match_info['name']}"
+    # The name is checked before it touches the file system: a NUL byte or a newline in it
+    # would otherwise reach resolve() (ValueError) or slip past a `$` anchor.
+    if not CHART_RE.fullmatch(name):
+        raise web.HTTPNotFound()
     root = admin_of(request).context.settings.attachments_dir.resolve()
     path = (root / name).resolve()
-    if not CHART_RE.match(name) or root not in path.parents or not path.is_file():
+    if root not in path.parents or not path.is_file():
         raise web.HTTPNotFound()
     return web.FileResponse(path, headers={"Content-Type": "image/png"})
 
