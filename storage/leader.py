@@ -8,38 +8,23 @@ gets it. On SQLite there is one process, which always leads.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from storage.db import is_sqlite
+from storage.lockconn import LockConnection, connection_name
 from storage.outbox import NOTIFY_CHANNEL
 
-log = logging.getLogger(__name__)
 # One number for the whole deployment (advisory locks are per database): "grassroots" in hex.
 LEADER_KEY = 0x6772617373726F6F
-# Every statement on the lock's connection answers within this, or the connection counts as lost.
-STATEMENT_SECONDS = 5.0
-# PostgreSQL's side: a client that vanished without closing its socket (a dead network, a
-# powered-off host) is noticed after about 5 + 2 × 3 = 11 s, and its lock freed.
-KEEPALIVES = {
-    "tcp_keepalives_idle": "5",
-    "tcp_keepalives_interval": "2",
-    "tcp_keepalives_count": "3",
-}
 APPLICATION_NAME = "grassroots-leader"
 
 
 def holder_name() -> str:
     """How the lock's connection names itself in pg_stat_activity: who leads, for operators."""
-    return f"{APPLICATION_NAME} {socket.gethostname()[:30]} pid {os.getpid()}"
+    return connection_name(APPLICATION_NAME)
 
 
 class LeaderLock(Protocol):
@@ -83,31 +68,15 @@ class AdvisoryLock:
     ) -> None:
         self.key = key
         self.on_outbox = on_outbox
-        self._engine: AsyncEngine = create_async_engine(
-            url,
-            poolclass=NullPool,  # closing the connection must really close it: that frees the lock
-            hide_parameters=True,
-            connect_args={"server_settings": {"application_name": holder_name(), **KEEPALIVES}},
-        )
-        self._conn: AsyncConnection | None = None
+        self._lock = LockConnection(url, APPLICATION_NAME)
         self._held = False
 
     async def try_acquire(self, on_lost: Callable[[], None]) -> bool:
-        try:
-            conn = await self._connection()
-            got = await asyncio.wait_for(
-                conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}),
-                STATEMENT_SECONDS,
-            )
-        except Exception as exc:  # the database is away: we are not the leader, try later
-            log.warning("leader election: cannot reach the database (%s)", type(exc).__name__)
-            await self._drop()
-            return False
-        if not got:
+        # The database away counts as not taken: we are not the leader, try later.
+        if not await self._lock.try_lock("SELECT pg_try_advisory_lock(:key)", {"key": self.key}):
             return False
         self._held = True
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await self._lock.driver()
         driver.add_termination_listener(lambda _conn: on_lost())
         if self.on_outbox is not None:
             wake = self.on_outbox
@@ -115,37 +84,16 @@ class AdvisoryLock:
         return True
 
     async def alive(self) -> bool:
-        if self._conn is None or not self._held:
-            return False
-        try:
-            await asyncio.wait_for(self._conn.scalar(text("SELECT 1")), STATEMENT_SECONDS)
-        except Exception:
-            return False
-        return True
+        return self._held and await self._lock.answers()
 
     async def release(self) -> None:
         """Let go: closing the connection frees the lock (or PostgreSQL already did)."""
         self._held = False
-        await self._drop()
+        await self._lock.drop()
 
     async def close(self) -> None:
-        await self.release()
-        await self._engine.dispose()
-
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            conn = await self._engine.connect()
-            # No transaction stays open between statements: the lock is the session's.
-            self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        return self._conn
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), STATEMENT_SECONDS)
-            except Exception:  # already gone, or hung: make sure the pool forgets it
-                await conn.invalidate()
+        self._held = False
+        await self._lock.close()
 
 
 def leader_lock(url: str, on_outbox: Callable[[], None] | None = None) -> SoleLeader | AdvisoryLock:

@@ -9,17 +9,10 @@ SQLite has one process: no numbers, no locks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import random
-import socket
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.pool import NullPool
-
-from storage.leader import KEEPALIVES, STATEMENT_SECONDS
+from storage.lockconn import LockConnection
 
 log = logging.getLogger(__name__)
 # The two-key form of the advisory lock (pg_locks.objsubid = 2) is a keyspace apart from the
@@ -40,19 +33,7 @@ class InstanceLock:
 
     def __init__(self, url: str) -> None:
         self.number: int | None = None
-        self._engine = create_async_engine(
-            url,
-            poolclass=NullPool,  # closing the connection must really end the session
-            hide_parameters=True,
-            connect_args={
-                "server_settings": {
-                    "application_name": f"{APPLICATION_NAME} {socket.gethostname()[:30]} "
-                    f"pid {os.getpid()}",
-                    **KEEPALIVES,
-                }
-            },
-        )
-        self._conn: AsyncConnection | None = None
+        self._lock = LockConnection(url, APPLICATION_NAME)
 
     async def acquire(self) -> int:
         """Pick a number no live instance holds, and hold it."""
@@ -66,47 +47,16 @@ class InstanceLock:
     async def keep(self) -> None:
         """Take the lock again if its connection was lost (a database restart): until then
         this instance's inbox rows look orphaned, which costs a harmless double pickup."""
-        if self.number is None or await self._answers():
+        if self.number is None or await self._lock.answers():
             return
-        await self._drop()
+        await self._lock.drop()
         if not await self._take(self.number):
             log.warning("liveness: could not take this instance's lock again; will retry")
 
     async def close(self) -> None:
-        await self._drop()
-        await self._engine.dispose()
+        await self._lock.close()
 
     async def _take(self, number: int) -> bool:
-        try:
-            if self._conn is None:
-                conn = await self._engine.connect()
-                self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return bool(
-                await asyncio.wait_for(
-                    self._conn.scalar(
-                        text("SELECT pg_try_advisory_lock(:ns, :n)"), {"ns": NAMESPACE, "n": number}
-                    ),
-                    STATEMENT_SECONDS,
-                )
-            )
-        except Exception as exc:
-            log.warning("liveness: cannot reach the database (%s)", type(exc).__name__)
-            await self._drop()
-            return False
-
-    async def _answers(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            await asyncio.wait_for(self._conn.scalar(text("SELECT 1")), STATEMENT_SECONDS)
-        except Exception:
-            return False
-        return True
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), STATEMENT_SECONDS)
-            except Exception:  # already gone, or hung: make sure the pool forgets it
-                await conn.invalidate()
+        return await self._lock.try_lock(
+            "SELECT pg_try_advisory_lock(:ns, :n)", {"ns": NAMESPACE, "n": number}
+        )
