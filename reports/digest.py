@@ -16,6 +16,7 @@ from handlers.org import HOST_KINDS
 from handlers.status import status_label
 from handlers.text import labelled
 from reports.context import ReportContext
+from reports.periods import month_label, period_ends
 from reports.polls import digest_lines
 from reports.scoreboard import collect_scoreboard, effective_due
 from reports.scoreboard import digest_lines as scoreboard_lines
@@ -29,9 +30,9 @@ from storage.scoreboard import case_events, due_times
 def render(
     t: Translator, catalog: Catalog, data: DigestData, tz: ZoneInfo, title: str | None = None
 ) -> str:
-    since = data.since.astimezone(tz).strftime("%d/%m %H:%M")
-    until = data.until.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-    head = t(title or "📋 Daily digest, {since} – {until}", since=since, until=until)
+    since, until = period_ends(data.since, data.until, tz)
+    month = month_label(t, data.since.astimezone(tz).date())
+    head = t(title or "📋 Daily digest, {since} – {until}", since=since, until=until, month=month)
     if data.total == 0 and not data.newly_overdue and not data.resolved and not data.escalated:
         return "\n".join(
             [

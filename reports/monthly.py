@@ -25,6 +25,7 @@ from handlers.polldefs import QuestionType, pick
 from handlers.status import status_label
 from reports.context import ReportContext, ReportSettings
 from reports.digest import category_label, kind_label, plot_daily, still_overdue
+from reports.periods import month_label
 from reports.polls import published
 from reports.scoreboard import (
     DEPARTMENT_HEAD,
@@ -295,8 +296,7 @@ def render_docx(
     doc = Document()
     _page_setup(doc, t)
     _letterhead(doc, t, head, datetime.now(tz).date())
-    month = f"{data.first:%m/%Y}"
-    doc.add_heading(t("Monthly report {month}", month=month), level=0)
+    doc.add_heading(t("Monthly report {month}", month=month_label(t, data.first)), level=0)
     last_day = d.until.astimezone(tz).date() - timedelta(days=1)
     doc.add_paragraph(
         t(

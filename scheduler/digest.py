@@ -71,7 +71,7 @@ async def sent_at(ctx: JobContext, job: str) -> tuple[str, datetime | None]:
 TITLES = {
     "daily_digest": N_("📋 Daily digest, {since} – {until}"),
     "weekly_digest": N_("📋 Weekly summary, {since} – {until}"),
-    "monthly_digest": N_("📋 Monthly summary, {since} – {until}"),
+    "monthly_digest": N_("📋 Monthly summary, {month}"),
 }
 
 

@@ -352,7 +352,7 @@ async def test_rules_page_and_monthly_report(core):
             assert "monthly-report-2026-11.docx" in resp.headers["Content-Disposition"]
             body = await resp.read()
     text = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
-    assert "Monthly report 11/2026" in text
+    assert "Monthly report, November 2026" in text
 
 
 def deadline_form(core, **changes: str) -> dict[str, str]:

@@ -115,7 +115,7 @@ EXPECTED = {
         "no_polls": "Chưa có kết quả thăm dò ý kiến nào trong tháng.",
     },
     "en": {
-        "title": "Monthly report 10/2026",
+        "title": "Monthly report, October 2026",
         "totals": [
             ["Reports received", "5"],
             ["of which hot", "2"],
@@ -196,7 +196,8 @@ async def test_the_cli_writes_the_report(tmp_path: Path, core, sqlite_url):
     )
     assert "thang-10.docx" in said
     title, tables, _ = sections(out.read_bytes())
-    assert title == "Monthly report 10/2026" and tables["Totals"][1] == ["Reports received", "5"]
+    assert title == "Monthly report, October 2026"
+    assert tables["Totals"][1] == ["Reports received", "5"]
     said = await run_cli(
         ["report", "monthly", "--month", "October", "--out", str(out)], expect=1, **env
     )
