@@ -88,6 +88,20 @@ def print_checks(result: MonthResult) -> None:
         print(f"  [{verdict(check.ok)}] {check.name}{detail}")
     for error in result.errors[:20]:
         print(f"  [FAIL] {error}")
+    print_ladder_misses(result)
+
+
+def print_ladder_misses(result: MonthResult) -> None:
+    """The cases a ladder target missed, each with the facts that explain it."""
+    lad = result.ladder
+    if not lad.missed:
+        return
+    print(f"Ladder misses: {', '.join(lad.missed)}")
+    print(f"  server back at (UTC): {', '.join(f'{m:%d/%m %H:%M}' for m in result.restarts)}")
+    for code in lad.missed_codes:
+        print(f"  {code}:")
+        for line in lad.facts.get(code, []):
+            print(f"    {line}")
 
 
 async def main(args: argparse.Namespace) -> int:

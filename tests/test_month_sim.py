@@ -14,7 +14,12 @@ from zoneinfo import ZoneInfo
 from bot.app import build_core
 from bot.simulate import MonthResult, Scale, Scenario, simulate
 from bot.simulate.clock import SimClock
-from bot.simulate.org import LEADERS_CHAT
+from bot.simulate.org import LEADERS_CHAT, Department, Person
+from bot.simulate.plan import CasePlan
+from bot.simulate.tally import Lateness, due_time, ladder, lateness
+from bot.simulate.wire import Sent, Wire
+from handlers.forms import load_catalog
+from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits, RateLimiter
 from tests.conftest import make_settings
 
@@ -117,3 +122,69 @@ async def test_a_rate_held_group_chat_is_served_once_the_simulated_clock_reaches
             before = clock.utcnow()
             clock.advance(1e-9)
             assert clock.utcnow() > before
+
+
+# -- the ladder check's own rule (bot/simulate/tally.py), from the simulator's record alone ------
+
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=ZoneInfo("UTC"))  # 08:00 in Hanoi
+DUE = T0 + timedelta(days=3)
+
+
+def case_with(*steps: tuple[float, str]) -> CasePlan:
+    """A normal case acknowledged at T0 (due three days later), then `steps` (hours, what)."""
+    dept = Department("UBKT", "Kiểm tra", "telegram", "-100200", ())
+    person = Person(1, "telegram", "42", "member")
+    case = CasePlan(
+        0, T0, person, 0, False, "named", False, None, dept, timedelta(0), timedelta(0),
+        ask=False, answers=False, outcome="open", reporter_says="never",
+    )  # fmt: skip
+    case.code, case.acked_at = "PA-0001", T0
+    case.history = [(T0, "acked"), *((T0 + timedelta(hours=h), what) for h, what in steps)]
+    return case
+
+
+def test_the_clock_pauses_while_the_case_waits_for_the_reporter() -> None:
+    # Asked on day 1 and never answered: waiting, not late, however long the month runs.
+    waiting = lateness(case_with((24, "asked")), DUE, T0 + timedelta(days=30))
+    assert waiting == Lateness(timedelta(0), None)
+    # Answered after 50 hours: the due time moves on by 50 hours.
+    answered = lateness(case_with((24, "asked"), (74, "answered")), DUE, DUE + timedelta(days=3))
+    assert answered == Lateness(timedelta(days=3, hours=-50), DUE + timedelta(hours=50))
+    # The department resolving while it waits ends the wait too; a late answer changes nothing.
+    steps = ((24, "asked"), (48, "resolved"), (60, "answered"))
+    assert lateness(case_with(*steps), DUE, T0 + timedelta(days=30)).open_late == timedelta(0)
+
+
+def test_a_reopened_case_is_late_only_while_open_and_keeps_its_due_time() -> None:
+    end = T0 + timedelta(days=30)
+    # Resolved on day 1, disputed on day 5 (past the due time: late at once), resolved on day 6.
+    reopened = case_with((24, "resolved"), (120, "disputed"), (144, "resolved"))
+    assert lateness(reopened, DUE, end) == Lateness(timedelta(days=1), T0 + timedelta(days=5))
+    # Disputed and never resolved again: late from the dispute to the end.
+    still_open = case_with((24, "resolved"), (120, "disputed"))
+    assert lateness(still_open, DUE, end).open_late == timedelta(days=25)
+
+
+def test_the_ladder_check_wants_a_reminder_and_a_digest_escalation_for_a_late_open_case() -> None:
+    case = case_with()  # never handled: open and late from DUE to the end
+    catalog, rules = load_catalog(), load_rules()
+    due = due_time(case, catalog)
+    assert due is not None
+    end = due + timedelta(days=5)
+    dept, wire = case.department, Wire()
+    assert ladder([case], wire, catalog, rules, end).missed == [
+        "PA-0001 not nudged",
+        "PA-0001 not escalated",
+    ]
+    wire.sent.append(
+        Sent(due - timedelta(hours=1), dept.channel, dept.chat_id, "text", "⏰ PA-0001")
+    )
+    wire.sent.append(Sent(due + timedelta(days=4), *LEADERS_CHAT, "text", "🚨 …\n• PA-0001"))
+    for sent in wire.sent:
+        wire.by_chat[sent.channel, sent.chat_id].append(sent)
+    # A reminder before the case fell due does not count.
+    assert ladder([case], wire, catalog, rules, end).missed == ["PA-0001 not nudged"]
+    # Escalated three days after the due time: its digest may come a day later than the
+    # ladder's slack, so a month ending before that asks for no 🚨 yet.
+    short = ladder([case], Wire(), catalog, rules, due + timedelta(days=3, hours=13))
+    assert (short.overdue, short.due_for_escalation) == (1, 0)

@@ -48,6 +48,9 @@ class CasePlan:
     confirmed_at: datetime | None = None
     disputed_at: datetime | None = None
     events: list[str] = field(default_factory=list)
+    # When each step that starts or stops the case's clock happened: acked, asked, answered,
+    # resolved, disputed (a case may be resolved twice), oldest first.
+    history: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.simulate.org import Organisation
+from bot.simulate.org import LEADERS_CHAT, STAFF_CHAT, Organisation
 from bot.simulate.plan import CasePlan, PollPlan
 from bot.simulate.run import Month
 from bot.simulate.tally import (
@@ -16,21 +16,25 @@ from bot.simulate.tally import (
     Ladder,
     Tally,
     Target,
+    due_time,
     expected_status,
     host_group,
     hot_latencies,
     ladder,
+    lateness,
     percentile,
     rate_peaks,
     share,
     told_outcome,
 )
 from bot.simulate.wire import Wire
+from handlers.slaclock import effective_due
 from scheduler.delivery import DEFAULT_LIMITS
 from scheduler.nudges import load_rules
 from storage import admin, outbox
 from storage.pollresults import compliance, response_rate
 from storage.polls import all_polls, rounds_of
+from storage.scoreboard import case_events, due_times
 
 HOT_ALERT_SECONDS = 5.0
 
@@ -54,6 +58,7 @@ class MonthResult:
     end: datetime
     jobs_run: list[tuple[str, datetime]] = field(default_factory=list)
     polls_done: list[tuple[PollPlan, str, datetime]] = field(default_factory=list)
+    restarts: list[datetime] = field(default_factory=list)  # the server back after a scenario
 
     @property
     def ok(self) -> bool:
@@ -72,18 +77,19 @@ def case_figures(month: Month) -> dict[str, Any]:
     done = _hours([c.resolved_at - c.filed_at for c in filed if c.resolved_at and c.filed_at])
     latencies, missing = hot_latencies(month.cases, month.wire)
     finished, told = told_outcome(month.cases, month.wire)
-    catalog = month.core.catalog
     on_time = due_seen = 0
     for c in filed:
-        if c.acked_at is None or c.rejected_at is not None:
+        due = due_time(c, month.core.catalog)
+        if due is None or c.rejected_at is not None:
             continue
-        urgency = "hot" if c.hot else "normal"
-        hours = catalog.due_hours(catalog.categories[c.category].code, urgency)
-        due = c.acked_at + timedelta(hours=hours)
-        if c.resolved_at is None and due > month.end:
-            continue  # not due yet, not resolved: neither on time nor late
+        late = lateness(c, due, month.end).open_late  # the clock paused while it waited
+        resolved = c.resolved_at is not None and not (
+            c.disputed_at is not None and c.disputed_at > c.resolved_at
+        )
+        if not resolved and not late:
+            continue  # not due yet (or waiting for the reporter), not resolved
         due_seen += 1
-        on_time += c.resolved_at is not None and c.resolved_at <= due
+        on_time += resolved and not late
     return {
         "hot_alerts": len(latencies) + missing,
         "hot_alerts_missing": missing,
@@ -207,6 +213,57 @@ def targets(month: Month, figures: dict[str, Any], lad: Ladder) -> list[Target]:
     ]
 
 
+def _when(moment: datetime | None, month: Month) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(month.core.settings.tz).strftime("%d/%m %H:%M")
+
+
+async def ladder_facts(month: Month, lad: Ladder) -> dict[str, list[str]]:
+    """For each case the ladder check missed: what the simulator did to it, the due time as the
+    tally and as the product count it, its status changes, and the ⏰/🚨 messages naming it.
+    The product's SLA code is used here only to show its side, never to judge."""
+    codes = lad.missed_codes
+    by_code = {c.code: c for c in month.cases if c.code in codes}
+    async with month.core.sessions() as session:
+        dues = await due_times(session, codes)
+        events = await case_events(session, [i for i, _ in dues.values()])
+    facts: dict[str, list[str]] = {}
+    for code in codes:
+        case, (rid, due_at) = by_code[code], dues.get(code, (0, None))
+        evs = events.get(rid, [])
+        handled = case.resolved_at or month.end
+        tally_due = due_time(case, month.core.catalog)
+        late = lateness(case, tally_due, month.end) if tally_due else None
+        steps = ", ".join(f"{_when(at, month)} {what}" for at, what in case.history)
+        lines = [
+            f"{'hot' if case.hot else 'normal'}, {case.department.code}; filed "
+            f"{_when(case.filed_at, month)}; {steps}",
+            f"due: tally {_when(tally_due, month)}, late while open "
+            f"{late.open_late if late else '-'} from {_when(late.since if late else None, month)}; "
+            f"product: set {_when(due_at, month)}, effective at {_when(handled, month)} "
+            f"{_when(effective_due(due_at, evs, handled), month)}",
+            "events: "
+            + "; ".join(
+                f"{_when(e.at, month)} {e.action} {e.from_status}→{e.to_status}" for e in evs
+            ),
+        ]
+        chats = {
+            (case.department.channel, case.department.chat_id): "dept",
+            STAFF_CHAT: "staff",
+            LEADERS_CHAT: "leaders",
+        }
+        for chat, name in chats.items():
+            sends = [
+                f"{_when(s.at, month)} {s.text.splitlines()[0][:60]!r}"
+                for s in month.wire.to(*chat)
+                if code in s.text and ("⏰" in s.text or "🚨" in s.text)
+            ]
+            lines.append(f"⏰/🚨 to {name}: {'; '.join(sends) or 'none'}")
+        facts[code] = lines
+    return facts
+
+
 async def collect(month: Month) -> MonthResult:
     tally = Tally.of(
         month.cases, timedelta(days=month.core.settings.case_autoclose_days), month.end
@@ -215,7 +272,9 @@ async def collect(month: Month) -> MonthResult:
     tally.sitreps_filed = sum(p.kind == "sitrep" for p, _, _ in month.poll_done)
     figures = case_figures(month)
     rules = load_rules(month.core.settings.data_file("nudges.yaml"))
-    lad = ladder(month.cases, month.wire, month.core.catalog, rules, month.end)
+    lad = ladder(month.cases, month.wire, month.core.catalog, rules, month.end, month.digests_from)
+    if lad.missed:
+        lad.facts = await ladder_facts(month, lad)
     goals = targets(month, figures, lad)
     poll_figures, checks = await poll_checks(month)
     figures.update(poll_figures)
@@ -241,4 +300,5 @@ async def collect(month: Month) -> MonthResult:
         month.end,
         month.jobs_run,
         month.poll_done,
+        month.restarts,
     )

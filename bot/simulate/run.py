@@ -120,6 +120,13 @@ class Month:
     def absent_until(self, case: CasePlan, when: datetime) -> datetime | None:
         return self._window("absent", when, self.org.departments.index(case.department))
 
+    @property
+    def digests_from(self) -> datetime:
+        """Digests run from here on (a small scale runs only the last days' to stay fast)."""
+        if self.scale.digest_days is None:
+            return self.start
+        return max(self.start, self.end - timedelta(days=self.scale.digest_days))
+
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> None:
         settings = self.core.settings
@@ -142,9 +149,7 @@ class Month:
     def _plan_jobs(self) -> None:
         settings = self.core.settings
         triggers = load_schedules(settings.data_file("schedules.yaml"), settings.tz)
-        digests_from = self.start
-        if self.scale.digest_days is not None:
-            digests_from = max(self.start, self.end - timedelta(days=self.scale.digest_days))
+        digests_from = self.digests_from
         for name, trigger in triggers.items():
             if name in self.scale.skip_jobs:
                 continue
@@ -256,6 +261,7 @@ class Month:
         staff = self.org.staff[case.n % len(self.org.staff)]
         await actors.staff_act(self.core, self.wire, staff, case, Action.ACKNOWLEDGE)
         case.acked_at = self.now()
+        case.history.append((self.now(), "acked"))
         await self.drain()  # the card's new buttons
         if case.outcome == "reject":
             await actors.staff_act(self.core, self.wire, staff, case, Action.REJECT, actors.NOTE)
@@ -279,6 +285,7 @@ class Month:
                 self.core, self.wire, dept, case, Action.ASK, actors.QUESTION
             )
             case.asked_at = self.now()
+            case.history.append((self.now(), "asked"))
             if case.answers:
                 self.at(self.later(self.rng.uniform(1, 30)), lambda: self._answer_question(case))
             self.at(self.now() + case.handle_after * 2 / 3, lambda: self._department(case))
@@ -287,6 +294,7 @@ class Month:
             return  # never handled: overdue, nudged, escalated
         await actors.department_act(self.core, self.wire, dept, case, Action.RESOLVE, actors.NOTE)
         case.resolved_at = self.now()
+        case.history.append((self.now(), "resolved"))
         case.events.append("resolved")
         says = "never" if case.disputed_at else case.reporter_says
         if says != "never":
@@ -295,6 +303,7 @@ class Month:
     async def _answer_question(self, case: CasePlan) -> None:
         await actors.reporter_answer(self.core, self.wire, case)
         case.events.append("answered")
+        case.history.append((self.now(), "answered"))
 
     async def _reporter_says(self, case: CasePlan, says: str) -> None:
         action = Action.CONFIRM if says == "confirm" else Action.DISPUTE
@@ -303,6 +312,7 @@ class Month:
             case.confirmed_at = self.now()
             return
         case.disputed_at = self.now()  # reopened: the department tries again
+        case.history.append((self.now(), "disputed"))
         self.at(self.later(self.rng.uniform(12, 72)), lambda: self._department(case))
 
     async def _answer(self, poll: PollPlan, round_id: str) -> None:

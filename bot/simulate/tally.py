@@ -19,6 +19,10 @@ from scheduler.nudges import NudgeRules
 # A nudge or an escalation due while quiet hours hold it back goes out in the morning; the
 # checks give the ladder this much slack past each rung (9.5 quiet hours, the job's 15 minutes).
 LADDER_SLACK = timedelta(hours=12)
+# A normal case is escalated in the leaders' daily digest (nudges.yaml), a hot one by an alert:
+# the normal one's 🚨 may come up to a day after the ladder reached it.
+DIGEST_SLACK = timedelta(days=1)
+ZERO = timedelta(0)
 ENTERPRISE_HOSTS = ("private_enterprise", "state_enterprise_majority", "state_enterprise_minority")
 
 
@@ -147,37 +151,93 @@ class Ladder:
     nudged: int = 0
     due_for_escalation: int = 0
     escalated: int = 0
-    missed: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)  # "PA-0042 not nudged", "… not escalated"
+    # Per missed case, the facts that explain it (filled by result.collect from the database).
+    facts: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def missed_codes(self) -> list[str]:
+        return sorted({m.split()[0] for m in self.missed})
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """How long a case was open past its due time, by the rules (the SLA clock pauses while
+    the case waits for the reporter), and when it first was."""
+
+    open_late: timedelta
+    since: datetime | None
+
+
+def lateness(case: CasePlan, due: datetime, end: datetime) -> Lateness:
+    """From the simulator's own record of the case (never the product's SLA code): the clock
+    runs from acknowledgement; asking the reporter stops it until the answer (or the
+    department's next step, if that comes first) and the effective due time moves on by as
+    long; a resolution stops the case being open until a dispute reopens it (the due time
+    stays: the product does not move it, so a reopened case may be late at once)."""
+    waited = late = timedelta(0)
+    since: datetime | None = None
+    state, mark = "running", case.acked_at
+    for at, what in [*sorted(case.history, key=lambda h: h[0]), (end, "end")]:
+        if mark is None or at < mark or what == "acked":
+            continue
+        if state == "running" and what in ("asked", "resolved", "end"):
+            start = max(mark, due + waited)  # past the due time as it stood
+            if at > start:
+                late += at - start
+                since = since or start
+        elif state == "waiting" and what in ("answered", "resolved", "end"):
+            waited += at - mark
+        elif not (state == "done" and what == "disputed"):
+            continue  # a late answer to a resolved case, or a second question: no change
+        state = {"asked": "waiting", "resolved": "done", "end": "done"}.get(what, "running")
+        mark = at
+    return Lateness(late, since)
+
+
+def due_time(case: CasePlan, catalog: Catalog) -> datetime | None:
+    """The due time set at acknowledgement: the category's hours for the case's urgency."""
+    if case.acked_at is None:
+        return None
+    code = catalog.categories[case.category].code
+    return case.acked_at + timedelta(hours=catalog.due_hours(code, "hot" if case.hot else "normal"))
 
 
 def ladder(
-    cases: list[CasePlan], wire: Wire, catalog: Catalog, rules: NudgeRules, end: datetime
+    cases: list[CasePlan],
+    wire: Wire,
+    catalog: Catalog,
+    rules: NudgeRules,
+    end: datetime,
+    digests_from: datetime | None = None,
 ) -> Ladder:
-    """An open case past due by a reminder interval (plus quiet-hour slack) must have been
-    reminded; past the escalation days, escalated to the leaders."""
+    """A case open past due by a reminder interval (plus quiet-hour slack) must have been
+    reminded; past the escalation days, escalated to the leaders (a normal case through the
+    digest, so not where the simulation ran no digest: `digests_from`)."""
     result = Ladder()
     leaders = [s for s in wire.to(*LEADERS_CHAT) if "🚨" in s.text]
     for case in cases:
-        if case.code is None or case.acked_at is None or case.rejected_at is not None:
+        due = due_time(case, catalog)
+        if case.code is None or due is None or case.rejected_at is not None:
             continue
         urgency = "hot" if case.hot else "normal"
-        category = catalog.categories[case.category].code
-        due = case.acked_at + timedelta(hours=catalog.due_hours(category, urgency))
-        handled = case.resolved_at or end
-        overdue_for = handled - due
+        late = lateness(case, due, end)
         repeat = timedelta(hours=rules.per(rules.overdue_repeat_hours, urgency))
-        if overdue_for < repeat + LADDER_SLACK:
+        if late.open_late < repeat + LADDER_SLACK or late.since is None:
             continue
         result.overdue += 1
-        if any(s.at > due for s in _department_or_staff(wire, case, "⏰")):
+        if any(s.at >= late.since for s in _department_or_staff(wire, case, "⏰")):
             result.nudged += 1
         else:
             result.missed.append(f"{case.code} not nudged")
         escalate = timedelta(days=rules.per(rules.escalate_after_days, urgency))
-        if overdue_for < escalate + LADDER_SLACK:
+        hot = urgency == "hot"
+        if late.open_late < escalate + LADDER_SLACK + (ZERO if hot else DIGEST_SLACK):
+            continue
+        if not hot and digests_from is not None and late.since + escalate < digests_from:
             continue
         result.due_for_escalation += 1
-        if any(case.code in s.text and s.at > due for s in leaders):
+        if any(case.code in s.text and s.at >= late.since for s in leaders):
             result.escalated += 1
         else:
             result.missed.append(f"{case.code} not escalated")
