@@ -85,7 +85,7 @@ def _not_started(poll: Any, tz: Any) -> str:
     from scheduler.polls import current_windows
 
     defn = PollDef.model_validate(poll.definition)
-    windows = current_windows(defn, datetime.now(UTC), tz)
+    windows = current_windows(defn, datetime.now(UTC), tz, imported=poll.updated_at)
     if not windows:
         return f"{poll.key}: no round yet. {_when_it_opens(defn, tz)}"
     return (
@@ -246,7 +246,7 @@ def _when_it_opens(defn: Any, tz: Any) -> str:
     from scheduler.polls import current_windows
 
     now = datetime.now(UTC)
-    if current_windows(defn, now, tz):
+    if current_windows(defn, now, tz, imported=now):  # just imported
         return "A round is open now: invitations go out within a minute while `grassroots run` is running."
     s = defn.schedule
     if defn.kind == "sitrep":

@@ -69,8 +69,12 @@ def _month_window(defn: PollDef, year: int, month: int, tz: ZoneInfo) -> Window:
     return Window(f"{year:04d}-{month:02d}", opens, due, closes)
 
 
-def current_windows(defn: PollDef, now: datetime, tz: ZoneInfo) -> list[Window]:
-    """The rounds that should be open at `now`."""
+def current_windows(
+    defn: PollDef, now: datetime, tz: ZoneInfo, imported: datetime | None = None
+) -> list[Window]:
+    """The rounds that should be open at `now`. A situation report's round already past its
+    due time when the poll was `imported` is not one: its contact points would be invited to
+    a report late before they could file it. The next round is their first."""
     s = defn.schedule
     window = timedelta(hours=s.window_hours)
     if defn.kind == "sitrep":
@@ -80,7 +84,11 @@ def current_windows(defn: PollDef, now: datetime, tz: ZoneInfo) -> list[Window]:
             _month_window(defn, py, pm, tz),
             _month_window(defn, local.year, local.month, tz),
         ]
-        return [w for w in candidates if w.opens_at <= now < w.closes_at]
+        return [
+            w
+            for w in candidates
+            if w.opens_at <= now < w.closes_at and (imported is None or imported < w.due_at)
+        ]
     if s.once is not None:
         opens = (s.once if s.once.tzinfo else s.once.replace(tzinfo=tz)).astimezone(UTC)
         closes = opens + window
@@ -116,13 +124,39 @@ def _how_to_start(t: Translator, channel: str) -> str:
     return t("Press the button or send /poll to start.")
 
 
+def _invitation(t: Translator, defn: PollDef, w: Window, late: bool, tz: ZoneInfo) -> str:
+    if late:
+        return t(
+            "📝 The situation report for {period} is open: {title}. It was due at {due}, so it is already late: please file it as soon as you can.",
+            period=w.period,
+            title=pick(defn.title, t.locale),
+            due=_when(w.due_at, tz),
+        )
+    if defn.kind == "sitrep":
+        return t(
+            "📝 The situation report for {period} is open: {title}. It is due at {due}.",
+            period=w.period,
+            title=pick(defn.title, t.locale),
+            due=_when(w.due_at, tz),
+        )
+    return t(
+        "📊 New poll: {title}. Please answer by {deadline}.",
+        title=pick(defn.title, t.locale),
+        deadline=_when(w.closes_at, tz),
+    )
+
+
 # -- opening ---------------------------------------------------------------------------------------
 async def open_round(ctx: JobContext, poll: Poll, w: Window) -> int:
     """Create the round, its invitations and the invitation messages in one transaction."""
     defn = PollDef.model_validate(poll.definition)
     tz = ctx.settings.tz
+    now = datetime.now(UTC)
+    late = defn.kind == "sitrep" and w.due_at <= now  # owed while the server was down
+    # A late round opens now: the reminders it missed are not sent on top of its invitation.
+    opens = now if late else w.opens_at
     async with ctx.sessions() as session, session.begin():
-        rnd = await create_round(session, poll, w.period, w.opens_at, w.due_at, w.closes_at)
+        rnd = await create_round(session, poll, w.period, opens, w.due_at, w.closes_at)
         if rnd is None:
             return 0
         assert rnd.id is not None
@@ -131,19 +165,7 @@ async def open_round(ctx: JobContext, poll: Poll, w: Window) -> int:
         invitations = []
         for r in await recipients(session, [pid for pid, _ in people]):
             t = ctx.translations(r.locale)
-            if defn.kind == "sitrep":
-                head = t(
-                    "📝 The situation report for {period} is open: {title}. It is due at {due}.",
-                    period=w.period,
-                    title=pick(defn.title, t.locale),
-                    due=_when(w.due_at, tz),
-                )
-            else:
-                head = t(
-                    "📊 New poll: {title}. Please answer by {deadline}.",
-                    title=pick(defn.title, t.locale),
-                    deadline=_when(w.closes_at, tz),
-                )
+            head = _invitation(t, defn, w, late, tz)
             intro = pick(defn.intro, t.locale) if defn.intro else ""
             text = "\n\n".join(p for p in (head, intro, _how_to_start(t, r.channel)) if p)
             invitations.append(
@@ -341,7 +363,7 @@ async def run_polls(ctx: JobContext) -> int:
         polls = await active_polls(session)
     for poll in polls:
         defn = PollDef.model_validate(poll.definition)
-        for w in current_windows(defn, now, tz):
+        for w in current_windows(defn, now, tz, imported=poll.updated_at):
             done += await open_round(ctx, poll, w)
     async with ctx.sessions() as session:
         rounds = await open_rounds(session)
