@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,9 @@ _REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 _DOWN = re.compile(r"^down_revision\b[^=]*=\s*(.+)$", re.MULTILINE)
 _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 
-# The staff-facing listing of storage.admin.list_reports: no reporter identity at all.
-_REPORTS = (
+# The staff-facing report listing, one query for both paths (this one and
+# storage.admin.list_reports, which runs it on its session): no reporter identity at all.
+REPORTS_LISTING = (
     "SELECT r.code, r.created_at, r.status, r.category, r.urgency, u.code, u.name, "
     "r.anonymity, r.channel, r.description FROM report r "
     "LEFT OUTER JOIN org_unit u ON r.unit_id = u.id ORDER BY r.id DESC LIMIT {limit}"
@@ -172,7 +173,7 @@ async def list_reports(
         )
         if found != heads or not await _seals_open(fetch, keys):
             return None
-        return await fetch(_REPORTS.format(limit=int(limit)))
+        return await fetch(REPORTS_LISTING.format(limit=int(limit)))
 
     path = _sqlite_path(database_url)
     if path is not None:
@@ -181,8 +182,11 @@ async def list_reports(
         rows = await _with_postgresql(database_url, read)
     else:
         return None
-    if rows is None:
-        return None
+    return None if rows is None else listing(rows)
+
+
+def listing(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """REPORTS_LISTING's rows as the listing's dicts, the time in ISO form (UTC)."""
     listed = [dict(zip(_KEYS, row, strict=True)) for row in rows]
     for row in listed:
         row["created_at"] = _utc(row["created_at"]).isoformat()
