@@ -11,11 +11,32 @@ from pathlib import Path
 
 from handlers.types import Inbound
 
+CHUNK = 64 * 1024  # bytes read and written at a time
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to about 160 MB; more is refused
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic"})
 # Of these stored files received in this conversation (channel, user id), the ones nothing holds
 # (Dispatcher.unheld_files, which asks storage).
 UnheldFiles = Callable[[list[str], tuple[str, str]], Awaitable[list[str]]]
+
+
+async def save_capped(target: Path, read: Callable[[], Awaitable[bytes]], limit: int) -> int:
+    """Write what `read` gives (b"" at the end) to `target`, its folder made, stopping once
+    past `limit` bytes, so an oversized file never fills the disk. Returns the bytes read:
+    more than `limit` means it was too large, and the partial file is already gone."""
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+    size = 0
+    fh = await asyncio.to_thread(target.open, "wb")
+    try:
+        while chunk := await read():
+            size += len(chunk)
+            if size > limit:
+                break
+            await asyncio.to_thread(fh.write, chunk)
+    finally:
+        await asyncio.to_thread(fh.close)
+    if size > limit:
+        await asyncio.to_thread(target.unlink, True)
+    return size
 
 
 def new_attachment_path(suffix: str) -> Path:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 
 from bot.channels.context import ChannelContext
-from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.files import CHUNK, new_attachment_path, save_capped, scrub_image
 from bot.channels.http import client_address, parse_json, read_capped
 from bot.render import numbered_text
 from handlers.callbacks import Kind, kind_of
@@ -322,19 +322,10 @@ class WebChat:
         suffix = Path(name).suffix.lower()[:10] or ".bin"
         rel = new_attachment_path(suffix)
         target = self.ctx.attachments_dir / rel
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        size = 0
-        fh = await asyncio.to_thread(target.open, "wb")
-        try:
-            while chunk := await part.read_chunk(64 * 1024):
-                size += len(chunk)
-                if size > self.ctx.max_attachment_bytes:
-                    break
-                await asyncio.to_thread(fh.write, chunk)
-        finally:
-            await asyncio.to_thread(fh.close)
+        size = await save_capped(
+            target, lambda: part.read_chunk(CHUNK), self.ctx.max_attachment_bytes
+        )
         if size > self.ctx.max_attachment_bytes:
-            await asyncio.to_thread(target.unlink, True)
             return None
         if kind == MediaKind.PHOTO and not await asyncio.to_thread(scrub_image, target):
             await asyncio.to_thread(target.unlink, True)

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.channels.context import ChannelContext
 from bot.channels.deferral import DeferredReplies
-from bot.channels.files import new_attachment_path, scrub_image
+from bot.channels.files import CHUNK, new_attachment_path, save_capped, scrub_image
 from bot.channels.http import parse_json, read_capped
 from bot.channels.inflight import InFlight, Stopping
 from bot.channels.polling import IdleBackoff, start_poll, stop_poll
@@ -344,22 +344,14 @@ class ZaloChannel:
                     return Media(MediaKind.PHOTO, mime=mime, size=declared, too_large=True)
                 rel = new_attachment_path(_suffix(mime, url))
                 target = self.ctx.attachments_dir / rel
-                await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-                fh = await asyncio.to_thread(target.open, "wb")
-                try:
-                    async for chunk in resp.content.iter_chunked(64 * 1024):
-                        size += len(chunk)
-                        if size > self.ctx.max_attachment_bytes:
-                            break
-                        await asyncio.to_thread(fh.write, chunk)
-                finally:
-                    await asyncio.to_thread(fh.close)
+                size = await save_capped(
+                    target, lambda: resp.content.read(CHUNK), self.ctx.max_attachment_bytes
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             if target is not None:
                 await asyncio.to_thread(target.unlink, True)
             raise DownloadFailed(type(exc).__name__) from None
         if size > self.ctx.max_attachment_bytes:
-            await asyncio.to_thread(target.unlink, True)
             return Media(MediaKind.PHOTO, mime=mime, size=size, too_large=True)
         if not await asyncio.to_thread(scrub_image, target):  # too many pixels to open
             await asyncio.to_thread(target.unlink, True)
