@@ -289,6 +289,14 @@ class RunningChannel:
     stop_receiving: Callable[[], Awaitable[None]] | None = None
 
 
+def polling(channel: Any) -> RunningChannel:
+    """A channel that long-polls its updates (Telegram's, Zalo's): no routes; it prepares once
+    the web server is up and fetches only while this instance leads."""
+    return RunningChannel(
+        channel, [], channel.prepare_polling, channel.stop, channel.receive, channel.stop_receiving
+    )
+
+
 def web_chat(core: Core, context: ChannelContext) -> RunningChannel:
     settings = core.settings
     chat = WebChat(
@@ -312,14 +320,7 @@ def telegram(core: Core, context: ChannelContext) -> RunningChannel:
     )
     channel = TelegramChannel(app, context, core.engine.command_menu())
     if settings.telegram_mode != ChannelMode.WEBHOOK:
-        return RunningChannel(
-            channel,
-            [],
-            channel.prepare_polling,
-            channel.stop,
-            channel.receive,
-            channel.stop_receiving,
-        )
+        return polling(channel)
     secret = settings.telegram_webhook_secret
     start = functools.partial(
         channel.start_webhook, f"{settings.public_url}/telegram/webhook", secret
@@ -334,14 +335,7 @@ def zalo(core: Core, context: ChannelContext) -> RunningChannel:
     client = ZaloBotClient(settings.zalo_bot_token, api_url=settings.zalo_api_url)
     channel = ZaloChannel(client, context)
     if settings.zalo_mode != ChannelMode.WEBHOOK:
-        return RunningChannel(
-            channel,
-            [],
-            channel.prepare_polling,
-            channel.stop,
-            channel.receive,
-            channel.stop_receiving,
-        )
+        return polling(channel)
     secret = settings.zalo_webhook_secret
     start = functools.partial(channel.start_webhook, f"{settings.public_url}/zalo/webhook", secret)
     return RunningChannel(channel, [channel.webhook_route(secret)], start, channel.stop)
