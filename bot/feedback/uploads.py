@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader
 
-from bot.channels.files import MAX_PIXELS, new_attachment_path, scrub_image
+from bot.channels.files import MAX_PIXELS, new_attachment_path, save_capped, scrub_image
 from handlers.i18n import N_
 
 CHUNK = 64 * 1024
@@ -141,24 +141,19 @@ async def receive_file(
         )
     rel = new_attachment_path(suffix)
     target = root / rel
-    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-    size = 0
-    head = b""
-    fh = await asyncio.to_thread(target.open, "wb")
-    try:
-        while chunk := await part.read_chunk(CHUNK):
-            if len(head) < 16:
-                head += chunk[:16]
-            size += len(chunk)
-            if size > budget:
-                break
-            await asyncio.to_thread(fh.write, chunk)
-    finally:
-        await asyncio.to_thread(fh.close)
+    head = bytearray()
+
+    async def read() -> bytes:  # its first bytes say what the file really is
+        chunk = await part.read_chunk(CHUNK)
+        if len(head) < 16:
+            head.extend(chunk[:16])
+        return chunk
+
+    size = await save_capped(target, read, budget)
     try:
         if size > budget:
             raise UploadRefused(TOO_LARGE, mb=megabytes(total_limit))
-        if size == 0 or not file_type.looks_right(head):
+        if size == 0 or not file_type.looks_right(bytes(head)):
             raise UploadRefused(DAMAGED, name=name)
         if file_type.kind == "photo":
             await asyncio.to_thread(_clean_photo, target, name)
