@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import String, bindparam, delete, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
+from sqlalchemy.sql import Executable
+from sqlmodel import col
 
 from storage.models import Conversation, InboundUpdate, utcnow
+from storage.prebuilt import Insert, dialect_of, per_dialect, run
 from storage.seal import sealer_of
 
 # Parts of the state that can name a person's reports (the /my list, the case a reporter is
@@ -44,8 +44,10 @@ def one_writer(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return bind is not None and bind.dialect.name == "sqlite"
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
+# One 64-bit key (hashtextextended); a collision only makes two people wait for each other.
+_HOLD = sa_select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=String), 0))
+)
 
 
 async def hold_person(
@@ -55,11 +57,9 @@ async def hold_person(
     the transaction's and ends with it. Only PostgreSQL needs it: SQLite has one process,
     whose in-process lock (bot/locks.py) already serialises a person, and one writer.
     With "row" the lock is taken by `load_conversation(..., for_update=True)` instead."""
-    if how != "advisory" or _dialect(session) != "postgresql":
+    if how != "advisory" or dialect_of(session) != "postgresql":
         return
-    key = f"person:{channel}:{user_id}"
-    # One 64-bit key (hashtextextended); a collision only makes two people wait for each other.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    await run(session, _HOLD, {"key": f"person:{channel}:{user_id}"})
 
 
 def retryable(exc: BaseException) -> bool:
@@ -70,17 +70,28 @@ def retryable(exc: BaseException) -> bool:
     return code in RETRYABLE_SQLSTATES
 
 
+def _claim(insert: Insert) -> Executable:
+    return (
+        insert(_updates)
+        .values(
+            channel=bindparam("channel"),
+            update_key=bindparam("update_key"),
+            received_at=bindparam("received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+    )
+
+
+_updates = InboundUpdate.__table__  # type: ignore[attr-defined]
+_CLAIM = per_dialect(_claim)
+
+
 async def claim_update(session: AsyncSession, channel: str, update_key: str) -> bool:
     """Record the update; False when it was seen before (a replay or a webhook retry).
     One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips on the hot path."""
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    stmt = (
-        insert(InboundUpdate)
-        .values(channel=channel, update_key=update_key, received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
-    )
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    params = {"channel": channel, "update_key": update_key, "received_at": utcnow()}
+    result = await run(session, _CLAIM[dialect_of(session)], params)
+    return bool(result.rowcount)
 
 
 class StateRow(NamedTuple):
@@ -91,6 +102,39 @@ class StateRow(NamedTuple):
 
 
 _conversations = Conversation.__table__  # type: ignore[attr-defined]
+_c = _conversations.c
+_LOAD = sa_select(_c.id, _c.version, _c.state).where(
+    _c.channel == bindparam("channel"), _c.user_id == bindparam("user_id")
+)
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+
+
+def _create(insert: Insert) -> Executable:
+    return (
+        insert(_conversations)
+        .values(
+            channel=bindparam("channel"),
+            user_id=bindparam("user_id"),
+            chat_id=bindparam("chat_id"),
+            state=bindparam("state"),
+            version=1,
+            updated_at=bindparam("updated_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+    )
+
+
+_CREATE = per_dialect(_create)
+_SAVE = (
+    update(_conversations)
+    .where(_c.id == bindparam("row_id"), _c.version == bindparam("row_version"))
+    .values(
+        state=bindparam("state"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+        chat_id=bindparam("chat_id"),
+    )
+)
 
 
 async def load_conversation(
@@ -98,12 +142,10 @@ async def load_conversation(
 ) -> tuple[StateRow | None, dict[str, Any]]:
     """The person's state; `for_update` (PostgreSQL) also holds the row until commit, so a
     second instance's event for them waits here and then reads what this one saved.
-    Core statements, not ORM entities: this runs on every event (see docs/performance.md)."""
-    c = _conversations.c
-    stmt = sa_select(c.id, c.version, c.state).where(c.channel == channel, c.user_id == user_id)
-    if for_update and _dialect(session) == "postgresql":
-        stmt = stmt.with_for_update()
-    found = (await session.execute(stmt)).first()
+    Prebuilt Core statements: this runs on every event (see docs/performance.md)."""
+    locking = for_update and dialect_of(session) == "postgresql"
+    params = {"channel": channel, "user_id": user_id}
+    found = (await run(session, _LOAD_FOR_UPDATE if locking else _LOAD, params)).first()
     if found is None:
         return None, {}
     state = dict(found.state)
@@ -131,31 +173,26 @@ async def save_conversation(
     chat_id: str,
     state: dict[str, Any],
 ) -> None:
-    state = _sealed(session, state)
-    c = _conversations.c
+    params = {
+        "chat_id": chat_id,
+        "state": _sealed(session, state),
+        "updated_at": utcnow(),
+    }
     if row is None:
-        insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-        stmt = (
-            insert(_conversations)
-            .values(
-                channel=channel,
-                user_id=user_id,
-                chat_id=chat_id,
-                state=state,
-                version=1,
-                updated_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+        created = await run(
+            session,
+            _CREATE[dialect_of(session)],
+            {**params, "channel": channel, "user_id": user_id},
         )
-        if not (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+        if not created.rowcount:
             raise ConcurrentUpdate(user_id)  # another instance saved this person first
         return
-    result = await session.execute(
-        update(_conversations)
-        .where(c.id == row.id, c.version == row.version)
-        .values(state=state, version=row.version + 1, updated_at=utcnow(), chat_id=chat_id)
+    saved = await run(
+        session,
+        _SAVE,
+        {**params, "row_id": row.id, "row_version": row.version, "version": row.version + 1},
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if saved.rowcount != 1:
         raise ConcurrentUpdate(user_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, text
+from sqlalchemy import bindparam, delete, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from storage.liveness import HELD, NAMESPACE
 from storage.models import InboxUpdate, OutboxMessage, utcnow
+from storage.prebuilt import run
 
 
 async def store(
@@ -73,14 +74,16 @@ async def waiting(
     return [(key, dict(payload)) for key, payload in (await session.execute(stmt)).all()]
 
 
+_DONE = delete(InboxUpdate).where(
+    col(InboxUpdate.channel) == bindparam("channel"),
+    col(InboxUpdate.update_key) == bindparam("key"),
+)
+
+
 async def done(session: AsyncSession, channel: str, key: str) -> bool:
-    """Forget a handled update; whether it was still kept."""
-    result = await session.execute(
-        delete(InboxUpdate).where(
-            col(InboxUpdate.channel) == channel, col(InboxUpdate.update_key) == key
-        )
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    """Forget a handled update; whether it was still kept. Prebuilt: runs on every event."""
+    result = await run(session, _DONE, {"channel": channel, "key": key})
+    return bool(result.rowcount)
 
 
 async def queued_for(session: AsyncSession, channel: str, chat_id: str) -> int:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from handlers.ports import PersonView
 from storage.models import Department, Identity, OrgUnit, Person
 from storage.org import department_code, unit_code
+from storage.prebuilt import run
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,41 @@ class Placement:
     unit: str  # unit code; "" for none
     department: str
     can_reveal: bool
+
+
+# Who is talking, by their identity on a channel: asked on every inbound event, so built once.
+_TALKING = (
+    sa_select(
+        col(Person.id),
+        col(Person.display_name),
+        col(Person.role),
+        col(OrgUnit.code),
+        col(Person.locale),
+        col(Person.last_channel),
+    )
+    .join(Identity, col(Identity.person_id) == col(Person.id))
+    .join(OrgUnit, col(OrgUnit.id) == col(Person.unit_id), isouter=True)
+    .where(
+        col(Identity.channel) == bindparam("channel"),
+        col(Identity.external_id) == bindparam("external_id"),
+    )
+)
+
+
+async def talking(session: AsyncSession, channel: str, external_id: str) -> PersonView | None:
+    """The person behind an identity, as the core sees them; None for a stranger."""
+    params = {"channel": channel, "external_id": external_id}
+    row = (await run(session, _TALKING, params)).first()
+    if row is None:
+        return None
+    return PersonView(
+        id=row.id,
+        display_name=row.display_name,
+        role=row.role,
+        unit_code=row.code,
+        locale=row.locale,
+        last_channel=row.last_channel,
+    )
 
 
 async def channels_of(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import BigInteger, bindparam, case, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 from sqlmodel import col, select
 
 from storage.models import RateHit, RateWindow
+from storage.prebuilt import Insert, dialect_of, per_dialect, run
 
 _windows = RateWindow.__table__  # type: ignore[attr-defined]
 
@@ -57,26 +57,32 @@ async def prune(session: AsyncSession) -> None:
     await session.execute(delete(RateWindow).where(col(RateWindow.expires_ms) <= now_ms))
 
 
-async def bump(session: AsyncSession, key: str, window: timedelta) -> int:
-    """Count one event under `key` and return how many its current window holds, this one
-    included. A window starts at the first event after the last one ended (fixed windows:
-    a burst straddling two may reach twice the limit, never more). One upsert, no read."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    now = int(time.time() * 1000)
-    span = max(1, int(window.total_seconds() * 1000))
-    ended = _windows.c.started_ms <= now - span
-    stmt = (
+def _bump(insert: Insert) -> Executable:
+    ended = _windows.c.started_ms <= bindparam("ended_before", type_=BigInteger)
+    now, expires = bindparam("now", type_=BigInteger), bindparam("expires", type_=BigInteger)
+    return (
         insert(_windows)
-        .values(key=key[:200], started_ms=now, hits=1, expires_ms=now + span)
+        .values(key=bindparam("key"), started_ms=now, hits=1, expires_ms=expires)
         .on_conflict_do_update(
             index_elements=["key"],
             set_={
                 "hits": case((ended, 1), else_=_windows.c.hits + 1),
                 "started_ms": case((ended, now), else_=_windows.c.started_ms),
-                "expires_ms": case((ended, now + span), else_=_windows.c.expires_ms),
+                "expires_ms": case((ended, expires), else_=_windows.c.expires_ms),
             },
         )
         .returning(_windows.c.hits)
     )
-    return int((await session.execute(stmt)).scalar_one())
+
+
+_BUMP = per_dialect(_bump)  # built once: it runs on every inbound event
+
+
+async def bump(session: AsyncSession, key: str, window: timedelta) -> int:
+    """Count one event under `key` and return how many its current window holds, this one
+    included. A window starts at the first event after the last one ended (fixed windows:
+    a burst straddling two may reach twice the limit, never more). One upsert, no read."""
+    now = int(time.time() * 1000)
+    span = max(1, int(window.total_seconds() * 1000))
+    params = {"key": key[:200], "now": now, "ended_before": now - span, "expires": now + span}
+    return int((await run(session, _BUMP[dialect_of(session)], params)).scalar_one())

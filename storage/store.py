@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -50,6 +49,7 @@ from storage.models import (
     utcnow,
 )
 from storage.outbox import enqueue
+from storage.people import talking
 from storage.polls import PollStore
 from storage.seal import (
     HIDDEN,
@@ -98,33 +98,8 @@ class SqlStore(PollStore):
         )
 
     async def person_for(self, channel: str, external_id: str) -> PersonView | None:
-        """One query on the hot path: every update asks who is talking."""
-        stmt = (
-            sa_select(
-                col(Person.id),
-                col(Person.display_name),
-                col(Person.role),
-                col(OrgUnit.code),
-                col(Person.locale),
-                col(Person.last_channel),
-            )
-            .join(Identity, col(Identity.person_id) == col(Person.id))
-            .join(OrgUnit, col(OrgUnit.id) == col(Person.unit_id), isouter=True)
-            .where(col(Identity.channel) == channel, col(Identity.external_id) == external_id)
-        )
-        row = (await self.session.execute(stmt)).first()
-        if row is None:
-            return None
-        person_id, name, role, unit_code, locale, last_channel = row
-        assert person_id is not None  # a primary key
-        return PersonView(
-            id=person_id,
-            display_name=name,
-            role=role,
-            unit_code=unit_code,
-            locale=locale,
-            last_channel=last_channel,
-        )
+        """One prebuilt query on the hot path: every update asks who is talking."""
+        return await talking(self.session, channel, external_id)
 
     async def find_invite(self, code: str) -> InviteView | None:
         stmt = select(Invite).where(Invite.code == code.strip().upper())
