@@ -249,10 +249,13 @@ async def escalate(ctx: JobContext, rnd: PollRound, now: datetime) -> int:
     """Late situation reports climb: the unit's secretary first, then the staff chat."""
     assert rnd.id is not None
     defn = PollDef.model_validate(rnd.definition)
+    # A round opened late (owed while the server was down) gives its contact points the same
+    # time from their invitation before anyone is told.
+    late_since = max(rnd.due_at, rnd.opens_at)
     steps = []
-    if now >= rnd.due_at + timedelta(hours=defn.escalation.secretary_after_hours):
+    if now >= late_since + timedelta(hours=defn.escalation.secretary_after_hours):
         steps.append("secretary")
-    if now >= rnd.due_at + timedelta(hours=defn.escalation.staff_after_hours):
+    if now >= late_since + timedelta(hours=defn.escalation.staff_after_hours):
         steps.append("staff")
     done = 0
     for step in steps:

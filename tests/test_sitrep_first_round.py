@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.app import Core
 from scheduler.polls import run_polls
 from storage.models import PollRound
-from tests.polls_helpers import POLLS, load_poll, outbox, person
+from tests.polls_helpers import POLLS, bind, load_poll, outbox, person
 from tests.test_cli_trust import cli
 from tests.test_sitreps import at
 
@@ -44,14 +44,21 @@ async def test_imported_before_the_due_day_the_current_round_opens(core: Core) -
 
 async def test_a_round_missed_while_down_opens_late_and_says_so(core: Core) -> None:
     await person(core, "k1", "contact", "U001", locale="en")
+    await person(core, "s1", "secretary", "U001")
+    await bind(core, "staff", "staff-room")
     with time_machine.travel(at(15, 9, month=10), tick=False) as clock:
         await load_poll(core, "sitrep-monthly", audience={"roles": ["contact"], "units": ["U001"]})
-        clock.move_to(at(29, 9, month=10))  # the server was down from the 19th to the 29th
-        assert await run_polls(core) == 1
-    assert await periods(core) == ["2026-10"]
-    invitation = (await outbox(core, "k1"))[0].payload["text"]
-    assert "was due at 17:00 28/10/2026" in invitation and "late" in invitation
-    assert "It is due at" not in invitation
+        clock.move_to(at(1, 9))  # the server was down from 19 October to 1 November
+        assert await run_polls(core) == 1  # the invitation alone: no reminder, nobody told yet
+        assert await periods(core) == ["2026-10"]
+        invitation = (await outbox(core, "k1"))[0].payload["text"]
+        assert "was due at 17:00 28/10/2026" in invitation and "late" in invitation
+        assert "It is due at" not in invitation
+        clock.move_to(at(3, 9, 1))  # two days after the late invitation: its secretary
+        await run_polls(core)
+        assert [m.chat_id for m in await outbox(core) if ":escalate:" in m.idempotency_key] == [
+            "s1"
+        ]
 
 
 async def test_the_operator_importing_after_the_due_day_is_told_when_it_opens(
