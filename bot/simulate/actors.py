@@ -124,9 +124,29 @@ async def reporter_reply(core: Core, wire: Wire, case: CasePlan, action: Action)
     raise SimulationError(f"{case.code}: the reporter was never asked whether it is resolved")
 
 
-async def reporter_answer(core: Core, wire: Wire, case: CasePlan) -> str:
+async def reporter_answer(core: Core, wire: Wire, case: CasePlan, waiting: bool = True) -> str:
+    """The reporter answers the question about this case: from the question's "answer" button
+    where there are buttons (someone with several cases waiting answers the one asked), typed
+    on a messenger without them. While the case waits for it, an answer the case did not take
+    is an error, not an answer: the tally's clock must not restart on it. (Once the department
+    has moved on, the late answer is just said.)"""
+    assert case.code is not None
     speaker = Speaker(core, wire, case.reporter)
+    if not waiting:
+        await speaker.say(ANSWER)
+        return speaker.reply_text()
+    buttons = [
+        data
+        for s in wire.to(case.reporter.channel, case.reporter.user_id)
+        if case.code in s.text
+        for data, _label in s.choices
+        if data.startswith("r:") and ":answer:" in data
+    ]
+    if buttons and not (case.typed or speaker.person.typed):
+        await speaker.tap(buttons[-1])
     await speaker.say(ANSWER)
+    if case.code not in speaker.reply_text():
+        raise SimulationError(f"{case.code}: the answer was not taken: {speaker.reply_text()!r}")
     return speaker.reply_text()
 
 

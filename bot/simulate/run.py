@@ -87,8 +87,9 @@ class Month:
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _seen: int = 0  # messages of the wire already looked at for invitations
 
-    @property
+    @functools.cached_property
     def rules(self) -> NudgeRules:
+        """The ladder's rules, read once (the file does not change during a run)."""
         return load_rules(self.core.settings.data_file("nudges.yaml"))
 
     def at(
@@ -301,7 +302,8 @@ class Month:
             self.at(self.later(self.rng.uniform(2, 48)), lambda: self._reporter_says(case, says))
 
     async def _answer_question(self, case: CasePlan) -> None:
-        await actors.reporter_answer(self.core, self.wire, case)
+        waiting = case.resolved_at is None  # the department has not moved on without it
+        await actors.reporter_answer(self.core, self.wire, case, waiting)
         case.events.append("answered")
         case.history.append((self.now(), "answered"))
 
