@@ -94,8 +94,9 @@ async def wait_for_leader(db_url: str, seconds: float, other_than: int | None = 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_kill_minus_nine_of_the_leader_mid_invitations_hands_over_within_15_s(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
+    db_url = migrated_db_url  # a copy of the worker's migrated database: no migrating here
     await seed(tmp_path, db_url)
     fake = SlowAnswers(rate_limit=RATE)
     await fake.start()

@@ -255,11 +255,13 @@ async def member_flow(
 
 @pytest.fixture
 async def cluster(
-    request: pytest.FixtureRequest, tmp_path: Path, db_url: str
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_db_url: str
 ) -> AsyncIterator[tuple[ClusterFake, Cluster]]:
     """`instances` processes and `members` registered members; (3, 200) unless the test
-    asks otherwise (indirect parametrization)."""
+    asks otherwise (indirect parametrization). The database starts as a copy of the worker's
+    migrated one."""
     instances, members = getattr(request, "param", (3, 200))
+    db_url = migrated_db_url
     fake = ClusterFake()
     await fake.start()
     # Migrate, seed, and create the seal key once, before the instances share them.

@@ -76,8 +76,9 @@ async def wait_until(condition: Any, seconds: float, what: str) -> None:
 
 
 async def test_kill_minus_nine_mid_delivery_loses_nothing_and_repeats_only_what_was_in_flight(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
+    db_url = migrated_db_url  # a copy of the worker's migrated database: no migrating here
     fake = SlowAnswers()
     await fake.start()
     core = await build_core(make_settings(tmp_path, db_url))
