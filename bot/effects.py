@@ -35,7 +35,7 @@ from storage import casecards
 from storage.casecards import CaseFacts
 from storage.db import Session, Sessions
 from storage.models import Attachment, OutboxMessage
-from storage.outbox import enqueue
+from storage.outbox import Queued, enqueue
 from storage.seal import HIDDEN
 
 
@@ -275,7 +275,7 @@ class CardDelivery:
         self.sessions = sessions
         self.effects = effects
 
-    async def prepare(self, row: OutboxMessage, payload: dict[str, Any]) -> dict[str, Any]:
+    async def prepare(self, row: Queued, payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("kind") != "card_edit":
             return payload
         async with self.sessions() as session:
@@ -287,7 +287,7 @@ class CardDelivery:
         return {**payload, "kind": "card"}
 
     def sent(
-        self, row: OutboxMessage, payload: dict[str, Any], message_id: str | None
+        self, row: Queued, payload: dict[str, Any], message_id: str | None
     ) -> Callable[[Session], Awaitable[None]] | None:
         if payload.get("kind") not in ("card", "card_edit") or not message_id:
             return None

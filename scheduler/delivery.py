@@ -22,6 +22,7 @@ from scheduler.telemetry import NO_TELEMETRY, Telemetry
 from storage import outbox
 from storage.db import Session, Sessions
 from storage.models import OutboxMessage, utcnow
+from storage.outbox import Queued
 from storage.seal import SEALED_CHANNEL, SealError, open_payload, resolve_sealed
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,11 @@ class DeliveryHooks(Protocol):
     """What the rest of the application does around a send (bot/effects.py `CardDelivery`:
     case cards edited in place); the worker itself knows nothing of what a payload means."""
 
-    async def prepare(self, row: OutboxMessage, payload: dict[str, Any]) -> dict[str, Any]:
+    async def prepare(self, row: Queued, payload: dict[str, Any]) -> dict[str, Any]:
         """The payload to send for this row."""
         ...
 
-    def sent(
-        self, row: OutboxMessage, payload: dict[str, Any], message_id: str | None
-    ) -> Extra | None:
+    def sent(self, row: Queued, payload: dict[str, Any], message_id: str | None) -> Extra | None:
         """Writes to make in the transaction that records the row as sent, if any."""
         ...
 
@@ -169,13 +168,12 @@ class DeliveryWorker:
         finally:
             await asyncio.shield(self.ledger.flush())
 
-    async def _deliver_one(self, row: OutboxMessage) -> bool:
+    async def _deliver_one(self, row: Queued) -> bool:
         """Send one row; False when it was not sent and its chat must wait.
 
         The row is marked "sending" (committed) before its request goes out and "sent" right
         after the answer, so after a crash only the rows then on the wire are in doubt.
         """
-        assert row.id is not None
         route = await self._route(row)
         if isinstance(route, bool):
             return route
@@ -195,10 +193,9 @@ class DeliveryWorker:
         and the last quarter is left for the commit."""
         return 0.75 * limiter.booked() if limiter is not None else 0.0
 
-    async def _route(self, row: OutboxMessage) -> tuple[Sender, str, RateLimiter | None] | bool:
+    async def _route(self, row: Queued) -> tuple[Sender, str, RateLimiter | None] | bool:
         """The sender, chat and rate limiter the row goes through now; or, when it cannot go
         now, what `_deliver_one` answers (True: settled for good, the chat goes on)."""
-        assert row.id is not None
         channel, chat_id = row.channel, row.chat_id
         if channel == SEALED_CHANNEL:
             target = await self._resolve(row)
@@ -219,10 +216,9 @@ class DeliveryWorker:
         return sender, chat_id, limiter
 
     async def _send(
-        self, row: OutboxMessage, sender: Sender, chat_id: str, limiter: RateLimiter | None
+        self, row: Queued, sender: Sender, chat_id: str, limiter: RateLimiter | None
     ) -> bool:
         """Send a claimed row and record the outcome."""
-        assert row.id is not None
         on_the_wire = False
         try:
             payload = dict(row.payload)
@@ -254,10 +250,9 @@ class DeliveryWorker:
         self.telemetry.delivered(row.channel, "sent")
         return True
 
-    async def _resolve(self, row: OutboxMessage) -> tuple[str, str] | bool:
+    async def _resolve(self, row: Queued) -> tuple[str, str] | bool:
         """A hidden reporter's address, unsealed now and kept only in memory. A reporter who
         can no longer be found fails the row, which the case's card then shows."""
-        assert row.id is not None
         try:
             async with self.sessions() as session:
                 target = await resolve_sealed(session, row.chat_id)
@@ -272,9 +267,8 @@ class DeliveryWorker:
             )
         return target
 
-    async def _settle_error(self, row: OutboxMessage, exc: DeliveryError) -> bool:
+    async def _settle_error(self, row: Queued, exc: DeliveryError) -> bool:
         """Record a failed send: permanently (the chat's next rows may go) or for a retry."""
-        assert row.id is not None
         final = exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS
         self.telemetry.delivered(
             row.channel,
@@ -285,8 +279,9 @@ class DeliveryWorker:
                 log.warning("outbox %s failed permanently: %s", row.id, exc)
                 await outbox.mark_failed(session, row.id, str(exc))
                 if self.hooks is not None:
-                    row.last_error = str(exc)
-                    await self.hooks.failed(session, row)
+                    failed = await session.get(OutboxMessage, row.id)  # the hooks' whole row
+                    if failed is not None:
+                        await self.hooks.failed(session, failed)
                 return True
             delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
             await outbox.mark_retry(session, row.id, str(exc), delay)
@@ -334,7 +329,7 @@ class DeliveryPass:
         skip = set(self.busy)  # also a chat that finishes during the query: its rows are stale
         async with self.worker.sessions() as session:
             rows = await outbox.due(session, utcnow(), self.worker.batch + self.queued)
-        by_chat: dict[Chat, list[OutboxMessage]] = {}
+        by_chat: dict[Chat, list[Queued]] = {}
         for row in rows:
             chat = (row.channel, row.chat_id)
             if chat not in skip and chat not in self.busy:
@@ -345,7 +340,7 @@ class DeliveryPass:
             self.tasks.append(asyncio.create_task(self._serve(chat, chat_rows)))
         return sum(len(chat_rows) for chat_rows in by_chat.values())
 
-    async def _serve(self, chat: Chat, rows: list[OutboxMessage]) -> int:
+    async def _serve(self, chat: Chat, rows: list[Queued]) -> int:
         sent = 0
         held = False
         started = 0

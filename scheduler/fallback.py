@@ -22,7 +22,7 @@ from scheduler.ledger import Extra
 from storage.db import Session
 from storage.fallback import Unreachable, record_delivery, reroute
 from storage.models import OutboxMessage
-from storage.outbox import enqueue
+from storage.outbox import Queued, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,10 @@ class FallbackHooks:
         self.inner = inner
         self.translations = translations
 
-    async def prepare(self, row: OutboxMessage, payload: dict[str, Any]) -> dict[str, Any]:
+    async def prepare(self, row: Queued, payload: dict[str, Any]) -> dict[str, Any]:
         return await self.inner.prepare(row, payload)
 
-    def sent(
-        self, row: OutboxMessage, payload: dict[str, Any], message_id: str | None
-    ) -> Extra | None:
+    def sent(self, row: Queued, payload: dict[str, Any], message_id: str | None) -> Extra | None:
         extra = self.inner.sent(row, payload, message_id)
         via, report_id = payload.get("delivered_via"), payload.get("reporter_of")
         if not via or not report_id:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -231,6 +242,25 @@ class OutboxMessage(SQLModel, table=True):
     """A proactive message, written in the same transaction as the change that causes it."""
 
     __tablename__ = "outbox"
+    # The worker's queue: pending rows in the order they are claimed (storage/outbox.py `due`),
+    # and a chat's unsettled rows, which hold back its later ones. Partial, so the sent rows
+    # (nearly all of the table) are in neither.
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "priority",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_unsettled",
+            "chat_id",
+            "channel",
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=128)
     channel: str = Field(max_length=16)
@@ -238,6 +268,11 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # pending | sending (claimed; its request may be on the wire) | sent | failed
     status: str = Field(default="pending", max_length=16, index=True)
+    # 0 urgent (hot alerts, escalations, replies, case updates), 1 normal, 2 bulk (poll
+    # invitations, digests): claimed in this order, then oldest first (storage/outbox.py).
+    priority: int = Field(
+        default=1, sa_column=Column(SmallInteger, nullable=False, server_default="1")
+    )
     attempts: int = 0
     # It was on the wire when the process died, so it was sent again: it may have arrived twice.
     in_doubt: bool = False

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, or_, text, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from storage.models import OutboxMessage, utcnow
@@ -26,6 +27,28 @@ async def _notify(session: AsyncSession, dialect: str) -> None:
         await session.execute(_NOTIFY)
 
 
+# Which rows go first when the queue is long (lower first, then oldest first): what someone is
+# waiting for now before what can wait a minute. A row's priority follows from its key's
+# prefix (each kind of message has one; see the callers of `enqueue`), so the code that
+# queues messages need not know about it; a key no pattern knows is "normal".
+URGENT, NORMAL, BULK = 0, 1, 2
+_PRIORITIES = [
+    # hot alerts, escalations, replies, case cards and what a reporter is told of their case
+    (re.compile(r"(hot|alert|reply|notice|card|cardedit|report):|nudge:escalated:"), URGENT),
+    (re.compile(r"poll:\d+:escalate:"), URGENT),
+    # poll invitations, reminders and results, digests, nudges to finish a draft
+    (re.compile(r"poll:\d+:(invite|remind|resend|results):|nudge:draft:"), BULK),
+    (re.compile(r"(daily|weekly|monthly)_\w+:"), BULK),
+]
+
+
+def priority_of(key: str) -> int:
+    for pattern, priority in _PRIORITIES:
+        if pattern.match(key):
+            return priority
+    return NORMAL
+
+
 def _new_row(
     key: str, channel: str, chat_id: str, payload: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -34,6 +57,7 @@ def _new_row(
         "channel": channel,
         "chat_id": chat_id,
         "payload": payload,
+        "priority": priority_of(key),
         "status": "pending",
         "attempts": 0,
         "last_error": "",
@@ -79,39 +103,69 @@ async def enqueue_many(
     await _notify(session, dialect)
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Rows to send now, oldest first; a row waits while an older one to its chat waits to be
-    retried or is on the wire, so each chat receives its messages in order."""
-    earlier = aliased(OutboxMessage)
-    waiting_before = (
-        select(earlier.id)
-        .where(
-            earlier.channel == OutboxMessage.channel,
-            earlier.chat_id == OutboxMessage.chat_id,
-            col(earlier.id) < col(OutboxMessage.id),
-            or_(
-                and_(col(earlier.status) == "pending", col(earlier.next_attempt_at) > now),
-                col(earlier.status) == "sending",
+class Queued(NamedTuple):
+    """A row to deliver, as the worker needs it: a plain tuple, not an ORM object."""
+
+    id: int
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    attempts: int
+    priority: int
+
+
+_t = OutboxMessage.__table__  # type: ignore[attr-defined]
+_ahead = _t.alias("ahead")
+# A row waits while its chat has a row on the wire, or one ahead of it in the order rows go
+# out (priority, then age) waiting to be retried: each chat gets its messages in that order,
+# and after a crash at most one row per chat is in doubt. The partial index
+# ix_outbox_unsettled finds a chat's unsettled rows.
+_BLOCKED = (
+    core_select(_ahead.c.id)
+    .where(
+        _ahead.c.chat_id == _t.c.chat_id,
+        _ahead.c.channel == _t.c.channel,
+        or_(
+            _ahead.c.status == "sending",
+            and_(
+                _ahead.c.status == "pending",
+                _ahead.c.next_attempt_at > bindparam("now"),
+                or_(
+                    _ahead.c.priority < _t.c.priority,
+                    and_(_ahead.c.priority == _t.c.priority, _ahead.c.id < _t.c.id),
+                ),
             ),
-        )
-        .exists()
+        ),
     )
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "pending",
-            col(OutboxMessage.next_attempt_at) <= now,
-            ~waiting_before,
-        )
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars().all())
+    .exists()
+)
+_DUE = core_select(
+    _t.c.id, _t.c.channel, _t.c.chat_id, _t.c.payload, _t.c.attempts, _t.c.priority
+).where(_t.c.status == "pending", _t.c.next_attempt_at <= bindparam("now"), ~_BLOCKED)
+_URGENT_FIRST = _DUE.order_by(_t.c.priority, _t.c.id).limit(bindparam("urgent_first"))
+_OLDEST_FIRST = _DUE.order_by(_t.c.id).limit(bindparam("oldest_first"))
+# The share of every fetch that goes to the oldest rows whatever their priority, so a stream of
+# urgent messages slows a poll round down but never stops it.
+OLDEST_SHARE = 0.2
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[Queued]:
+    """Rows to send now: most of them in priority order, then oldest first, and a share the
+    oldest whatever their priority; sorted in the order they go out."""
+    oldest = max(1, int(limit * OLDEST_SHARE))
+    urgent_first = max(1, limit - oldest)
+    params = {"now": now, "urgent_first": urgent_first, "oldest_first": oldest}
+    first = (await session.execute(_URGENT_FIRST, params)).all()
+    rows = {row.id: Queued(*row) for row in first}
+    if len(first) >= urgent_first:  # else that was every due row
+        for row in (await session.execute(_OLDEST_FIRST, params)).all():
+            rows.setdefault(row.id, Queued(*row))
+    return sorted(rows.values(), key=lambda row: (row.priority, row.id))
 
 
 # The delivery worker's bookkeeping runs once per message, so these are plain Core statements
 # (no ORM unit of work) that SQLAlchemy compiles once and caches.
-_table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_table = _t
 # On PostgreSQL a row another worker is claiming right now is skipped, not waited for (FOR
 # UPDATE SKIP LOCKED); SQLite, with its one writer, leaves the clause out.
 _CLAIMABLE = (

@@ -213,10 +213,10 @@ async def test_many_outbox_rows_at_once_are_each_queued_once(sessions):
         await outbox.enqueue_many(s, [])
     async with sessions() as s:
         due = await outbox.due(s, utcnow(), 2000)
-    assert len(due) == len({m.idempotency_key for m in due}) == 1501
+    assert len(due) == len({m.id for m in due}) == 1501
     assert due[0].payload == {"text": "một"}
     assert due[1].payload == {"text": "mời 2", "choices": button} and due[1].chat_id == "2"
-    assert due[-1].idempotency_key == "poll:1:invite:1501" and due[-1].status == "pending"
+    assert due[-1].chat_id == "1501" and due[-1].priority == outbox.BULK
 
 
 async def test_the_whole_report_flow_runs_on_this_database(pg_or_sqlite_core):
