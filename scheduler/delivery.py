@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 from scheduler.ledger import Extra, Ledger
@@ -103,9 +105,13 @@ class DeliveryWorker:
         self.batch = batch_size((limits or DEFAULT_LIMITS).values(), self.parallel_chats)
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pass: DeliveryPass | None = None
 
     def wake(self) -> None:
+        """New rows were queued: a running pass fetches them now, not when its rows run low."""
         self._wake.set()
+        if self._pass is not None:
+            self._pass.running_low.set()
 
     def stop(self) -> None:
         """Start no new send; `run` returns once the sends on the wire are answered and
@@ -163,9 +169,11 @@ class DeliveryWorker:
         Everything sent in the pass is committed as sent before it returns.
         """
         self._soonest = 0.0
+        self._pass = DeliveryPass(self, stoppable)
         try:
-            return await DeliveryPass(self, stoppable).run()
+            return await self._pass.run()
         finally:
+            self._pass = None
             await asyncio.shield(self.ledger.flush())
 
     async def _deliver_one(self, row: Queued) -> bool:
@@ -291,6 +299,42 @@ class DeliveryWorker:
 Chat = tuple[str, str]
 
 
+class PriorityGate:
+    """A semaphore that lets its waiters in by priority, then in the order they came: an urgent
+    row's chat is served next however many chats of a poll round wait for a slot."""
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self.waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self.waiting, (priority, next(self.arrivals), future))
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # handed the slot just as it was cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self.waiting:
+            future = heapq.heappop(self.waiting)[2]
+            if not future.done():  # a cancelled waiter is skipped
+                future.set_result(None)
+                return
+        self.free += 1
+
+
 class DeliveryPass:
     """One pass over the queue. It fetches more due rows before the chats in hand run out, so
     sending never pauses for a query or for the slowest chat of a batch; a chat is served by one
@@ -299,7 +343,7 @@ class DeliveryPass:
     def __init__(self, worker: DeliveryWorker, stoppable: bool = False) -> None:
         self.stoppable = stoppable  # the running worker's pass ends early on `stop`
         self.worker = worker
-        self.gate = asyncio.Semaphore(worker.parallel_chats)
+        self.gate = PriorityGate(worker.parallel_chats)
         self.busy: set[Chat] = set()  # served now, or held for a while
         self.held: dict[Chat, float] = {}  # a held chat: since when
         self.queued = 0  # rows handed to a chat's task and not yet started
@@ -308,9 +352,12 @@ class DeliveryPass:
 
     async def run(self) -> int:
         try:
-            while not self._stopped() and await self._top_up():
-                self.running_low.clear()
-                if self.queued >= self.worker.parallel_chats:
+            while not self._stopped():
+                self.running_low.clear()  # before the query: a wake during it is kept
+                got = await self._top_up()
+                if not got and not self.queued:
+                    break
+                if not got or self.queued >= self.worker.parallel_chats:
                     await self.running_low.wait()
             return sum(await asyncio.gather(*self.tasks))
         except BaseException:
@@ -345,7 +392,7 @@ class DeliveryPass:
         held = False
         started = 0
         try:
-            async with self.gate:
+            async with self.gate.slot(rows[0].priority):
                 for row in rows:
                     if self._stopped():
                         break

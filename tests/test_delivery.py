@@ -182,3 +182,100 @@ async def test_a_graceful_stop_finishes_the_sends_on_the_wire_and_leaves_none_in
         counts = await outbox.counts(session)
     assert 0 < len(sender.sent) < 60
     assert counts == {"sent": len(sender.sent), "pending": 60 - len(sender.sent)}
+
+
+class SimulatedSeconds:
+    """The rate limiter's clock in simulated seconds: a wait moves it instead of sleeping, so a
+    round that takes 20 s at Telegram's pace runs in a moment."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def now(self) -> float:
+        return self.seconds
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.seconds + seconds
+        await asyncio.sleep(0)  # waits that overlap in real time overlap here too
+        self.seconds = max(self.seconds, target)
+
+
+class Recorder:
+    """Notes when (in simulated seconds) each message went out, and to whom."""
+
+    def __init__(self, clock: SimulatedSeconds) -> None:
+        self.clock = clock
+        self.sent: list[tuple[float, str, str]] = []
+        self.target = 0
+        self.reached = asyncio.Event()
+
+    async def deliver(self, chat_id: str, payload: dict) -> str:
+        self.sent.append((self.clock.now(), chat_id, payload["text"]))
+        if len(self.sent) >= self.target:
+            self.reached.set()
+        return str(len(self.sent))
+
+    async def until(self, count: int) -> None:
+        self.target = count
+        self.reached.clear()
+        if len(self.sent) < count:
+            await asyncio.wait_for(self.reached.wait(), 60)
+
+
+async def test_a_hot_alert_overtakes_a_poll_round_which_still_completes(core):
+    """A hot alert to the leaders' chat queued while 600 invitations go out at Telegram's pace
+    (30/s) is sent within a second or two, not after the round's 20 s; the round goes on
+    meanwhile and every invitation is sent once."""
+    clock = SimulatedSeconds()
+    sender = Recorder(clock)
+    limits = Limits(per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    worker = DeliveryWorker(core.sessions, {"telegram": sender}, None, {"telegram": limits})
+    worker.limiters = {"telegram": RateLimiter(limits, clock)}
+    invitations = [
+        (f"poll:7:invite:{i}", "telegram", str(500_000 + i), {"text": f"invite {i}"})
+        for i in range(600)
+    ]
+    async with core.sessions() as session, session.begin():
+        await outbox.enqueue_many(session, invitations)
+    running = asyncio.create_task(worker.run(idle_seconds=0.05))
+    try:
+        await sender.until(150)
+        async with core.sessions() as session, session.begin():
+            await enqueue(session, "hot:42:telegram:-1001", "telegram", "-1001", {"text": "HOT"})
+        queued_at = clock.now()
+        worker.wake()  # as the dispatcher does after its commit
+        await sender.until(601)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    alert_at = next(t for t, chat, _ in sender.sent if chat == "-1001")
+    assert alert_at - queued_at <= 2.0, (queued_at, alert_at)
+    # the round did not stop for it, nor wait until after it
+    assert any(queued_at <= t <= alert_at for t, chat, _ in sender.sent if chat != "-1001")
+    assert sum(1 for t, _, _ in sender.sent if t > alert_at) > 300
+    invited = [text for _, chat, text in sender.sent if chat != "-1001"]
+    assert sorted(invited) == sorted(p["text"] for *_, p in invitations)
+    assert clock.now() >= 600 / 30  # the round itself kept to Telegram's pace
+
+
+async def test_urgent_rows_come_first_but_the_oldest_keep_a_share(core):
+    """Each kind of message gets its priority from its key; a flood of urgent rows still leaves
+    a share of every fetch to the oldest rows, so a round queued before it is never starved."""
+    assert outbox.priority_of("hot:3:telegram:-1") == outbox.URGENT
+    assert outbox.priority_of("reply:ab12") == outbox.URGENT
+    assert outbox.priority_of("poll:3:escalate:staff:telegram:-1") == outbox.URGENT
+    assert outbox.priority_of("poll:3:invite:9") == outbox.BULK
+    assert outbox.priority_of("daily_digest:2026-06-09:telegram:-1:text") == outbox.BULK
+    assert outbox.priority_of("link-ask:5") == outbox.NORMAL
+    async with core.sessions() as session, session.begin():
+        await outbox.enqueue_many(
+            session, [(f"poll:1:invite:{i}", "telegram", str(i), {"text": "x"}) for i in range(10)]
+        )
+        await outbox.enqueue_many(
+            session, [(f"alert:{i}:v1", "telegram", f"-{i}", {"text": "!"}) for i in range(100)]
+        )
+    async with core.sessions() as session:
+        due = await outbox.due(session, utcnow(), 20)
+    kinds = [row.priority for row in due]
+    assert kinds == sorted(kinds) and kinds[0] == outbox.URGENT
+    assert [row.chat_id for row in due if row.priority == outbox.BULK] == ["0", "1", "2", "3"]
