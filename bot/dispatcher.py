@@ -27,9 +27,11 @@ from storage import attachments, inbox, ratelimit
 from storage.conversations import (
     ConcurrentUpdate,
     PersonLock,
+    StateRow,
     claim_update,
     hold_person,
     load_conversation,
+    load_step,
     one_writer,
     retryable,
     save_conversation,
@@ -170,10 +172,8 @@ class Dispatcher:
         if not await claim_update(session, inbound.channel, inbound.update_key):
             log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
             return None, "duplicate", False
-        row, state = await load_conversation(
-            session, inbound.channel, inbound.user_id, for_update=self.person_lock == "row"
-        )
-        result = await self.engine.step(state, inbound, SqlStore(session))
+        row, state, store = await self._load(session, inbound)
+        result = await self.engine.step(state, inbound, store)
         if result.state != state or row is None:
             await save_conversation(
                 session, row, inbound.channel, inbound.user_id, inbound.chat_id, result.state
@@ -181,6 +181,18 @@ class Dispatcher:
         for effect in result.effects:
             await self.effects.apply(session, effect)
         return result.reply, "ok", bool(result.effects)
+
+    async def _load(
+        self, session: Session, inbound: Inbound
+    ) -> tuple[StateRow | None, dict[str, Any], SqlStore]:
+        """The conversation, and a store that already knows who is talking: one statement for
+        both, except where the conversation row is locked (PostgreSQL, "row")."""
+        channel, user_id = inbound.channel, inbound.user_id
+        if self.person_lock == "row":
+            row, state = await load_conversation(session, channel, user_id, for_update=True)
+            return row, state, SqlStore(session)
+        row, state, person = await load_step(session, channel, user_id)
+        return row, state, SqlStore(session, {(channel, user_id): person})
 
     def _write_turn(self) -> AbstractAsyncContextManager[Any]:
         return self._writer or nullcontext()

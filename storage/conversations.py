@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import String, bindparam, delete, func, update
+from sqlalchemy import String, and_, bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 from sqlmodel import col
 
-from storage.models import Conversation, InboundUpdate, utcnow
+from handlers.ports import PersonView
+from storage.models import Conversation, Identity, InboundUpdate, OrgUnit, Person, utcnow
 from storage.prebuilt import Insert, dialect_of, per_dialect, run
 from storage.seal import sealer_of
 
@@ -109,6 +110,35 @@ _LOAD = sa_select(_c.id, _c.version, _c.state).where(
 _LOAD_FOR_UPDATE = _LOAD.with_for_update()
 
 
+# The conversation and who is talking in one round trip: both rows are optional (a stranger,
+# a first message), so they hang off a one-row anchor of the two keys.
+_keys = sa_select(
+    bindparam("channel", type_=String).label("channel"),
+    bindparam("user_id", type_=String).label("user_id"),
+).subquery("k")
+_i = Identity.__table__  # type: ignore[attr-defined]
+_p = Person.__table__  # type: ignore[attr-defined]
+_u = OrgUnit.__table__  # type: ignore[attr-defined]
+_LOAD_WITH_PERSON = sa_select(
+    _c.id,
+    _c.version,
+    _c.state,
+    _p.c.id.label("person_id"),
+    _p.c.display_name,
+    _p.c.role,
+    _u.c.code.label("unit_code"),
+    _p.c.locale,
+    _p.c.last_channel,
+).select_from(
+    _keys.outerjoin(
+        _conversations, and_(_c.channel == _keys.c.channel, _c.user_id == _keys.c.user_id)
+    )
+    .outerjoin(_i, and_(_i.c.channel == _keys.c.channel, _i.c.external_id == _keys.c.user_id))
+    .outerjoin(_p, _p.c.id == _i.c.person_id)
+    .outerjoin(_u, _u.c.id == _p.c.unit_id)
+)
+
+
 def _create(insert: Insert) -> Executable:
     return (
         insert(_conversations)
@@ -146,6 +176,30 @@ async def load_conversation(
     locking = for_update and dialect_of(session) == "postgresql"
     params = {"channel": channel, "user_id": user_id}
     found = (await run(session, _LOAD_FOR_UPDATE if locking else _LOAD, params)).first()
+    return _state_of(session, found)
+
+
+async def load_step(
+    session: AsyncSession, channel: str, user_id: str
+) -> tuple[StateRow | None, dict[str, Any], PersonView | None]:
+    """`load_conversation` and who is talking (`storage.people.talking`), in one statement."""
+    params = {"channel": channel, "user_id": user_id}
+    found = (await run(session, _LOAD_WITH_PERSON, params)).one()
+    row, state = _state_of(session, found if found.id is not None else None)
+    if found.person_id is None:
+        return row, state, None
+    person = PersonView(
+        id=found.person_id,
+        display_name=found.display_name,
+        role=found.role,
+        unit_code=found.unit_code,
+        locale=found.locale,
+        last_channel=found.last_channel,
+    )
+    return row, state, person
+
+
+def _state_of(session: AsyncSession, found: Any) -> tuple[StateRow | None, dict[str, Any]]:
     if found is None:
         return None, {}
     state = dict(found.state)

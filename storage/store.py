@@ -71,8 +71,15 @@ def report_code(report_id: int) -> str:
 
 
 class SqlStore(PollStore):
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        talking: dict[tuple[str, str], PersonView | None] | None = None,
+    ) -> None:
         self.session = session
+        # Who is talking, as the dispatcher read them with the conversation (one statement
+        # fewer per event); used once, so a registration later in the event is seen.
+        self._talking = dict(talking or {})
         self._unit_codes: dict[int, str] | None = None
 
     async def _unit_code(self, unit_id: int | None) -> str | None:
@@ -99,6 +106,8 @@ class SqlStore(PollStore):
 
     async def person_for(self, channel: str, external_id: str) -> PersonView | None:
         """One prebuilt query on the hot path: every update asks who is talking."""
+        if (channel, external_id) in self._talking:
+            return self._talking.pop((channel, external_id))
         return await talking(self.session, channel, external_id)
 
     async def find_invite(self, code: str) -> InviteView | None:
