@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from handlers.polldefs import load_poll_file
@@ -17,6 +17,7 @@ from storage.db import Sessions
 from storage.deptimport import import_departments
 from storage.orgimport import import_units, parse_units_csv
 from storage.polls import import_poll
+from storage.registrations import register_many
 from storage.store import SqlStore
 
 DATA = Path(__file__).resolve().parent.parent.parent / "handlers" / "data"
@@ -154,12 +155,14 @@ def _csv(rows: list[tuple[str, str, str]]) -> bytes:
 
 
 class Builder:
-    """Registers the people of the organisation in one transaction, each with a messenger."""
+    """Lays out the people of the organisation, each with a messenger, then registers them all
+    at once (`register`): their person ids are known only after that."""
 
     def __init__(self, store: SqlStore, rng: random.Random) -> None:
         self.store = store
         self.rng = rng
         self.count = 0
+        self.registrations: list[Registration] = []
 
     def _channel(self) -> str:
         pick = self.rng.random()
@@ -169,7 +172,7 @@ class Builder:
             pick -= share
         return MEMBER_CHANNELS[-1][0]
 
-    async def person(
+    def person(
         self,
         role: str,
         unit: str | None,
@@ -177,12 +180,13 @@ class Builder:
         invite: str | None = None,
         department: str | None = None,
     ) -> Person:
+        """Someone to register; their `person_id` is 0 until `register` gives it."""
         self.count += 1
         channel = channel or self._channel()
         user_id = {"telegram": f"{700_000_000 + self.count}", "zalo": f"z{self.count:07d}"}.get(
             channel, f"{channel[:2]}{self.count:07d}"
         )
-        view = await self.store.register(
+        self.registrations.append(
             Registration(
                 channel=channel,
                 external_id=user_id,
@@ -194,7 +198,27 @@ class Builder:
                 invite_code=invite,
             )
         )
-        return Person(view.id, channel, user_id, role, unit, department)
+        return Person(0, channel, user_id, role, unit, department)
+
+    async def register(self, org: Organisation) -> Organisation:
+        """Everyone laid out, registered in one batch; `org` with their person ids."""
+        ids = await register_many(self.store.session, self.registrations)
+        known = {
+            (r.channel, r.external_id): pid for r, pid in zip(self.registrations, ids, strict=True)
+        }
+
+        def placed(people: list[Person]) -> list[Person]:
+            return [replace(p, person_id=known[p.channel, p.user_id]) for p in people]
+
+        return Organisation(
+            org.units,
+            [replace(d, handlers=tuple(placed(list(d.handlers)))) for d in org.departments],
+            placed(org.staff),
+            placed(org.leaders),
+            placed(org.members),
+            {unit: placed(people) for unit, people in org.contacts.items()},
+            placed(org.collaborators),
+        )
 
 
 ROLE_NAMES = {
@@ -248,26 +272,24 @@ async def _departments(builder: Builder, scale: Scale, rng: random.Random) -> li
         handlers = []
         for _ in range(scale.handlers_per_department):
             invite = await admin.create_invite(session, "handler", None, 1, code)
-            handlers.append(await builder.person("handler", None, channel, invite.code, code))
+            handlers.append(builder.person("handler", None, channel, invite.code, code))
         departments.append(Department(code, name, channel, chat_id, tuple(handlers)))
     return departments
 
 
-async def _people(builder: Builder, org: Organisation, members: int) -> None:
+def _people(builder: Builder, org: Organisation, members: int) -> None:
     """Per unit a secretary, one or two contact points and a collaborator; the other members
     spread over the units."""
     for code, _kind, _host in org.units:
-        await builder.person("secretary", code)
-        contacts = [
-            await builder.person("contact", code) for _ in range(builder.rng.choice((1, 2)))
-        ]
+        builder.person("secretary", code)
+        contacts = [builder.person("contact", code) for _ in range(builder.rng.choice((1, 2)))]
         org.contacts[code] = contacts
-        collaborator = await builder.person("collaborator", code)
+        collaborator = builder.person("collaborator", code)
         org.collaborators.append(collaborator)
         org.members.extend([*contacts, collaborator])
     while len(org.members) + len(org.units) < members:
         code = builder.rng.choice(org.units)[0]
-        org.members.append(await builder.person("member", code))
+        org.members.append(builder.person("member", code))
 
 
 async def build_organisation(sessions: Sessions, scale: Scale, seed: int) -> Organisation:
@@ -278,12 +300,13 @@ async def build_organisation(sessions: Sessions, scale: Scale, seed: int) -> Org
         builder = Builder(store, rng)
         units = await _units(store, scale)
         departments = await _departments(builder, scale, rng)
-        staff = [await builder.person("staff", None, "telegram") for _ in range(scale.staff)]
-        leaders = [await builder.person("leader", None, "telegram") for _ in range(scale.leaders)]
+        staff = [builder.person("staff", None, "telegram") for _ in range(scale.staff)]
+        leaders = [builder.person("leader", None, "telegram") for _ in range(scale.leaders)]
         await admin.bind_chat(session, "staff", *STAFF_CHAT)
         await admin.bind_chat(session, "leaders", *LEADERS_CHAT)
         org = Organisation(units, departments, staff, leaders, [])
-        await _people(builder, org, scale.members)
+        _people(builder, org, scale.members)
+        org = await builder.register(org)
         for path in POLLS:
             await import_poll(session, load_poll_file(path))
     return org
