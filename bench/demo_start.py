@@ -1,8 +1,12 @@
 """Demo start-up benchmark: the time from `uv run grassroots run --demo` on a fresh database to
 /healthz answering, several runs, each in a new temporary folder (#14 §3: within 20 s).
 
-    uv run python bench/demo_start.py --history  # 3 runs of the demo with its history
-    uv run python bench/demo_start.py --runs 5   # plain `run --demo` (no history for now)
+    uv run python bench/demo_start.py                        # 3 runs of the demo (its history)
+    uv run python bench/demo_start.py --now 2026-06-12T03:00 # on that day (its longest history)
+    uv run python bench/demo_start.py --empty --runs 5       # `run --demo --empty`
+
+`--now` starts the command on a clock set to that moment (UTC), through tests/clocked.py: the
+history's length depends on the day of the month (bot/demo.py).
 
 Prints each run and the median. The first line the demo prints after seeding ("Demo
 organisation loaded…") is timed too, to tell seeding from the rest of start-up, and so is the
@@ -38,7 +42,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def one_start(flags: list[str]) -> tuple[float, float]:
+async def one_start(flags: list[str], now: str | None) -> tuple[float, float]:
     """Seconds to the seeding summary line and to /healthz answering."""
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
@@ -52,9 +56,13 @@ async def one_start(flags: list[str]) -> tuple[float, float]:
             "TELEGRAM_BOT_TOKEN": "",
             "ZALO_BOT_TOKEN": "",
         }
+        command = ["uv", "run", "grassroots"]
+        if now:
+            command = ["uv", "run", "python", "-m", "tests.clocked"]
+            env["GRASSROOTS_TEST_NOW"] = f"{now}+00:00"
         began = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            "uv", "run", "grassroots", "run", "--demo", *flags,
+            *command, "run", "--demo", *flags,
             env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         seeded = 0.0
@@ -84,13 +92,14 @@ async def one_start(flags: list[str]) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--history", action="store_true", help="time `run --demo --history`")
+    parser.add_argument("--empty", action="store_true", help="time `run --demo --empty`")
+    parser.add_argument("--now", help="the moment the demo starts at, UTC: 2026-06-12T03:00")
     args = parser.parse_args()
-    flags = ["--history"] if args.history else []
+    flags = ["--empty"] if args.empty else []
     served = []
     for n in range(args.runs):
         cpu = children_cpu()
-        seeded, up = await one_start(flags)
+        seeded, up = await one_start(flags, args.now)
         served.append(up)
         cpu = children_cpu() - cpu
         print(

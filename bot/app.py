@@ -42,7 +42,7 @@ from scheduler.leader import Election, Leadership
 from scheduler.nudges import load_rules
 from scheduler.ratelimit import Limits
 from scheduler.schedule import Running, build_scheduler, catch_up, load_schedules
-from storage import admin, demo, form_receipts, webauth
+from storage import admin, demo, form_receipts, jobruns, webauth
 from storage.bindings import OARoster
 from storage.conversations import prune_updates
 from storage.db import Database, Sessions, create_engine, is_sqlite, session_factory
@@ -208,21 +208,27 @@ async def seed_demo(core: Core) -> str | None:
 MonthSimulator = Callable[[Core, datetime], Awaitable[str]]
 
 
+HISTORY_JOB = "demo_history"  # in the job-run ledger: its "started" and "finished" rows
+
+
 async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> str | None:
     """The demo organisation and a past month of its life, simulated up to now through the real
     engine, jobs and delivery: cases in every state, a closed poll, a situation report with late
     units, digests in the leaders' chat. None when the database has an organisation already, so
-    a second start seeds nothing."""
-    async with core.sessions() as session:
+    a second start seeds nothing; a history left half-built (the start stopped while seeding) is
+    refused with what to do, never served as if whole."""
+    async with core.sessions() as session, session.begin():
+        started = await jobruns.runs_in_period(session, HISTORY_JOB, "started")
+        finished = await jobruns.runs_in_period(session, HISTORY_JOB, "finished")
         if await demo.has_units(session):
+            if started and not finished:
+                raise StartError(half_built_history(core.settings))
             return None
+        if not started:  # in its own transaction, before the first unit is written
+            await jobruns.record_run(session, HISTORY_JOB, "started", utcnow())
     summary = await seed_demo(core)
-    # The newcomer waits here for minutes: say why, in both languages of the product.
-    print(
-        "Đang dựng lại một tháng hoạt động mẫu… / Building a sample month of activity "
-        "(under a minute; `run --demo` without --history starts at once)…",
-        flush=True,
-    )
+    t = core.translations(core.settings.default_locale)
+    print(t("Building a sample month of activity (a few seconds)…"), flush=True)
     # On a core of its own: the simulator puts fake messengers and its clock into what it
     # drives, and none of that may stay in the one that serves.
     scratch = await build_core(core.settings, migrate=False)
@@ -233,8 +239,23 @@ async def seed_demo_with_history(core: Core, simulate_month: MonthSimulator) -> 
     async with core.sessions() as session, session.begin():
         await demo.move_group_chats_to_web(session)
         await demo.drop_unsent(session)
+        await jobruns.record_run(session, HISTORY_JOB, "finished", utcnow())
     await core.refresh_units()
     return f"{summary} {month}"
+
+
+def half_built_history(settings: Settings) -> str:
+    """What to do with a database whose demo history was interrupted while being built."""
+    where = (
+        f"delete {settings.database_url.split(':///', 1)[-1]} (its -wal and -shm files too)"
+        if is_sqlite(settings.database_url)
+        else "drop and recreate the database in DATABASE_URL"
+    )
+    return (
+        "this database holds a demo history left half-built (an earlier `run --demo` stopped "
+        f"while seeding it): {where}, then run `grassroots run --demo` again; or start without "
+        "--demo to look at it as it is"
+    )
 
 
 class StartError(Exception):

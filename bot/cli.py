@@ -49,16 +49,17 @@ def _add_server_parsers(sub: Any) -> None:
     """`run` and `db`."""
     run = sub.add_parser("run", help="migrate, then start the channels, web server and scheduler")
     run.add_argument(
-        "--demo", action="store_true", help="seed a demo organisation into an empty database"
-    )
-    run.add_argument(
-        "--empty", action="store_true", help="with --demo: no history (the default for now)"
-    )
-    run.add_argument(
-        "--history",
+        "--demo",
         action="store_true",
-        help="with --demo: also play its past weeks through the simulator (takes minutes)",
+        help="into an empty database, seed a demo organisation with a few weeks of its past "
+        "activity (played through the simulator in seconds; cases, a poll, situation reports, "
+        "digests)",
     )
+    run.add_argument(
+        "--empty", action="store_true", help="with --demo: the organisation alone, no history"
+    )
+    # The history is what --demo does; the flag that asked for it still works.
+    run.add_argument("--history", action="store_true", help=argparse.SUPPRESS)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
 
@@ -201,12 +202,11 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.empty and not args.demo:
         raise CliError("--empty goes with --demo: `grassroots run --demo --empty`")
     if args.history and not args.demo:
-        raise CliError("--history goes with --demo: `grassroots run --demo --history`")
+        raise CliError("--history goes with --demo: `grassroots run --demo` plays the history")
     if args.history and args.empty:
-        raise CliError("--history and --empty: choose one")
+        raise CliError("--history and --empty: choose one (--demo alone plays the history)")
     history = None
-    # Opt-in until the simulated weeks start within seconds (#14 §3); plain --demo is empty.
-    if args.demo and args.history:
+    if args.demo and not args.empty:
         # Imported here: the simulator and time-machine, only for a demo with a history.
         from bot.demo import demo_month
 

@@ -1,56 +1,101 @@
 """The demo's past weeks: the simulator (bot/simulate) at demo scale, seeded, ending now.
 
-The simulation costs about a second of CPU per simulated day, so the demo plays only as many
-days as it takes to show everything promised: from just before the last situation-report round
-opened (the 20th) to three days after it was due (the 28th, 17:00), so units filed late, and
-the opinion poll (the 25th to the 28th) closed with its results; at least a week of digests.
+The simulation costs CPU for every simulated day, so the demo plays as few days as show
+everything promised, whatever the day of the month: its situation report opens 9 days before
+now (on the hour, by the 28th) and is due 5 days later (the shipped one: 8 days, from the 20th
+to the 28th), so the round is over with units that filed late, units escalated to their
+secretary and to the staff, and units that never filed; its opinion poll opened 5 days before
+now and closed with its results; the leaders' chat has a week of digests.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.simulate import Scale, simulate
+from bot.simulate.org import DEMO_UNITS, POLLS
 from bot.simulate.wire import Speaker, Wire
 from handlers.casedesk import ActionFailed
 from handlers.casework import Action, Actor
+from handlers.polldefs import PollDef, load_poll_file
 from storage import demo
 from storage.models import utcnow
+from storage.orgimport import parse_units_csv
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
 
 DEMO_SEED = 2026
-ROUND_OPENS_DAY = 20  # handlers/data/polls/sitrep-monthly.yaml
-AFTER_OPENING = timedelta(days=12)  # due on the 28th at 17:00, then late filings
+# The contact points file 0.1 to 8 days after the round opens, a few 8.5 to 11 days after,
+# some never (bot/simulate/plan.py): due after 5 days, opened 9 days before now, those after
+# the 5th day filed late, the staff were told of units 3 days late, the last ones never filed.
+SITREP_OPENED = timedelta(days=9)
+SITREP_DUE_AFTER = 5  # days
+POLL_OPENED = timedelta(days=5)  # its 72 hours over, its results sent
 
 
-def history_days(now: datetime, tz: ZoneInfo) -> int:
-    """Whole days back to the local midnight before the last round that is over, late filings
-    included."""
+@dataclass(frozen=True)
+class History:
+    """The simulated weeks: from `start` (the situation report's opening), `days` long, with the
+    poll and situation report's definitions dated to fit in them."""
+
+    start: datetime
+    days: int
+    polls: tuple[PollDef, ...]
+
+
+def demo_history(now: datetime, tz: ZoneInfo, scale: Scale) -> History:
+    """The shortest history ending (within the hour) at `now` that shows a whole round of each;
+    the situation report is expected from the units the simulation has people in."""
     local = now.astimezone(tz)
-    start = local.replace(day=ROUND_OPENS_DAY - 1, hour=0, minute=0, second=0, microsecond=0)
-    while local - start < AFTER_OPENING + timedelta(days=1):
-        start = (start - timedelta(days=27)).replace(day=ROUND_OPENS_DAY - 1)
-    return math.ceil((now - start.astimezone(UTC)) / timedelta(days=1))
+    rows, _errors = parse_units_csv(DEMO_UNITS.read_bytes())
+    units = sorted(row.code for row in rows)[: scale.units]  # as build_organisation takes them
+    opens = (local - SITREP_OPENED).replace(minute=0, second=0, microsecond=0)
+    opens = opens.replace(day=min(opens.day, 28))  # a monthly report opens by the 28th
+    polled = local - POLL_OPENED
+    defs = []
+    for defn in (load_poll_file(path) for path in POLLS):
+        if defn.kind == "sitrep":
+            when = {
+                "open_day": opens.day,
+                "due_day": min(opens.day + SITREP_DUE_AFTER, 31),  # the month's last day at most
+                "open_time": opens.time(),
+            }
+            audience = defn.audience.model_copy(update={"units": units})
+            defn = defn.model_copy(update={"audience": audience})
+        else:
+            when = {"cron": f"0 8 {polled.day} * *"}
+        defs.append(defn.model_copy(update={"schedule": defn.schedule.model_copy(update=when)}))
+    start = opens.astimezone(UTC)
+    # From the opening itself: a moment earlier, the previous month's round would be open.
+    return History(start, math.floor((now - start) / timedelta(days=1)), tuple(defs))
 
 
 async def demo_month(core: Any, now: datetime) -> str:
     """Run the demo organisation's past up to `now`; a line saying what it did. `core` is the
     host's bundle (typed loosely: only the command line may import bot.app)."""
-    days = history_days(now, core.settings.tz)
+    scale = Scale.demo()
+    history = demo_history(now, core.settings.tz, scale)
     month = await simulate(
-        core, seed=DEMO_SEED, scale=Scale.demo(), start=now - timedelta(days=days), days=days
+        core,
+        seed=DEMO_SEED,
+        scale=replace(scale, polls=history.polls),
+        start=history.start,
+        days=history.days,
     )
+    # Two members file a report as the demo starts: staff acknowledge the first (when the weeks
+    # left no case acknowledged), the second is still new.
+    await report_just_filed(core, month.org.members[-2])
     await every_state(core)
     await report_just_filed(core, month.org.members[-1])
     tally = month.tally
     return (
-        f"Its past {days} days: {tally.reports} reports ({tally.hot} hot), "
+        f"Its past {history.days} days: {tally.reports} reports ({tally.hot} hot), "
         f"{tally.poll_answers} poll answers, {tally.sitreps_filed} situation reports."
     )
 

@@ -3,18 +3,19 @@ the leaders' chat page where a leader reads, on the web, what the bot posted to 
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_core, seed_demo_with_history
+from bot.app import StartError, build_core, seed_demo_with_history
 from bot.channels.context import ChannelContext
 from bot.channels.webchat import WebChat
 from bot.cli import CliError, _parser, cmd_run
-from bot.demo import demo_month
+from bot.demo import demo_history, demo_month
+from bot.simulate import Scale
 from handlers.casework import Status
 from scheduler.digest import daily_digest
 from storage import admin
@@ -150,14 +151,9 @@ async def empty_core(tmp_path, sqlite_url, migrated_sqlite):
     await built.close()
 
 
-# The 2nd of a month: the demo plays its shortest history (from the 19th before, bot/demo.py),
-# still a whole situation-report round and poll. About 25 s: the demo's own seeding, too long
-# for every run of the suite while the history is opt-in; run on demand.
-@pytest.mark.skipif(
-    not os.environ.get("GRASSROOTS_DEMO_HISTORY_TEST"),
-    reason="about 25 s, the opt-in demo history: GRASSROOTS_DEMO_HISTORY_TEST=1 runs it",
-)
-@pytest.mark.parametrize("wall_clock", ["2026-06-02T10:00:00"], indirect=True)
+# The demo's usual history, 9 days (12 at most, when its situation report would open after the
+# 28th: the test below checks every day of the month).
+@pytest.mark.parametrize("wall_clock", ["2026-06-20T03:00:00"], indirect=True)
 async def test_the_demo_starts_with_a_month_of_history_and_seeds_it_once(empty_core):
     core = empty_core
     summary = await seed_demo_with_history(core, demo_month)
@@ -177,6 +173,51 @@ async def test_the_demo_starts_with_a_month_of_history_and_seeds_it_once(empty_c
     async with core.sessions() as session:
         again = (await session.execute(select(func.count()).select_from(Report))).scalar_one()
     assert again == reports
+
+
+@pytest.mark.parametrize("day", range(1, 32))
+def test_every_day_of_the_month_plays_12_days_at_most_with_whole_rounds(day):
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime(2026, 7, day, 9, 41, tzinfo=tz).astimezone(UTC)
+    history = demo_history(now, tz, Scale.demo())
+    sitrep, poll = sorted(history.polls, key=lambda d: d.kind != "sitrep")
+    assert 9 <= history.days <= 12, history
+    opens = history.start.astimezone(tz)
+    assert (opens.day, opens.time()) == (sitrep.schedule.open_day, sitrep.schedule.open_time)
+    due = opens.replace(day=min(sitrep.schedule.due_day, 31 if opens.month != 6 else 30))
+    assert now - due.replace(hour=17, minute=0) > timedelta(days=3)  # late units and escalations
+    assert history.start + timedelta(days=history.days) > now - timedelta(hours=1)  # ends now
+    assert len(sitrep.audience.units) == Scale.demo().units
+    assert poll.schedule.cron == f"0 8 {(now.astimezone(tz) - timedelta(days=5)).day} * *"
+
+
+async def interrupted(core, now):
+    """A start stopped (Ctrl-C) while it plays the weeks, the organisation seeded."""
+    raise KeyboardInterrupt
+
+
+async def test_a_start_stopped_while_seeding_is_not_served_as_a_whole_history(empty_core):
+    core = empty_core
+    with pytest.raises(KeyboardInterrupt):
+        await seed_demo_with_history(core, interrupted)
+    with pytest.raises(StartError, match=r"half-built.*delete .*test\.db.*run --demo"):
+        await seed_demo_with_history(core, demo_month)
+    async with core.sessions() as session:  # and nothing was played over it
+        assert (await session.execute(select(func.count()).select_from(Report))).scalar_one() == 0
+
+
+async def test_run_demo_plays_the_history_and_empty_starts_without(
+    tmp_path, sqlite_url, monkeypatch
+):
+    started = []
+
+    async def serve(settings, demo, history=None):
+        started.append((demo, history))
+
+    monkeypatch.setattr("bot.app.serve", serve)
+    for argv in (["--demo"], ["--demo", "--history"], ["--demo", "--empty"], []):
+        await cmd_run(_parser().parse_args(["run", *argv]), make_settings(tmp_path, sqlite_url))
+    assert started == [(True, demo_month), (True, demo_month), (True, None), (False, None)]
 
 
 @pytest.mark.parametrize(

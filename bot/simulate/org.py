@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from handlers.polldefs import load_poll_file
+from handlers.polldefs import PollDef, load_poll_file
 from handlers.ports import Registration
 from storage import admin
 from storage.db import Sessions
@@ -63,6 +63,8 @@ class Scale:
     # Jobs left out (housekeeping with no promise to check), and digests only in the last N days.
     skip_jobs: tuple[str, ...] = ()
     digest_days: int | None = None
+    # The poll and situation report's definitions; none: the shipped files (POLLS).
+    polls: tuple[PollDef, ...] = ()
 
     @classmethod
     def province(cls) -> Scale:
@@ -74,10 +76,11 @@ class Scale:
         """The demo organisation (handlers/data/demo), fewer people: seeds the demo in seconds."""
         return cls(
             "demo",
-            members=300,
+            members=100,
             departments=7,
-            reports_per_month=60,
-            job_minutes=180,
+            reports_per_month=36,
+            units=25,
+            job_minutes=360,
             skip_jobs=HOUSEKEEPING,
             digest_days=7,
         )
@@ -307,6 +310,6 @@ async def build_organisation(sessions: Sessions, scale: Scale, seed: int) -> Org
         org = Organisation(units, departments, staff, leaders, [])
         _people(builder, org, scale.members)
         org = await builder.register(org)
-        for path in POLLS:
-            await import_poll(session, load_poll_file(path))
+        for defn in scale.polls or tuple(load_poll_file(path) for path in POLLS):
+            await import_poll(session, defn)
     return org
