@@ -51,9 +51,9 @@ def _add_server_parsers(sub: Any) -> None:
     run.add_argument(
         "--demo",
         action="store_true",
-        help="into an empty database, seed a demo organisation with a few weeks of its past "
-        "activity (played through the simulator in seconds; cases, a poll, situation reports, "
-        "digests)",
+        help="into an empty database, seed a demo organisation and its past 9 to 12 days "
+        "(played through the simulator in seconds: cases in every state, a closed poll, a "
+        "situation report with late units, a week of digests)",
     )
     run.add_argument(
         "--empty", action="store_true", help="with --demo: the organisation alone, no history"
