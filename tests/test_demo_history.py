@@ -3,6 +3,7 @@ the leaders' chat page where a leader reads, on the web, what the bot posted to 
 
 from __future__ import annotations
 
+import calendar
 import shutil
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -184,7 +185,8 @@ def test_every_day_of_the_month_plays_12_days_at_most_with_whole_rounds(day):
     assert 9 <= history.days <= 12, history
     opens = history.start.astimezone(tz)
     assert (opens.day, opens.time()) == (sitrep.schedule.open_day, sitrep.schedule.open_time)
-    due = opens.replace(day=min(sitrep.schedule.due_day, 31 if opens.month != 6 else 30))
+    last_day = calendar.monthrange(opens.year, opens.month)[1]
+    due = opens.replace(day=min(sitrep.schedule.due_day, last_day))
     assert now - due.replace(hour=17, minute=0) > timedelta(days=3)  # late units and escalations
     assert history.start + timedelta(days=history.days) > now - timedelta(hours=1)  # ends now
     assert len(sitrep.audience.units) == Scale.demo().units
