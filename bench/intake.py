@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gc
 import itertools
@@ -50,6 +51,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -593,6 +596,7 @@ async def closed_rounds(
 ) -> dict[str, list[Run]]:
     """Warm-up, then ``args.rounds`` rounds of every bot in turn, the order reversed each round."""
     runs: dict[str, list[Run]] = {bot.name: [] for bot in bots}
+    tally = StatementTally(None)  # with --statements, the flow's first timed round
     for bot in bots:
         warm = ids.take(max(5, args.members // 20))
         await bot.prepare(warm)
@@ -605,13 +609,54 @@ async def closed_rounds(
         for bot in bots if r % 2 == 0 else bots[::-1]:
             members = ids.take(args.members)
             await bot.prepare(members)
-            profile = args.profile if (bot.name == "flow" and r == 0) else None
-            run = await profiled(closed_loop(bot, members), profile)
+            first_flow = bot.name == "flow" and r == 0
+            profile = args.profile if first_flow else None
+            if first_flow and args.statements:
+                tally = StatementTally(bot)
+            with tally if first_flow else contextlib.nullcontext():
+                run = await profiled(closed_loop(bot, members), profile)
             await bot.verify(run)
             runs[bot.name].append(run)
             line.append(run_line(run))
         print(f"  round {r + 1}: " + " | ".join(line), flush=True)
+        if r == 0 and args.statements:
+            print(tally.summary(len(runs["flow"][0].latencies)), flush=True)
     return runs
+
+
+class StatementTally:
+    """With --statements: the SQL statements and commits of the flow's first timed round, per
+    step, counted by SQLAlchemy's event hooks on the flow's engine (the delivery worker's too)."""
+
+    def __init__(self, bot: Any) -> None:
+        self.engine = bot.core.db.sync_engine if bot is not None else None
+        self.statements: collections.Counter[str] = collections.Counter()
+        self.commits = 0
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self.statements[" ".join(statement.split())[:70]] += 1
+
+    def _commit(self, _conn: Any) -> None:
+        self.commits += 1
+
+    def __enter__(self) -> StatementTally:
+        if self.engine is not None:
+            event.listen(self.engine, "before_cursor_execute", self._statement)
+            event.listen(self.engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            event.remove(self.engine, "before_cursor_execute", self._statement)
+            event.remove(self.engine, "commit", self._commit)
+
+    def summary(self, steps: int) -> str:
+        total = sum(self.statements.values())
+        top = "\n".join(f"    {n / steps:5.2f}  {sql}" for sql, n in self.statements.most_common(8))
+        return (
+            f"  flow SQL, round 1: {total / max(1, steps):.2f} statements and "
+            f"{self.commits / max(1, steps):.2f} commits per step; the most frequent:\n{top}"
+        )
 
 
 async def profiled(work: Awaitable[Run], profile: str | None) -> Run:
@@ -891,6 +936,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         metavar="FILE",
         help="write a cProfile of the flow's first timed round to FILE (slows it down)",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="count the flow's SQL statements and commits per step in its first timed round",
     )
     parser.add_argument("--draft-workers", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory test")
