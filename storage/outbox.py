@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, or_, text, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, text, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -116,19 +116,24 @@ class Queued(NamedTuple):
 
 _t = OutboxMessage.__table__  # type: ignore[attr-defined]
 _ahead = _t.alias("ahead")
+# The statuses are written into the SQL, not bound: only then can the planner see that the
+# partial indexes (on pending and on unsettled rows, storage/models.py) cover the query. With
+# a bound status SQLite sorted every pending row and ran the subquery for each: 9.5 s for a
+# fetch from 5,000 pending rows instead of milliseconds.
+_PENDING = literal_column("'pending'")
+_SENDING = literal_column("'sending'")
 # A row waits while its chat has a row on the wire, or one ahead of it in the order rows go
 # out (priority, then age) waiting to be retried: each chat gets its messages in that order,
-# and after a crash at most one row per chat is in doubt. The partial index
-# ix_outbox_unsettled finds a chat's unsettled rows.
+# and after a crash at most one row per chat is in doubt.
 _BLOCKED = (
     core_select(_ahead.c.id)
     .where(
         _ahead.c.chat_id == _t.c.chat_id,
         _ahead.c.channel == _t.c.channel,
+        _ahead.c.status.in_([_PENDING, _SENDING]),
         or_(
-            _ahead.c.status == "sending",
+            _ahead.c.status == _SENDING,
             and_(
-                _ahead.c.status == "pending",
                 _ahead.c.next_attempt_at > bindparam("now"),
                 or_(
                     _ahead.c.priority < _t.c.priority,
@@ -141,7 +146,7 @@ _BLOCKED = (
 )
 _DUE = core_select(
     _t.c.id, _t.c.channel, _t.c.chat_id, _t.c.payload, _t.c.attempts, _t.c.priority
-).where(_t.c.status == "pending", _t.c.next_attempt_at <= bindparam("now"), ~_BLOCKED)
+).where(_t.c.status == _PENDING, _t.c.next_attempt_at <= bindparam("now"), ~_BLOCKED)
 _URGENT_FIRST = _DUE.order_by(_t.c.priority, _t.c.id).limit(bindparam("urgent_first"))
 _OLDEST_FIRST = _DUE.order_by(_t.c.id).limit(bindparam("oldest_first"))
 # The share of every fetch that goes to the oldest rows whatever their priority, so a stream of
