@@ -11,6 +11,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnClause
 from sqlmodel import col, select
 
 from storage.models import OutboxMessage, utcnow
@@ -120,8 +121,8 @@ _ahead = _t.alias("ahead")
 # partial indexes (on pending and on unsettled rows, storage/models.py) cover the query. With
 # a bound status SQLite sorted every pending row and ran the subquery for each: 9.5 s for a
 # fetch from 5,000 pending rows instead of milliseconds.
-_PENDING = literal_column("'pending'")
-_SENDING = literal_column("'sending'")
+_PENDING: ColumnClause[str] = literal_column("'pending'")
+_SENDING: ColumnClause[str] = literal_column("'sending'")
 # A row waits while its chat has a row on the wire, or one ahead of it in the order rows go
 # out (priority, then age) waiting to be retried: each chat gets its messages in that order,
 # and after a crash at most one row per chat is in doubt.
