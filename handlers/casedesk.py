@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers import replyroute
 from handlers.callbacks import CaseButton, InvalidCallback, ReporterButton, encode, parse
 from handlers.cards import (
     ACTION_LABELS,
@@ -40,6 +41,7 @@ from handlers.context import CaseChanged, Turn
 from handlers.forms import Catalog
 from handlers.i18n import Translator
 from handlers.ports import CaseChange, ReportView, StaleCase, Store
+from handlers.replyroute import NO, STARS, YES
 from handlers.similarity import SimilarHint
 from handlers.slaclock import overdue
 from handlers.status import status_label
@@ -49,10 +51,7 @@ from handlers.types import CallbackAnswer, ChatKind, Choice, Outbound
 
 MAX_NOTE = 2000
 DUE_PRESETS = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
-YES = {"1", "yes", "y", "có", "co", "rồi", "roi", "đã", "da"}
-NO = {"2", "no", "n", "không", "khong", "chưa", "chua"}
 REPORTER_CHOICES = frozenset({"yes", "no", "rate", "answer", "addinfo"})
-STARS = frozenset({"1", "2", "3", "4", "5"})
 NUMBERED_ACTIONS = {number: action for action, number in ACTION_NUMBERS.items()}
 DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
 
@@ -931,9 +930,9 @@ class CaseDesk:
                     ),
                     [(reporter_data(updated, "rate", str(n)), "⭐" * n) for n in range(1, 6)],
                 )
-                turn.state.data["reporter_input"] = {"report_id": case.id, "what": "rate"}
+                self._asking(turn, case, "rate")
         elif what == "no":
-            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "dispute"}
+            self._asking(turn, case, "dispute")
             turn.say_raw(
                 t(
                     "What is still not resolved about {code}? Your answer goes to the people handling it.",
@@ -945,11 +944,21 @@ class CaseDesk:
             await turn.store.rate_case(case.id, int(arg))
             turn.say_raw(t("Thank you: your rating helps the committee improve."))
         elif what == "answer":
-            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "answer"}
+            self._asking(turn, case, "answer")
             turn.say_raw(t("Type your answer for {code}:", code=case.code))
         elif what == "addinfo":
-            turn.state.data["reporter_input"] = {"report_id": case.id, "what": "addinfo"}
+            self._asking(turn, case, "addinfo")
             turn.say_raw(t("Type what you want to add to {code}:", code=case.code))
+
+    @staticmethod
+    def _asking(turn: Turn, case: ReportView, what: str) -> None:
+        """Remember what the reporter was just asked to type, and when (replyroute)."""
+        turn.state.data["reporter_input"] = {
+            "report_id": case.id,
+            "what": what,
+            "code": case.code,
+            "at": turn.now.isoformat(),
+        }
 
     async def _reporter_apply(
         self, turn: Turn, actor: Actor, case: ReportView, action: Action, note: str = ""
@@ -969,17 +978,86 @@ class CaseDesk:
         return await self._apply(turn, actor, case, action, note=note)
 
     async def reporter_text(self, turn: Turn) -> bool:
-        """Free text from an idle reporter: an answer they were asked for. True when consumed."""
+        """Free text from an idle reporter: an answer they were asked for. True when consumed.
+        It goes to the newest question it can answer (`handlers/replyroute.py`); when several
+        older ones could take it, the reporter is asked which case, and the text is kept."""
         if turn.person is None:
             return False
         text = turn.inbound.text.strip()
         pending = turn.state.data.get("reporter_input")
-        if pending:
-            return await self._asked_reporter_text(turn, pending, text)
-        waiting = await turn.store.waiting_on_reporter(turn.person.id)
-        if not waiting or not text:
+        if pending and pending.get("what") == "pick":
+            return await self._picked_case(turn, pending, text)
+        if not pending and not text:
             return False
-        return await self._waiting_reporter_text(turn, waiting[0], text)
+        waiting = await turn.store.waiting_on_reporter(turn.person.id)
+        if pending:
+            waiting = [c for c in waiting if c.id != pending["report_id"]]
+        named = frozenset(
+            c.id for c in waiting if typed_choice(text, self.waiting_choices(turn.t, c))
+        )
+        chosen = replyroute.route(pending, waiting, text, named)
+        if pending and not any(p.what != "waiting" for p in chosen):
+            turn.state.data.pop("reporter_input", None)  # a rating not given: not asked again
+        if len(chosen) > 1:
+            self._ask_which_case(turn, chosen, waiting, text)
+            return True
+        if not chosen:
+            return False
+        if chosen[0].what != "waiting":
+            assert pending is not None
+            return await self._asked_reporter_text(turn, pending, text)
+        case = next(c for c in waiting if c.id == chosen[0].case_id)
+        return await self._waiting_reporter_text(turn, case, text)
+
+    def _ask_which_case(
+        self, turn: Turn, chosen: list[replyroute.Prompt], waiting: list[ReportView], text: str
+    ) -> None:
+        """Several cases could take the reply: keep it and ask which one it is about."""
+        codes = {c.id: c.code for c in waiting}
+        pending = turn.state.data.get("reporter_input")
+        if pending:
+            codes.setdefault(pending["report_id"], pending.get("code", ""))
+        turn.state.data["reporter_input"] = {
+            "what": "pick",
+            "text": text,
+            "cases": [p.case_id for p in chosen],
+            "asked": pending,  # what was asked here before, in case it is the one
+        }
+        # Numbered in the text, no buttons: the same on every messenger, and typed back.
+        lines = [f"{n}. {codes.get(p.case_id) or p.case_id}" for n, p in enumerate(chosen, start=1)]
+        turn.say_raw(
+            turn.t(
+                "You have several reports waiting for your answer. Which one is your message about? Reply with its number (/cancel to drop the message)."
+            )
+            + "\n\n"
+            + "\n".join(lines)
+        )
+
+    async def _picked_case(self, turn: Turn, pending: dict[str, Any], text: str) -> bool:
+        """The reporter's pick from the list of cases: the kept message goes to that case."""
+        t = turn.t
+        ids: list[int] = pending["cases"]
+        picked = text.strip().rstrip(".")
+        number = int(picked) if picked.isdecimal() else 0
+        if not 1 <= number <= len(ids):
+            turn.say_raw(t("Please reply with one of the numbers in the list, or /cancel."))
+            return True
+        case_id, kept = ids[number - 1], str(pending["text"])
+        asked = pending.get("asked")
+        turn.state.data.pop("reporter_input", None)
+        if asked and asked.get("report_id") == case_id:
+            return await self._asked_reporter_text(turn, asked, kept)
+        case = await turn.store.case(case_id)
+        if case is None or case.status not in (Status.NEEDS_INFO, Status.RESOLVED):
+            status = status_label(t, case.status) if case else ""
+            code = case.code if case else ""
+            turn.say_raw(
+                t("{code} is now {status}; there is nothing to answer.", code=code, status=status)
+            )
+            return True
+        if not await self._waiting_reporter_text(turn, case, kept):
+            turn.say_raw(t("Please reply with one of the numbers in the list, or /cancel."))
+        return True
 
     async def _asked_reporter_text(self, turn: Turn, pending: dict[str, Any], text: str) -> bool:
         """The answer to what a reporter's button asked them to type."""
