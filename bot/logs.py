@@ -24,6 +24,7 @@ QUIET = (
     "apscheduler",
     "telegram",
     "aiohttp",
+    "matplotlib",  # font and unit notes while charts are drawn: not an operator's concern
 )
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Extra fields (`log.info(..., extra={"job": name})`) a JSON line may carry: none of them holds

@@ -359,7 +359,7 @@ def attention_rows(t: Translator, board: Scoreboard) -> tuple[list[list[str]], s
     loud = sorted((u for u in board.units if needs_attention(u)), key=_attention_order)
     quiet = len(board.units) - len(loud)
     line = (
-        t("{count} other units: no reports, every situation report on time", count=quiet)
+        t("{count} other units: no reports filed, no situation report late or missing", count=quiet)
         if quiet
         else ""
     )

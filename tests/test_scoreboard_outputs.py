@@ -78,7 +78,9 @@ async def test_the_dashboard_shows_the_scoreboard_as_a_labelled_table(core, lang
     assert 'id="scoreboard-units"' in html and "Chi bộ Văn phòng Tỉnh ủy" in html
     units = html.split('id="scoreboard-units"', 1)[1].split("</details>", 1)[0]
     assert "Chi bộ Văn phòng UBND tỉnh" not in units  # quiet: counted, not listed
-    quiet = t("{count} other units: no reports, every situation report on time", count=999)
+    quiet = t(
+        "{count} other units: no reports filed, no situation report late or missing", count=999
+    )
     assert quiet.split("999")[1] in units
     # Overdue as the nudges count it: PA-0004 is, PA-0003 waits for its reporter and is not.
     overdue = html.split('id="overdue"', 1)[1].split("</section>", 1)[0]
@@ -120,7 +122,7 @@ async def test_the_monthly_docx_has_the_scoreboard(core, lang):
         "Chi bộ Ban Tuyên giáo Tỉnh ủy",
     ]
     line = t(
-        "{count} other units: no reports, every situation report on time",
+        "{count} other units: no reports filed, no situation report late or missing",
         count=len(every_unit) - 3,
     )
     assert line in text
