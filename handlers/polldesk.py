@@ -148,6 +148,8 @@ class PollDesk:
         defn = PollDef.model_validate(rnd.definition)
         fresh = str(round_id) not in self._drafts(turn)
         draft = self._draft(turn, round_id)
+        if turn.state.flow == "report" and has_report_draft(turn):
+            turn.say(t("Your unfinished report is kept: send /report to continue it afterwards."))
         turn.state.flow = "poll"
         turn.state.data["poll_round"] = round_id
         turn.state.clear_scratch()
@@ -437,6 +439,7 @@ class PollDesk:
         else:
             self._drafts(turn).pop(str(round_id), None)
             turn.say(turn.t("Stopped. Send /poll when you want to answer."))
+        remind_report_draft(turn)
 
     # -- the end ---------------------------------------------------------------------------------
     async def _complete(
@@ -477,13 +480,14 @@ class PollDesk:
                     )
                 )
             turn.say("\n".join(lines))
-            return
-        turn.say(
-            t(
-                "Thank you, your answers are recorded. You can change them with /poll until {deadline}.",
-                deadline=self._when(rnd.closes_at),
+        else:
+            turn.say(
+                t(
+                    "Thank you, your answers are recorded. You can change them with /poll until {deadline}.",
+                    deadline=self._when(rnd.closes_at),
+                )
             )
-        )
+        remind_report_draft(turn)
 
     async def _open_case(
         self,
@@ -513,3 +517,18 @@ class PollDesk:
         await turn.store.link_case_to_response(report.id, response_id)
         turn.effects.append(ReportSubmitted(report.id))
         return report.code
+
+
+def has_report_draft(turn: Turn) -> bool:
+    """A report begun and not sent: the poll takes over and the draft waits for /report."""
+    return turn.state.has_form("report") and bool(turn.state.form("report").get("step"))
+
+
+def remind_report_draft(turn: Turn) -> None:
+    """After a poll, a paused report draft is not forgotten."""
+    if has_report_draft(turn):
+        turn.say(
+            turn.t(
+                "You still have an unfinished report: send /report to continue where you left off."
+            )
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -14,7 +15,9 @@ from handlers.types import ChatKind
 from storage.models import Report
 from storage.store import SqlStore
 from tests.chat import Chat
+from tests.polls_helpers import person as registered
 from tests.test_casework_rules import person
+from tests.test_polls import OPENS, _open
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 ANSWER = "Monday, 8 in the morning, at the workshop gate."
@@ -123,3 +126,26 @@ async def test_a_typed_yes_for_a_newer_case_is_not_the_rating_of_an_older_one(co
     # Right after the rating question, a number is the rating.
     await reporter_says(reporter, "4", T0 + timedelta(days=2, hours=1))
     assert (await report(core, 2)).rating == 4
+
+
+@pytest.mark.parametrize("channel", ["zalo", "telegram"])
+async def test_a_poll_answered_takes_over_from_a_report_draft_which_is_kept(core, channel):
+    await registered(core, "c1", "collaborator", "U001", locale="en", channel=channel)
+    chat = Chat(core, user_id="c1", channel=channel)
+    with time_machine.travel(OPENS, tick=False):
+        for step in ("/report", "1", "1", "1"):  # left at the description, question 4 of 6
+            await chat.say(step)
+        assert "Question 4 of 6" in chat.transcript[-1]
+        rnd = await _open(core)
+        out = await (chat.say("/poll") if channel == "zalo" else chat.press_data(f"poll:{rnd.id}"))
+        assert out[0] == "Your unfinished report is kept: send /report to continue it afterwards."
+        assert "question 1 of 5" in out[-1]
+        await chat.press(1)  # the poll's question, not the report's
+        assert "question 2 of 5" in chat.transcript[-1]
+        out = await chat.say("/cancel")
+        assert "Paused" in out[0]
+        assert out[1] == (
+            "You still have an unfinished report: send /report to continue where you left off."
+        )
+        out = await chat.say("/report")
+        assert "continue where you left off" in out[0] and "Question 4 of 6" in out[1]
