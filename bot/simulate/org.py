@@ -104,6 +104,11 @@ class Scale:
         )
 
 
+def poll_definitions(scale: Scale) -> tuple[PollDef, ...]:
+    """The poll and situation report the organisation runs: the scale's own, or the shipped."""
+    return scale.polls or tuple(load_poll_file(path) for path in POLLS)
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone the simulator speaks as: their messenger, their id on it, their role."""
@@ -312,6 +317,6 @@ async def build_organisation(sessions: Sessions, scale: Scale, seed: int) -> Org
         org = Organisation(units, departments, staff, leaders, [])
         _people(builder, org, scale.members)
         org = await builder.register(org)
-        for defn in scale.polls or tuple(load_poll_file(path) for path in POLLS):
+        for defn in poll_definitions(scale):
             await import_poll(session, defn)
     return org

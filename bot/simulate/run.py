@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.simulate import actors
 from bot.simulate.clock import SimClock
 from bot.simulate.context import SimCore as Core
-from bot.simulate.org import Organisation, Scale
+from bot.simulate.org import Organisation, Scale, poll_definitions
 from bot.simulate.plan import (
     CasePlan,
     PollPlan,
@@ -37,6 +37,7 @@ from storage import outbox
 CHANNELS = ("telegram", "zalo", "web", "zalo-oa")
 # Jobs that run every few minutes (schedules.yaml), stepped by the simulation itself: cron
 # walks in local time, and in the hour a clock turns back APScheduler answers times that go back.
+LAST_HOUR = timedelta(hours=1)  # the latest a planned poll answer comes before the round closes
 FREQUENT = {"polls": timedelta(minutes=1), "nudges": timedelta(minutes=15)}
 MAX_DRAIN_WAIT = 120.0  # seconds a drain waits in simulated time for rate-held chats
 STUCK_AFTER = timedelta(hours=1)  # held that long with nothing sent: the drain gives up
@@ -221,6 +222,17 @@ class Month:
         held = ", ".join(f"#{r.id} {r.channel} {r.chat_id} attempts {r.attempts}" for r in rows)
         return f"delivery stuck (a chat held for {soonest:.6f} s, nothing sent): {held}"
 
+    def _poll_closes(self, invited: datetime) -> datetime:
+        """When the opinion poll's round an invitation belongs to closes, from the poll's own
+        definition (its cron and window), as the invitation's deadline tells the collaborator."""
+        schedule = next(d for d in poll_definitions(self.scale) if d.kind == "poll").schedule
+        window = timedelta(hours=schedule.window_hours)
+        if schedule.cron is None:
+            return invited + window
+        trigger = CronTrigger.from_crontab(schedule.cron, timezone=self.core.settings.tz)
+        opened = trigger.get_next_fire_time(None, invited - window) or invited
+        return opened + window
+
     def _invitations(self) -> None:
         """People with a poll to answer answer it some time after its invitation reaches them."""
         for sent in self.wire.sent[self._seen :]:
@@ -231,7 +243,10 @@ class Month:
             self.poll_rounds.add((sent.chat_id, rounds[0]))
             if poll.delay is not None:
                 round_id = rounds[0].removeprefix("poll:")
-                self.at(sent.at + poll.delay, functools.partial(self._answer, poll, round_id))
+                at = sent.at + poll.delay
+                if poll.kind == "poll":  # a late collaborator still answers by the deadline
+                    at = max(sent.at, min(at, self._poll_closes(sent.at) - LAST_HOUR))
+                self.at(at, functools.partial(self._answer, poll, round_id))
         self._seen = len(self.wire.sent)
 
     async def _job(self, name: str) -> int:
