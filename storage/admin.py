@@ -155,4 +155,4 @@ async def list_reports(session: AsyncSession, limit: int = 200) -> list[dict[str
     """Staff-facing listing: it carries no reporter identity at all. The query is the one
     `reports list` runs without SQLAlchemy (storage.light), so the two cannot drift apart."""
     rows = await session.execute(text(REPORTS_LISTING.format(limit=int(limit))))
-    return listing(rows.tuples().all())
+    return listing(rows.all())  # rows unpack like tuples
