@@ -80,7 +80,10 @@ def print_checks(result: MonthResult) -> None:
     print("\nTargets:")
     for target in result.targets:
         value = target.value
-        shown = pct(value) if isinstance(value, float) and value <= 1 else f"{value}"
+        if target.unit == "s":
+            shown = f"max {value:.2f} s"
+        else:
+            shown = pct(value) if isinstance(value, float) and value <= 1 else f"{value}"
         print(f"  [{verdict(target.ok)}] {target.name}: {shown} (target {target.goal})")
     print("Counts against the simulator's tally:")
     for check in result.checks:

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.simulate import Scale, simulate
-from bot.simulate.org import DEMO_UNITS, POLLS
+from bot.simulate.org import DEMO_UNITS, POLLS, spread
 from bot.simulate.wire import Speaker, Wire
 from handlers.casedesk import ActionFailed
 from handlers.casework import Action, Actor
@@ -54,7 +54,7 @@ def demo_history(now: datetime, tz: ZoneInfo, scale: Scale) -> History:
     the situation report is expected from the units the simulation has people in."""
     local = now.astimezone(tz)
     rows, _errors = parse_units_csv(DEMO_UNITS.read_bytes())
-    units = sorted(row.code for row in rows)[: scale.units]  # as build_organisation takes them
+    units = spread(sorted(row.code for row in rows), scale.units)  # as build_organisation does
     opens = (local - SITREP_OPENED).replace(minute=0, second=0, microsecond=0)
     opens = opens.replace(day=min(opens.day, 28))  # a monthly report opens by the 28th
     polled = local - POLL_OPENED

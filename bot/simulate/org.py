@@ -73,14 +73,14 @@ class Scale:
 
     @classmethod
     def demo(cls) -> Scale:
-        """The demo organisation (handlers/data/demo) with people in its first 25 units and
+        """The demo organisation (handlers/data/demo) with people in 25 of its units and
         its jobs every 6 hours: its 9 to 12 days of history (bot/demo.py) play in about 10 s of
         CPU, most of it the product's own work per message and the week of digests."""
         return cls(
             "demo",
             members=100,
             departments=7,
-            reports_per_month=36,
+            reports_per_month=60,
             units=25,
             job_minutes=360,
             skip_jobs=HOUSEKEEPING,
@@ -262,8 +262,17 @@ async def _units(store: SqlStore, scale: Scale) -> list[tuple[str, str, str]]:
         if not imported.ok:
             raise RuntimeError("; ".join(imported.errors))
         existing = await admin.units(store.session)
-    ordered = sorted(existing, key=lambda u: u.code)[: scale.units]
-    return [(u.code, u.kind, u.host_kind) for u in ordered]
+    by_code = {u.code: u for u in existing}
+    chosen = [by_code[code] for code in spread(sorted(by_code), scale.units)]
+    return [(u.code, u.kind, u.host_kind) for u in chosen]
+
+
+def spread(codes: list[str], count: int) -> list[str]:
+    """`count` of the sorted unit codes, evenly spaced: the demo's 25 units then come from
+    agencies and enterprises alike (the file lists agencies first), so its charts show both."""
+    if count >= len(codes):
+        return codes
+    return [codes[i * len(codes) // count] for i in range(count)]
 
 
 async def _departments(builder: Builder, scale: Scale, rng: random.Random) -> list[Department]:

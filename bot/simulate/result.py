@@ -188,7 +188,11 @@ def targets(month: Month, figures: dict[str, Any], lad: Ladder) -> list[Target]:
     hot_ok = figures["hot_alerts_missing"] == 0 and figures["hot_alert_max_s"] <= HOT_ALERT_SECONDS
     return [
         Target(
-            "hot alerts within 5 s", figures["hot_alert_max_s"], "max ≤ 5 s, none missing", hot_ok
+            "hot alerts within 5 s",
+            figures["hot_alert_max_s"],
+            "max ≤ 5 s, none missing",
+            hot_ok,
+            unit="s",
         ),
         Target(
             "cases with an owner in the rule hours",

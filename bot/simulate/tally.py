@@ -127,6 +127,7 @@ class Target:
     value: float
     goal: str  # shown beside the value
     ok: bool
+    unit: str = ""  # "s" for a latency; otherwise a share (≤ 1) or a count
 
 
 def _sends_after(wire: Wire, channel: str, chat_id: str, code: str, since: datetime) -> bool:
