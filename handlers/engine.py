@@ -47,6 +47,7 @@ COMMANDS = (
     "weblogin",
 )
 WEB_LOGIN_MINUTES = 10
+KEPT_TEXT_SHOWN = 60  # characters of a dropped message quoted back, enough to recognise it
 
 
 Desk = Callable[[Turn], Awaitable[None]]
@@ -304,10 +305,19 @@ class Engine:
                 return
             # A reporter's unsent answer ends with any new command, so it cannot swallow what
             # they type next; /cancel ends just that.
-            if turn.state.data.pop("reporter_input", None) and cmd == "cancel":
+            pending = turn.state.data.pop("reporter_input", None)
+            if pending and cmd == "cancel":
                 turn.say(turn.t("Cancelled: nothing was changed."))
                 await self._reprompt_any(turn)
                 return
+            if pending and pending.get("what") == "pick":  # say so: their text is not filed
+                turn.say(
+                    turn.t(
+                        "Your message was not added to any report: “{text}”. Send it again "
+                        "when you want to.",
+                        text=_start_of(str(pending.get("text", ""))),
+                    )
+                )
         if turn.state.flow == "poll" and cmd in POLL_COMMANDS:
             await self.polls.on_command(turn)
         elif desk := self.commands.get(cmd):
@@ -488,3 +498,9 @@ class Engine:
 
 
 __all__ = ["REVIEW", "Effect", "Engine", "ReportSubmitted", "StepResult"]
+
+
+def _start_of(text: str) -> str:
+    """The start of a message the member wrote, to quote back in one line."""
+    text = " ".join(text.split())
+    return text if len(text) <= KEPT_TEXT_SHOWN else text[: KEPT_TEXT_SHOWN - 1] + "…"

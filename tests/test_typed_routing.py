@@ -149,3 +149,18 @@ async def test_a_poll_answered_takes_over_from_a_report_draft_which_is_kept(core
         )
         out = await chat.say("/report")
         assert "continue where you left off" in out[0] and "Question 4 of 6" in out[1]
+
+
+async def test_a_new_command_while_asked_which_case_says_the_kept_message_was_not_filed(core):
+    reporter = await zalo_reporter(core, 3)
+    staff = await staff_chat(core)
+    await ask(staff, 1, T0)
+    await ask(staff, 2, T0 + timedelta(hours=1))
+    await resolve(staff, 3, T0 + timedelta(hours=2))
+    out = await reporter_says(reporter, ANSWER, T0 + timedelta(hours=3))
+    assert "Which one is your message about?" in out[0]
+    out = await reporter_says(reporter, "/my", T0 + timedelta(hours=3))
+    assert out[0] == (
+        f"Your message was not added to any report: “{ANSWER}”. Send it again when you want to."
+    )
+    assert await notes(core, 1, "answer") == await notes(core, 2, "answer") == []
