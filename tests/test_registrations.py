@@ -7,23 +7,15 @@ import pytest
 
 from handlers.ports import InviteUnavailable, Registration
 from storage import admin
-from storage.db import create_engine, session_factory
 from storage.deptimport import import_departments
-from storage.migrate import upgrade
 from storage.orgimport import import_units
 from storage.people import find_people
 from storage.registrations import register_many
-from storage.seal import Sealer, new_key
 from storage.store import SqlStore
+from tests import test_storage
 from tests.test_storage import UNITS
 
-
-@pytest.fixture
-async def sessions(db_url):
-    await upgrade(db_url)
-    engine = create_engine(db_url)
-    yield session_factory(engine, Sealer([new_key()]))
-    await engine.dispose()
+sessions = test_storage.sessions  # the storage tests' fixture: a migrated database
 
 
 def person(n: int, unit: str | None, role: str = "member", invite: str | None = None):

@@ -81,6 +81,19 @@ async def report(core: Core, case: int) -> Report:
         return (await session.execute(select(Report).where(Report.id == case))).scalar_one()
 
 
+async def asked_which_case(core: Core) -> tuple[Chat, list[str]]:
+    """Three cases: PA-0001 and PA-0002 asked a question, PA-0003 (newest) asks "resolved?";
+    the reporter's free text could answer either question, so the bot asks which case."""
+    reporter = await zalo_reporter(core, 3)
+    staff = await staff_chat(core)
+    await ask(staff, 1, T0)
+    await ask(staff, 2, T0 + timedelta(hours=1))
+    await resolve(staff, 3, T0 + timedelta(hours=2))
+    out = await reporter_says(reporter, ANSWER, T0 + timedelta(hours=3))
+    assert "Which one is your message about?" in out[0]
+    return reporter, out
+
+
 async def test_free_text_answers_the_question_even_when_a_newer_case_asks_resolved(core):
     reporter = await zalo_reporter(core, 2)
     staff = await staff_chat(core)
@@ -95,13 +108,7 @@ async def test_free_text_answers_the_question_even_when_a_newer_case_asks_resolv
 
 
 async def test_a_reply_two_cases_could_take_is_kept_until_the_reporter_picks_the_case(core):
-    reporter = await zalo_reporter(core, 3)
-    staff = await staff_chat(core)
-    await ask(staff, 1, T0)
-    await ask(staff, 2, T0 + timedelta(hours=1))
-    await resolve(staff, 3, T0 + timedelta(hours=2))  # the newest question: "resolved?"
-    out = await reporter_says(reporter, ANSWER, T0 + timedelta(hours=3))
-    assert "Which one is your message about?" in out[0]
+    reporter, out = await asked_which_case(core)
     assert "1. PA-0002\n2. PA-0001" in out[0]
     assert await notes(core, 1, "answer") == await notes(core, 2, "answer") == []
     out = await reporter_says(reporter, "7", T0 + timedelta(hours=3))
@@ -152,15 +159,20 @@ async def test_a_poll_answered_takes_over_from_a_report_draft_which_is_kept(core
 
 
 async def test_a_new_command_while_asked_which_case_says_the_kept_message_was_not_filed(core):
-    reporter = await zalo_reporter(core, 3)
-    staff = await staff_chat(core)
-    await ask(staff, 1, T0)
-    await ask(staff, 2, T0 + timedelta(hours=1))
-    await resolve(staff, 3, T0 + timedelta(hours=2))
-    out = await reporter_says(reporter, ANSWER, T0 + timedelta(hours=3))
-    assert "Which one is your message about?" in out[0]
+    reporter, _out = await asked_which_case(core)
     out = await reporter_says(reporter, "/my", T0 + timedelta(hours=3))
     assert out[0] == (
         f"Your message was not added to any report: “{ANSWER}”. Send it again when you want to."
     )
     assert await notes(core, 1, "answer") == await notes(core, 2, "answer") == []
+
+
+async def test_hostile_replies_to_which_case_keep_the_message_until_a_real_pick(core):
+    reporter, _out = await asked_which_case(core)
+    for hostile in ("0", "-1", "3", "99999999999999999999999", "1e2", "1 2", "PA-0001", "x" * 5000):
+        out = await reporter_says(reporter, hostile, T0 + timedelta(hours=3))
+        assert out == ["Please reply with one of the numbers in the list, or /cancel."], hostile
+    assert await notes(core, 1, "answer") == await notes(core, 2, "answer") == []
+    out = await reporter_says(reporter, " 2. ", T0 + timedelta(hours=3))
+    assert out == ["Thank you: your message has been added to PA-0001."]
+    assert await notes(core, 1, "answer") == [ANSWER]
