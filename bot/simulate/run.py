@@ -29,6 +29,7 @@ from bot.simulate.plan import (
 )
 from bot.simulate.wire import SimulationError, Wire
 from handlers.casework import Action
+from handlers.polldefs import Schedule
 from scheduler.jobs import JOBS
 from scheduler.nudges import NudgeRules, load_rules
 from scheduler.schedule import build_scheduler, catch_up, load_schedules
@@ -222,10 +223,15 @@ class Month:
         held = ", ".join(f"#{r.id} {r.channel} {r.chat_id} attempts {r.attempts}" for r in rows)
         return f"delivery stuck (a chat held for {soonest:.6f} s, nothing sent): {held}"
 
+    @functools.cached_property
+    def _poll_schedule(self) -> Schedule:
+        """The opinion poll's schedule, read once a run (not per invitation)."""
+        return next(d for d in poll_definitions(self.scale) if d.kind == "poll").schedule
+
     def _poll_closes(self, invited: datetime) -> datetime:
         """When the opinion poll's round an invitation belongs to closes, from the poll's own
         definition (its cron and window), as the invitation's deadline tells the collaborator."""
-        schedule = next(d for d in poll_definitions(self.scale) if d.kind == "poll").schedule
+        schedule = self._poll_schedule
         window = timedelta(hours=schedule.window_hours)
         if schedule.cron is None:
             return invited + window
