@@ -548,6 +548,27 @@ class ConversationBot(PtbBot):
         return app
 
 
+class DurableConversationBot(ConversationBot):
+    """B with the flow's durability, for information (--durable-b): PicklePersistence written
+    after every update instead of once a minute. PTB's `Application.update_persistence()` is
+    the documented way to write it now; run in a handler group after the conversation's, so the
+    state the step moved to is what gets written (the answer went out just before it)."""
+
+    name = "B-durable"
+
+    def build(self, workdir: Path) -> Any:
+        from telegram import Update
+        from telegram.ext import ContextTypes, TypeHandler
+
+        app = super().build(workdir)
+
+        async def flush(_update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await context.application.update_persistence()
+
+        app.add_handler(TypeHandler(Update, flush), group=1)
+        return app
+
+
 # ------------------------------------------------------------------------------------------------
 # the comparison: closed-loop rounds interleaved, then the open loop
 # ------------------------------------------------------------------------------------------------
@@ -734,6 +755,23 @@ def report_open(runs: list[Run], args: argparse.Namespace) -> bool:
     return ok
 
 
+async def durable_b_line(runs: dict[str, list[Run]], ids: Ids, members: int) -> None:
+    """One closed-loop run of B-durable, for information: what the flow's durability costs B."""
+    async with DurableConversationBot() as durable:
+        warm = ids.take(max(5, members // 20))
+        await closed_loop(durable, warm)
+        run = await closed_loop(durable, ids.take(members))
+    b_rate = median(runs["B"], lambda r: r.rate)
+    b_cpu = median(runs["B"], lambda r: r.cpu_ms)
+    print(
+        f"  for information, B-durable (pickle written after every step): {run_line(run)}; "
+        f"against B's median {run.rate / b_rate:.2f}x the steps/s, "
+        f"{run.cpu_ms / b_cpu:.2f}x the CPU/step; flow/B-durable "
+        f"{median(runs['flow'], lambda r: r.rate) / run.rate:.2f}",
+        flush=True,
+    )
+
+
 async def compare(args: argparse.Namespace, errors: ErrorCounter) -> bool:
     async with contextlib.AsyncExitStack() as stack:
         flow = await stack.enter_async_context(FlowBot(args.database_url, not args.no_staff))
@@ -750,6 +788,8 @@ async def compare(args: argparse.Namespace, errors: ErrorCounter) -> bool:
         ids = Ids()
         runs = await closed_rounds(args, bots, ids)
         ok = report_closed(runs, args)
+        if args.durable_b:
+            await durable_b_line(runs, ids, args.members)
         if errors.count:
             print(f"  ! {errors.count} errors logged, first: {errors.first}", flush=True)
             ok = False
@@ -941,6 +981,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--statements",
         action="store_true",
         help="count the flow's SQL statements and commits per step in its first timed round",
+    )
+    parser.add_argument(
+        "--durable-b",
+        action="store_true",
+        help="one extra closed-loop run of B writing its pickle after every step (information)",
     )
     parser.add_argument("--draft-workers", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory test")
