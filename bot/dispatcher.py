@@ -28,15 +28,14 @@ from storage.conversations import (
     ConcurrentUpdate,
     PersonLock,
     StateRow,
-    claim_update,
     hold_person,
     load_conversation,
-    load_step,
     one_writer,
     retryable,
     save_conversation,
 )
 from storage.db import Session, Sessions, database_busy
+from storage.event_start import EventStart, start_event
 from storage.outbox import enqueue
 from storage.seal import keyed_digest, open_payload, seal_payload, shared_secret
 from storage.store import SqlStore
@@ -150,29 +149,38 @@ class Dispatcher:
             # First the person, then the deduplication key: an instance handling the same
             # update (or this person's previous one) elsewhere is waited for, then seen.
             await hold_person(session, inbound.channel, inbound.user_id, self.person_lock)
-            # The update leaves the inbox in the transaction that handles it: no second write
-            # transaction per update for `inbox_done` (see docs/performance.md).
-            cleared = await inbox.done(session, *key)
-            reply, outcome, effects = await self._step(session, inbound)
-        if cleared:
+            # The update leaves the inbox in the transaction that handles it (no second write
+            # transaction per update for `inbox_done`), is counted in the person's rate window
+            # and claimed, and the conversation read: on SQLite in one trip to its thread.
+            start = await start_event(
+                session,
+                *key,
+                inbound.user_id,
+                self.flood.counted(f"{inbound.channel}:{inbound.user_id}"),
+                timedelta(seconds=self.flood.window),
+                self.flood.limit,
+                load=self.person_lock != "row",
+            )
+            reply, outcome, effects = await self._step(session, inbound, start)
+        if start.cleared:
             self._cleared.add(key)
         if effects:
             self.on_commit()
         return reply, outcome
 
     async def _step(
-        self, session: Session, inbound: Inbound
+        self, session: Session, inbound: Inbound, start: EventStart
     ) -> tuple[Reply | None, UpdateOutcome, bool]:
         """The event inside its transaction: (reply, outcome, whether it queued effects)."""
         # Counted in the event's own transaction, under the person's lock: one upsert,
         # and no second commit on the hot path.
-        verdict = await self.flood.count(session, f"{inbound.channel}:{inbound.user_id}")
+        verdict = self.flood.verdict(start.hits)
         if verdict is not None:
             return self._flooded(inbound, verdict), "throttled", False
-        if not await claim_update(session, inbound.channel, inbound.update_key):
+        if not start.claimed:
             log.info("update %s on %s already handled; dropped", _tag(inbound), inbound.channel)
             return None, "duplicate", False
-        row, state, store = await self._load(session, inbound)
+        row, state, store = await self._load(session, inbound, start)
         result = await self.engine.step(state, inbound, store)
         if result.state != state or row is None:
             await save_conversation(
@@ -183,16 +191,15 @@ class Dispatcher:
         return result.reply, "ok", bool(result.effects)
 
     async def _load(
-        self, session: Session, inbound: Inbound
+        self, session: Session, inbound: Inbound, start: EventStart
     ) -> tuple[StateRow | None, dict[str, Any], SqlStore]:
-        """The conversation, and a store that already knows who is talking: one statement for
-        both, except where the conversation row is locked (PostgreSQL, "row")."""
+        """The conversation, and a store that already knows who is talking (read by
+        `start_event`), except where the conversation row is locked (PostgreSQL, "row")."""
         channel, user_id = inbound.channel, inbound.user_id
         if self.person_lock == "row":
             row, state = await load_conversation(session, channel, user_id, for_update=True)
             return row, state, SqlStore(session)
-        row, state, person = await load_step(session, channel, user_id)
-        return row, state, SqlStore(session, {(channel, user_id): person})
+        return start.row, start.state, SqlStore(session, {(channel, user_id): start.person})
 
     def _write_turn(self) -> AbstractAsyncContextManager[Any]:
         return self._writer or nullcontext()
@@ -302,11 +309,18 @@ class FloodGuard:
 
     async def count(self, session: Session, key: str) -> str | None:
         """`check`, inside a transaction the caller holds."""
+        hits = await ratelimit.bump(session, self.counted(key), timedelta(seconds=self.window))
+        return self.verdict(hits)
+
+    def counted(self, key: str) -> str:
+        """The row's key for `key`."""
         # Keys name people (a user id, an address): the table keeps only a keyed digest, so a
         # dump cannot tie a burst of activity to a hidden report's time. The secret is read
         # here, not at construction, as the seal key is installed after the dispatcher is built.
-        counted = f"{self.name}:{keyed_digest(self._key_secret(), key)}"
-        hits = await ratelimit.bump(session, counted, timedelta(seconds=self.window))
+        return f"{self.name}:{keyed_digest(self._key_secret(), key)}"
+
+    def verdict(self, hits: int) -> str | None:
+        """None within the limit; "first" for the first refused event of a burst; "more" after."""
         if hits <= self.limit:
             return None
         return "first" if hits == self.limit + 1 else "more"

@@ -176,7 +176,7 @@ async def load_conversation(
     locking = for_update and dialect_of(session) == "postgresql"
     params = {"channel": channel, "user_id": user_id}
     found = (await run(session, _LOAD_FOR_UPDATE if locking else _LOAD, params)).first()
-    return _state_of(session, found)
+    return state_of(session, found)
 
 
 async def load_step(
@@ -185,10 +185,15 @@ async def load_step(
     """`load_conversation` and who is talking (`storage.people.talking`), in one statement."""
     params = {"channel": channel, "user_id": user_id}
     found = (await run(session, _LOAD_WITH_PERSON, params)).one()
-    row, state = _state_of(session, found if found.id is not None else None)
+    row, state = state_of(session, found if found.id is not None else None)
+    return row, state, person_of(found)
+
+
+def person_of(found: Any) -> PersonView | None:
+    """Who is talking, from a row of `_LOAD_WITH_PERSON` (None: a stranger)."""
     if found.person_id is None:
-        return row, state, None
-    person = PersonView(
+        return None
+    return PersonView(
         id=found.person_id,
         display_name=found.display_name,
         role=found.role,
@@ -196,10 +201,9 @@ async def load_step(
         locale=found.locale,
         last_channel=found.last_channel,
     )
-    return row, state, person
 
 
-def _state_of(session: AsyncSession, found: Any) -> tuple[StateRow | None, dict[str, Any]]:
+def state_of(session: AsyncSession, found: Any) -> tuple[StateRow | None, dict[str, Any]]:
     if found is None:
         return None, {}
     state = dict(found.state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, case, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,7 +83,12 @@ async def bump(session: AsyncSession, key: str, window: timedelta) -> int:
     """Count one event under `key` and return how many its current window holds, this one
     included. A window starts at the first event after the last one ended (fixed windows:
     a burst straddling two may reach twice the limit, never more). One upsert, no read."""
+    params = bump_params(key, window)
+    return int((await run(session, _BUMP[dialect_of(session)], params)).scalar_one())
+
+
+def bump_params(key: str, window: timedelta) -> dict[str, Any]:
+    """The parameters of `bump`'s upsert (storage/event_start.py runs it too)."""
     now = int(time.time() * 1000)
     span = max(1, int(window.total_seconds() * 1000))
-    params = {"key": key[:200], "now": now, "ended_before": now - span, "expires": now + span}
-    return int((await run(session, _BUMP[dialect_of(session)], params)).scalar_one())
+    return {"key": key[:200], "now": now, "ended_before": now - span, "expires": now + span}

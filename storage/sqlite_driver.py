@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.exc import DBAPIError
 
 # What one trip hands back: description, rows, row count, last row id.
 Outcome = tuple[Any, list[Any], int, int | None]
@@ -119,3 +120,18 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
 def one_trip_dbapi() -> OneTripDBAPI:
     return OneTripDBAPI(aiosqlite, sqlite3)
+
+
+async def in_thread(adapted: Any, fn: Any, *args: Any) -> Any:
+    """Run `fn(sqlite3_connection, *args)` in the connection's thread, in one trip, between
+    the statements SQLAlchemy sends (same mutex): for a few statements the hot path runs back
+    to back (storage/event_start.py). sqlite3 errors come back as SQLAlchemy's, as from a
+    statement, so callers tell a busy database the same way."""
+    try:
+        async with adapted._execute_mutex:
+            conn = adapted._connection
+            return await conn._execute(fn, conn._conn, *args)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            "(statements run in one trip)", None, exc, sqlite3.Error, hide_parameters=True
+        ) from exc

@@ -1,0 +1,172 @@
+"""The statements every inbound event starts with, on SQLite in one trip to the database thread.
+
+Each event's transaction begins the same way: the update leaves the inbox, the person's rate
+window counts it, its deduplication key is claimed, and the conversation and the person are
+read. SQLite takes one writer at a time, so these trips sit in the one queue every event waits
+in; each trip costs the event loop a thread hand-off (0.3–0.9 ms on a loaded machine, many times
+running the statement). So on SQLite the four run back to back in the database thread, with the
+same stops as one by one (a flooded event claims nothing; a replay reads nothing). On
+PostgreSQL they run one by one through SQLAlchemy. See docs/performance.md, intake.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from handlers.ports import PersonView
+from storage import inbox, ratelimit
+from storage.conversations import (
+    _CLAIM,
+    _LOAD_WITH_PERSON,
+    StateRow,
+    claim_update,
+    load_step,
+    person_of,
+    state_of,
+)
+from storage.models import utcnow
+from storage.sqlite_driver import OneTripConnection, in_thread
+
+
+class EventStart(NamedTuple):
+    """What the first statements found: whether the inbox still held the update, the hits in
+    the person's rate window, whether the update is new, and (only when `load` was asked, the
+    event is within its budget and new) the conversation and who is talking."""
+
+    cleared: bool
+    hits: int
+    claimed: bool
+    row: StateRow | None = None
+    state: dict[str, Any] = {}
+    person: PersonView | None = None
+
+
+class _Compiled(NamedTuple):
+    """A prebuilt statement as SQLite text, with its parameters' order and conversions."""
+
+    statement: Any  # the compiled form, for its constructed parameters
+    sql: str
+    order: tuple[str, ...]
+    to_db: tuple[Callable[[Any], Any] | None, ...]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = self.statement.construct_params(dict(params))
+        return [
+            v(values[n]) if v else values[n] for n, v in zip(self.order, self.to_db, strict=True)
+        ]
+
+
+_DIALECT = aiosqlite_dialect()
+
+
+def _compile(statement: Executable) -> _Compiled:
+    compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+    order = tuple(compiled.positiontup or ())
+    to_db = tuple(compiled.binds[n].type.bind_processor(_DIALECT) for n in order)
+    return _Compiled(compiled, compiled.string, order, to_db)
+
+
+# Compiled once, at import, like storage/prebuilt.py's statements.
+_DONE_SQL = _compile(inbox._DONE)
+_BUMP_SQL = _compile(ratelimit._BUMP["sqlite"])
+_CLAIM_SQL = _compile(_CLAIM["sqlite"])
+_LOAD_SQL = _compile(_LOAD_WITH_PERSON)
+_LOADED = tuple(c.name for c in _LOAD_WITH_PERSON.selected_columns)
+_FROM_DB = tuple(
+    c.type.result_processor(_DIALECT, None) for c in _LOAD_WITH_PERSON.selected_columns
+)
+
+
+class _Loaded(NamedTuple):
+    id: int | None
+    version: int | None
+    state: Any
+    person_id: int | None
+    display_name: str | None
+    role: str | None
+    unit_code: str | None
+    locale: str | None
+    last_channel: str | None
+
+
+assert _Loaded._fields == _LOADED, "the load statement's columns changed: update _Loaded"
+
+
+def _in_thread(
+    conn: sqlite3.Connection, args: tuple[list[Any], ...], limit: int, load: bool
+) -> tuple[bool, int, bool, Any]:
+    """In the database thread: the four statements, stopping where the one-by-one path does."""
+    done, bump, claim, read = args
+    cursor = conn.cursor()
+    try:
+        cleared = cursor.execute(_DONE_SQL.sql, done).rowcount > 0
+        hits = int(cursor.execute(_BUMP_SQL.sql, bump).fetchone()[0])
+        if hits > limit:
+            return cleared, hits, False, None
+        claimed = cursor.execute(_CLAIM_SQL.sql, claim).rowcount > 0
+        if not claimed or not load:
+            return cleared, hits, claimed, None
+        return cleared, hits, claimed, cursor.execute(_LOAD_SQL.sql, read).fetchone()
+    finally:
+        cursor.close()
+
+
+async def start_event(
+    session: AsyncSession,
+    channel: str,
+    update_key: str,
+    user_id: str,
+    rate_key: str,
+    window: timedelta,
+    limit: int,
+    load: bool = True,
+) -> EventStart:
+    """Clear the update from the inbox, count it in `rate_key`'s window, and if that stays
+    within `limit`, claim it; if it is new and `load`, read the conversation and the person."""
+    adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
+    if not isinstance(adapted, OneTripConnection):
+        return await _one_by_one(
+            session, channel, update_key, user_id, rate_key, window, limit, load
+        )
+    keys = {"channel": channel, "user_id": user_id}
+    args = (
+        _DONE_SQL.args({"channel": channel, "key": update_key}),
+        _BUMP_SQL.args(ratelimit.bump_params(rate_key, window)),
+        _CLAIM_SQL.args({"channel": channel, "update_key": update_key, "received_at": utcnow()}),
+        _LOAD_SQL.args(keys),
+    )
+    cleared, hits, claimed, raw = await in_thread(adapted, _in_thread, args, limit, load)
+    if raw is None:
+        return EventStart(cleared, hits, claimed)
+    found = _Loaded(*(f(v) if f else v for f, v in zip(_FROM_DB, raw, strict=True)))
+    row, state = state_of(session, found if found.id is not None else None)
+    return EventStart(cleared, hits, claimed, row, state, person_of(found))
+
+
+async def _one_by_one(
+    session: AsyncSession,
+    channel: str,
+    update_key: str,
+    user_id: str,
+    rate_key: str,
+    window: timedelta,
+    limit: int,
+    load: bool,
+) -> EventStart:
+    cleared = await inbox.done(session, channel, update_key)
+    hits = await ratelimit.bump(session, rate_key, window)
+    if hits > limit:
+        return EventStart(cleared, hits, False)
+    if not await claim_update(session, channel, update_key):
+        return EventStart(cleared, hits, False)
+    if not load:
+        return EventStart(cleared, hits, True)
+    row, state, person = await load_step(session, channel, user_id)
+    return EventStart(cleared, hits, True, row, state, person)
