@@ -239,11 +239,11 @@ class DeliveryWorker:
                     payload = open_payload(session, payload)
             if self.hooks is not None:
                 payload = await self.hooks.prepare(row, payload)
-            if limiter is not None:
-                await limiter.acquire(chat_id)
             # No transaction is open while we wait on the network.
-            on_the_wire = True
-            message_id = await sender.deliver(chat_id, payload)
+            slot = limiter.sending(chat_id) if limiter is not None else contextlib.nullcontext()
+            async with slot:
+                on_the_wire = True
+                message_id = await sender.deliver(chat_id, payload)
         except asyncio.CancelledError:
             if not on_the_wire:
                 await asyncio.shield(self.ledger.release([row.id]))

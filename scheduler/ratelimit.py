@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# The messenger counts sends when they arrive, we when they leave: a send held up on its way
-# (a busy event loop, a slow network, a busy server) lands in the next second together with
-# ones sent on time. Pacing 2% under the limit absorbs a hold-up of 20 ms in every second.
+# Slots are spaced 2% under the limit: sends that arrive a little unevenly still fit, and a
+# window of sends on the wire or just answered (`Pacer`) catches the hold-ups that would not.
 HEADROOM = 0.98
 
 
@@ -55,6 +56,10 @@ class Bucket:
     def take(self) -> None:
         self.tokens -= 1
 
+    def grow_from(self, now: float) -> None:
+        """Tokens grow again only from `now` (the time a send was on the wire earns none)."""
+        self.stamp = max(self.stamp, now)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -67,18 +72,28 @@ class Pacer:
     """Hands out evenly spaced send slots at `rate` per second. Slots are absolute times, so
     sleeping late never adds up, and an idle spell builds no burst.
 
-    A busy event loop can still wake several slots late at once and send them together; so
-    sends are also counted as they leave, and none goes while the last second already holds
-    `rate` of them: no one-second window, as we send, ever sees more than the rate."""
+    The messenger counts sends as they *arrive*, in a sliding second, and we cannot see when
+    that is: only that it lies between the send leaving and its answer coming back. A send held
+    up on its way (a pause of our event loop after its slot, of the kernel, of the server) lands
+    together with the sends after it, and a second later the window over that bunch holds more
+    than the rate: a 429, which pauses every send for a whole second. So a send counts against
+    `per_window` from when it leaves until a second after its answer, and none goes while that
+    many are counted: whatever the hold-ups, no arrival window ever holds more than
+    `per_window`. In steady sending that never bites (the slots are 2% under the limit); after a
+    hold-up it delays the next sends by about as long as the hold-up, instead of a 429's
+    second."""
 
-    def __init__(self, rate: float, clock: Clock = MONOTONIC) -> None:
+    def __init__(self, rate: float, clock: Clock = MONOTONIC, per_window: int = 0) -> None:
         self.clock = clock
         self.interval = 1.0 / rate
         self.next_slot = 0.0
-        self.per_window = max(1, math.floor(rate))
-        self.recent: collections.deque[float] = collections.deque()
+        self.per_window = per_window or max(1, math.floor(rate))
+        self.on_the_wire = 0
+        self.answered: collections.deque[float] = collections.deque()  # in the last second
 
     async def wait(self) -> None:
+        """Wait for a send slot; the caller must call `answered` once the send is answered
+        (or failed)."""
         now = self.clock.now()
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.interval
@@ -86,12 +101,18 @@ class Pacer:
             await self.clock.sleep(slot - now)
         while True:
             now = self.clock.now()
-            while self.recent and now - self.recent[0] >= 1.0:
-                self.recent.popleft()
-            if len(self.recent) < self.per_window:
+            while self.answered and now - self.answered[0] >= 1.0:
+                self.answered.popleft()
+            if self.on_the_wire + len(self.answered) < self.per_window:
                 break
-            await self.clock.sleep(self.recent[0] + 1.0 - now)
-        self.recent.append(now)
+            # the oldest answer leaves the window, or (all still on the wire) poll at the pace
+            await self.clock.sleep(self.answered[0] + 1.0 - now if self.answered else self.interval)
+        self.on_the_wire += 1
+
+    def done(self) -> None:
+        """The send that took a slot was answered (or failed): it still counts for a second."""
+        self.on_the_wire -= 1
+        self.answered.append(self.clock.now())
 
     def pause(self, seconds: float) -> None:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""
@@ -108,7 +129,10 @@ class RateLimiter:
     def __init__(self, limits: Limits, clock: Clock = MONOTONIC) -> None:
         self.limits = limits
         self.clock = clock
-        self.pacer = Pacer(limits.per_second * HEADROOM, clock)
+        # slots 2% under the limit; the window of sends in flight or just answered at it
+        self.pacer = Pacer(
+            limits.per_second * HEADROOM, clock, max(1, math.floor(limits.per_second))
+        )
         self.chats: dict[str, Bucket] = {}
 
     def _chat_bucket(self, chat_id: str) -> Bucket:
@@ -137,12 +161,28 @@ class RateLimiter:
         return self.pacer.booked()
 
     async def acquire(self, chat_id: str) -> None:
-        """Wait for a send slot, then take the chat's token: the chat's spacing is counted
-        from when its messages really leave, not from before a wait for the global pace."""
+        """`sending` for a send answered at once."""
+        async with self.sending(chat_id):
+            pass
+
+    @contextlib.asynccontextmanager
+    async def sending(self, chat_id: str) -> AsyncIterator[None]:
+        """Wait for a send slot, then take the chat's token; send inside the block. The chat's
+        spacing counts from when its messages really leave, not from before a wait for the
+        global pace, and its next token grows only once the send is answered: the messenger
+        counts a send when it arrives, which is between the two. The send counts against the
+        global pace until a second after its answer (`Pacer`)."""
         await self.pacer.wait()
-        chat = self._chat_bucket(chat_id)
-        wait = chat.wait_time(self.clock.now())
-        if wait > 0:  # callers check delay_for first (and a token only grows); a direct call
-            await self.clock.sleep(wait)
-            chat.wait_time(self.clock.now())
-        chat.take()
+        chat: Bucket | None = None
+        try:
+            chat = self._chat_bucket(chat_id)
+            wait = chat.wait_time(self.clock.now())
+            if wait > 0:  # callers check delay_for first (and a token only grows); a direct call
+                await self.clock.sleep(wait)
+                chat.wait_time(self.clock.now())
+            chat.take()
+            yield
+        finally:
+            if chat is not None:
+                chat.grow_from(self.clock.now())
+            self.pacer.done()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import math
 from argparse import Namespace
 
 from sqlalchemy import select
@@ -107,6 +110,61 @@ async def test_a_chats_spacing_counts_from_when_its_messages_leave_not_from_the_
     await send("42")
     first, second = left["42"]
     assert second - first >= 0.49  # 2 per second for chat 42, as it receives them
+
+
+class EventClock:
+    """Simulated seconds for concurrent senders: the earliest sleeper wakes once every task is
+    waiting, so slots, hold-ups and answers interleave as they would in real time."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.order = itertools.count()
+
+    def now(self) -> float:
+        return self.seconds
+
+    async def sleep(self, seconds: float) -> None:
+        wake = self.seconds + max(0.0, seconds)
+        if wake == self.seconds:  # a real sleep always takes some time
+            wake = math.nextafter(wake, math.inf)
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.sleepers, (wake, next(self.order), future))
+        await future
+
+    async def run(self, tasks: list[asyncio.Task[None]]) -> None:
+        while not all(task.done() for task in tasks):
+            for _ in range(20):  # let every runnable task reach its next sleep
+                await asyncio.sleep(0)
+            if self.sleepers:
+                wake, _, future = heapq.heappop(self.sleepers)
+                self.seconds = max(self.seconds, wake)
+                future.set_result(None)
+
+
+async def test_sends_held_up_on_their_way_never_put_a_second_over_the_limit():
+    """The messenger counts sends as they arrive. A server that stalls for 0.3 s takes the
+    sends of that time together, and the second that starts with that bunch holds more than
+    the limit when the pace counts sends as they leave (12 of 10 here: a 429, which pauses
+    all sending for a second). A send counts from when it leaves until a second after its
+    answer, so no arriving second ever holds more than the limit, and the pace is kept."""
+    clock = EventClock()
+    limiter = RateLimiter(Limits(per_second=10, per_chat_per_second=1), clock)
+    stall_from, stall_until = 1.0, 1.3
+    arrived: list[float] = []
+
+    async def send(chat: str) -> None:
+        async with limiter.sending(chat):
+            now = clock.now()
+            arrival = stall_until if stall_from <= now < stall_until else now
+            await clock.sleep(arrival - now + 0.001)  # the answer
+            arrived.append(arrival)
+
+    tasks = [asyncio.create_task(send(str(i))) for i in range(60)]
+    await clock.run(tasks)
+    most = max(sum(1 for b in arrived if a - 1 < b <= a) for a in arrived)
+    assert most <= 10
+    assert clock.now() < 60 / 9.8 + 0.3  # no longer than the pace and the stall
 
 
 async def test_two_workers_on_one_database_never_send_a_message_twice(tmp_path, db_url):
