@@ -17,16 +17,18 @@ exactly here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from handlers.vietnamese import Normalised, content_words, normalise
+
+if TYPE_CHECKING:
+    import numpy as np
 
 K = TypeVar("K")
 NGRAMS = (3, 4)
@@ -45,8 +47,8 @@ WINDOW_DAYS = 30
 NUM_PERM = 192
 ROWS = 3
 BANDS = NUM_PERM // ROWS
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MAX_HASH = np.uint64((1 << 32) - 1)
+_MERSENNE = (1 << 61) - 1
+_MAX_HASH = (1 << 32) - 1
 
 
 def features(norm: Normalised) -> frozenset[str]:
@@ -150,19 +152,25 @@ def best_matches(
 
 
 # -- MinHash and LSH band keys ---------------------------------------------------------------
+# numpy is imported by the functions that compute with it, not with the module: every process
+# imports the core, and numpy costs it 0.1-0.25 s, which a `grassroots run` that files no
+# report (and `grassroots --help`) need not pay.
+@functools.cache
 def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's permutations for `seed` (MinHash(NUM_PERM, seed, scheme="legacy") draws the
     same ones, so our signatures equal its own: tests/test_similar.py checks it)."""
+    import numpy as np  # here: see above
+
     gen = np.random.RandomState(seed)
     pairs = [
-        (gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
+        (
+            gen.randint(1, np.uint64(_MERSENNE), dtype=np.uint64),
+            gen.randint(0, np.uint64(_MERSENNE), dtype=np.uint64),
+        )
         for _ in range(NUM_PERM)
     ]
     a, b = np.array(pairs, dtype=np.uint64).T
     return a, b
-
-
-_PERM_A, _PERM_B = _permutations()
 
 
 def _sha1_32(gram: str) -> int:
@@ -171,15 +179,20 @@ def _sha1_32(gram: str) -> int:
 
 def signature(grams: Iterable[str]) -> np.ndarray:
     """The MinHash of a set of n-grams: NUM_PERM unsigned 32-bit values."""
+    import numpy as np  # here: see above
+
     hashes = np.fromiter((_sha1_32(g) for g in grams), dtype=np.uint64)
     if hashes.size == 0:
-        return np.full(NUM_PERM, _MAX_HASH, dtype=np.uint64)
-    permuted = (np.outer(hashes, _PERM_A) + _PERM_B) % _MERSENNE & _MAX_HASH
+        return np.full(NUM_PERM, np.uint64(_MAX_HASH), dtype=np.uint64)
+    perm_a, perm_b = _permutations()
+    permuted = (np.outer(hashes, perm_a) + perm_b) % np.uint64(_MERSENNE) & np.uint64(_MAX_HASH)
     return permuted.min(axis=0)
 
 
 def band_keys(sig: Sequence[int] | np.ndarray) -> list[int]:
     """One signed 63-bit key per band: equal keys mean the band's rows are all equal."""
+    import numpy as np  # here: see above
+
     values = np.asarray(sig, dtype=np.uint64)
     keys = []
     for band in range(BANDS):

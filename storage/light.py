@@ -57,6 +57,18 @@ _KEYS = (
 def schema_heads(versions: Path = VERSIONS) -> tuple[str, ...]:
     """The head revisions, as alembic finds them (tests/test_cli_startup.py compares), from
     each file's `revision` and `down_revision` lines: about a millisecond, not alembic's 0.2 s."""
+    revisions, parents = _revision_lines(versions)
+    return tuple(sorted(revisions - parents))
+
+
+def schema_revisions(versions: Path = VERSIONS) -> frozenset[str]:
+    """Every revision there is a migration file for, as alembic finds them (compared by
+    tests/test_cli_startup.py), read as schema_heads reads them."""
+    return frozenset(_revision_lines(versions)[0])
+
+
+def _revision_lines(versions: Path) -> tuple[set[str], set[str]]:
+    """The revisions the migration files name, and those they name as parents."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in versions.glob("*.py"):
@@ -67,7 +79,7 @@ def schema_heads(versions: Path = VERSIONS) -> tuple[str, ...]:
             continue
         revisions.add(found.group(1))
         parents.update(_QUOTED.findall(down.group(1)))
-    return tuple(sorted(revisions - parents))
+    return revisions, parents
 
 
 def _sqlite_path(database_url: str) -> str | None:

@@ -14,18 +14,18 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from storage.db import ensure_sqlite_dir, is_sqlite
 from storage.light import schema_heads
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_lock's key for "migrating Grassroots' schema": the bytes of "grassmig".
@@ -46,6 +46,10 @@ class Migrated:
 
 
 def alembic_config(database_url: str) -> Config:
+    # Here, not at the top: alembic (with mako and pygments) costs 0.2 s of imports, and a
+    # `grassroots run` on a database already at the head never needs it.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -54,17 +58,25 @@ def alembic_config(database_url: str) -> Config:
 
 def head_revisions() -> tuple[str, ...]:
     """The revisions this version of the code expects (read from the migration files)."""
+    from alembic.script import ScriptDirectory  # here: as alembic_config
+
     return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
 def known_revisions() -> frozenset[str]:
     """Every revision this version of the code has a migration for."""
+    from alembic.script import ScriptDirectory  # here: as alembic_config
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return frozenset(rev.revision for rev in script.walk_revisions())
 
 
 def _current(connection: Connection) -> tuple[str, ...]:
-    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+    """alembic_version's rows, as alembic's MigrationContext reads them, without its imports."""
+    if not inspect(connection).has_table("alembic_version"):
+        return ()
+    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return tuple(sorted(str(row[0]) for row in rows))
 
 
 async def current_revisions(db: AsyncEngine) -> tuple[str, ...]:
@@ -114,6 +126,8 @@ async def upgrade(database_url: str, revision: str = "head") -> Migrated:
             before = await current_revisions(engine)
             if revision == "head" and before == schema_heads():
                 return Migrated(before, before)  # alembic would find nothing to do, in 50 ms
+            from alembic import command  # here: as alembic_config
+
             await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
             after = await current_revisions(engine)
         finally:
@@ -127,4 +141,6 @@ def upgrade_sync(database_url: str, revision: str = "head") -> Migrated:
 
 
 def downgrade_sync(database_url: str, revision: str) -> None:
+    from alembic import command  # here: as alembic_config
+
     command.downgrade(alembic_config(database_url), revision)

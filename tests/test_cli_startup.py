@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from bot.app import Core
 from storage import admin
-from storage.light import schema_heads
-from storage.migrate import head_revisions
+from storage.light import schema_heads, schema_revisions
+from storage.migrate import head_revisions, known_revisions
 from storage.models import OrgUnit, Report
 from storage.seal import seal_reporter, sealer_of
 
@@ -89,6 +89,7 @@ def test_reports_list_opens_the_database_without_the_channels(tmp_path: Path) ->
 
 def test_the_schema_head_read_from_the_files_is_alembics() -> None:
     assert schema_heads() == head_revisions()
+    assert schema_revisions() == known_revisions()  # what /readyz calls "ahead"
 
 
 async def test_reports_list_at_the_head_reads_without_sqlalchemy_and_says_the_same(

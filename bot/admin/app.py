@@ -11,7 +11,6 @@ from bot.admin.context import ADMIN, Admin, AdminContext
 from bot.admin.cookies import LANG_COOKIE, SECURE_KEY, SESSION_COOKIE
 from bot.admin.csrf import SAFE_METHODS, attach_token, remember_pre_token, token_matches
 from bot.admin.keys import TRANSLATOR, VIEWER
-from bot.admin.passwords import hash_password_sync
 from bot.admin.permissions import Handler, Viewer, current_viewer, is_guarded
 from bot.admin.render import Pages
 from handlers.casework import WEB_ROLES
@@ -126,11 +125,7 @@ def build_admin_app(
     context: AdminContext, views: list[web.AbstractRouteDef] | None = None
 ) -> web.Application:
     app = web.Application(middlewares=[identify, errors, guard])
-    app[ADMIN] = Admin(
-        context,
-        Pages(context.catalog, context.settings.tz),
-        decoy_hash=hash_password_sync("decoy-password"),
-    )
+    app[ADMIN] = Admin(context, Pages(context.catalog, context.settings.tz))
     app[SECURE_KEY] = context.settings.public_url.startswith("https://")
     # Exports before cases: /cases/export.csv must not be read as a case code.
     app.add_routes(

@@ -101,8 +101,9 @@ async def login_password(request: web.Request) -> web.StreamResponse:
             return again(_locked_message(request, wait), 429)
         attempt = await throttle.attempt(session, username, address)
         account = await webauth.account(session, username) if username else None
+    decoy = await admin.decoy_hash()  # before the branch: the first sign-in makes it, either way
     if account is None:
-        await verify_password(admin.decoy_hash, password)
+        await verify_password(decoy, password)
         ok = False
     else:
         ok = await verify_password(account.password_hash, password)

@@ -20,10 +20,6 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def hash_password_sync(password: str) -> str:
-    return _HASHER.hash(password)
-
-
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_HASHER.hash, password)
 

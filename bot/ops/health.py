@@ -19,7 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from storage.db import Database
-from storage.migrate import current_revisions, head_revisions, known_revisions
+from storage.light import schema_heads, schema_revisions
+from storage.migrate import current_revisions
 
 PROBE_SECONDS = 5.0
 
@@ -33,8 +34,9 @@ class Readiness:
     db: Database
     is_leader: Callable[[], bool] = always
     scheduler_running: Callable[[], bool] = always
-    heads: tuple[str, ...] = field(default_factory=head_revisions)
-    known: frozenset[str] = field(default_factory=known_revisions)
+    # Read from the migration files without alembic, which costs a `run` 0.3 s at start.
+    heads: tuple[str, ...] = field(default_factory=schema_heads)
+    known: frozenset[str] = field(default_factory=schema_revisions)
 
     def schema(self, current: tuple[str, ...]) -> str:
         """ok (at the head), ahead (migrated by a newer version) or behind."""
