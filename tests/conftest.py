@@ -8,11 +8,13 @@ import gettext
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import jinja2
 import pytest
 import time_machine
 import yaml
@@ -23,6 +25,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.admin import passwords
 from bot.app import Core, build_core
 from bot.config import Settings
+from bot.feedback import pages as feedback_pages
 from handlers import i18n
 from storage.migrate import upgrade_sync
 from tests.slowest import known_seconds, spread
@@ -135,7 +138,37 @@ def parse_once_per_worker() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(i18n, "_compile", compile_once)
         patch.setattr(yaml, "safe_load", load_once)
+        patch.setattr(jinja2, "Environment", _environment_once(jinja2.Environment))
+        patch.setattr(feedback_pages, "Environment", jinja2.Environment)
         yield
+
+
+# The admin and feedback pages each build a jinja2 Environment, which compiles a template at
+# its first use (about 8 ms each); a server builds them once, the tests hundreds of times. Per
+# worker, one Environment per template folder and options is made and shared, as in one
+# process; a template whose file changes is still compiled again (jinja2's auto_reload).
+def _environment_once(make: type[jinja2.Environment]) -> Callable[..., jinja2.Environment]:
+    made: dict[tuple[object, ...], jinja2.Environment] = {}
+
+    def environment(**options: Any) -> jinja2.Environment:
+        loader = options.get("loader")
+        if not isinstance(loader, jinja2.FileSystemLoader):
+            return make(**options)
+        settings = sorted((k, _stable(v)) for k, v in options.items() if k != "loader")
+        key = (tuple(loader.searchpath), *settings)
+        if key not in made:
+            made[key] = make(**options)
+        return made[key]
+
+    return environment
+
+
+def _stable(value: object) -> str:
+    """An option as a key: a function (select_autoescape's) by its name and what it closes over."""
+    if callable(value) and hasattr(value, "__closure__"):
+        cells = tuple(cell.cell_contents for cell in value.__closure__ or ())
+        return f"{value.__module__}.{value.__qualname__}{cells!r}"
+    return repr(value)
 
 
 # Property tests: "ci" is fixed (derandomized) and bounded, so the suite stays fast and repeatable;
@@ -264,12 +297,17 @@ def migrated_pg(pg_reachable: bool) -> Iterator[str | None]:
 async def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, pg_reachable: bool
 ) -> AsyncIterator[str]:
-    """A fresh, empty database of each kind."""
+    """A fresh, empty database of each kind. A PostgreSQL one that the test will have migrated
+    (it asks for migrated_db_url) is made as the copy at once: creating a database costs
+    PostgreSQL about a quarter of a second, so not twice."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
     _require_postgresql(pg_reachable)
-    name = await _create_pg_database()
+    template = None
+    if "migrated_db_url" in request.fixturenames:
+        template = request.getfixturevalue("migrated_pg")
+    name = await _create_pg_database(template)
     yield _pg_url(name)
     await _drop_pg_database(name)
 
@@ -317,23 +355,14 @@ async def core(tmp_path: Path, sqlite_url: str, migrated_sqlite: Path) -> AsyncI
     await built.close()
 
 
-async def _migrated(url: str, migrated_sqlite: Path, migrated_pg: str | None) -> None:
-    """The empty database at `url` (from db_url) replaced by a copy of the worker's migrated
-    one, under the same name: a SQLite file copy, or PostgreSQL's CREATE DATABASE … TEMPLATE."""
-    if url.startswith("sqlite"):
-        shutil.copyfile(migrated_sqlite, url.split(":///", 1)[1])
-        return
-    assert migrated_pg is not None  # db_url skipped (or failed) without PostgreSQL
-    name = url.rsplit("/", 1)[1]
-    await _drop_pg_database(name)
-    await _create_pg_database(migrated_pg, name)
-
-
 @pytest.fixture
 async def migrated_db_url(db_url: str, migrated_sqlite: Path, migrated_pg: str | None) -> str:
     """db_url's database (one parameter, one database, whichever of the two a test asks for),
-    already migrated to the head: a copy of the worker's migrated one."""
-    await _migrated(db_url, migrated_sqlite, migrated_pg)
+    already migrated to the head: a copy of the worker's migrated one (a SQLite file copy here;
+    db_url made a PostgreSQL one with CREATE DATABASE … TEMPLATE). Asking for migrated_pg
+    makes it before db_url (a session's fixtures come first), which then only reads it."""
+    if db_url.startswith("sqlite"):
+        shutil.copyfile(migrated_sqlite, db_url.split(":///", 1)[1])
     return db_url
 
 
