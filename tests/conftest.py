@@ -22,12 +22,13 @@ from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
+from bot import app
 from bot.admin import passwords
 from bot.app import Core, build_core
 from bot.config import Settings
 from bot.feedback import pages as feedback_pages
 from handlers import i18n
-from storage.migrate import upgrade_sync
+from storage.migrate import Migrated, upgrade_sync
 from tests.slowest import known_seconds, spread
 
 # Every test starts at a fixed local moment, so none depends on the hour or the date it runs
@@ -340,6 +341,38 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("migrated") / "migrated.db"
     upgrade_sync(f"sqlite+aiosqlite:///{path}")
     return path
+
+
+SQLITE_FILE = "sqlite+aiosqlite:///"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def new_sqlite_files_start_migrated(migrated_sqlite: Path) -> Iterator[None]:
+    """A core built in a test on a SQLite file that does not exist yet (most harnesses do)
+    starts it as a copy of the worker's migrated database, as the `core` fixture does, instead
+    of migrating it from nothing: a third of a second of CPU each time. Start-up still checks
+    it is at the head. Only build_core's migration is changed: `grassroots db upgrade`, the
+    `grassroots run` subprocesses and the tests of the migrations themselves still migrate."""
+    migrate = app.upgrade
+
+    async def upgrade(database_url: str, revision: str = "head") -> Migrated:
+        if revision == "head":
+            _copy_if_new(database_url, migrated_sqlite)
+        return await migrate(database_url, revision)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app, "upgrade", upgrade)
+        yield
+
+
+def _copy_if_new(database_url: str, migrated: Path) -> None:
+    """`migrated` copied to the SQLite file of `database_url` if there is no such file yet."""
+    path = database_url.removeprefix(SQLITE_FILE)
+    if not database_url.startswith(SQLITE_FILE) or "?" in path or path in ("", ":memory:"):
+        return
+    if not Path(path).exists():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated, path)
 
 
 @pytest.fixture
