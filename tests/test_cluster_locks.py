@@ -27,8 +27,8 @@ pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
-async def pg_core(tmp_path: Path, db_url: str) -> AsyncIterator[Core]:
-    built = await build_core(make_settings(tmp_path, db_url))
+async def pg_core(tmp_path: Path, migrated_db_url: str) -> AsyncIterator[Core]:
+    built = await build_core(make_settings(tmp_path, migrated_db_url))
     await seed_demo(built)
     yield built
     await built.close()

@@ -145,12 +145,12 @@ async def test_on_sqlite_the_one_process_always_leads(sqlite_url: str) -> None:
 
 @postgres
 async def test_two_instances_running_the_polls_job_at_once_open_one_round_and_invite_once(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """A handover mid-run: the old leader's polls job still in its transaction while the new
     leader's starts. The unique round and the outbox keys make the work happen once."""
-    a = await build_core(make_settings(tmp_path, db_url))
-    b = await build_core(make_settings(tmp_path, db_url), migrate=False)
+    a = await build_core(make_settings(tmp_path, migrated_db_url))
+    b = await build_core(make_settings(tmp_path, migrated_db_url), migrate=False)
     try:
         now = datetime.now(UTC)
         people = 200
@@ -195,12 +195,12 @@ async def test_two_instances_running_the_polls_job_at_once_open_one_round_and_in
 
 @postgres
 async def test_a_message_queued_on_any_instance_wakes_the_leaders_delivery_at_once(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """A follower's case card or hot alert does not wait for the leader's next idle poll."""
-    core = await build_core(make_settings(tmp_path, db_url))
+    core = await build_core(make_settings(tmp_path, migrated_db_url))
     woken = asyncio.Event()
-    lock = AdvisoryLock(db_url, on_outbox=woken.set)
+    lock = AdvisoryLock(migrated_db_url, on_outbox=woken.set)
     try:
         assert await lock.try_acquire(lambda: None)
         async with core.sessions() as session, session.begin():
@@ -215,19 +215,19 @@ async def test_a_message_queued_on_any_instance_wakes_the_leaders_delivery_at_on
 
 @postgres
 async def test_a_runner_that_loses_its_lock_stops_its_jobs_and_delivery_then_leads_again(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """The leader's connection is cut (a network blip, an operator's pg_terminate_backend):
     it stops its scheduler and delivery worker at once and, being the only instance, takes
     office again a few seconds later with a fresh scheduler and a working worker."""
-    core = await build_core(make_settings(tmp_path, db_url))
+    core = await build_core(make_settings(tmp_path, migrated_db_url))
     runner = Runner(core)
     await runner.start()
     try:
         first_scheduler, first_delivery = runner.scheduler, runner._delivery
         assert core.leadership.is_leader and first_scheduler.running
         assert first_delivery is not None
-        await kill_holder(db_url)
+        await kill_holder(migrated_db_url)
         for _ in range(100):
             if not first_scheduler.running and first_delivery.done():
                 break
