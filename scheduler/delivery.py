@@ -48,6 +48,8 @@ DEFAULT_LIMITS = {
     "zalo": Limits(per_second=10, per_chat_per_second=1, per_group_per_minute=20),
 }
 MAX_ATTEMPTS = 12
+# A claim is committed at least this long before its send slot.
+COMMIT_SECONDS = 0.03
 # A chat held back (over its own rate, or its row to be retried) is looked at again after this
 # long within the same pass: a pass lasts as long as rows keep coming, and a group's cards must
 # not wait for a whole poll round to go out.
@@ -190,19 +192,24 @@ class DeliveryWorker:
         if isinstance(route, bool):
             return route
         sender, chat_id, limiter = route
+        # The send slot is booked first, so the claim may wait for others to share its
+        # transaction until just before it (a slot left unused when the claim fails is rare).
+        slot = limiter.reserve() if limiter is not None else None
+        linger = 0.0
+        if limiter is not None and slot is not None:
+            linger = slot - limiter.clock.now() - COMMIT_SECONDS
         try:
-            if not await self.ledger.claim(row.id, self._linger(limiter)):
+            if not await self.ledger.claim(row.id, linger):
                 return False  # another worker has it, or it was settled meanwhile
         except Exception:
             log.exception("outbox %s: could not claim it", row.id)
             return False
-        return await self._send(row, sender, chat_id, limiter)
+        return await self._send(row, sender, chat_id, limiter, slot)
 
     @staticmethod
     def _linger(limiter: RateLimiter | None) -> float:
-        """A claim or sent mark may wait for others to share its transaction for most of the
-        time the pacer is booked ahead: the claimed row waits that long for its slot anyway,
-        and the last quarter is left for the commit."""
+        """A sent mark may wait for others to share its transaction for most of the time the
+        pacer is booked ahead: the next claims come within that time and take it along."""
         return 0.75 * limiter.booked() if limiter is not None else 0.0
 
     async def _route(self, row: Queued) -> tuple[Sender, str, RateLimiter | None] | bool:
@@ -228,7 +235,12 @@ class DeliveryWorker:
         return sender, chat_id, limiter
 
     async def _send(
-        self, row: Queued, sender: Sender, chat_id: str, limiter: RateLimiter | None
+        self,
+        row: Queued,
+        sender: Sender,
+        chat_id: str,
+        limiter: RateLimiter | None,
+        slot: float | None = None,
     ) -> bool:
         """Send a claimed row and record the outcome."""
         on_the_wire = False
@@ -240,8 +252,10 @@ class DeliveryWorker:
             if self.hooks is not None:
                 payload = await self.hooks.prepare(row, payload)
             # No transaction is open while we wait on the network.
-            slot = limiter.sending(chat_id) if limiter is not None else contextlib.nullcontext()
-            async with slot:
+            wire = (
+                limiter.sending(chat_id, slot) if limiter is not None else contextlib.nullcontext()
+            )
+            async with wire:
                 on_the_wire = True
                 message_id = await sender.deliver(chat_id, payload)
         except asyncio.CancelledError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from storage import outbox
@@ -80,11 +81,14 @@ class Ledger:
                 await asyncio.wait_for(self._hurry.wait(), wait)
 
     async def _write_all(self) -> None:
-        await self._linger()
         failures = 0
         while self._claims or self._sent:
+            await self._linger()
             claims, self._claims = self._claims, []
             sent, self._sent = self._sent, []
+            # Writes asked for from now on set the next transaction's time; they wait for
+            # others too rather than following this commit at once.
+            self._write_at = math.inf
             try:
                 won = await self._write(claims, sent)
             except Exception as exc:
@@ -99,6 +103,7 @@ class Ledger:
                     continue
                 log.warning("recording outbox deliveries failed (%s); trying again", exc)
                 self._sent = sent + self._sent  # the sends happened: keep them, in order
+                self._write_at = 0.0  # and try again right after the pause
                 await asyncio.sleep(0.2 * 2**failures)
                 continue
             failures = 0

@@ -87,18 +87,26 @@ class Pacer:
         self.clock = clock
         self.interval = 1.0 / rate
         self.next_slot = 0.0
+        self.paused_until = 0.0
         self.per_window = per_window or max(1, math.floor(rate))
         self.on_the_wire = 0
         self.answered: collections.deque[float] = collections.deque()  # in the last second
 
-    async def wait(self) -> None:
-        """Wait for a send slot; the caller must call `answered` once the send is answered
-        (or failed)."""
-        now = self.clock.now()
-        slot = max(now, self.next_slot)
+    def reserve(self) -> float:
+        """Book the next send slot; returns its time, for `wait`."""
+        slot = max(self.clock.now(), self.next_slot)
         self.next_slot = slot + self.interval
+        return slot
+
+    async def wait(self, slot: float | None = None) -> None:
+        """Wait for a send slot (one booked with `reserve`, else the next); the caller must
+        call `done` once the send is answered (or failed)."""
+        slot = self.reserve() if slot is None else slot
+        now = self.clock.now()
         if slot > now:
             await self.clock.sleep(slot - now)
+        while self.paused_until > (now := self.clock.now()):  # a 429 came after the booking
+            await self.clock.sleep(self.paused_until - now)
         while True:
             now = self.clock.now()
             while self.answered and now - self.answered[0] >= 1.0:
@@ -116,7 +124,8 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""
-        self.next_slot = max(self.next_slot, self.clock.now() + seconds)
+        self.paused_until = max(self.paused_until, self.clock.now() + seconds)
+        self.next_slot = max(self.next_slot, self.paused_until)
 
     def booked(self) -> float:
         """Seconds until the next free slot: how long a send asked for now would wait."""
@@ -160,19 +169,24 @@ class RateLimiter:
     def booked(self) -> float:
         return self.pacer.booked()
 
+    def reserve(self) -> float:
+        """Book a send slot now (its time), to wait for it later with `sending`: a claim can
+        then wait for others to share its transaction until just before it."""
+        return self.pacer.reserve()
+
     async def acquire(self, chat_id: str) -> None:
         """`sending` for a send answered at once."""
         async with self.sending(chat_id):
             pass
 
     @contextlib.asynccontextmanager
-    async def sending(self, chat_id: str) -> AsyncIterator[None]:
+    async def sending(self, chat_id: str, slot: float | None = None) -> AsyncIterator[None]:
         """Wait for a send slot, then take the chat's token; send inside the block. The chat's
         spacing counts from when its messages really leave, not from before a wait for the
         global pace, and its next token grows only once the send is answered: the messenger
         counts a send when it arrives, which is between the two. The send counts against the
         global pace until a second after its answer (`Pacer`)."""
-        await self.pacer.wait()
+        await self.pacer.wait(slot)
         chat: Bucket | None = None
         try:
             chat = self._chat_bucket(chat_id)

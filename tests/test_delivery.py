@@ -167,6 +167,23 @@ async def test_sends_held_up_on_their_way_never_put_a_second_over_the_limit():
     assert clock.now() < 60 / 9.8 + 0.3  # no longer than the pace and the stall
 
 
+async def test_a_429_holds_back_the_sends_whose_slots_were_already_booked():
+    """Rows book their send slot before their claim is committed; a 429 that comes meanwhile
+    holds them back too, for the whole retry_after."""
+    clock = EventClock()
+    limiter = RateLimiter(Limits(per_second=10), clock)
+    slots = [limiter.reserve() for _ in range(3)]
+    limiter.pause(1.0)
+    left: list[float] = []
+
+    async def send(n: int) -> None:
+        async with limiter.sending(str(n), slots[n]):
+            left.append(clock.now())
+
+    await clock.run([asyncio.create_task(send(n)) for n in range(3)])
+    assert len(left) == 3 and min(left) >= 1.0
+
+
 async def test_two_workers_on_one_database_never_send_a_message_twice(tmp_path, db_url):
     """Each row is claimed (committed "sending") before its request goes out, and only one
     worker wins the claim."""
