@@ -30,6 +30,7 @@ import asyncio
 import collections
 import contextlib
 import cProfile
+import gc
 import os
 import statistics
 import sys
@@ -238,6 +239,7 @@ async def worker(
             core.dispatcher, core.translations, settings.attachments_dir, 10**6
         )
         await app.initialize()
+        gc.freeze()  # as bot/app.py's serve does once the bot has started
         counting = Counting(TelegramChannel(app, context), len(rows))
         core.senders["telegram"] = counting
         async with core.sessions() as session, session.begin():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -645,6 +646,10 @@ async def serve(settings: Settings, demo: bool, history: MonthSimulator | None =
             with contextlib.suppress(Exception):
                 await runner.stop()
             raise StartError(start_failure(exc, settings)) from None
+        # What is built by now (modules, the app) lives as long as the process: kept out of
+        # the collector's full passes, which otherwise stall the event loop for 100 ms or more
+        # (a send held up that long bunches at the messenger; docs/performance.md, Broadcast).
+        gc.freeze()
         channels = ["web chat"] if settings.web_chat_enabled else []
         if settings.telegram_enabled:
             channels.append(f"telegram ({settings.telegram_mode.value})")
