@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.effects import EffectApplier
-from bot.locks import KeyedLocks, WriterTurns
+from bot.locks import KeyedLocks
 from handlers.engine import Engine
 from handlers.i18n import Translations
 from handlers.types import Inbound, Outbound, Reply
@@ -81,7 +81,7 @@ class Dispatcher:
         # (which always follows) takes them out again: bounded by the events in progress.
         self._cleared: set[tuple[str, str]] = set()
         # SQLite has one writer, taken at an event's first statement: events queue for it here.
-        self._writer = WriterTurns() if one_writer(sessions) else None
+        self._writer = asyncio.Lock() if one_writer(sessions) else None
         self.flood = self.guard("flood", 30, 10.0)
 
     @asynccontextmanager
@@ -201,8 +201,8 @@ class Dispatcher:
             return row, state, SqlStore(session)
         return start.row, start.state, SqlStore(session, {(channel, user_id): start.person})
 
-    def _write_turn(self, urgent: bool = False) -> AbstractAsyncContextManager[Any]:
-        return self._writer.turn(urgent) if self._writer else nullcontext()
+    def _write_turn(self) -> AbstractAsyncContextManager[Any]:
+        return self._writer or nullcontext()
 
     def guard(self, name: str, limit: int, window: float) -> FloodGuard:
         """A budget counted in this database, so shared by every instance (pages, uploads)."""
@@ -213,8 +213,7 @@ class Dispatcher:
         self, channel: str, updates: list[tuple[str, dict[str, Any]]]
     ) -> list[str]:
         """Keep fetched updates before they are acknowledged; returns the keys that are new."""
-        # Urgent: every update of the batch, and the next poll, waits for this one INSERT.
-        async with self._write_turn(urgent=True), self.sessions() as session, session.begin():
+        async with self._write_turn(), self.sessions() as session, session.begin():
             # Sealed: until handled it holds who wrote what, perhaps a hidden reporter's words.
             sealed = [(key, seal_payload(session, raw)) for key, raw in updates]
             return await inbox.store(session, channel, sealed, self.instance)
