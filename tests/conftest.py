@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import gettext
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
@@ -375,15 +377,44 @@ def _copy_if_new(database_url: str, migrated: Path) -> None:
         shutil.copyfile(migrated, path)
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> dict[datetime, Path]:
+    """The `core` fixture's seeded databases, one per moment a test starts at (a test seeds
+    at its own time and the next one starting then copies it): about 40 ms of CPU less each."""
+    return {}
+
+
+def _keep_copy(database: Path, into: Path) -> None:
+    """A consistent copy of an open SQLite database in WAL mode (its -wal file included)."""
+    with (
+        contextlib.closing(sqlite3.connect(database)) as source,
+        contextlib.closing(sqlite3.connect(into)) as target,
+    ):
+        source.backup(target)
+
+
 @pytest.fixture
-async def core(tmp_path: Path, sqlite_url: str, migrated_sqlite: Path) -> AsyncIterator[Core]:
+async def core(
+    tmp_path: Path,
+    sqlite_url: str,
+    migrated_sqlite: Path,
+    seeded_sqlite: dict[datetime, Path],
+    wall_clock: datetime,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Core]:
     """The whole core on a fresh SQLite database, seeded with the demo organisation. The file
-    starts as a copy of `migrated_sqlite`; start-up still checks it is at the head."""
+    starts as a copy of `migrated_sqlite`, or of the same seeding at the same test clock
+    (`seeded_sqlite`); start-up still checks it is at the head."""
     from bot.app import seed_demo
 
-    shutil.copyfile(migrated_sqlite, tmp_path / "test.db")
+    seeded = seeded_sqlite.get(wall_clock)
+    shutil.copyfile(seeded or migrated_sqlite, tmp_path / "test.db")
     built = await build_core(make_settings(tmp_path, sqlite_url))
-    await seed_demo(built)
+    if seeded is None:
+        await seed_demo(built)
+        keep = tmp_path_factory.mktemp("seeded") / "seeded.db"
+        _keep_copy(tmp_path / "test.db", keep)
+        seeded_sqlite[wall_clock] = keep
     yield built
     await built.close()
 
