@@ -16,11 +16,11 @@ from tests.chat import Chat
 def busy_once(real):  # type: ignore[no-untyped-def]
     calls = {"n": 0}
 
-    async def claim(session, channel, key):  # type: ignore[no-untyped-def]
+    async def claim(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
-        return await real(session, channel, key)
+        return await real(*args, **kwargs)
 
     return claim, calls
 
@@ -28,8 +28,9 @@ def busy_once(real):  # type: ignore[no-untyped-def]
 async def test_a_busy_database_is_retried_not_apologised_for(
     core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    claim, calls = busy_once(bot.dispatcher.claim_update)
-    monkeypatch.setattr(bot.dispatcher, "claim_update", claim)
+    # The update is claimed in start_event (its first statements, in one trip on SQLite).
+    claim, calls = busy_once(bot.dispatcher.start_event)
+    monkeypatch.setattr(bot.dispatcher, "start_event", claim)
     chat = Chat(core, user_id="b1")
     out = await chat.say("/start")
     assert calls["n"] == 2
@@ -42,10 +43,10 @@ async def test_a_busy_database_is_retried_not_apologised_for(
 async def test_other_database_errors_still_get_the_apology(
     core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(session, channel, key):  # type: ignore[no-untyped-def]
+    async def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
 
-    monkeypatch.setattr(bot.dispatcher, "claim_update", broken)
+    monkeypatch.setattr(bot.dispatcher, "start_event", broken)
     out = await Chat(core, user_id="b2").say("/start")
     t = core.translations("vi")
     assert out == [
