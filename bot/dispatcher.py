@@ -34,7 +34,7 @@ from storage.conversations import (
     retryable,
     save_conversation,
 )
-from storage.db import Session, Sessions, database_busy
+from storage.db import Session, Sessions, database_busy, shared_writer
 from storage.event_start import EventStart, start_event
 from storage.outbox import enqueue
 from storage.seal import keyed_digest, open_payload, seal_payload, shared_secret
@@ -81,7 +81,8 @@ class Dispatcher:
         # (which always follows) takes them out again: bounded by the events in progress.
         self._cleared: set[tuple[str, str]] = set()
         # SQLite has one writer, taken at an event's first statement: events queue for it here.
-        self._writer = asyncio.Lock() if one_writer(sessions) else None
+        # Shared with the delivery worker through the session factory (storage/db.py).
+        self._writer = shared_writer(sessions) or (asyncio.Lock() if one_writer(sessions) else None)
         self.flood = self.guard("flood", 30, 10.0)
 
     @asynccontextmanager

@@ -25,7 +25,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from storage import outbox
-from storage.db import Session, Sessions
+from storage.db import Session, Sessions, write_turn
 
 log = logging.getLogger(__name__)
 Extra = Callable[[Session], Awaitable[None]]
@@ -119,7 +119,7 @@ class Ledger:
     async def release(self, ids: list[int]) -> None:
         """Hand claimed rows back as pending: their request never went out."""
         try:
-            async with self.sessions() as session, session.begin():
+            async with write_turn(self.sessions), self.sessions() as session, session.begin():
                 await outbox.release(session, ids)
         except Exception:  # they stay "sending" and come back, in doubt, at the next start-up
             log.exception("could not release %d claimed outbox rows", len(ids))
@@ -127,7 +127,7 @@ class Ledger:
     async def _write(
         self, claims: list[tuple[int, asyncio.Future[bool]]], sent: list[tuple[int, Extra | None]]
     ) -> set[int]:
-        async with self.sessions() as session, session.begin():
+        async with write_turn(self.sessions), self.sessions() as session, session.begin():
             await outbox.mark_sent_many(session, [row_id for row_id, _ in sent])
             for _, extra in sent:
                 if extra is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -62,9 +64,29 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine, sealer: object | None = None) -> Sessions:
     """`sealer` (storage.seal.Sealer) rides along in every session's `info`, so the code that
-    writes or reads a hidden reporter's link has the key without it being passed everywhere."""
-    info = {"sealer": sealer} if sealer is not None else {}
+    writes or reads a hidden reporter's link has the key without it being passed everywhere.
+    On SQLite the factory also carries the process's writer turn (`write_turn`)."""
+    info: dict[str, Any] = {"sealer": sealer} if sealer is not None else {}
+    if engine.dialect.name == "sqlite":
+        info[WRITER_KEY] = asyncio.Lock()
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
+
+
+WRITER_KEY = "writer"
+
+
+def shared_writer(sessions: Sessions) -> asyncio.Lock | None:
+    """SQLite takes one writer at a time: the process's write transactions (an event's, the
+    delivery worker's) queue for it on this lock, in order, rather than meeting in SQLite's
+    busy handler, which sleeps (1 ms, then longer, up to 100 ms a time) while the writer may
+    already be free: waits that made the slowest steps' latency (docs/performance.md)."""
+    lock = (sessions.kw.get("info") or {}).get(WRITER_KEY)
+    return lock if isinstance(lock, asyncio.Lock) else None
+
+
+def write_turn(sessions: Sessions) -> AbstractAsyncContextManager[Any]:
+    """Hold the writer's turn around a write transaction (a no-op but on SQLite)."""
+    return shared_writer(sessions) or nullcontext()
 
 
 def database_busy(exc: BaseException) -> bool:
