@@ -167,6 +167,25 @@ async def test_sends_held_up_on_their_way_never_put_a_second_over_the_limit():
     assert clock.now() < 60 / 9.8 + 0.3  # no longer than the pace and the stall
 
 
+async def test_a_slow_network_round_trip_does_not_slow_the_pace():
+    """Every send spends the same 0.3 s on the way to a distant server and back: that is no
+    hold-up, so the pace stays at the limit (counting each send until a second after its
+    answer would have cut 10/s to under 8/s), and no arriving second holds more than 10."""
+    clock = EventClock()
+    limiter = RateLimiter(Limits(per_second=10, per_chat_per_second=1), clock)
+    arrived: list[float] = []
+
+    async def send(chat: str) -> None:
+        async with limiter.sending(chat):
+            arrived.append(clock.now() + 0.15)
+            await clock.sleep(0.3)
+
+    await clock.run([asyncio.create_task(send(str(i))) for i in range(60)])
+    most = max(sum(1 for b in arrived if a - 1 < b <= a) for a in arrived)
+    assert most <= 10
+    assert clock.now() < 60 / 9.8 + 0.4  # the pace and one round trip, not 60 / 7.7
+
+
 async def test_a_429_holds_back_the_sends_whose_slots_were_already_booked():
     """Rows book their send slot before their claim is committed; a 429 that comes meanwhile
     holds them back too, for the whole retry_after."""
