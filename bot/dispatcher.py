@@ -35,7 +35,7 @@ from storage.conversations import (
     save_conversation,
 )
 from storage.db import Session, Sessions, database_busy, shared_writer
-from storage.event_start import EventStart, start_event
+from storage.event_start import EventKeys, EventStart, start_event
 from storage.outbox import enqueue
 from storage.seal import keyed_digest, open_payload, seal_payload, shared_secret
 from storage.store import SqlStore
@@ -153,8 +153,7 @@ class Dispatcher:
             # The update leaves the inbox in the transaction that handles it (no second write
             # transaction per update for `inbox_done`), is counted in the person's rate window
             # and claimed, and the conversation read: on SQLite in one trip to its thread.
-            start = await start_event(
-                session,
+            event = EventKeys(
                 *key,
                 inbound.user_id,
                 self.flood.counted(f"{inbound.channel}:{inbound.user_id}"),
@@ -162,6 +161,7 @@ class Dispatcher:
                 self.flood.limit,
                 load=self.person_lock != "row",
             )
+            start = await start_event(session, event)
             reply, outcome, effects = await self._step(session, inbound, start)
         if start.cleared:
             self._cleared.add(key)

@@ -118,31 +118,35 @@ def _in_thread(
         cursor.close()
 
 
-async def start_event(
-    session: AsyncSession,
-    channel: str,
-    update_key: str,
-    user_id: str,
-    rate_key: str,
-    window: timedelta,
-    limit: int,
-    load: bool = True,
-) -> EventStart:
+class EventKeys(NamedTuple):
+    """Which update this is, whose rate window counts it, and what the event may spend."""
+
+    channel: str
+    update_key: str
+    user_id: str
+    rate_key: str
+    window: timedelta
+    limit: int
+    load: bool = True
+
+
+async def start_event(session: AsyncSession, event: EventKeys) -> EventStart:
     """Clear the update from the inbox, count it in `rate_key`'s window, and if that stays
     within `limit`, claim it; if it is new and `load`, read the conversation and the person."""
     adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
     if not isinstance(adapted, OneTripConnection):
-        return await _one_by_one(
-            session, channel, update_key, user_id, rate_key, window, limit, load
-        )
-    keys = {"channel": channel, "user_id": user_id}
+        return await _one_by_one(session, event)
     args = (
-        _DONE_SQL.args({"channel": channel, "key": update_key}),
-        _BUMP_SQL.args(ratelimit.bump_params(rate_key, window)),
-        _CLAIM_SQL.args({"channel": channel, "update_key": update_key, "received_at": utcnow()}),
-        _LOAD_SQL.args(keys),
+        _DONE_SQL.args({"channel": event.channel, "key": event.update_key}),
+        _BUMP_SQL.args(ratelimit.bump_params(event.rate_key, event.window)),
+        _CLAIM_SQL.args(
+            {"channel": event.channel, "update_key": event.update_key, "received_at": utcnow()}
+        ),
+        _LOAD_SQL.args({"channel": event.channel, "user_id": event.user_id}),
     )
-    cleared, hits, claimed, raw = await in_thread(adapted, _in_thread, args, limit, load)
+    cleared, hits, claimed, raw = await in_thread(
+        adapted, _in_thread, args, event.limit, event.load
+    )
     if raw is None:
         return EventStart(cleared, hits, claimed)
     found = _Loaded(*(f(v) if f else v for f, v in zip(_FROM_DB, raw, strict=True)))
@@ -150,23 +154,14 @@ async def start_event(
     return EventStart(cleared, hits, claimed, row, state, person_of(found))
 
 
-async def _one_by_one(
-    session: AsyncSession,
-    channel: str,
-    update_key: str,
-    user_id: str,
-    rate_key: str,
-    window: timedelta,
-    limit: int,
-    load: bool,
-) -> EventStart:
-    cleared = await inbox.done(session, channel, update_key)
-    hits = await ratelimit.bump(session, rate_key, window)
-    if hits > limit:
+async def _one_by_one(session: AsyncSession, event: EventKeys) -> EventStart:
+    cleared = await inbox.done(session, event.channel, event.update_key)
+    hits = await ratelimit.bump(session, event.rate_key, event.window)
+    if hits > event.limit:
         return EventStart(cleared, hits, False)
-    if not await claim_update(session, channel, update_key):
+    if not await claim_update(session, event.channel, event.update_key):
         return EventStart(cleared, hits, False)
-    if not load:
+    if not event.load:
         return EventStart(cleared, hits, True)
-    row, state, person = await load_step(session, channel, user_id)
+    row, state, person = await load_step(session, event.channel, event.user_id)
     return EventStart(cleared, hits, True, row, state, person)
