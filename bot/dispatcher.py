@@ -32,10 +32,9 @@ from storage.conversations import (
     load_conversation,
     one_writer,
     retryable,
-    save_conversation,
 )
 from storage.db import Session, Sessions, database_busy, shared_writer
-from storage.event_start import EventKeys, EventStart, start_event
+from storage.event_start import EventKeys, EventStart, end_event, start_event
 from storage.outbox import enqueue
 from storage.seal import keyed_digest, open_payload, seal_payload, shared_secret
 from storage.store import SqlStore
@@ -183,12 +182,12 @@ class Dispatcher:
             return None, "duplicate", False
         row, state, store = await self._load(session, inbound, start)
         result = await self.engine.step(state, inbound, store)
-        if result.state != state or row is None:
-            await save_conversation(
-                session, row, inbound.channel, inbound.user_id, inbound.chat_id, result.state
-            )
         for effect in result.effects:
             await self.effects.apply(session, effect)
+        if result.state != state or row is None:
+            # Last, so that on SQLite the commit goes with it in one trip to the database.
+            conversation = (inbound.channel, inbound.user_id, inbound.chat_id)
+            await end_event(session, row, conversation, result.state)
         return result.reply, "ok", bool(result.effects)
 
     async def _load(

@@ -223,6 +223,28 @@ def _sealed(session: AsyncSession, state: dict[str, Any]) -> dict[str, Any]:
     return {**public, "sealed": sealer.seal(private)}
 
 
+def save_statement(
+    session: AsyncSession,
+    row: StateRow | None,
+    channel: str,
+    user_id: str,
+    chat_id: str,
+    state: dict[str, Any],
+) -> tuple[Executable, dict[str, Any]]:
+    """The statement saving `state` and its parameters: an INSERT for a first conversation,
+    else an UPDATE of the row read, checked against its version. Either changes one row, or
+    another instance got there first (`ConcurrentUpdate`)."""
+    params = {"chat_id": chat_id, "state": _sealed(session, state), "updated_at": utcnow()}
+    if row is None:
+        return _CREATE[dialect_of(session)], {**params, "channel": channel, "user_id": user_id}
+    return _SAVE, {
+        **params,
+        "row_id": row.id,
+        "row_version": row.version,
+        "version": row.version + 1,
+    }
+
+
 async def save_conversation(
     session: AsyncSession,
     row: StateRow | None,
@@ -231,27 +253,10 @@ async def save_conversation(
     chat_id: str,
     state: dict[str, Any],
 ) -> None:
-    params = {
-        "chat_id": chat_id,
-        "state": _sealed(session, state),
-        "updated_at": utcnow(),
-    }
-    if row is None:
-        created = await run(
-            session,
-            _CREATE[dialect_of(session)],
-            {**params, "channel": channel, "user_id": user_id},
-        )
-        if not created.rowcount:
-            raise ConcurrentUpdate(user_id)  # another instance saved this person first
-        return
-    saved = await run(
-        session,
-        _SAVE,
-        {**params, "row_id": row.id, "row_version": row.version, "version": row.version + 1},
-    )
+    statement, params = save_statement(session, row, channel, user_id, chat_id, state)
+    saved = await run(session, statement, params)
     if saved.rowcount != 1:
-        raise ConcurrentUpdate(user_id)
+        raise ConcurrentUpdate(user_id)  # another instance saved this person first
 
 
 async def prune_updates(session: AsyncSession, older_than: datetime) -> int:

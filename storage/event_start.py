@@ -24,14 +24,19 @@ from handlers.ports import PersonView
 from storage import inbox, ratelimit
 from storage.conversations import (
     _CLAIM,
+    _CREATE,
     _LOAD_WITH_PERSON,
+    _SAVE,
+    ConcurrentUpdate,
     StateRow,
     claim_update,
     load_step,
     person_of,
+    save_statement,
     state_of,
 )
 from storage.models import utcnow
+from storage.prebuilt import run
 from storage.sqlite_driver import OneTripConnection, in_thread
 
 
@@ -78,6 +83,7 @@ _DONE_SQL = _compile(inbox._DONE)
 _BUMP_SQL = _compile(ratelimit._BUMP["sqlite"])
 _CLAIM_SQL = _compile(_CLAIM["sqlite"])
 _LOAD_SQL = _compile(_LOAD_WITH_PERSON)
+_SAVES = {id(_SAVE): _compile(_SAVE), id(_CREATE["sqlite"]): _compile(_CREATE["sqlite"])}
 _LOADED = tuple(c.name for c in _LOAD_WITH_PERSON.selected_columns)
 _FROM_DB = tuple(
     c.type.result_processor(_DIALECT, None) for c in _LOAD_WITH_PERSON.selected_columns
@@ -165,3 +171,41 @@ async def _one_by_one(session: AsyncSession, event: EventKeys) -> EventStart:
         return EventStart(cleared, hits, True)
     row, state, person = await load_step(session, event.channel, event.user_id)
     return EventStart(cleared, hits, True, row, state, person)
+
+
+def _save_in_thread(conn: sqlite3.Connection, sql: str, args: list[Any]) -> int:
+    """In the database thread: the conversation's save, and the commit if it saved (a save
+    that found another instance's version first is rolled back by the caller)."""
+    cursor = conn.cursor()
+    try:
+        saved = int(cursor.execute(sql, args).rowcount)
+    finally:
+        cursor.close()
+    if saved == 1:
+        conn.commit()
+    return saved
+
+
+async def end_event(
+    session: AsyncSession,
+    row: StateRow | None,
+    conversation: tuple[str, str, str],
+    state: dict[str, Any],
+) -> None:
+    """Save the conversation (`conversation`: channel, user id, chat id) as the event's last
+    statement; on SQLite its COMMIT goes in the same trip, and the session's own commit after
+    it then has nothing left to do (storage/sqlite_driver.py `idle`). Raises
+    `ConcurrentUpdate` when another instance saved this person first."""
+    statement, params = save_statement(session, row, *conversation, state)
+    adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
+    compiled = _SAVES.get(id(statement))
+    if not isinstance(adapted, OneTripConnection) or compiled is None:
+        saved = (await run(session, statement, params)).rowcount
+    else:
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # the ORM's pending rows go before the commit
+        saved = await in_thread(adapted, _save_in_thread, compiled.sql, compiled.args(params))
+        if saved == 1:
+            adapted.idle = True
+    if saved != 1:
+        raise ConcurrentUpdate(conversation[1])

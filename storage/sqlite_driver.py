@@ -92,7 +92,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapted: Any = self._adapt_connection
+        async with adapted._execute_mutex:
+            adapted.idle = False  # a statement may begin a transaction
             conn = self._connection
             outcome: Outcome = await conn._execute(_run, conn._conn, operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
@@ -106,8 +108,30 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Also knows when no statement ran since the last commit or rollback (`idle`): SQLite
+    then has nothing to end, so the commit or rollback costs no trip. The pool's rollback of a
+    connection handed back after its session committed was a whole trip on every event."""
+
+    __slots__ = ("idle",)
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.idle = False  # not known: the first commit or rollback makes its trip
+
+    def cursor(self, server_side: bool = False) -> Any:
+        self.idle = False
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if not self.idle:
+            super().commit()
+            self.idle = True
+
+    def rollback(self) -> None:
+        if not self.idle:
+            super().rollback()
+            self.idle = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -129,6 +153,7 @@ async def in_thread(adapted: Any, fn: Any, *args: Any) -> Any:
     statement, so callers tell a busy database the same way."""
     try:
         async with adapted._execute_mutex:
+            adapted.idle = False
             conn = adapted._connection
             return await conn._execute(fn, conn._conn, *args)
     except sqlite3.Error as exc:

@@ -130,6 +130,36 @@ async def test_conversation_versions_refuse_a_lost_update(sessions):
     assert state == {"n": 2}
 
 
+async def test_an_events_last_save_commits_it_whole_or_refuses_it_whole(sessions):
+    """`end_event` (on SQLite the save and the COMMIT in one trip): a save commits what the
+    event wrote before it; a save refused for a lost update keeps none of the event."""
+    from storage.event_start import end_event
+
+    async with sessions() as s, s.begin():
+        await claim_update(s, "web", "k1")
+        await end_event(s, None, ("web", "u1", "c1"), {"n": 1})
+    async with sessions() as s:
+        row, state = await load_conversation(s, "web", "u1")
+    assert state == {"n": 1}
+    async with sessions() as s, s.begin():
+        assert not await claim_update(s, "web", "k1")  # committed with the save
+    # A first save for someone already saved, and a save of an outdated version: refused.
+    for stale in (None, row._replace(version=row.version + 5)):
+        with pytest.raises(ConcurrentUpdate):
+            async with sessions() as s, s.begin():
+                await claim_update(s, "web", "k2")
+                await end_event(s, stale, ("web", "u1", "c1"), {"n": 2})
+    async with sessions() as s, s.begin():
+        _, state = await load_conversation(s, "web", "u1")
+        assert state == {"n": 1}
+        assert await claim_update(s, "web", "k2")  # rolled back with the refused save
+    async with sessions() as s, s.begin():
+        await end_event(s, row, ("web", "u1", "c1"), {"n": 3})
+    async with sessions() as s:
+        _, state = await load_conversation(s, "web", "u1")
+    assert state == {"n": 3}
+
+
 async def test_registration_consumes_invites_atomically(sessions):
     async with sessions() as s, s.begin():
         await import_units(s, UNITS)
