@@ -49,9 +49,9 @@ from handlers.types import ChatKind, Choice, Inbound, Media, MediaKind, Outbound
 from scheduler.sender import DeliveryError
 
 log = logging.getLogger(__name__)
-# Polling is ours on purpose (see TelegramChannel), through PTB's request and error handling.
-warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
-warnings.filterwarnings("ignore", "Please use 'Bot.sendMessage'", PTBUserWarning)  # _send_text
+# Polling is ours on purpose (see TelegramChannel), through PTB's request and error handling;
+# so are the answers' calls (`TelegramChannel._call`), which need only the API's plain JSON.
+warnings.filterwarnings("ignore", "Please use 'Bot[.]", PTBUserWarning)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 BUTTON_LABEL_LIMIT = 60
@@ -368,9 +368,14 @@ class TelegramChannel:
         if query is not None:
             answer = reply.callback_answer
             acknowledge = self._safe(
-                query.answer(answer.text or None, show_alert=answer.alert)
-                if answer
-                else query.answer()
+                self._call(
+                    "answerCallbackQuery",
+                    {
+                        "callback_query_id": query.id,
+                        "text": (answer.text or None) if answer else None,
+                        "show_alert": answer.alert if answer else None,
+                    },
+                )
             )
             # Both go out at once: on a slow connection every sequential round trip shows.
             if reply.retire_keyboard:
@@ -397,12 +402,23 @@ class TelegramChannel:
         msg = query.message
         if not isinstance(msg, Message):
             return
+        where = {"chat_id": msg.chat_id, "message_id": msg.message_id}
         if selected and msg.text:
             text = f"{msg.text}\n\n✓ {selected}"
-            if len(text) <= TEXT_LIMIT:
-                await self._safe(msg.edit_text(text, reply_markup=None))
+            if len(text) <= TEXT_LIMIT:  # no reply_markup: the edit takes the buttons off
+                await self._safe(self._call("editMessageText", {**where, "text": text}))
                 return
-        await self._safe(msg.edit_reply_markup(reply_markup=None))
+        await self._safe(self._call("editMessageReplyMarkup", where))
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        """A Bot API call with plain JSON parameters (None left out), answering the API's plain
+        JSON: PTB's own methods build their objects for the request and a whole `Message` from
+        each edit's answer, which cost as much CPU as the call (docs/performance.md, intake).
+        PTB still encodes the request and raises its errors."""
+        try:
+            return await self.bot.do_api_request(method, api_kwargs=params)
+        except EndPointNotFound as exc:  # how do_api_request words a rejected token
+            raise InvalidToken(str(exc)) from exc
 
     async def send(self, message: Outbound, wait_on_flood: bool = True) -> str | None:
         """Send, split at the limit with the buttons on the last part; returns its message id.
@@ -424,17 +440,9 @@ class TelegramChannel:
         return sent
 
     async def _send_text(self, chat_id: str, text: str, markup: dict[str, Any] | None) -> str:
-        """sendMessage, keeping only the new message's id: PTB building a whole `Message` from
-        the answer cost as much CPU as the request itself (docs/performance.md, "Broadcast").
-        PTB still encodes the request and raises its errors."""
-        params: dict[str, Any] = {"chat_id": chat_id, "text": text}
-        if markup is not None:
-            params["reply_markup"] = markup
-        try:
-            result = await self.bot.do_api_request("sendMessage", api_kwargs=params)
-        except EndPointNotFound as exc:  # how do_api_request words a rejected token
-            raise InvalidToken(str(exc)) from exc
-        return str(result["message_id"])
+        """sendMessage, keeping only the new message's id (see `_call`)."""
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text, "reply_markup": markup}
+        return str((await self._call("sendMessage", params))["message_id"])
 
     async def edit(
         self, message_id: str, message: Outbound, wait_on_flood: bool = True
