@@ -3,9 +3,11 @@
 conversation UPDATE, COMMIT; SQLite WAL, synchronous=NORMAL), run three ways:
 
 - **raw**: bare aiosqlite, one trip to its thread per statement, SQL text written by hand;
-- **storage**: the product's own functions (storage/inbox, ratelimit, conversations, people),
-  through SQLAlchemy and the one-trip driver, as the dispatcher calls them;
-- **storage, stock driver**: the same, with SQLAlchemy's own aiosqlite cursor (3–4 trips).
+- **storage**: the product's own functions as the dispatcher calls them (storage/event_start.py
+  `start_event`: the first four in one trip; `end_event`: the UPDATE and the COMMIT in one),
+  through SQLAlchemy's session and the one-trip driver;
+- **storage, stock driver**: the same functions with SQLAlchemy's own aiosqlite cursor (one
+  statement at a time, 3–4 trips each).
 
 `--members` people take `--steps` steps each, 16 at a time, one writer at a time as in the
 dispatcher. Prints CPU per step (the event loop's thread, and the whole process with the
@@ -36,11 +38,9 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 from bench.common import scratch_dir  # noqa: E402
-from storage import inbox, ratelimit  # noqa: E402
-from storage.conversations import claim_update, load_conversation, save_conversation  # noqa: E402
 from storage.db import _sqlite_pragmas, create_engine, session_factory  # noqa: E402
+from storage.event_start import EventKeys, end_event, start_event  # noqa: E402
 from storage.models import Conversation, Identity, Person  # noqa: E402
-from storage.people import talking  # noqa: E402
 
 CHANNEL = "telegram"
 WINDOW = timedelta(seconds=10)
@@ -135,15 +135,11 @@ async def storage_way(url: str, stock: bool) -> tuple[Step, Callable[[], Awaitab
 
     async def step(member: int, n: int) -> None:
         who = str(member)
+        event = EventKeys(CHANNEL, f"{member}:{n}", who, f"flood:{member}", WINDOW, 30)
         async with writer, sessions() as session, session.begin():
-            await inbox.done(session, CHANNEL, f"{member}:{n}")
-            await ratelimit.bump(session, f"flood:{member}", WINDOW)
-            await claim_update(session, CHANNEL, f"{member}:{n}")
-            row, state = await load_conversation(session, CHANNEL, who)
-            await talking(session, CHANNEL, who)
-            await save_conversation(
-                session, row, CHANNEL, who, who, {**state, **state_of(member, n)}
-            )
+            start = await start_event(session, event)
+            state = {**start.state, **state_of(member, n)}
+            await end_event(session, start.row, (CHANNEL, who, who), state)
 
     return step, engine.dispose
 
