@@ -6,17 +6,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import and_, bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from handlers.casework import OPEN
 from handlers.ports import ReporterInfo, ReportView
-from handlers.similarity import SimilarHint
+from handlers.similarity import MAX_HINTS, SimilarHint
 from storage.admin import attachments_of, bindings_for, reporter_of
 from storage.bindings import private_chats
-from storage.models import Attachment, CaseCard, Department, Person, Report, utcnow
+from storage.models import (
+    Attachment,
+    CaseCard,
+    Department,
+    Identity,
+    OrgUnit,
+    Person,
+    Report,
+    utcnow,
+)
+from storage.newreport import NewReport, take_new_report
 from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
-from storage.similar import similar_open
+from storage.similar import similar_open, similar_to_indexed
 from storage.store import SqlStore
 
 Chat = tuple[str, str]  # (channel, chat id)
@@ -40,6 +52,9 @@ class PostedCard:
 
 
 async def case_facts(session: AsyncSession, report_id: int) -> CaseFacts | None:
+    new = take_new_report(session, report_id)
+    if new is not None:
+        return await _new_case_facts(session, new)
     # populate_existing: a case change is an UPDATE that bypasses the loaded object.
     report = await session.get(Report, report_id, populate_existing=True)
     if report is None:
@@ -49,6 +64,51 @@ async def case_facts(session: AsyncSession, report_id: int) -> CaseFacts | None:
     reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
     similar = tuple(await similar_open(session, report_id, utcnow())) if view.status in OPEN else ()
     return CaseFacts(view, reporter, await attachments_of(session, report_id), similar)
+
+
+async def _new_case_facts(session: AsyncSession, new: NewReport) -> CaseFacts:
+    """A report this transaction just wrote, from what it wrote: only its named reporter, its
+    attachments (when it has any) and the similar open reports are read."""
+    view = new.view
+    reporter = None
+    if view.anonymity == "named" and new.person_id is not None:
+        reporter = await _named_reporter(session, new.person_id, view.channel)
+    elif view.anonymity == "named":  # from the feedback page: the sender's own details
+        report = await session.get(Report, view.id)
+        found = await reporter_of(session, report) if report is not None else None
+        reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
+    similar = await similar_to_indexed(
+        session, new.text, new.unit_id, view.category, utcnow(), view.id, MAX_HINTS, view.anonymity
+    )
+    attachments = await attachments_of(session, view.id) if new.has_attachments else []
+    return CaseFacts(view, reporter, attachments, tuple(similar))
+
+
+_p = Person.__table__  # type: ignore[attr-defined]
+_i = Identity.__table__  # type: ignore[attr-defined]
+_u = OrgUnit.__table__  # type: ignore[attr-defined]
+# As storage/admin.py `reporter_of` reads a named reporter, in one statement.
+_NAMED_REPORTER = (
+    sa_select(_p.c.display_name, _i.c.username, _u.c.name)
+    .select_from(
+        _p.outerjoin(
+            _i, and_(_i.c.person_id == _p.c.id, _i.c.channel == bindparam("channel"))
+        ).outerjoin(_u, _u.c.id == _p.c.unit_id)
+    )
+    .where(_p.c.id == bindparam("person_id"))
+    .limit(1)
+)
+
+
+async def _named_reporter(
+    session: AsyncSession, person_id: int, channel: str
+) -> ReporterInfo | None:
+    connection = await session.connection()
+    params = {"person_id": person_id, "channel": channel}
+    row = (await connection.execute(_NAMED_REPORTER, params)).first()
+    if row is None:
+        return None
+    return ReporterInfo(row.display_name, row.username or "", row.name or "")
 
 
 async def role_chats(session: AsyncSession, role: str) -> list[Chat]:

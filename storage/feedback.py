@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from storage.models import FeedbackTicket, Report
-from storage.store import report_code
+from storage.newreport import report_code
 
 # Unambiguous when copied from a phone screen or read aloud: no 0/O, 1/I/L.
 SECRET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

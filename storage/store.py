@@ -48,26 +48,16 @@ from storage.models import (
     WebAccount,
     utcnow,
 )
+from storage.newreport import write_report
 from storage.outbox import enqueue
 from storage.people import talking
 from storage.polls import PollStore
 from storage.seal import (
-    HIDDEN,
-    add_hidden_report,
     hidden_report_ids,
-    require_sealer,
-    seal_reporter,
     sealed_person,
 )
-from storage.similar import index_report, similar_open
+from storage.similar import similar_open
 from storage.webauth import issue_login_token
-
-REPORT_PREFIX = "PA"
-
-
-def report_code(report_id: int) -> str:
-    """A code a person can read out on the phone: PA-0042."""
-    return f"{REPORT_PREFIX}-{report_id:04d}"
 
 
 class SqlStore(PollStore):
@@ -166,59 +156,12 @@ class SqlStore(PollStore):
     async def submit_report(
         self, person: PersonView | None, answers: dict[str, Any], channel: str, locale: str
     ) -> ReportView:
-        """`person` is None for a report from the public feedback page, which has no account."""
-        person_id = person.id if person is not None else None
-        # A hidden reporter's person id is written only sealed, on both sides of the link.
-        hidden = person_id is not None and answers["anonymity"] in HIDDEN
-        report = Report(
-            person_id=None if hidden else person_id,
-            unit_id=await self._unit_id(answers.get("unit")),
-            category=answers["category"],
-            urgency=answers["urgency"],
-            description=answers["description"],
-            anonymity=answers["anonymity"],
-            channel=channel,
-            locale=locale,
+        """`person` is None for a report from the public feedback page, which has no account.
+        Written in Core (storage/newreport.py): the Send step's hot path."""
+        new = await write_report(
+            self.session, person.id if person is not None else None, answers, channel, locale
         )
-        if hidden:
-            assert person_id is not None
-            sealer = require_sealer(self.session)
-            report.sealed_reporter = seal_reporter(sealer, person_id)
-        self.session.add(report)
-        await self.session.flush()
-        assert report.id is not None
-        report.code = report_code(report.id)
-        self.session.add(report)
-        if hidden:
-            assert person_id is not None
-            await add_hidden_report(self.session, sealer, person_id, report.id)
-        await index_report(self.session, report.id, report.description)
-        for item in answers.get("attachments") or []:
-            self.session.add(
-                Attachment(
-                    report_id=report.id,
-                    kind=item["kind"],
-                    channel=channel,
-                    path=item.get("ref", ""),
-                    mime=item.get("mime", ""),
-                    size=item.get("size", 0),
-                    # A file's own name often carries its author's ("don-cua-Lan.docx").
-                    name="" if hidden else item.get("name", ""),
-                    latitude=item.get("latitude"),
-                    longitude=item.get("longitude"),
-                )
-            )
-        self.session.add(
-            ReportEvent(
-                report_id=report.id,
-                actor_person_id=report.person_id,
-                from_status="",
-                to_status="new",
-            )
-        )
-        await self.session.flush()
-        view = await self.report_view(report)
-        return view
+        return new.view
 
     async def report_view(self, report: Report, with_events: bool = False) -> ReportView:
         assert report.id is not None

@@ -146,6 +146,6 @@ async def test_golden_transcript_in_memory(name: str, lang: str, channel: str) -
 
 
 def test_report_codes_are_made_as_the_sql_store_makes_them() -> None:
-    from storage.store import report_code  # the SQL store, only to compare with
+    from storage.newreport import report_code  # the SQL store, only to compare with
 
     assert all(report_code(n) == memory_report_code(n) for n in (1, 42, 12345))
