@@ -129,3 +129,30 @@ async def test_a_webhook_update_that_cannot_be_kept_is_refused_so_telegram_sends
         assert await h.fake.deliver_webhook(update) == 200  # Telegram's retry
         out = await h.fake.wait_for_messages(7207, 1, timeout=10)
         assert "Grassroots" in out[0]["text"]
+
+
+async def test_forged_and_old_button_presses_crash_nothing_and_an_unseen_prompt_is_not_edited(
+    tmp_path, sqlite_url
+):
+    """Button presses are read from the update's JSON (bot/channels/telegram.py `Tap`)."""
+    async with running_bot(tmp_path, sqlite_url) as h:
+        question = (await h.say(7301, "/start"))[-1]
+        data = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        sent = len(h.fake.messages_to(7301))
+        user = {"id": 7301, "is_bot": False, "first_name": SECRET_NAME}
+        chat = {"id": 7301, "type": "private"}
+        # Telegram's mark of a message the bot can no longer see (too old): date 0.
+        unseen = {"message_id": question["message_id"], "date": 0, "chat": chat}
+        for n, query in enumerate(
+            [
+                {"id": "q1", "chat_instance": "1", "data": data},  # no sender
+                {"id": "q2", "from": {**user, "id": "7301"}, "data": data},
+                {"id": "q3", "from": user, "chat_instance": "1", "data": data, "message": "x"},
+                {"id": "q4", "from": user, "chat_instance": "1", "data": data, "message": unseen},
+            ]
+        ):
+            h.fake.raw_update({"update_id": 900 + n, "callback_query": query})
+        await h.fake.wait_for(lambda: len(h.fake.messages_to(7301)) > sent, what="q4 answered")
+        await h.settle()
+        assert h.fake.message(7301, question["message_id"])["reply_markup"]  # left as it was
+        assert "Grassroots" in (await h.say(7302, "/start"))[0]["text"]

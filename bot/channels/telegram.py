@@ -11,12 +11,11 @@ import warnings
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from telegram import (
     Bot,
     BotCommand,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -247,7 +246,7 @@ class TelegramChannel:
 
     async def _process(self, key: str, raw: dict[str, Any]) -> None:
         try:
-            update = Update.de_json(raw, self.bot)
+            event = Tap.of(raw) or Update.de_json(raw, self.bot)
         except Exception as exc:
             # Skipped and cleared, so it neither blocks the people after it nor comes back.
             log.warning(
@@ -258,29 +257,57 @@ class TelegramChannel:
             await self.ctx.dispatcher.inbox_done(CHANNEL, key)
             return
         try:
-            await self._on_update(update, key)
+            await self._on_update(event, key)
         except Exception as exc:  # one bad update must never stop the others
             log.error("telegram: failed to handle update %s (%s)", digest(raw), type(exc).__name__)
         await self.ctx.dispatcher.inbox_done(CHANNEL, key)
 
     # -- inbound ---------------------------------------------------------------------------------
-    async def _on_update(self, update: Update, key: str | None = None) -> None:
-        user = update.effective_user
-        if user is None or user.is_bot:
+    async def _on_update(self, event: Update | Tap, key: str | None = None) -> None:
+        tap: Tap | None = None
+        if isinstance(event, Tap):
+            tap, user_id, is_bot = event, event.user_id, event.is_bot
+            to_inbound = partial(self.tap_inbound, event, key or "")
+        else:
+            user = event.effective_user
+            if user is None or event.message is None:
+                return  # edits, channel posts, membership changes: nothing to do
+            user_id, is_bot = user.id, user.is_bot
+            to_inbound = partial(self.to_inbound, event, key)
+        if is_bot:
             return
-        if update.message is None and update.callback_query is None:
-            return  # edits, channel posts, membership changes: nothing to do
         async with self.ctx.dispatcher.run(
-            CHANNEL, str(user.id), partial(self.to_inbound, update, key), gate=self._slots
+            CHANNEL, str(user_id), to_inbound, gate=self._slots
         ) as handled:
             if handled is None:
                 return
             await self.ctx.discard_unheld(handled.inbound)
             if handled.reply is None:
-                if update.callback_query is not None:
-                    await self._safe(update.callback_query.answer())
+                if tap is not None:
+                    await self._safe(
+                        self._call("answerCallbackQuery", {"callback_query_id": tap.id})
+                    )
                 return
-            await self.inflight.answer(self.render(handled.reply, update.callback_query))
+            await self.inflight.answer(self.render(handled.reply, tap))
+
+    async def tap_inbound(self, tap: Tap, key: str) -> Inbound | None:
+        """A button press as the core's event (see `Tap`); None without a chat to answer in."""
+        if tap.chat_id is None:
+            return None
+        return Inbound(
+            channel=CHANNEL,
+            update_key=key,
+            user_id=str(tap.user_id),
+            chat_id=str(tap.chat_id),
+            chat_kind=ChatKind.PRIVATE if tap.private else ChatKind.GROUP,
+            display_name=family_name_first(
+                _text(tap.user.get("first_name")), _text(tap.user.get("last_name"))
+            ),
+            username=_text(tap.user.get("username")),
+            language_code=_text(tap.user.get("language_code")),
+            callback=tap.data,
+            callback_message_id=None if tap.message_id is None else str(tap.message_id),
+        )
 
     async def to_inbound(self, update: Update, key: str | None = None) -> Inbound | None:
         user = update.effective_user
@@ -364,14 +391,14 @@ class TelegramChannel:
         return rel.as_posix()
 
     # -- outbound --------------------------------------------------------------------------------
-    async def render(self, reply: Reply, query: CallbackQuery | None) -> None:
-        if query is not None:
+    async def render(self, reply: Reply, tap: Tap | None) -> None:
+        if tap is not None:
             answer = reply.callback_answer
             acknowledge = self._safe(
                 self._call(
                     "answerCallbackQuery",
                     {
-                        "callback_query_id": query.id,
+                        "callback_query_id": tap.id,
                         "text": (answer.text or None) if answer else None,
                         "show_alert": answer.alert if answer else None,
                     },
@@ -379,9 +406,7 @@ class TelegramChannel:
             )
             # Both go out at once: on a slow connection every sequential round trip shows.
             if reply.retire_keyboard:
-                await asyncio.gather(
-                    acknowledge, self._retire_keyboard(query, reply.selected_label)
-                )
+                await asyncio.gather(acknowledge, self._retire_keyboard(tap, reply.selected_label))
             else:
                 await acknowledge
         for i, message in enumerate(reply.messages):
@@ -397,14 +422,13 @@ class TelegramChannel:
                 await self._deferred.defer(reply.messages[i:])
                 return
 
-    async def _retire_keyboard(self, query: CallbackQuery, selected: str | None) -> None:
+    async def _retire_keyboard(self, tap: Tap, selected: str | None) -> None:
         """Take the buttons off a tapped prompt so they cannot be tapped twice."""
-        msg = query.message
-        if not isinstance(msg, Message):
+        if tap.prompt is None:  # too old for the bot to see (or edit)
             return
-        where = {"chat_id": msg.chat_id, "message_id": msg.message_id}
-        if selected and msg.text:
-            text = f"{msg.text}\n\n✓ {selected}"
+        where = {"chat_id": tap.chat_id, "message_id": tap.message_id}
+        if selected and tap.prompt:
+            text = f"{tap.prompt}\n\n✓ {selected}"
             if len(text) <= TEXT_LIMIT:  # no reply_markup: the edit takes the buttons off
                 await self._safe(self._call("editMessageText", {**where, "text": text}))
                 return
@@ -530,6 +554,54 @@ class TelegramChannel:
             raise DeliveryError(f"attachment file missing: {exc.filename}", permanent=True) from exc
         except (TimedOut, NetworkError) as exc:
             raise DeliveryError(str(exc)) from exc
+
+
+class Tap(NamedTuple):
+    """A button press (a callback query), read straight from the update's JSON: PTB's objects
+    for it (the query, the tapped prompt's whole `Message` with its keyboard) cost more CPU
+    than the rest of the adapter's work on a step (docs/performance.md, intake). Messages
+    still go through PTB's `Update`, which the downloads need."""
+
+    id: str
+    user_id: int
+    is_bot: bool
+    user: dict[str, Any]
+    chat_id: int | None  # the prompt's chat; None for a prompt the update does not carry
+    private: bool
+    message_id: int | None
+    prompt: str | None  # the prompt's text; None if the bot may no longer see it (date 0)
+    data: str
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Tap | None:
+        """The press in `raw`, or None for an update that is not one or that lacks what PTB
+        would refuse it without (then PTB reads it, and skips it if it cannot)."""
+        query = raw.get("callback_query")
+        user = query.get("from") if isinstance(query, dict) else None
+        if not (isinstance(query, dict) and isinstance(user, dict)):
+            return None
+        if not isinstance(query.get("id"), str) or type(user.get("id")) is not int:
+            return None
+        message = query.get("message")
+        message = message if isinstance(message, dict) else {}
+        chat = message.get("chat")
+        chat = chat if isinstance(chat, dict) else {}
+        chat_id = chat.get("id")
+        if type(chat_id) is not int or type(message.get("message_id")) is not int:
+            chat_id, chat, message = None, {}, {}
+        seen = bool(message.get("date"))  # Telegram's mark of an inaccessible message: date 0
+        return cls(
+            id=query["id"],
+            user_id=user["id"],
+            is_bot=user.get("is_bot") is True,
+            user=user,
+            chat_id=chat_id,
+            # Some Bot API emulators call every chat "private": a negative id is a group.
+            private=chat.get("type") == "private" and chat_id is not None and chat_id > 0,
+            message_id=message.get("message_id"),
+            prompt=_text(message.get("text")) if seen else None,
+            data=_text(query.get("data")),
+        )
 
 
 def update_key(bot_id: int, raw: dict[str, Any]) -> str:
