@@ -139,7 +139,7 @@ async def storage_way(url: str, stock: bool) -> tuple[Step, Callable[[], Awaitab
         async with writer, sessions() as session, session.begin():
             start = await start_event(session, event)
             state = {**start.state, **state_of(member, n)}
-            await end_event(session, start.row, (CHANNEL, who, who), state)
+            await end_event(session, start.row, (CHANNEL, who, who), state, start.trip)
 
     return step, engine.dispose
 

@@ -187,7 +187,7 @@ class Dispatcher:
         if result.state != state or row is None:
             # Last, so that on SQLite the commit goes with it in one trip to the database.
             conversation = (inbound.channel, inbound.user_id, inbound.chat_id)
-            await end_event(session, row, conversation, result.state)
+            await end_event(session, row, conversation, result.state, start.trip)
         return result.reply, "ok", bool(result.effects)
 
     async def _load(

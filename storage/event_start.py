@@ -51,6 +51,7 @@ class EventStart(NamedTuple):
     row: StateRow | None = None
     state: dict[str, Any] = {}
     person: PersonView | None = None
+    trip: OneTripConnection | None = None  # SQLite's driver connection, for `end_event`
 
 
 class _Compiled(NamedTuple):
@@ -154,10 +155,10 @@ async def start_event(session: AsyncSession, event: EventKeys) -> EventStart:
         adapted, _in_thread, args, event.limit, event.load
     )
     if raw is None:
-        return EventStart(cleared, hits, claimed)
+        return EventStart(cleared, hits, claimed, trip=adapted)
     found = _Loaded(*(f(v) if f else v for f, v in zip(_FROM_DB, raw, strict=True)))
     row, state = state_of(session, found if found.id is not None else None)
-    return EventStart(cleared, hits, claimed, row, state, person_of(found))
+    return EventStart(cleared, hits, claimed, row, state, person_of(found), adapted)
 
 
 async def _one_by_one(session: AsyncSession, event: EventKeys) -> EventStart:
@@ -191,13 +192,17 @@ async def end_event(
     row: StateRow | None,
     conversation: tuple[str, str, str],
     state: dict[str, Any],
+    trip: OneTripConnection | None = None,
 ) -> None:
     """Save the conversation (`conversation`: channel, user id, chat id) as the event's last
     statement; on SQLite its COMMIT goes in the same trip, and the session's own commit after
-    it then has nothing left to do (storage/sqlite_driver.py `idle`). Raises
-    `ConcurrentUpdate` when another instance saved this person first."""
+    it then has nothing left to do (storage/sqlite_driver.py `idle`). `trip` is the one
+    `start_event` found in this transaction (saves two hand-offs to SQLAlchemy's greenlet).
+    Raises `ConcurrentUpdate` when another instance saved this person first."""
     statement, params = save_statement(session, row, *conversation, state)
-    adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
+    adapted: Any = trip
+    if adapted is None:
+        adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
     compiled = _SAVES.get(id(statement))
     if not isinstance(adapted, OneTripConnection) or compiled is None:
         saved = (await run(session, statement, params)).rowcount
