@@ -96,14 +96,15 @@ class EffectApplier:
         view = facts.view
         if view.anonymity in HIDDEN:
             await self._strip_documents(facts.attachments)
-        if view.urgency == "hot":
-            await self._hot_alert(session, facts)
-        chats = await casecards.role_chats(session, "staff")
-        if not chats:
+        hot = view.urgency == "hot"
+        chats = await casecards.roles_chats(session, ["staff", "leaders"] if hot else ["staff"])
+        if hot:
+            await self._hot_alert(session, facts, chats["leaders"])
+        if not chats["staff"]:
             return
         payload = self.card(facts, "staff")
-        for channel, chat_id in chats:
-            await self._post_card(session, view, "staff", channel, chat_id, payload)
+        for channel, chat_id in chats["staff"]:
+            await self._post_card(session, view, "staff", channel, chat_id, payload, first=True)
             base = f"report:{view.code}:staff:{channel}:{chat_id}"
             for a in facts.attachments:
                 if a.kind in ("photo", "document", "voice") and a.path:
@@ -126,7 +127,9 @@ class EffectApplier:
                 if target.is_file():
                     await asyncio.to_thread(strip_document, target, a.mime)
 
-    async def _hot_alert(self, session: Session, facts: CaseFacts) -> None:
+    async def _hot_alert(
+        self, session: Session, facts: CaseFacts, leaders: list[casecards.Chat]
+    ) -> None:
         """Leaders hear of a hot report at once: code, category, unit and a short summary."""
         t = self.translations(None)
         view = facts.view
@@ -144,7 +147,7 @@ class EffectApplier:
                 summary,
             ]
         )
-        for channel, chat_id in await casecards.role_chats(session, "leaders"):
+        for channel, chat_id in leaders:
             key = f"hot:{view.id}:{channel}:{chat_id}"
             await enqueue(session, key, channel, chat_id, {"text": text})
 
@@ -156,8 +159,12 @@ class EffectApplier:
         channel: str,
         chat_id: str,
         payload: dict[str, Any],
+        first: bool = False,
     ) -> None:
-        await casecards.record_card(session, view.id, audience, channel, chat_id)
+        if first:  # a case this event created has no card anywhere yet: nothing to look up
+            await casecards.record_new_card(session, view.id, audience, channel, chat_id)
+        else:
+            await casecards.record_card(session, view.id, audience, channel, chat_id)
         key = f"card:{view.id}:v{view.version}:{channel}:{chat_id}"
         await enqueue(session, key, channel, chat_id, payload)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -19,6 +19,7 @@ from storage.bindings import private_chats
 from storage.models import (
     Attachment,
     CaseCard,
+    ChatBinding,
     Department,
     Identity,
     OrgUnit,
@@ -116,6 +117,23 @@ async def role_chats(session: AsyncSession, role: str) -> list[Chat]:
     return [(b.channel, b.chat_id) for b in await bindings_for(session, role)]
 
 
+_b = ChatBinding.__table__  # type: ignore[attr-defined]
+_ROLES_CHATS = (
+    sa_select(_b.c.role, _b.c.channel, _b.c.chat_id)
+    .where(_b.c.role.in_(bindparam("roles", expanding=True)))
+    .order_by(_b.c.id)
+)
+
+
+async def roles_chats(session: AsyncSession, roles: list[str]) -> dict[str, list[Chat]]:
+    """`role_chats` of several roles in one statement (a hot report's leaders and staff)."""
+    connection = await session.connection()
+    found: dict[str, list[Chat]] = {role: [] for role in roles}
+    for role, channel, chat_id in await connection.execute(_ROLES_CHATS, {"roles": roles}):
+        found[role].append((channel, chat_id))
+    return found
+
+
 async def department_chats(session: AsyncSession, code: str) -> list[Chat]:
     """A department's group chats, else its named handlers, privately."""
     bound = await role_chats(session, f"department:{code}")
@@ -174,6 +192,19 @@ async def record_card(
             CaseCard(report_id=report_id, audience=audience, channel=channel, chat_id=chat_id)
         )
         await session.flush()
+
+
+_NEW_CARD = insert(CaseCard.__table__)  # type: ignore[attr-defined]
+
+
+async def record_new_card(
+    session: AsyncSession, report_id: int, audience: str, channel: str, chat_id: str
+) -> None:
+    """`record_card` for a case this transaction created: it has no card anywhere yet."""
+    params = {"report_id": report_id, "audience": audience, "channel": channel}
+    await (await session.connection()).execute(
+        _NEW_CARD, {**params, "chat_id": chat_id, "message_id": ""}
+    )
 
 
 async def posted_cards(session: AsyncSession, report_id: int) -> list[PostedCard]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import bindparam, delete, func, insert
 from sqlalchemy import select as sa_select  # six columns: more than sqlmodel's select types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -111,6 +111,32 @@ async def similar_open(
     )
 
 
+_r = Report.__table__  # type: ignore[attr-defined]
+_hits = func.count().label("hits")
+_ranked = (
+    sa_select(_bands.c.report_id, _hits)
+    .where(_bands.c.band_key.in_(bindparam("keys", expanding=True)))
+    .group_by(_bands.c.report_id)
+    .order_by(_hits.desc(), _bands.c.report_id.desc())
+    .limit(SCANNED)
+    .subquery()
+)
+# Built once (building it cost more than running it): the reports sharing most bands with a
+# text, kept if open and recent, with their texts.
+_SIMILAR = (
+    sa_select(_r.c.id, _r.c.code, _r.c.unit_id, _r.c.category, _r.c.anonymity, _texts.c.normalised)
+    .join(_ranked, _ranked.c.report_id == _r.c.id)
+    .join(_texts, _texts.c.report_id == _r.c.id)
+    .where(
+        _r.c.status.in_(OPEN_STATUSES),
+        _r.c.created_at >= bindparam("since"),
+        _r.c.id != bindparam("exclude_id"),
+    )
+    .order_by(_ranked.c.hits.desc(), _r.c.id.desc())
+    .limit(CANDIDATES)
+)
+
+
 async def similar_to(
     session: AsyncSession,
     text: str,
@@ -142,36 +168,16 @@ async def similar_to_indexed(
 ) -> list[SimilarHint]:
     """`similar_to` for a text already normalised and hashed."""
     query = Comparable(features(text.norm), unit_id, category)
-    hits = func.count().label("hits")
-    ranked = (
-        select(SimilarBand.report_id, hits)
-        .where(col(SimilarBand.band_key).in_(text.keys))
-        .group_by(col(SimilarBand.report_id))
-        .order_by(hits.desc(), col(SimilarBand.report_id).desc())
-        .limit(SCANNED)
-        .subquery()
-    )
-    stmt = (
-        sa_select(
-            col(Report.id),
-            col(Report.code),
-            col(Report.unit_id),
-            col(Report.category),
-            col(Report.anonymity),
-            col(SimilarText.normalised),
-        )
-        .join(ranked, ranked.c.report_id == col(Report.id))
-        .join(SimilarText, col(SimilarText.report_id) == col(Report.id))
-        .where(
-            col(Report.status).in_(OPEN_STATUSES),
-            col(Report.created_at) >= now - timedelta(days=WINDOW_DAYS),
-            col(Report.id) != (exclude_id if exclude_id is not None else -1),
-        )
-        .order_by(ranked.c.hits.desc(), col(Report.id).desc())
-        .limit(CANDIDATES)
-    )
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # as the ORM's autoflush would: the lookup runs past it
+    params = {
+        "keys": list(text.keys),
+        "since": now - timedelta(days=WINDOW_DAYS),
+        "exclude_id": exclude_id if exclude_id is not None else -1,
+    }
+    rows = (await (await session.connection()).execute(_SIMILAR, params)).all()
     found: dict[tuple[int, str], Comparable] = {}
-    for rid, code, unit, cat, other_anonymity, normalised in (await session.execute(stmt)).all():
+    for rid, code, unit, cat, other_anonymity, normalised in rows:
         assert rid is not None
         if not may_pair(anonymity, unit_id, other_anonymity, unit):
             continue
