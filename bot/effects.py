@@ -35,7 +35,7 @@ from storage import casecards
 from storage.casecards import CaseFacts
 from storage.db import Session, Sessions
 from storage.models import Attachment, OutboxMessage
-from storage.outbox import Queued, enqueue
+from storage.outbox import Queued, enqueue, enqueue_many
 from storage.seal import HIDDEN
 
 
@@ -98,23 +98,20 @@ class EffectApplier:
             await self._strip_documents(facts.attachments)
         hot = view.urgency == "hot"
         chats = await casecards.roles_chats(session, ["staff", "leaders"] if hot else ["staff"])
-        if hot:
-            await self._hot_alert(session, facts, chats["leaders"])
-        if not chats["staff"]:
-            return
-        payload = self.card(facts, "staff")
+        # Every message of a new case in one statement: the leaders' alerts, then each staff
+        # chat's card and its files, in the order they are to be delivered.
+        messages = self._hot_alert(facts, chats["leaders"]) if hot else []
+        payload = self.card(facts, "staff") if chats["staff"] else {}
         for channel, chat_id in chats["staff"]:
-            await self._post_card(session, view, "staff", channel, chat_id, payload, first=True)
+            messages.append((_card_key(view, channel, chat_id), channel, chat_id, payload))
             base = f"report:{view.code}:staff:{channel}:{chat_id}"
             for a in facts.attachments:
                 if a.kind in ("photo", "document", "voice") and a.path:
-                    await enqueue(
-                        session,
-                        f"{base}:file:{a.id}",
-                        channel,
-                        chat_id,
-                        {"kind": a.kind, "path": a.path, "caption": view.code},
-                    )
+                    file = {"kind": a.kind, "path": a.path, "caption": view.code}
+                    messages.append((f"{base}:file:{a.id}", channel, chat_id, file))
+        # A case this event created has no card anywhere yet: nothing to look up first.
+        await casecards.record_new_cards(session, view.id, "staff", chats["staff"])
+        await enqueue_many(session, messages)
 
     async def _strip_documents(self, attachments: list[Attachment]) -> None:
         """A hidden reporter's Word and PDF files lose their author and other properties before
@@ -127,9 +124,7 @@ class EffectApplier:
                 if target.is_file():
                     await asyncio.to_thread(strip_document, target, a.mime)
 
-    async def _hot_alert(
-        self, session: Session, facts: CaseFacts, leaders: list[casecards.Chat]
-    ) -> None:
+    def _hot_alert(self, facts: CaseFacts, leaders: list[casecards.Chat]) -> list[Message]:
         """Leaders hear of a hot report at once: code, category, unit and a short summary."""
         t = self.translations(None)
         view = facts.view
@@ -147,9 +142,7 @@ class EffectApplier:
                 summary,
             ]
         )
-        for channel, chat_id in leaders:
-            key = f"hot:{view.id}:{channel}:{chat_id}"
-            await enqueue(session, key, channel, chat_id, {"text": text})
+        return [(f"hot:{view.id}:{ch}:{chat}", ch, chat, {"text": text}) for ch, chat in leaders]
 
     async def _post_card(
         self,
@@ -159,14 +152,9 @@ class EffectApplier:
         channel: str,
         chat_id: str,
         payload: dict[str, Any],
-        first: bool = False,
     ) -> None:
-        if first:  # a case this event created has no card anywhere yet: nothing to look up
-            await casecards.record_new_card(session, view.id, audience, channel, chat_id)
-        else:
-            await casecards.record_card(session, view.id, audience, channel, chat_id)
-        key = f"card:{view.id}:v{view.version}:{channel}:{chat_id}"
-        await enqueue(session, key, channel, chat_id, payload)
+        await casecards.record_card(session, view.id, audience, channel, chat_id)
+        await enqueue(session, _card_key(view, channel, chat_id), channel, chat_id, payload)
 
     async def _refresh_cards(self, session: Session, facts: CaseFacts) -> None:
         """Edit every posted card of this case to show its current state."""
@@ -270,6 +258,13 @@ class EffectApplier:
         facts = await casecards.case_facts(session, report_id)
         assert facts is not None
         await self._refresh_cards(session, facts)
+
+
+Message = tuple[str, str, str, dict[str, Any]]  # key, channel, chat id, payload (the outbox's)
+
+
+def _card_key(view: ReportView, channel: str, chat_id: str) -> str:
+    return f"card:{view.id}:v{view.version}:{channel}:{chat_id}"
 
 
 class CardDelivery:

@@ -197,14 +197,16 @@ async def record_card(
 _NEW_CARD = insert(CaseCard.__table__)  # type: ignore[attr-defined]
 
 
-async def record_new_card(
-    session: AsyncSession, report_id: int, audience: str, channel: str, chat_id: str
+async def record_new_cards(
+    session: AsyncSession, report_id: int, audience: str, chats: list[Chat]
 ) -> None:
-    """`record_card` for a case this transaction created: it has no card anywhere yet."""
-    params = {"report_id": report_id, "audience": audience, "channel": channel}
-    await (await session.connection()).execute(
-        _NEW_CARD, {**params, "chat_id": chat_id, "message_id": ""}
-    )
+    """`record_card` in each chat for a case this transaction created (it has no card anywhere
+    yet, so there is nothing to look for first), in one statement."""
+    if not chats:
+        return
+    card = {"report_id": report_id, "audience": audience, "message_id": ""}
+    rows = [{**card, "channel": channel, "chat_id": chat_id} for channel, chat_id in chats]
+    await (await session.connection()).execute(_NEW_CARD, rows)
 
 
 async def posted_cards(session: AsyncSession, report_id: int) -> list[PostedCard]:

@@ -167,14 +167,17 @@ async def add_hidden_report(
 ) -> None:
     box = await _box(session, sealer, person_id)
     if box is None:
-        box = ReporterBox(tag=sealer.tag(person_id), token="")
-        ids: list[int] = []
-    else:
-        ids = [int(i) for i in sealer.open(box.token)["reports"]]
-    box.tag = sealer.tag(person_id)
-    box.token = sealer.seal({"person": person_id, "reports": [*ids, report_id]})
+        box = ReporterBox(tag="", token="")
+    box.tag, box.token = boxed(sealer, person_id, box.token or None, report_id)
     session.add(box)
     await session.flush()
+
+
+def boxed(sealer: Sealer, person_id: int, token: str | None, report_id: int) -> tuple[str, str]:
+    """A reporter's box (its tag and sealed token, found as `token` or new) with one more
+    hidden report in it."""
+    ids = [int(i) for i in sealer.open(token)["reports"]] if token else []
+    return sealer.tag(person_id), sealer.seal({"person": person_id, "reports": [*ids, report_id]})
 
 
 # -- operators -------------------------------------------------------------------------------------
