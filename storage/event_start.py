@@ -196,7 +196,7 @@ async def end_event(
 ) -> None:
     """Save the conversation (`conversation`: channel, user id, chat id) as the event's last
     statement; on SQLite its COMMIT goes in the same trip, and the session's own commit after
-    it then has nothing left to do (storage/sqlite_driver.py `idle`). `trip` is the one
+    it then finds no transaction open and costs no trip (storage/sqlite_driver.py `idle`). `trip` is the one
     `start_event` found in this transaction (saves two hand-offs to SQLAlchemy's greenlet).
     Raises `ConcurrentUpdate` when another instance saved this person first."""
     statement, params = save_statement(session, row, *conversation, state)
@@ -210,7 +210,5 @@ async def end_event(
         if session.new or session.dirty or session.deleted:
             await session.flush()  # the ORM's pending rows go before the commit
         saved = await in_thread(adapted, _save_in_thread, compiled.sql, compiled.args(params))
-        if saved == 1:
-            adapted.idle = True
     if saved != 1:
         raise ConcurrentUpdate(conversation[1])

@@ -28,8 +28,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.exc import DBAPIError
 
-# What one trip hands back: description, rows, row count, last row id.
-Outcome = tuple[Any, list[Any], int, int | None]
+# What one trip hands back: description, rows, row count, last row id, and whether a
+# transaction is open after it (sqlite3's `in_transaction`, read in the database thread).
+Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool = False) -> Outcome:
@@ -44,7 +45,7 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool =
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -94,10 +95,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
         adapted: Any = self._adapt_connection
         async with adapted._execute_mutex:
-            adapted.idle = False  # a statement may begin a transaction
+            adapted.idle = False  # until the trip says otherwise
             conn = self._connection
             outcome: Outcome = await conn._execute(_run, conn._conn, operation, parameters, many)
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._description, rows, self._rowcount, self._lastrowid, open_ = outcome
+        adapted.idle = not open_
         self._rows = collections.deque(rows)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
@@ -108,9 +110,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """Also knows when no statement ran since the last commit or rollback (`idle`): SQLite
-    then has nothing to end, so the commit or rollback costs no trip. The pool's rollback of a
-    connection handed back after its session committed was a whole trip on every event."""
+    """Also knows when SQLite has no transaction open (`idle`: sqlite3's `in_transaction`, as
+    the last trip found it; SELECTs alone open none): its commit or rollback would do nothing,
+    so they cost no trip. The pool's rollback of a connection handed back after its session
+    committed, or after reads only, was a whole trip each time."""
 
     __slots__ = ("idle",)
     _cursor_cls = OneTripCursor
@@ -146,6 +149,10 @@ def one_trip_dbapi() -> OneTripDBAPI:
     return OneTripDBAPI(aiosqlite, sqlite3)
 
 
+def _with_state(conn: sqlite3.Connection, fn: Any, *args: Any) -> tuple[Any, bool]:
+    return fn(conn, *args), conn.in_transaction
+
+
 async def in_thread(adapted: Any, fn: Any, *args: Any) -> Any:
     """Run `fn(sqlite3_connection, *args)` in the connection's thread, in one trip, between
     the statements SQLAlchemy sends (same mutex): for a few statements the hot path runs back
@@ -155,7 +162,9 @@ async def in_thread(adapted: Any, fn: Any, *args: Any) -> Any:
         async with adapted._execute_mutex:
             adapted.idle = False
             conn = adapted._connection
-            return await conn._execute(fn, conn._conn, *args)
+            result, open_ = await conn._execute(_with_state, conn._conn, fn, *args)
+        adapted.idle = not open_
+        return result
     except sqlite3.Error as exc:
         raise DBAPIError.instance(
             "(statements run in one trip)", None, exc, sqlite3.Error, hide_parameters=True

@@ -58,3 +58,26 @@ async def test_one_trip_to_the_database_thread_per_statement(engine) -> None:  #
                 await conn.execute(text("SELECT id FROM item WHERE id = :i"), {"i": i})
             await conn.execute(text("INSERT INTO item (name) VALUES ('y')"))
         assert trips.put_nowait.call_count == 6
+
+
+async def test_ending_a_transaction_costs_a_trip_only_when_sqlite_has_one_open(engine) -> None:  # type: ignore[no-untyped-def]
+    """Reads alone open no transaction in SQLite, and a committed one is closed: ending either
+    again (the pool's rollback of every connection handed back) is skipped. A write's
+    rollback still goes to SQLite and undoes it."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        raw = (await conn.get_raw_connection()).driver_connection
+        trips = mock.Mock(put_nowait=mock.Mock(wraps=raw._tx.put_nowait))
+        with mock.patch.object(raw, "_tx", trips):
+            await conn.execute(text("SELECT count(*) FROM item"))
+            await conn.rollback()  # reads only: nothing to end
+            assert trips.put_nowait.call_count == 1
+            await conn.execute(text("INSERT INTO item (name) VALUES ('kept')"))
+            await conn.commit()
+            await conn.rollback()  # after the commit: nothing to end
+            assert trips.put_nowait.call_count == 3
+            await conn.execute(text("INSERT INTO item (name) VALUES ('undone')"))
+            await conn.rollback()
+            assert trips.put_nowait.call_count == 5
+        names = (await conn.execute(text("SELECT name FROM item"))).scalars().all()
+    assert names == ["kept"]
