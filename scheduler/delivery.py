@@ -74,8 +74,12 @@ class DeliveryHooks(Protocol):
 
 
 def parallel_sends(limits: Iterable[Limits]) -> int:
+    """Also two bursts' worth (`Limits.burst`): the next burst is claimed while one is sent."""
+    limits = list(limits)
     fastest = max((lim.per_second for lim in limits), default=0.0)
-    return max(PARALLEL_CHATS, min(MAX_PARALLEL, math.ceil(fastest * IN_FLIGHT_SECONDS)))
+    bursts = max((2 * lim.burst for lim in limits), default=0)
+    in_flight = min(MAX_PARALLEL, max(bursts, math.ceil(fastest * IN_FLIGHT_SECONDS)))
+    return max(PARALLEL_CHATS, in_flight)
 
 
 def batch_size(limits: Iterable[Limits], parallel: int) -> int:

@@ -8,6 +8,7 @@ import itertools
 import math
 from argparse import Namespace
 
+import pytest
 from sqlalchemy import select
 
 from bot.cli import cmd_outbox
@@ -184,6 +185,31 @@ async def test_a_slow_network_round_trip_does_not_slow_the_pace():
     most = max(sum(1 for b in arrived if a - 1 < b <= a) for a in arrived)
     assert most <= 10
     assert clock.now() < 60 / 9.8 + 0.4  # the pace and one round trip, not 60 / 7.7
+
+
+@pytest.mark.parametrize("per_second", [30, 200])
+async def test_sends_leave_in_small_bursts_and_no_second_holds_more_than_the_limit(per_second):
+    """At Telegram's 30/s an evenly spaced slot made every send its own wake-up of the event
+    loop (and its own claim transaction); the slots now come a burst at a time, so N sends take
+    N / burst wake-ups, at the same pace and never more than the limit in any second."""
+    limits = Limits(per_second=per_second, per_chat_per_second=1)
+    burst = limits.burst
+    assert burst > 1
+    clock = EventClock()
+    limiter = RateLimiter(limits, clock)
+    left: list[float] = []
+    sends = 10 * per_second
+
+    async def send(chat: str) -> None:
+        async with limiter.sending(chat, limiter.reserve()):
+            left.append(clock.now())
+            await clock.sleep(0.002 + 0.0001 * (len(left) % burst))  # answers one by one
+
+    await clock.run([asyncio.create_task(send(str(i))) for i in range(sends)])
+    assert len(set(left)) == math.ceil(sends / burst)  # one wake-up per burst
+    most = max(sum(1 for b in left if a - 1 < b <= a) for a in left)
+    assert most <= per_second
+    assert clock.now() < sends / (per_second * 0.98) + 0.1  # the pace is kept
 
 
 async def test_a_429_holds_back_the_sends_whose_slots_were_already_booked():
