@@ -148,7 +148,14 @@ _BLOCKED = (
 _DUE = core_select(
     _t.c.id, _t.c.channel, _t.c.chat_id, _t.c.payload, _t.c.attempts, _t.c.priority
 ).where(_t.c.status == _PENDING, _t.c.next_attempt_at <= bindparam("now"), ~_BLOCKED)
-_URGENT_FIRST = _DUE.order_by(_t.c.priority, _t.c.id).limit(bindparam("urgent_first"))
+# Every priority named, though that filters nothing: SQLite (without statistics) otherwise
+# prefers the index on status, and sorted every pending row, running the subquery for each
+# (~10 ms for 5,000, each fetch); so it walks ix_outbox_due in order and stops at the limit.
+_URGENT_FIRST = (
+    _DUE.where(_t.c.priority.in_([literal_column(str(p)) for p in (URGENT, NORMAL, BULK)]))
+    .order_by(_t.c.priority, _t.c.id)
+    .limit(bindparam("urgent_first"))
+)
 _OLDEST_FIRST = _DUE.order_by(_t.c.id).limit(bindparam("oldest_first"))
 # The share of every fetch that goes to the oldest rows whatever their priority, so a stream of
 # urgent messages slows a poll round down but never stops it.
