@@ -21,6 +21,10 @@ HEADROOM = 0.98
 # them. The messenger counts a sliding second, not the spacing within it (python-telegram-bot's
 # own AIORateLimiter is a bucket of 30 a second, which bursts too).
 BURST_SECONDS = 0.2
+# A send counts until a second after its answer, less the fastest round trip seen, plus this:
+# the trip subtracted stands for this send's way back and the next one's way out, and those
+# legs of two different sends can add up to a little less than the fastest whole trip.
+ARRIVAL_MARGIN = 0.005
 
 
 class Clock(Protocol):
@@ -158,7 +162,7 @@ class Pacer:
         now = self.clock.now()
         self.on_the_wire -= 1
         self.fastest = min(self.fastest, now - left)
-        counted = max(left, now - self.fastest)
+        counted = max(left, now - self.fastest + ARRIVAL_MARGIN)
         if self.answered:
             counted = max(counted, self.answered[-1])
         self.answered.append(counted)
