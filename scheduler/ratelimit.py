@@ -20,11 +20,14 @@ HEADROOM = 0.98
 # claim transaction and its own timer, which cost more CPU than the request; a burst shares
 # them. The messenger counts a sliding second, not the spacing within it (python-telegram-bot's
 # own AIORateLimiter is a bucket of 30 a second, which bursts too).
-BURST_SECONDS = 0.2
+BURST_SECONDS = 0.35
+# ...and never more than this many at once: the sends of a burst leave one after the other as
+# each request is built, which the window's round-trip allowance (below) must cover.
+MAX_BURST = 10
 # A send counts until a second after its answer, less the fastest round trip seen, plus this:
 # the trip subtracted stands for this send's way back and the next one's way out, and those
 # legs of two different sends can add up to a little less than the fastest whole trip.
-ARRIVAL_MARGIN = 0.005
+ARRIVAL_MARGIN = 0.01
 
 
 class Clock(Protocol):
@@ -88,7 +91,7 @@ class Limits:
         window, so a second's worth is whole bursts and the burst after them comes only once
         the second is over (the 2% headroom: 20 ms later). A burst that straddled the second
         would be split by the window, in uneven pieces."""
-        most = max(1, math.floor(self.per_second * HEADROOM * BURST_SECONDS))
+        most = max(1, min(MAX_BURST, math.floor(self.per_second * HEADROOM * BURST_SECONDS)))
         return max(k for k in range(1, most + 1) if self.per_window % k == 0)
 
 
@@ -147,25 +150,30 @@ class Pacer:
             await self.clock.sleep(self.paused_until - now)
         while True:
             now = self.clock.now()
-            while self.answered and now - self.answered[0] >= 1.0:
+            counted = self.counted_for()
+            while self.answered and now - self.answered[0] >= counted:
                 self.answered.popleft()
             if self.on_the_wire + len(self.answered) < self.per_window:
                 break
             # the oldest answer leaves the window, or (all still on the wire) poll at the pace
-            await self.clock.sleep(self.answered[0] + 1.0 - now if self.answered else self.interval)
+            await self.clock.sleep(
+                self.answered[0] + counted - now if self.answered else self.interval
+            )
         self.on_the_wire += 1
 
+    def counted_for(self) -> float:
+        """How long an answered send still counts: a second less the fastest round trip seen
+        so far, plus the margin. Worked out afresh each time, so that when a faster trip comes
+        (the first sends open their connections) every answer counts longer, never shorter."""
+        return max(0.0, 1.0 - self.fastest + ARRIVAL_MARGIN)
+
     def done(self, left: float) -> None:
-        """The send that left at `left` was answered (or failed): it still counts for a second
-        after its answer less the fastest round trip (kept in order: a later entry never
-        expires before an earlier one, which only errs on the safe side)."""
+        """The send that left at `left` was answered (or failed): it counts for a while yet
+        (`counted_for`). Every answer gets the same allowance, so the oldest expires first."""
         now = self.clock.now()
         self.on_the_wire -= 1
         self.fastest = min(self.fastest, now - left)
-        counted = max(left, now - self.fastest + ARRIVAL_MARGIN)
-        if self.answered:
-            counted = max(counted, self.answered[-1])
-        self.answered.append(counted)
+        self.answered.append(now)
 
     def pause(self, seconds: float) -> None:
         """Hand out no slot for `seconds` (the messenger asked us to back off)."""

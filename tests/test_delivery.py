@@ -212,6 +212,26 @@ async def test_sends_leave_in_small_bursts_and_no_second_holds_more_than_the_lim
     assert clock.now() < sends / (per_second * 0.98) + 0.1  # the pace is kept
 
 
+async def test_the_first_sends_slow_trips_do_not_let_a_later_second_overfill():
+    """The first sends open their connections: their trips are slow, and they arrive at the end
+    of them. Had those answers counted for a second less the fastest trip known *then*, the
+    bursts a second later would have joined them at the server (12 of 10); they count less
+    the fastest trip known when the window is checked."""
+    clock = EventClock()
+    limiter = RateLimiter(Limits(per_second=10, per_chat_per_second=1), clock)
+    arrived: list[float] = []
+
+    async def send(n: int) -> None:
+        async with limiter.sending(str(n), limiter.reserve()):
+            out = 0.199 if n < 4 else 0.0005  # connecting, then a warm connection
+            arrived.append(clock.now() + out)
+            await clock.sleep(out + 0.001)
+
+    await clock.run([asyncio.create_task(send(n)) for n in range(40)])
+    most = max(sum(1 for b in arrived if a - 1 < b <= a) for a in arrived)
+    assert most <= 10
+
+
 async def test_a_429_holds_back_the_sends_whose_slots_were_already_booked():
     """Rows book their send slot before their claim is committed; a 429 that comes meanwhile
     holds them back too, for the whole retry_after."""
