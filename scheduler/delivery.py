@@ -38,8 +38,8 @@ BATCH_SECONDS = 2.0
 # slot, so the more are in hand, the more claims and "sent" marks share one transaction (the
 # ledger lingers while the pacer is booked ahead): at 200/s, 20 in hand made a transaction per
 # ~4.5 messages, 50 one per ~11. The rows in hand are also the ones in doubt if the process
-# dies (at most one per chat), and an urgent row waits for its slot behind them: at 30/s (8 in
-# hand) a quarter of a second.
+# dies (at most one per chat), and an urgent row waits for its slot behind them. At least two
+# of the pacer's bursts (`Limits.burst`): at 30/s 20 in hand, two thirds of a second.
 PARALLEL_CHATS = 8
 MAX_PARALLEL = 64
 IN_FLIGHT_SECONDS = 0.25
