@@ -72,7 +72,8 @@ class _Compiled(NamedTuple):
 _DIALECT = aiosqlite_dialect()
 
 
-def _compile(statement: Executable) -> _Compiled:
+def compiled_for_sqlite(statement: Executable) -> _Compiled:
+    """`statement` compiled once for the one-trip SQLite paths (here and storage/newreport.py)."""
     compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
     order = tuple(compiled.positiontup or ())
     to_db = tuple(compiled.binds[n].type.bind_processor(_DIALECT) for n in order)
@@ -80,11 +81,14 @@ def _compile(statement: Executable) -> _Compiled:
 
 
 # Compiled once, at import, like storage/prebuilt.py's statements.
-_DONE_SQL = _compile(inbox._DONE)
-_BUMP_SQL = _compile(ratelimit._BUMP["sqlite"])
-_CLAIM_SQL = _compile(_CLAIM["sqlite"])
-_LOAD_SQL = _compile(_LOAD_WITH_PERSON)
-_SAVES = {id(_SAVE): _compile(_SAVE), id(_CREATE["sqlite"]): _compile(_CREATE["sqlite"])}
+_DONE_SQL = compiled_for_sqlite(inbox._DONE)
+_BUMP_SQL = compiled_for_sqlite(ratelimit._BUMP["sqlite"])
+_CLAIM_SQL = compiled_for_sqlite(_CLAIM["sqlite"])
+_LOAD_SQL = compiled_for_sqlite(_LOAD_WITH_PERSON)
+_SAVES = {
+    id(_SAVE): compiled_for_sqlite(_SAVE),
+    id(_CREATE["sqlite"]): compiled_for_sqlite(_CREATE["sqlite"]),
+}
 _LOADED = tuple(c.name for c in _LOAD_WITH_PERSON.selected_columns)
 _FROM_DB = tuple(
     c.type.result_processor(_DIALECT, None) for c in _LOAD_WITH_PERSON.selected_columns

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from handlers.ports import EventView, ReportView
-from storage.event_start import _compile
+from storage.event_start import compiled_for_sqlite
 from storage.models import (
     Attachment,
     OrgUnit,
@@ -110,7 +110,7 @@ _STATEMENTS = (
     _INSERT_EVENT,
     _INSERT_ATTACHMENT,
 )
-_SQLITE = {id(s): _compile(s) for s in _STATEMENTS}  # compiled once, at import
+_SQLITE = {id(s): compiled_for_sqlite(s) for s in _STATEMENTS}  # compiled once, at import
 
 
 def report_code(report_id: int) -> str:

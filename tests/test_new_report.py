@@ -16,7 +16,6 @@ from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.orgimport import import_units
 from storage.seal import Sealer, new_key
-from storage.sqlite_driver import _run
 from storage.store import SqlStore
 from tests.chat import Chat
 from tests.test_storage import UNITS
@@ -93,7 +92,7 @@ async def test_the_send_step_is_a_handful_of_trips_to_the_database(core, monkeyp
     hand_off = aiosqlite.Connection._execute  # every trip to the database thread goes here
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
-        trips.append(str(args[1] if fn is _run else getattr(fn, "__name__", fn))[:60])
+        trips.append(str(args[1] if len(args) > 1 and isinstance(args[1], str) else fn)[:60])
         return await hand_off(self, fn, *args)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
