@@ -29,7 +29,7 @@ from storage.models import (
 )
 from storage.newreport import NewReport, take_new_report
 from storage.seal import SEALED_CHANNEL, reporter_address, sealed_address
-from storage.similar import similar_open, similar_to_indexed
+from storage.similar import similar_open, similar_to
 from storage.store import SqlStore
 
 Chat = tuple[str, str]  # (channel, chat id)
@@ -78,7 +78,7 @@ async def _new_case_facts(session: AsyncSession, new: NewReport) -> CaseFacts:
         report = await session.get(Report, view.id)
         found = await reporter_of(session, report) if report is not None else None
         reporter = ReporterInfo(found.name, found.username, found.unit_name) if found else None
-    similar = await similar_to_indexed(
+    similar = await similar_to(
         session, new.text, new.unit_id, view.category, utcnow(), view.id, MAX_HINTS, view.anonymity
     )
     attachments = await attachments_of(session, view.id) if new.has_attachments else []

@@ -139,7 +139,7 @@ _SIMILAR = (
 
 async def similar_to(
     session: AsyncSession,
-    text: str,
+    text: str | IndexedText,
     unit_id: int | None,
     category: str,
     now: datetime,
@@ -149,24 +149,9 @@ async def similar_to(
 ) -> list[SimilarHint]:
     """One query: the reports sharing most bands with the text (counted on the index alone,
     whose primary key covers the lookup), kept if open and recent, with their texts; then the
-    best of those scored exactly."""
-    indexed = indexed_text(text)
-    return await similar_to_indexed(
-        session, indexed, unit_id, category, now, exclude_id, limit, anonymity
-    )
-
-
-async def similar_to_indexed(
-    session: AsyncSession,
-    text: IndexedText,
-    unit_id: int | None,
-    category: str,
-    now: datetime,
-    exclude_id: int | None = None,
-    limit: int = MAX_HINTS,
-    anonymity: str = "named",
-) -> list[SimilarHint]:
-    """`similar_to` for a text already normalised and hashed."""
+    best of those scored exactly. A text already normalised and hashed is not hashed again."""
+    if isinstance(text, str):
+        text = indexed_text(text)
     query = Comparable(features(text.norm), unit_id, category)
     if session.new or session.dirty or session.deleted:
         await session.flush()  # as the ORM's autoflush would: the lookup runs past it

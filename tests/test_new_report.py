@@ -12,23 +12,15 @@ import pytest
 from handlers.ports import CaseChange, Registration, ReporterInfo
 from storage import admin
 from storage.casecards import CaseFacts, case_facts
-from storage.db import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.orgimport import import_units
-from storage.seal import Sealer, new_key
 from storage.store import SqlStore
+from tests import test_storage
 from tests.chat import Chat
 from tests.test_storage import UNITS
 
+sessions = test_storage.sessions  # the same fixture: migrated, with a seal key
+
 WAGES = "Công ty may Hòa Thọ chậm trả lương tháng 10 cho công nhân xưởng 3 hơn hai tuần."
-
-
-@pytest.fixture
-async def sessions(db_url):
-    await upgrade(db_url)
-    engine = create_engine(db_url)
-    yield session_factory(engine, Sealer([new_key()]))
-    await engine.dispose()
 
 
 def comparable(facts: CaseFacts | None) -> tuple[object, ...]:
