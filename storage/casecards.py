@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from handlers.casework import OPEN
 from handlers.ports import ReporterInfo, ReportView
 from handlers.similarity import MAX_HINTS, SimilarHint
-from storage.admin import attachments_of, bindings_for, reporter_of
+from storage.admin import attachments_of, reporter_of
 from storage.bindings import private_chats
 from storage.models import (
     Attachment,
@@ -114,7 +114,7 @@ async def _named_reporter(
 
 async def role_chats(session: AsyncSession, role: str) -> list[Chat]:
     """The chats bound to a role: `staff`, `leaders` or `department:CODE`."""
-    return [(b.channel, b.chat_id) for b in await bindings_for(session, role)]
+    return (await roles_chats(session, [role]))[role]
 
 
 _b = ChatBinding.__table__  # type: ignore[attr-defined]
